@@ -1,0 +1,313 @@
+"""Study protocol configuration: a TOML file per study, read once into frozen, validated objects.
+
+Every check happens on load. A bad file is refused with one sentence naming the file, the table
+and key, what was expected and what was found, e.g.
+``nct04232592.toml: [dlt] window_days must be a whole number of days, got "28d"``.
+Code downstream trusts the objects and never re-reads the TOML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from safety.errors import ConfigError
+
+STUDIES_DIR = Path(__file__).resolve().parents[2] / "data" / "studies"
+DESIGNS = ("3+3", "boin", "mtpi2", "crm")
+STOPPING_RULE_KINDS = ("hard_stop_terms", "k_of_first_n", "too_toxic", "max_subjects", "max_at_dose")
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """One arm of the study: a dose level of the escalation, or the control group."""
+
+    cohort_id: str
+    label: str
+    is_control: bool
+    dose_level: int | None  # 1-based escalation order; None for control
+    dose: float | None
+    dose_unit: str | None
+    planned_subjects: int | None
+    arm_codes: tuple[str, ...]  # ARMCD / ARM values that map to this cohort on ingest
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """The escalation design and its parameters."""
+
+    name: str
+    target: float
+    cohort_size: int
+    max_subjects: int | None
+    start_dose_level: int
+    skeleton: tuple[float, ...] | None  # CRM prior toxicity per dose
+    model: str  # CRM: empiric | logistic
+
+
+@dataclass(frozen=True, slots=True)
+class LabDltCriterion:
+    """A lab abnormality that is a DLT when it reaches a CTCAE grade inside the window."""
+
+    term: str
+    min_grade: int
+
+
+@dataclass(frozen=True, slots=True)
+class DltDefinition:
+    """What makes an event a dose-limiting toxicity, per the protocol."""
+
+    window_days: int
+    min_grade: int
+    require_related: bool
+    always_terms: tuple[str, ...]
+    excluded_terms: tuple[str, ...]
+    lab_criteria: tuple[LabDltCriterion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoppingRule:
+    """An extra stopping rule of the protocol; which fields matter depends on ``kind``."""
+
+    kind: str
+    name: str
+    terms: tuple[str, ...] = ()
+    k: int | None = None
+    n: int | None = None
+    certainty: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudyConfig:
+    """A study's protocol facts, cohorts, DLT definition, design and stopping rules."""
+
+    study_id: str
+    title: str
+    registry_id: str | None
+    phase: str | None
+    facts: dict[str, Any]  # registry facts shown in the study header
+    start_date: date | None
+    follow_up_weeks: int | None
+    doses_illustrative: bool
+    dose_note: str | None
+    related_causality: tuple[str, ...]
+    design: Design
+    cohorts: tuple[Cohort, ...]
+    dlt: DltDefinition
+    stopping_rules: tuple[StoppingRule, ...]
+    source_text: str
+    source_sha256: str
+
+    @property
+    def dose_cohorts(self) -> tuple[Cohort, ...]:
+        """Cohorts of the escalation in dose order (control excluded)."""
+        return tuple(sorted((c for c in self.cohorts if not c.is_control), key=lambda c: c.dose_level))
+
+    def cohort(self, cohort_id: str) -> Cohort:
+        for c in self.cohorts:
+            if c.cohort_id == cohort_id:
+                return c
+        raise ConfigError(f"{self.study_id}: no cohort {cohort_id!r}")
+
+
+class _Reader:
+    """Typed access to one TOML table, with errors that name file, table and key."""
+
+    def __init__(self, file_name: str, table: str, data: Any):
+        self.file_name, self.table = file_name, table
+        if not isinstance(data, dict):
+            self.fail("", "a table", data)
+        self.data = data
+
+    def fail(self, key: str, expected: str, found: Any) -> None:
+        where = f"[{self.table}] {key}".strip()
+        raise ConfigError(f"{self.file_name}: {where} must be {expected}, got {found!r}")
+
+    def get(self, key: str, kind: str, default: Any = ..., *, choices: tuple = ()) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise ConfigError(f"{self.file_name}: [{self.table}] is missing the key {key!r}")
+            return default
+        value = self.data[key]
+        checks = {
+            "str": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+            "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+            "posint": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                       "a whole number above 0"),
+            "prob": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1,
+                     "a probability strictly between 0 and 1"),
+            "number": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0,
+                       "a number of 0 or more"),
+            "bool": (lambda v: isinstance(v, bool), "true or false"),
+            "date": (lambda v: isinstance(v, date), "a date (YYYY-MM-DD, unquoted)"),
+            "strlist": (lambda v: isinstance(v, list) and all(isinstance(s, str) and s for s in v),
+                        "a list of strings"),
+            "problist": (lambda v: isinstance(v, list) and len(v) > 0
+                         and all(isinstance(p, int | float) and 0 < p < 1 for p in v),
+                         "a list of probabilities between 0 and 1"),
+            "grade": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5,
+                      "a CTCAE grade from 1 to 5"),
+        }
+        ok, expected = checks[kind]
+        if not ok(value):
+            self.fail(key, expected, value)
+        if choices and value not in choices:
+            self.fail(key, "one of " + ", ".join(repr(c) for c in choices), value)
+        return value
+
+
+def load_study_config(path: Path | str) -> StudyConfig:
+    """Read and validate one study configuration file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not valid TOML, or any key is missing or out of range.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path.name}: cannot read the study configuration ({exc.strerror})") from exc
+    return parse_study_config(text, path.name)
+
+
+def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
+    """Validate the text of a study configuration file (see :func:`load_study_config`)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file_name}: not valid TOML ({exc})") from exc
+
+    for table in ("study", "design", "cohorts", "dlt"):
+        if table not in raw:
+            raise ConfigError(f"{file_name}: the table [{table}] is missing")
+    study = _Reader(file_name, "study", raw["study"])
+    design = _read_design(_Reader(file_name, "design", raw["design"]))
+    cohorts = _read_cohorts(file_name, raw["cohorts"])
+    dlt = _read_dlt(file_name, _Reader(file_name, "dlt", raw["dlt"]))
+    rules = tuple(_read_stopping_rule(file_name, i, r) for i, r in enumerate(raw.get("stopping_rules", [])))
+
+    if design.skeleton is not None and len(design.skeleton) != sum(not c.is_control for c in cohorts):
+        raise ConfigError(
+            f"{file_name}: [design] skeleton must have one probability per dose cohort "
+            f"({sum(not c.is_control for c in cohorts)}), got {len(design.skeleton)}"
+        )
+    if design.start_dose_level > sum(not c.is_control for c in cohorts):
+        raise ConfigError(f"{file_name}: [design] start_dose_level must be a dose level that exists, "
+                          f"got {design.start_dose_level}")
+
+    facts_keys = ("phase", "centres", "masking", "allocation", "model", "population", "sex", "min_age",
+                  "max_age", "planned_subjects", "intervention", "control", "primary_outcome")
+    return StudyConfig(
+        study_id=study.get("id", "str"),
+        title=study.get("title", "str"),
+        registry_id=study.get("registry_id", "str", None),
+        phase=study.get("phase", "str", None),
+        facts={k: study.data[k] for k in facts_keys if k in study.data},
+        start_date=study.get("start_date", "date", None),
+        follow_up_weeks=study.get("follow_up_weeks", "posint", None),
+        doses_illustrative=study.get("doses_illustrative", "bool", False),
+        dose_note=study.get("dose_note", "str", None),
+        related_causality=tuple(s.upper() for s in study.get("related_causality", "strlist")),
+        design=design,
+        cohorts=cohorts,
+        dlt=dlt,
+        stopping_rules=rules,
+        source_text=text,
+        source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def _read_design(t: _Reader) -> Design:
+    skeleton = t.get("skeleton", "problist", None)
+    if skeleton is not None and any(b <= a for a, b in zip(skeleton, skeleton[1:], strict=False)):
+        t.fail("skeleton", "strictly increasing", skeleton)
+    return Design(
+        name=t.get("name", "str", choices=DESIGNS),
+        target=float(t.get("target", "prob")),
+        cohort_size=t.get("cohort_size", "posint"),
+        max_subjects=t.get("max_subjects", "posint", None),
+        start_dose_level=t.get("start_dose_level", "posint", 1),
+        skeleton=tuple(float(p) for p in skeleton) if skeleton is not None else None,
+        model=t.get("model", "str", "empiric", choices=("empiric", "logistic")),
+    )
+
+
+def _read_cohorts(file_name: str, raw: Any) -> tuple[Cohort, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{file_name}: [[cohorts]] must be an array of tables, got {raw!r}")
+    cohorts = []
+    for i, item in enumerate(raw, start=1):
+        t = _Reader(file_name, f"cohorts #{i}", item)
+        is_control = t.get("control", "bool", False)
+        dose_level = None if is_control else t.get("dose_level", "posint")
+        cohort_id = t.get("id", "str")
+        cohorts.append(Cohort(
+            cohort_id=cohort_id,
+            label=t.get("label", "str"),
+            is_control=is_control,
+            dose_level=dose_level,
+            dose=float(t.get("dose", "number")) if not is_control else None,
+            dose_unit=t.get("unit", "str") if not is_control else None,
+            planned_subjects=t.get("planned_subjects", "posint", None),
+            arm_codes=tuple(t.get("arm_codes", "strlist", [cohort_id])),
+        ))
+    ids = [c.cohort_id for c in cohorts]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{file_name}: [[cohorts]] id must be unique, got {ids}")
+    levels = sorted(c.dose_level for c in cohorts if not c.is_control)
+    if levels != list(range(1, len(levels) + 1)):
+        raise ConfigError(f"{file_name}: [[cohorts]] dose_level must number the dose cohorts 1, 2, 3, ... "
+                          f"without gaps, got {levels}")
+    return tuple(cohorts)
+
+
+def _read_dlt(file_name: str, t: _Reader) -> DltDefinition:
+    window = t.get("window_days", "posint")
+    lab = []
+    for i, item in enumerate(t.data.get("lab_criteria", []), start=1):
+        lt = _Reader(file_name, f"dlt.lab_criteria #{i}", item)
+        lab.append(LabDltCriterion(term=lt.get("term", "str"), min_grade=lt.get("min_grade", "grade")))
+    return DltDefinition(
+        window_days=window,
+        min_grade=t.get("min_grade", "grade"),
+        require_related=t.get("require_related", "bool", True),
+        always_terms=tuple(t.get("always_terms", "strlist", [])),
+        excluded_terms=tuple(t.get("excluded_terms", "strlist", [])),
+        lab_criteria=tuple(lab),
+    )
+
+
+def _read_stopping_rule(file_name: str, index: int, raw: Any) -> StoppingRule:
+    t = _Reader(file_name, f"stopping_rules #{index + 1}", raw)
+    kind = t.get("kind", "str", choices=STOPPING_RULE_KINDS)
+    name = t.get("name", "str", kind)
+    if kind == "hard_stop_terms":
+        return StoppingRule(kind, name, terms=tuple(t.get("terms", "strlist")))
+    if kind == "k_of_first_n":
+        k, n = t.get("k", "posint"), t.get("n", "posint")
+        if k > n:
+            t.fail("k", f"at most n ({n})", k)
+        return StoppingRule(kind, name, k=k, n=n)
+    if kind == "too_toxic":
+        return StoppingRule(kind, name, certainty=float(t.get("certainty", "prob")))
+    return StoppingRule(kind, name, n=t.get("n", "posint"))
+
+
+def study_config_paths(directory: Path = STUDIES_DIR) -> list[Path]:
+    """The study configuration files shipped in ``data/studies``."""
+    return sorted(directory.glob("*.toml"))
+
+
+def find_study_config(study_id: str, directory: Path = STUDIES_DIR) -> StudyConfig:
+    """The configuration whose ``[study] id`` is ``study_id`` (case-insensitive)."""
+    for path in study_config_paths(directory):
+        config = load_study_config(path)
+        if config.study_id.lower() == study_id.lower():
+            return config
+    raise ConfigError(f"no study configuration with id {study_id!r} in {directory}")

@@ -1,0 +1,25 @@
+"""The one tree of errors the library raises; each message is one sentence a safety officer can act on."""
+
+
+class SafetyError(Exception):
+    """Base class for every error the safety library raises on purpose."""
+
+
+class ConfigError(SafetyError):
+    """A study configuration file is missing, malformed or inconsistent."""
+
+
+class StoreError(SafetyError):
+    """The database is missing, locked for too long, or has the wrong schema version."""
+
+
+class IngestError(SafetyError):
+    """A delivered file cannot be read at all (bad rows are quarantined instead)."""
+
+
+class OutcomesError(SafetyError):
+    """An outcome string such as "1NNT 2NNN" cannot be parsed."""
+
+
+class DesignError(SafetyError):
+    """An escalation design was given parameters outside their valid range."""

@@ -1,0 +1,203 @@
+-- The data model (SDTM-aligned). One DuckDB file holds several studies; every clinical row
+-- carries its study_id and the ingest batch_id it came from. Column comments give the SDTM variable.
+-- Bump SCHEMA_VERSION in store.py whenever this file changes.
+
+CREATE TABLE schema_version (
+    version     INTEGER NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+
+-- One row per delivered file (or generator run). Rows in = loaded + quarantined.
+CREATE SEQUENCE batch_id_seq START 1;
+CREATE TABLE ingest_batch (
+    batch_id          INTEGER PRIMARY KEY DEFAULT nextval('batch_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    file_name         VARCHAR NOT NULL,
+    sha256            VARCHAR NOT NULL,
+    domain            VARCHAR NOT NULL,      -- DM, AE, EX, LB, VS, DS, SUPPAE, CONFIG, DEMO
+    rows_in           INTEGER NOT NULL,
+    rows_loaded       INTEGER NOT NULL,
+    rows_quarantined  INTEGER NOT NULL,
+    status            VARCHAR NOT NULL CHECK (status IN ('loaded', 'duplicate', 'rejected')),
+    reason            VARCHAR,
+    loaded_by         VARCHAR NOT NULL,
+    loaded_at         TIMESTAMP NOT NULL,
+    CHECK (rows_in = rows_loaded + rows_quarantined)
+);
+
+CREATE TABLE study (
+    study_id          VARCHAR PRIMARY KEY,   -- STUDYID
+    title             VARCHAR NOT NULL,
+    registry_id       VARCHAR,
+    phase             VARCHAR,
+    design            VARCHAR NOT NULL,      -- 3+3 | boin | mtpi2 | crm
+    config_toml       VARCHAR NOT NULL,      -- the configuration as loaded, for audit and reports
+    config_sha256     VARCHAR NOT NULL,
+    data_cutoff       DATE,                  -- last day the delivered data cover
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE cohort (
+    study_id          VARCHAR NOT NULL,
+    cohort_id         VARCHAR NOT NULL,      -- ARMCD
+    label             VARCHAR NOT NULL,      -- ARM
+    dose_level        INTEGER,               -- 1-based escalation order; NULL for control
+    dose              DOUBLE,
+    dose_unit         VARCHAR,
+    is_control        BOOLEAN NOT NULL,
+    planned_subjects  INTEGER,
+    dose_illustrative BOOLEAN NOT NULL DEFAULT false,
+    batch_id          INTEGER NOT NULL,
+    PRIMARY KEY (study_id, cohort_id)
+);
+
+CREATE TABLE subject (
+    study_id          VARCHAR NOT NULL,      -- STUDYID
+    usubjid           VARCHAR NOT NULL,      -- USUBJID
+    subjid            VARCHAR,               -- SUBJID
+    site_id           VARCHAR,               -- SITEID
+    cohort_id         VARCHAR,               -- ARMCD mapped to a cohort; NULL for screen failures
+    sex               VARCHAR,               -- SEX
+    age               INTEGER,               -- AGE (years)
+    race              VARCHAR,               -- RACE
+    enrolled_date     DATE,                  -- RFICDTC (informed consent)
+    first_dose_date   DATE,                  -- RFXSTDTC
+    last_dose_date    DATE,                  -- RFXENDTC
+    end_of_study_date DATE,                  -- RFPENDTC
+    status            VARCHAR NOT NULL CHECK (status IN
+                        ('screening', 'screen failure', 'on study', 'completed', 'withdrawn', 'died')),
+    status_reason     VARCHAR,               -- DS.DSDECOD when withdrawn
+    death_date        DATE,                  -- DTHDTC
+    batch_id          INTEGER NOT NULL,
+    PRIMARY KEY (study_id, usubjid)
+);
+
+CREATE TABLE exposure (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- EXSEQ
+    treatment         VARCHAR NOT NULL,      -- EXTRT
+    dose              DOUBLE,                -- EXDOSE
+    dose_unit         VARCHAR,               -- EXDOSU
+    route             VARCHAR,               -- EXROUTE
+    start_date        DATE NOT NULL,         -- EXSTDTC
+    end_date          DATE,                  -- EXENDTC
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE adverse_event (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- AESEQ
+    verbatim          VARCHAR,               -- AETERM
+    pt                VARCHAR NOT NULL,      -- AEDECOD (MedDRA preferred term)
+    soc               VARCHAR NOT NULL,      -- AEBODSYS (MedDRA system organ class)
+    start_dtc         VARCHAR,               -- AESTDTC as given (may be partial)
+    start_date        DATE,                  -- AESTDTC, imputed when partial
+    start_imputed     BOOLEAN NOT NULL DEFAULT false,
+    end_dtc           VARCHAR,               -- AEENDTC as given
+    end_date          DATE,                  -- AEENDTC (NULL = ongoing or unknown)
+    grade             INTEGER CHECK (grade BETWEEN 1 AND 5),  -- AETOXGR (CTCAE)
+    grade_derived     BOOLEAN NOT NULL DEFAULT false,         -- grade derived from AESEV
+    severity          VARCHAR,               -- AESEV
+    serious           BOOLEAN NOT NULL,      -- AESER = Y
+    serious_raw       VARCHAR,               -- AESER as given
+    related           BOOLEAN NOT NULL,      -- causality in the study's "related" list
+    causality         VARCHAR,               -- AEREL as given
+    outcome           VARCHAR,               -- AEOUT
+    action_taken      VARCHAR,               -- AEACN
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE lab (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- LBSEQ
+    test_code         VARCHAR NOT NULL,      -- LBTESTCD
+    test_name         VARCHAR,               -- LBTEST
+    category          VARCHAR,               -- LBCAT
+    value             DOUBLE,                -- LBSTRESN
+    value_text        VARCHAR,               -- LBSTRESC
+    unit              VARCHAR,               -- LBSTRESU
+    lln               DOUBLE,                -- LBSTNRLO
+    uln               DOUBLE,                -- LBSTNRHI
+    range_flag        VARCHAR,               -- LBNRIND
+    collected_dtc     VARCHAR,               -- LBDTC as given
+    collected_date    DATE,                  -- LBDTC
+    visit             VARCHAR,               -- VISIT
+    visit_num         DOUBLE,                -- VISITNUM
+    study_day         INTEGER,               -- LBDY
+    baseline_flag     BOOLEAN NOT NULL DEFAULT false,  -- LBBLFL = Y
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE vital_sign (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- VSSEQ
+    test_code         VARCHAR NOT NULL,      -- VSTESTCD
+    test_name         VARCHAR,               -- VSTEST
+    value             DOUBLE,                -- VSSTRESN
+    unit              VARCHAR,               -- VSSTRESU
+    position          VARCHAR,               -- VSPOS
+    collected_dtc     VARCHAR,               -- VSDTC as given
+    collected_date    DATE,                  -- VSDTC
+    visit             VARCHAR,               -- VISIT
+    visit_num         DOUBLE,                -- VISITNUM
+    study_day         INTEGER,               -- VSDY
+    batch_id          INTEGER NOT NULL
+);
+
+-- Rows that failed validation, kept with their raw record and the reason.
+CREATE SEQUENCE quarantine_id_seq START 1;
+CREATE TABLE quarantine (
+    quarantine_id     INTEGER PRIMARY KEY DEFAULT nextval('quarantine_id_seq'),
+    batch_id          INTEGER NOT NULL,
+    study_id          VARCHAR NOT NULL,
+    domain            VARCHAR NOT NULL,
+    row_number        INTEGER NOT NULL,      -- 1-based data row in the delivered file
+    raw_record        VARCHAR NOT NULL,      -- the row as JSON, values as delivered
+    reason            VARCHAR NOT NULL
+);
+
+-- DLT adjudication overrides the derived candidate: confirmed, rejected, or added by hand.
+CREATE SEQUENCE adjudication_id_seq START 1;
+CREATE TABLE dlt_adjudication (
+    adjudication_id   INTEGER PRIMARY KEY DEFAULT nextval('adjudication_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    source            VARCHAR NOT NULL CHECK (source IN ('adverse_event', 'lab', 'manual')),
+    source_seq        INTEGER,               -- AESEQ / LBSEQ of the record; NULL for manual
+    decision          VARCHAR NOT NULL CHECK (decision IN ('confirmed', 'rejected', 'added')),
+    reason            VARCHAR NOT NULL CHECK (length(trim(reason)) > 0),
+    onset_date        DATE,                  -- for manual additions
+    description       VARCHAR,               -- for manual additions
+    decided_by        VARCHAR NOT NULL,
+    decided_at        TIMESTAMP NOT NULL
+);
+
+CREATE SEQUENCE audit_id_seq START 1;
+CREATE TABLE audit_log (
+    audit_id          INTEGER PRIMARY KEY DEFAULT nextval('audit_id_seq'),
+    at                TIMESTAMP NOT NULL,
+    actor             VARCHAR NOT NULL,
+    action            VARCHAR NOT NULL,      -- e.g. dlt.confirm, dlt.reject, ingest.load, demo.build
+    study_id          VARCHAR,
+    usubjid           VARCHAR,
+    detail            VARCHAR NOT NULL       -- JSON
+);
+
+-- A frozen data cut for the DSMB.
+CREATE SEQUENCE snapshot_id_seq START 1;
+CREATE TABLE snapshot (
+    snapshot_id       INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    cutoff            DATE NOT NULL,
+    kind              VARCHAR NOT NULL CHECK (kind IN ('open', 'closed')),
+    created_at        TIMESTAMP NOT NULL,
+    created_by        VARCHAR NOT NULL,
+    content_sha256    VARCHAR NOT NULL,
+    config_sha256     VARCHAR NOT NULL,
+    software_version  VARCHAR NOT NULL,
+    manifest          VARCHAR NOT NULL       -- JSON
+);
