@@ -19,7 +19,13 @@ from safety.errors import ConfigError
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "data" / "studies"
 DESIGNS = ("3+3", "boin", "mtpi2", "crm")
-STOPPING_RULE_KINDS = ("hard_stop_terms", "k_of_first_n", "too_toxic", "max_subjects", "max_at_dose")
+STOPPING_RULE_KINDS = (
+    "hard_stop_terms",
+    "k_of_first_n",
+    "too_toxic",
+    "max_subjects",
+    "max_at_dose",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +111,9 @@ class StudyConfig:
     @property
     def dose_cohorts(self) -> tuple[Cohort, ...]:
         """Cohorts of the escalation in dose order (control excluded)."""
-        return tuple(sorted((c for c in self.cohorts if not c.is_control), key=lambda c: c.dose_level))
+        return tuple(
+            sorted((c for c in self.cohorts if not c.is_control), key=lambda c: c.dose_level)
+        )
 
     def cohort(self, cohort_id: str) -> Cohort:
         for c in self.cohorts:
@@ -136,21 +144,36 @@ class _Reader:
         checks = {
             "str": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
             "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
-            "posint": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                       "a whole number above 0"),
-            "prob": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1,
-                     "a probability strictly between 0 and 1"),
-            "number": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0,
-                       "a number of 0 or more"),
+            "posint": (
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                "a whole number above 0",
+            ),
+            "prob": (
+                lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1,
+                "a probability strictly between 0 and 1",
+            ),
+            "number": (
+                lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0,
+                "a number of 0 or more",
+            ),
             "bool": (lambda v: isinstance(v, bool), "true or false"),
             "date": (lambda v: isinstance(v, date), "a date (YYYY-MM-DD, unquoted)"),
-            "strlist": (lambda v: isinstance(v, list) and all(isinstance(s, str) and s for s in v),
-                        "a list of strings"),
-            "problist": (lambda v: isinstance(v, list) and len(v) > 0
-                         and all(isinstance(p, int | float) and 0 < p < 1 for p in v),
-                         "a list of probabilities between 0 and 1"),
-            "grade": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5,
-                      "a CTCAE grade from 1 to 5"),
+            "strlist": (
+                lambda v: isinstance(v, list) and all(isinstance(s, str) and s for s in v),
+                "a list of strings",
+            ),
+            "problist": (
+                lambda v: (
+                    isinstance(v, list)
+                    and len(v) > 0
+                    and all(isinstance(p, int | float) and 0 < p < 1 for p in v)
+                ),
+                "a list of probabilities between 0 and 1",
+            ),
+            "grade": (
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5,
+                "a CTCAE grade from 1 to 5",
+            ),
         }
         ok, expected = checks[kind]
         if not ok(value):
@@ -172,7 +195,9 @@ def load_study_config(path: Path | str) -> StudyConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path.name}: cannot read the study configuration ({exc.strerror})") from exc
+        raise ConfigError(
+            f"{path.name}: cannot read the study configuration ({exc.strerror})"
+        ) from exc
     return parse_study_config(text, path.name)
 
 
@@ -190,19 +215,38 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
     design = _read_design(_Reader(file_name, "design", raw["design"]))
     cohorts = _read_cohorts(file_name, raw["cohorts"])
     dlt = _read_dlt(file_name, _Reader(file_name, "dlt", raw["dlt"]))
-    rules = tuple(_read_stopping_rule(file_name, i, r) for i, r in enumerate(raw.get("stopping_rules", [])))
+    rules = tuple(
+        _read_stopping_rule(file_name, i, r) for i, r in enumerate(raw.get("stopping_rules", []))
+    )
 
-    if design.skeleton is not None and len(design.skeleton) != sum(not c.is_control for c in cohorts):
+    if design.skeleton is not None and len(design.skeleton) != sum(
+        not c.is_control for c in cohorts
+    ):
         raise ConfigError(
             f"{file_name}: [design] skeleton must have one probability per dose cohort "
             f"({sum(not c.is_control for c in cohorts)}), got {len(design.skeleton)}"
         )
     if design.start_dose_level > sum(not c.is_control for c in cohorts):
-        raise ConfigError(f"{file_name}: [design] start_dose_level must be a dose level that exists, "
-                          f"got {design.start_dose_level}")
+        raise ConfigError(
+            f"{file_name}: [design] start_dose_level must be a dose level that exists, "
+            f"got {design.start_dose_level}"
+        )
 
-    facts_keys = ("phase", "centres", "masking", "allocation", "model", "population", "sex", "min_age",
-                  "max_age", "planned_subjects", "intervention", "control", "primary_outcome")
+    facts_keys = (
+        "phase",
+        "centres",
+        "masking",
+        "allocation",
+        "model",
+        "population",
+        "sex",
+        "min_age",
+        "max_age",
+        "planned_subjects",
+        "intervention",
+        "control",
+        "primary_outcome",
+    )
     return StudyConfig(
         study_id=study.get("id", "str"),
         title=study.get("title", "str"),
@@ -247,23 +291,27 @@ def _read_cohorts(file_name: str, raw: Any) -> tuple[Cohort, ...]:
         is_control = t.get("control", "bool", False)
         dose_level = None if is_control else t.get("dose_level", "posint")
         cohort_id = t.get("id", "str")
-        cohorts.append(Cohort(
-            cohort_id=cohort_id,
-            label=t.get("label", "str"),
-            is_control=is_control,
-            dose_level=dose_level,
-            dose=float(t.get("dose", "number")) if not is_control else None,
-            dose_unit=t.get("unit", "str") if not is_control else None,
-            planned_subjects=t.get("planned_subjects", "posint", None),
-            arm_codes=tuple(t.get("arm_codes", "strlist", [cohort_id])),
-        ))
+        cohorts.append(
+            Cohort(
+                cohort_id=cohort_id,
+                label=t.get("label", "str"),
+                is_control=is_control,
+                dose_level=dose_level,
+                dose=float(t.get("dose", "number")) if not is_control else None,
+                dose_unit=t.get("unit", "str") if not is_control else None,
+                planned_subjects=t.get("planned_subjects", "posint", None),
+                arm_codes=tuple(t.get("arm_codes", "strlist", [cohort_id])),
+            )
+        )
     ids = [c.cohort_id for c in cohorts]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{file_name}: [[cohorts]] id must be unique, got {ids}")
     levels = sorted(c.dose_level for c in cohorts if not c.is_control)
     if levels != list(range(1, len(levels) + 1)):
-        raise ConfigError(f"{file_name}: [[cohorts]] dose_level must number the dose cohorts 1, 2, 3, ... "
-                          f"without gaps, got {levels}")
+        raise ConfigError(
+            f"{file_name}: [[cohorts]] dose_level must number the dose cohorts 1, 2, 3, ... "
+            f"without gaps, got {levels}"
+        )
     return tuple(cohorts)
 
 
@@ -272,7 +320,9 @@ def _read_dlt(file_name: str, t: _Reader) -> DltDefinition:
     lab = []
     for i, item in enumerate(t.data.get("lab_criteria", []), start=1):
         lt = _Reader(file_name, f"dlt.lab_criteria #{i}", item)
-        lab.append(LabDltCriterion(term=lt.get("term", "str"), min_grade=lt.get("min_grade", "grade")))
+        lab.append(
+            LabDltCriterion(term=lt.get("term", "str"), min_grade=lt.get("min_grade", "grade"))
+        )
     return DltDefinition(
         window_days=window,
         min_grade=t.get("min_grade", "grade"),

@@ -22,6 +22,9 @@ CREATE TABLE ingest_batch (
     reason            VARCHAR,
     loaded_by         VARCHAR NOT NULL,
     loaded_at         TIMESTAMP NOT NULL,
+    -- Data cuts: a later delivery of the same study and domain supersedes this one. Superseded
+    -- rows stay in their tables (reachable by batch_id); the current_* views below hide them.
+    superseded_by     INTEGER,               -- batch_id of the delivery that replaced this one
     CHECK (rows_in = rows_loaded + rows_quarantined)
 );
 
@@ -69,7 +72,12 @@ CREATE TABLE subject (
     status_reason     VARCHAR,               -- DS.DSDECOD when withdrawn
     death_date        DATE,                  -- DTHDTC
     batch_id          INTEGER NOT NULL,
-    PRIMARY KEY (study_id, usubjid)
+    arm_code          VARCHAR,               -- ARMCD (planned arm) as given
+    actual_arm_code   VARCHAR,               -- ACTARMCD (actual arm) as given
+    death_flag        BOOLEAN,               -- DTHFL = Y
+    -- batch_id is in the key because superseded DM deliveries keep their rows (data cuts);
+    -- within the current_subject view (study_id, usubjid) is unique.
+    PRIMARY KEY (study_id, usubjid, batch_id)
 );
 
 CREATE TABLE exposure (
@@ -97,6 +105,7 @@ CREATE TABLE adverse_event (
     start_imputed     BOOLEAN NOT NULL DEFAULT false,
     end_dtc           VARCHAR,               -- AEENDTC as given
     end_date          DATE,                  -- AEENDTC (NULL = ongoing or unknown)
+    end_imputed       BOOLEAN,               -- AEENDTC partial: end_date is the last possible day
     grade             INTEGER CHECK (grade BETWEEN 1 AND 5),  -- AETOXGR (CTCAE)
     grade_derived     BOOLEAN NOT NULL DEFAULT false,         -- grade derived from AESEV
     severity          VARCHAR,               -- AESEV
@@ -157,7 +166,36 @@ CREATE TABLE quarantine (
     domain            VARCHAR NOT NULL,
     row_number        INTEGER NOT NULL,      -- 1-based data row in the delivered file
     raw_record        VARCHAR NOT NULL,      -- the row as JSON, values as delivered
-    reason            VARCHAR NOT NULL
+    reason            VARCHAR NOT NULL,
+    rule              VARCHAR                -- the first rule the row failed, e.g. not_in_dm, wrong_type
+);
+
+-- DS (disposition): drives subject.status; and SUPP-- qualifiers (e.g. SUPPAE AETRTEM).
+CREATE TABLE disposition (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- DSSEQ
+    term              VARCHAR,               -- DSTERM
+    decod             VARCHAR NOT NULL,      -- DSDECOD
+    category          VARCHAR,               -- DSCAT
+    start_dtc         VARCHAR,               -- DSSTDTC as given
+    start_date        DATE,                  -- DSSTDTC (NULL when partial)
+    visit             VARCHAR,               -- VISIT
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE supp_qualifier (
+    study_id          VARCHAR NOT NULL,
+    rdomain           VARCHAR NOT NULL,      -- RDOMAIN (AE for SUPPAE)
+    usubjid           VARCHAR NOT NULL,
+    idvar             VARCHAR,               -- IDVAR, e.g. AESEQ
+    idvarval          VARCHAR,               -- IDVARVAL, e.g. the AESEQ value
+    qnam              VARCHAR NOT NULL,      -- QNAM, e.g. AETRTEM
+    qlabel            VARCHAR,
+    qval              VARCHAR,
+    qorig             VARCHAR,
+    qeval             VARCHAR,
+    batch_id          INTEGER NOT NULL
 );
 
 -- DLT adjudication overrides the derived candidate: confirmed, rejected, or added by hand.
@@ -179,7 +217,7 @@ CREATE TABLE dlt_adjudication (
 CREATE SEQUENCE audit_id_seq START 1;
 CREATE TABLE audit_log (
     audit_id          INTEGER PRIMARY KEY DEFAULT nextval('audit_id_seq'),
-    at                TIMESTAMP NOT NULL,
+    logged_at         TIMESTAMP NOT NULL,
     actor             VARCHAR NOT NULL,
     action            VARCHAR NOT NULL,      -- e.g. dlt.confirm, dlt.reject, ingest.load, demo.build
     study_id          VARCHAR,
@@ -201,3 +239,23 @@ CREATE TABLE snapshot (
     software_version  VARCHAR NOT NULL,
     manifest          VARCHAR NOT NULL       -- JSON
 );
+
+-- Current data: every read of clinical rows goes through these views. A row is current unless
+-- the batch it came from has been superseded by a later delivery of its domain (rows written by
+-- the demo generator belong to batches that are never superseded, so they are always current).
+CREATE VIEW superseded_batch AS
+    SELECT batch_id FROM ingest_batch WHERE superseded_by IS NOT NULL;
+CREATE VIEW current_subject AS
+    SELECT * FROM subject WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_exposure AS
+    SELECT * FROM exposure WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_adverse_event AS
+    SELECT * FROM adverse_event WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_lab AS
+    SELECT * FROM lab WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_vital_sign AS
+    SELECT * FROM vital_sign WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_disposition AS
+    SELECT * FROM disposition WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_supp_qualifier AS
+    SELECT * FROM supp_qualifier WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import duckdb
 
+from safety import queries
 from safety.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "safety.duckdb"
 LOCK_WAIT_SECONDS = 30.0  # how long a connection waits for another process's lock before failing
 _LOCK_MESSAGES = ("Could not set lock", "different configuration")
@@ -48,7 +49,7 @@ def schema_sql() -> str:
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table of the data model in an empty database and stamp its version."""
     con.execute(schema_sql())
-    con.execute("INSERT INTO schema_version VALUES ($v, $at)", {"v": SCHEMA_VERSION, "at": now()})
+    queries.stamp_schema_version(con, SCHEMA_VERSION, now())
 
 
 def now() -> datetime:
@@ -66,25 +67,30 @@ def _connect_with_retry(path: Path, read_only: bool, wait: float) -> duckdb.Duck
             if not any(m in str(exc) for m in _LOCK_MESSAGES):
                 raise StoreError(f"cannot open the database {path}: {exc}") from exc
             if time.monotonic() > deadline:
-                raise StoreError(f"the database {path} stayed locked by another process for "
-                                 f"{wait:.0f} s; try again when the ingest has finished") from exc
+                raise StoreError(
+                    f"the database {path} stayed locked by another process for "
+                    f"{wait:.0f} s; try again when the ingest has finished"
+                ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
-        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        version = queries.schema_version(con)
     except duckdb.CatalogException as exc:
         raise StoreError(f"{path} is not a safety database (no schema_version table)") from exc
-    if row[0] != SCHEMA_VERSION:
-        raise StoreError(f"{path} has schema version {row[0]}, this software needs {SCHEMA_VERSION}; "
-                         "rebuild it (python -m safety demo) or migrate it")
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {version}, this software needs {SCHEMA_VERSION}; "
+            "rebuild it (python -m safety demo) or migrate it"
+        )
 
 
 @contextmanager
-def read_connection(db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
-                    ) -> Iterator[duckdb.DuckDBPyConnection]:
+def read_connection(
+    db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived read-only connection; waits while a writer holds the lock.
 
     Raises StoreError when the file does not exist, is not a safety database, or has another
@@ -92,7 +98,9 @@ def read_connection(db: str | Path | None = None, wait: float = LOCK_WAIT_SECOND
     """
     path = resolve_db_path(db)
     if not path.exists():
-        raise StoreError(f"the database {path} does not exist; build it with: python -m safety demo --db {path}")
+        raise StoreError(
+            f"the database {path} does not exist; build it with: python -m safety demo --db {path}"
+        )
     con = _connect_with_retry(path, read_only=True, wait=wait)
     try:
         _check_version(con, path)
@@ -102,8 +110,9 @@ def read_connection(db: str | Path | None = None, wait: float = LOCK_WAIT_SECOND
 
 
 @contextmanager
-def write_connection(db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
-                     ) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_connection(
+    db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived read-write connection to an existing database, inside one transaction.
 
     Everything done through it commits together when the block ends, or not at all when it
@@ -111,7 +120,9 @@ def write_connection(db: str | Path | None = None, wait: float = LOCK_WAIT_SECON
     """
     path = resolve_db_path(db)
     if not path.exists():
-        raise StoreError(f"the database {path} does not exist; build it with: python -m safety demo --db {path}")
+        raise StoreError(
+            f"the database {path} does not exist; build it with: python -m safety demo --db {path}"
+        )
     con = _connect_with_retry(path, read_only=False, wait=wait)
     try:
         _check_version(con, path)
@@ -151,12 +162,3 @@ def new_database(db: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnec
         con.close()
         tmp.unlink(missing_ok=True)
         raise
-
-
-def data_version(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """A key that changes whenever data or decisions change: (last batch id, last audit id)."""
-    row = con.execute(
-        "SELECT (SELECT coalesce(max(batch_id), 0) FROM ingest_batch), "
-        "(SELECT coalesce(max(audit_id), 0) FROM audit_log)"
-    ).fetchone()
-    return int(row[0]), int(row[1])

@@ -1,0 +1,186 @@
+"""The one place pages get data from: cached wrappers over the library, and the shared sidebar.
+
+Caches are keyed on the database's data version (last ingest batch, last audit entry), so new
+data or a new adjudication invalidates them; every read opens a short-lived read-only
+connection (see ``safety.store``), so another process can ingest meanwhile.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from safety import demo, queries, store
+from safety.config import StudyConfig, parse_study_config
+from safety.errors import SafetyError
+from safety.status import StudyStatus, study_status
+
+
+def db_path() -> str:
+    return str(store.resolve_db_path())
+
+
+def ensure_database() -> None:
+    """Build the demo database on first run, showing progress, when the file does not exist."""
+    path = store.resolve_db_path()
+    if path.exists():
+        return
+    with st.status(
+        f"First run: building the NCT04232592 demo database at {path} ...", expanded=True
+    ) as progress:
+        st.write(
+            "Generating 32 synthetic subjects, their dosing, adverse events, labs and vital signs."
+        )
+        summary = demo.build_demo(path)
+        st.write(summary.describe())
+        progress.update(label="Demo database ready", state="complete", expanded=False)
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def data_version(path: str) -> tuple[int, int]:
+    """The data version; cached for 2 s so a page's many reads share one look-up."""
+    with store.read_connection(path) as con:
+        return queries.data_version(con)
+
+
+@st.cache_data(show_spinner=False)
+def studies(path: str, version: tuple[int, int]) -> pd.DataFrame:
+    with store.read_connection(path) as con:
+        return queries.studies(con)
+
+
+@st.cache_data(show_spinner=False)
+def last_change(path: str, version: tuple[int, int]) -> datetime | None:
+    with store.read_connection(path) as con:
+        return queries.last_change(con)
+
+
+@st.cache_resource(show_spinner=False)
+def study_config(config_text: str, study_id: str) -> StudyConfig:
+    """The study configuration stored with the study in the database."""
+    return parse_study_config(config_text, f"{study_id} (stored configuration)")
+
+
+@st.cache_data(show_spinner=False)
+def status(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> StudyStatus:
+    config = current_config_for(path, study_id, version)
+    with store.read_connection(path) as con:
+        return study_status(con, config, cutoff)
+
+
+@st.cache_data(show_spinner=False)
+def frame(
+    path: str, query: str, study_id: str, cutoff: date, version: tuple[int, int]
+) -> pd.DataFrame:
+    """A study-and-cut-off query of ``safety.queries`` by name (only the names in FRAME_QUERIES)."""
+    with store.read_connection(path) as con:
+        return FRAME_QUERIES[query](con, study_id, cutoff)
+
+
+FRAME_QUERIES = {
+    "dosing_timeline": queries.dosing_timeline,
+    "ae_counts_by_month": queries.ae_counts_by_month,
+}
+
+
+def current_config_for(path: str, study_id: str, version: tuple[int, int]) -> StudyConfig:
+    row = studies(path, version).set_index("study_id").loc[study_id]
+    return study_config(row["config_toml"], study_id)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose: the database, the study and the data cut-off."""
+
+    db: str
+    version: tuple[int, int]
+    study_id: str
+    config: StudyConfig
+    cutoff: date
+    data_cutoff: date | None  # the last day the study's data cover
+
+
+def sidebar() -> Selection | None:
+    """Study picker, data cut-off and data freshness; the choice is kept in ``?study=``."""
+    path = db_path()
+    try:
+        version = data_version(path)
+        all_studies = studies(path, version)
+    except SafetyError as exc:
+        st.error(str(exc))
+        st.stop()
+    if all_studies.empty:
+        st.sidebar.warning("The database holds no study yet.")
+        return None
+    ids = all_studies["study_id"].tolist()
+    wanted = st.query_params.get("study")
+    index = ids.index(wanted) if wanted in ids else 0
+    study_id = st.sidebar.selectbox(
+        "Study",
+        ids,
+        index=index,
+        key="study_picker",
+        format_func=lambda s: _study_label(all_studies, s),
+    )
+    st.query_params["study"] = study_id
+
+    row = all_studies.set_index("study_id").loc[study_id]
+    data_cutoff = row["data_cutoff"].date() if pd.notna(row["data_cutoff"]) else None
+    default_cutoff = data_cutoff or date.today()
+    cutoff = st.sidebar.date_input(
+        "Data cut-off",
+        value=_cutoff_from_url(default_cutoff),
+        max_value=max(default_cutoff, date.today()),
+        key="cutoff",
+        help="Records dated on or before this day count; decisions are shown as they stood then.",
+    )
+    if cutoff != default_cutoff:
+        st.query_params["cutoff"] = cutoff.isoformat()
+    elif "cutoff" in st.query_params:
+        del st.query_params["cutoff"]
+
+    changed = last_change(path, version)
+    st.sidebar.caption(
+        f"Data cover up to **{data_cutoff or 'unknown'}**. "
+        f"Data last changed **{changed:%Y-%m-%d %H:%M} UTC**."
+        if changed
+        else "No data loaded yet."
+    )
+    st.sidebar.caption(f"Signed in as **{signed_in_user()}**")
+    selection = Selection(
+        path, version, study_id, current_config_for(path, study_id, version), cutoff, data_cutoff
+    )
+    st.session_state["selection"] = selection
+    return selection
+
+
+def selection() -> Selection:
+    """The sidebar's current choice (the sidebar runs before every page)."""
+    chosen = st.session_state.get("selection")
+    if chosen is None:
+        st.info("No study in the database yet: load one on the Data page.")
+        st.stop()
+    return chosen
+
+
+def signed_in_user() -> str:
+    """Who is using the dashboard: $SAFETY_USER, else the operating-system user."""
+    return os.environ.get("SAFETY_USER") or getpass.getuser()
+
+
+def _study_label(all_studies: pd.DataFrame, study_id: str) -> str:
+    title = all_studies.set_index("study_id").loc[study_id, "title"]
+    return f"{study_id}: {title[:60]}{'…' if len(title) > 60 else ''}"
+
+
+def _cutoff_from_url(default: date) -> date:
+    raw = st.query_params.get("cutoff")
+    try:
+        return date.fromisoformat(raw) if raw else default
+    except ValueError:
+        return default

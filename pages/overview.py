@@ -1,0 +1,99 @@
+"""Overview: the trial at a glance, one row per cohort with its decision and why."""
+
+import streamlit as st
+
+from pages import common
+from safety import charts
+
+ACTION_ICONS = {
+    "escalate": ":material/trending_up:",
+    "stay": ":material/trending_flat:",
+    "de-escalate": ":material/trending_down:",
+    "eliminate": ":material/block:",
+    "stop": ":material/block:",
+}
+ACTION_LABELS = {
+    "escalate": ":blue-badge[escalate]",
+    "stay": ":gray-badge[stay]",
+    "de-escalate": ":orange-badge[de-escalate]",
+    "eliminate": ":red-badge[eliminate]",
+    "stop": ":red-badge[stop]",
+    "none": ":gray-badge[no decision]",
+}
+RULE_BADGES = {
+    "ok": ":green-badge[ok]",
+    "warning": ":orange-badge[warning]",
+    "triggered": ":red-badge[triggered]",
+}
+
+sel = common.selection()
+config = sel.config
+status = common.status(sel.db, sel.study_id, sel.cutoff, sel.version)
+
+st.title("Overview")
+st.subheader(config.title)
+facts = config.facts
+st.markdown(
+    " · ".join(
+        str(x)
+        for x in (
+            f"**{config.registry_id}**" if config.registry_id else None,
+            facts.get("phase"),
+            facts.get("model"),
+            facts.get("masking"),
+            facts.get("allocation"),
+            f"{facts['centres']} centre{'s' if facts['centres'] != 1 else ''}"
+            if "centres" in facts
+            else None,
+            f"{facts['planned_subjects']} planned" if "planned_subjects" in facts else None,
+            f"started {config.start_date}" if config.start_date else None,
+            f"follow-up {config.follow_up_weeks} weeks" if config.follow_up_weeks else None,
+        )
+        if x
+    )
+)
+with st.expander("Study design and protocol rules", expanded=False):
+    st.markdown(status.design_description)
+    for key in ("population", "intervention", "control", "primary_outcome"):
+        if key in facts:
+            st.markdown(f"**{key.replace('_', ' ').capitalize()}:** {facts[key]}")
+if config.doses_illustrative and config.dose_note:
+    st.warning(config.dose_note, icon=":material/info:")
+
+st.markdown(f"#### Escalation at the cut-off {sel.cutoff:%d %b %Y}")
+st.info(
+    f"**Next patients: {status.recommendation}.** {status.recommendation_reason}  \n"
+    f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
+    icon=ACTION_ICONS.get(status.recommendation, ":material/info:"),
+)
+for rule in status.triggered_rules:
+    st.error(f"**{rule.name}: triggered.** {rule.detail}", icon=":material/block:")
+
+totals = status.totals
+cols = st.columns(5)
+cols[0].metric("Enrolled", totals["subjects"])
+cols[1].metric("Treated", totals["treated"])
+cols[2].metric("In DLT window", totals["in_dlt_window"])
+cols[3].metric("Subjects with DLT", totals["dlts"])
+cols[4].metric("Subjects with SAE", totals["saes"])
+
+st.markdown("#### Cohorts")
+st.dataframe(status.cohort_table(), hide_index=True, key="cohort_table")
+
+cards = st.columns(len(status.cohorts))
+for card, cohort in zip(cards, status.cohorts, strict=True):
+    with card.container(border=True):
+        st.markdown(f"**{cohort.label}**  \n{ACTION_LABELS.get(cohort.decision, cohort.decision)}")
+        st.caption(cohort.reason)
+        for rule in cohort.rules:
+            st.markdown(f"{RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
+
+colours = charts.cohort_colours(status.cohort_frame)
+left, right = st.columns(2)
+with left:
+    timeline = common.frame(sel.db, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
+    st.plotly_chart(charts.dosing_timeline(timeline, colours, sel.cutoff), key="dosing_timeline")
+with right:
+    st.plotly_chart(charts.worst_grade_by_cohort(status.cohort_frame), key="worst_grade")
+counts = common.frame(sel.db, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
+st.plotly_chart(charts.ae_counts_over_time(counts, colours), key="ae_over_time")

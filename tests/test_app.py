@@ -1,0 +1,73 @@
+"""Every page under Streamlit's AppTest, on the session's demo database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+PAGES = ["pages/overview.py"]
+
+
+@pytest.fixture
+def app(demo_db, monkeypatch) -> AppTest:
+    monkeypatch.setenv("SAFETY_DB", str(demo_db))
+    monkeypatch.setenv("SAFETY_USER", "apptest")
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def test_dashboard_opens_on_the_overview(app):
+    app.run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Overview"
+    assert (
+        app.query_params["study"] == ["NCT04232592"] or app.query_params["study"] == "NCT04232592"
+    )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_error(app, page):
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+
+
+def test_overview_shows_four_cohorts_32_subjects_and_a_dlt(app):
+    app.run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Enrolled"] == "32"
+    assert int(metrics["Subjects with DLT"]) >= 1
+    table = app.dataframe[0].value
+    assert table["Cohort"].tolist() == ["Control (vehicle)", "Low dose", "Medium dose", "High dose"]
+    assert table["Enrolled"].sum() == 32
+    captions = [c.value for c in app.caption]
+    assert any("Control cohort" in c for c in captions)
+    # every dose cohort's decision carries its reason, with the numbers the design used
+    assert any("dose level 3" in c and "BOIN" in c for c in captions)
+    charts = app.get("plotly_chart")
+    assert len(charts) == 3
+    timeline = json.loads(charts[0].proto.spec)
+    dosed = sum(len(trace["x"]) for trace in timeline["data"])
+    assert dosed == table["Treated"].sum()
+    assert any("illustrative" in w.value for w in app.warning)
+
+
+def test_earlier_cutoff_shows_fewer_treated(app):
+    app.query_params["cutoff"] = "2020-03-01"
+    app.run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert table["Treated"].sum() < 30
+    assert table.loc[table["Cohort"] == "High dose", "Treated"].item() == 0
+
+
+def test_missing_database_is_built_on_first_run(tmp_path, monkeypatch):
+    db = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("SAFETY_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert db.exists()
+    assert at.title[0].value == "Overview"

@@ -1,0 +1,99 @@
+"""Study configuration: the shipped files load, and a bad file is refused with file, key and expectation."""
+
+from pathlib import Path
+
+import pytest
+
+from safety.config import (
+    find_study_config,
+    load_study_config,
+    parse_study_config,
+    study_config_paths,
+)
+from safety.errors import ConfigError
+
+STUDY_FILE = Path(__file__).resolve().parents[1] / "data" / "studies" / "nct04232592.toml"
+GOOD = STUDY_FILE.read_text(encoding="utf-8")
+
+
+def test_every_shipped_study_config_loads():
+    paths = study_config_paths()
+    assert STUDY_FILE in paths
+    for path in paths:
+        assert load_study_config(path).study_id
+
+
+def test_default_study_has_the_registry_facts():
+    # ClinicalTrials.gov NCT04232592: phase 1, 32 women aged 18-38, control + 3 doses, 48 weeks.
+    config = find_study_config("nct04232592")
+    assert config.study_id == "NCT04232592"
+    assert config.phase == "Phase 1"
+    assert config.facts["planned_subjects"] == 32
+    assert (config.facts["min_age"], config.facts["max_age"]) == (18, 38)
+    assert config.follow_up_weeks == 48
+    assert str(config.start_date) == "2020-01-31"
+    assert "albumin" in config.facts["control"]
+    assert [c.cohort_id for c in config.cohorts if c.is_control] == ["CTRL"]
+    assert [c.cohort_id for c in config.dose_cohorts] == ["LOW", "MED", "HIGH"]
+    assert all(c.planned_subjects == 8 for c in config.cohorts)
+    assert config.doses_illustrative and "illustrative" in config.dose_note
+    assert {"Uterine perforation", "Anaphylactic reaction", "Teratoma"} <= set(
+        config.dlt.always_terms
+    )
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "window_days = 28 ",
+            'window_days = "28d" ',
+            "[dlt] window_days must be a whole number above 0, got '28d'",
+        ),
+        (
+            'name = "boin"',
+            'name = "boinn"',
+            "[design] name must be one of '3+3', 'boin', 'mtpi2', 'crm'",
+        ),
+        (
+            "target = 0.25",
+            "target = 1.25",
+            "[design] target must be a probability strictly between 0 and 1",
+        ),
+        (
+            "min_grade = 3                    #",
+            "min_grade = 7 #",
+            "[dlt] min_grade must be a CTCAE grade from 1 to 5, got 7",
+        ),
+        ("dose_level = 3", "dose_level = 5", "dose_level must number the dose cohorts 1, 2, 3"),
+        ('id = "HIGH"', 'id = "MED"', "[[cohorts]] id must be unique"),
+        ("k = 2\n", "k = 4\n", "[stopping_rules #2] k must be at most n (3), got 4"),
+        ('kind = "too_toxic"', 'kind = "too_tox"', "[stopping_rules #3] kind must be one of"),
+        (
+            "start_date = 2020-01-31",
+            'start_date = "31/01/2020"',
+            "[study] start_date must be a date",
+        ),
+    ],
+)
+def test_bad_value_is_refused_with_file_key_and_expectation(old, new, message):
+    assert old in GOOD, "the test's anchor text must exist in the shipped file"
+    with pytest.raises(ConfigError) as err:
+        parse_study_config(GOOD.replace(old, new, 1), "nct04232592.toml")
+    assert str(err.value).startswith("nct04232592.toml: ")
+    assert message in str(err.value)
+
+
+def test_missing_table_and_missing_key():
+    without_dlt = GOOD[: GOOD.index("[dlt]")]
+    with pytest.raises(ConfigError, match=r"nct04232592.toml: the table \[dlt\] is missing"):
+        parse_study_config(without_dlt, "nct04232592.toml")
+    with pytest.raises(ConfigError, match=r"\[design\] is missing the key 'target'"):
+        parse_study_config(GOOD.replace("target = 0.25", ""), "nct04232592.toml")
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        parse_study_config("[study\nid=1", "broken.toml")
+    with pytest.raises(ConfigError, match="cannot read the study configuration"):
+        load_study_config(tmp_path / "absent.toml")
