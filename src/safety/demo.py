@@ -9,8 +9,8 @@ synthetic, and the content of the database is a pure function of ``(seed, studie
 The calendar (days from the first injection, 2020-01-31)
 --------------------------------------------------------
 * LOW opens on day 0 with a sentinel woman; the next is dosed 14 days later, the rest 5-9 days
-  apart. MED opens on day 150 and HIGH on day 298, each well after the last woman of the cohort
-  before has finished her 28-day DLT window (the safety review meets on fixed dates).
+  apart. MED opens on day 149 (2020-06-28) and HIGH on day 298 (2020-11-24): each cohort's
+  dosing period, then the last woman's 28-day DLT window and the safety review, come first.
 * The 8 controls are dosed at even intervals across the whole period.
 * :data:`DEMO_CUTOFF` (day 350, 2021-01-15) falls while HIGH is still enrolling: 6 of 8 women
   dosed (the last two, and often a third, still inside their DLT window) and 2 consented and in
@@ -40,7 +40,10 @@ before the injection (study day 1, baseline flag set).
 
 Scale: ``build_demo(studies=K, subjects=N)`` writes K studies of N women each (four equal
 cohorts), the first one NCT04232592 and the others ``NCT04232592-S002`` ... with the same
-protocol; women beyond the registry's eight per cohort drop out at :data:`SCALED_DROPOUT_RATE`.
+protocol. Scaled cohorts enrol at most one woman a day, so their calendar starts earlier (before
+2020-01-31); the cut-off and the planted story are the same, a quarter of HIGH is still in
+screening, and women beyond the registry's eight per cohort drop out at
+:data:`SCALED_DROPOUT_RATE`.
 Generation is vectorised over subjects, visits and tests; each study is generated and inserted
 on its own, so memory stays flat whatever K is.
 """
@@ -435,8 +438,10 @@ def build_demo(db: str | Path | None = None, *, seed: int = DEMO_SEED, studies: 
             prepared = ahead.result()
             if k + 1 < len(jobs):
                 ahead = worker.submit(_prepare_study, *jobs[k + 1], n, seed)
+            con.begin()  # one transaction per study: one log flush instead of one per table
             for table, count in _write_study(con, prepared, seed).items():
                 counts[table] += count
+            con.commit()
             parts = prepared.parts
             log.info("demo study %s: %d subjects, %d AEs, %d lab rows", prepared.config.study_id,
                      len(parts["DM"]["subject"]), len(parts["AE"]["adverse_event"]),
