@@ -17,6 +17,10 @@ common.sidebar()
 navigation = st.navigation(
     [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/escalation.py", title="Dose escalation", icon=":material/stairs:"),
+        st.Page("pages/adverse_events.py", title="Adverse events", icon=":material/emergency:"),
+        st.Page("pages/labs.py", title="Labs", icon=":material/labs:"),
+        st.Page("pages/patient.py", title="Patient", icon=":material/person:", url_path="patient"),
     ]
 )
 navigation.run()

@@ -1,6 +1,10 @@
 """Grade 10 million synthetic lab rows with CTCAE v5.0; print seconds and peak memory.
 
-Run: ``.venv/bin/python benchmarks/bench_ctcae.py [n_rows]``. Rows are made with a seeded numpy
+Run: ``.venv/bin/python benchmarks/bench_ctcae.py [n_rows] [--derive] [--sql]``.
+``--sql`` grades in the store instead: the rows are generated inside DuckDB (``range()``) into
+a fresh database with the product's schema, then ``lab_graded`` (the generated SQL view,
+``safety.ctcae.sql``) is materialised with ``CREATE TABLE ... AS SELECT``; run it in its own
+process for a clean peak-memory figure. Rows are made with a seeded numpy
 generator: 20 CTCAE terms (the common safety labs), values spread around each term's limits,
 5 % missing limits, 10 % baseline-abnormal flags.
 """
@@ -134,6 +138,99 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def sql_main(n: int, threads: int | None = None) -> None:
+    """Grade ``n`` lab rows through the store's ``lab_graded`` view (DuckDB SQL)."""
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    from safety import store
+
+    codes = [
+        "HGB",
+        "WBC",
+        "PLAT",
+        "NEUT",
+        "ALT",
+        "AST",
+        "ALP",
+        "BILI",
+        "CREAT",
+        "K",
+        "SODIUM",
+        "GLUC",
+        "ALB",
+        "CK",
+        "INR",
+        "PROT",
+    ]
+    units = [
+        "g/L",
+        "10^9/L",
+        "10^9/L",
+        "10^9/L",
+        "U/L",
+        "U/L",
+        "U/L",
+        "umol/L",
+        "umol/L",
+        "mmol/L",
+        "mmol/L",
+        "mmol/L",
+        "g/L",
+        "U/L",
+        "",
+        "g/L",
+    ]
+    mids = [140, 7, 250, 4, 25, 25, 80, 10, 85, 4.3, 140, 5, 42, 100, 1.0, 70.0]
+    subjects = max(n // (10 * len(codes)), 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        con = duckdb.connect(str(path))
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        store.create_schema(con)
+        t0 = time.perf_counter()
+        con.execute(
+            """
+            INSERT INTO subject (study_id, usubjid, status, first_dose_date, batch_id)
+            SELECT 'BENCH', 'S' || i, 'on study', DATE '2024-01-02', 1 FROM range($n) t(i)""",
+            {"n": subjects},
+        )
+        con.execute(
+            """
+            INSERT INTO lab (study_id, usubjid, seq, test_code, value, unit, lln, uln,
+                             collected_date, batch_id)
+            SELECT 'BENCH', 'S' || (i // (10 * $k)), i, $codes[1 + (i // 10) % $k],
+                   $mids[1 + (i // 10) % $k] * exp(0.4 * (hash(i) % 10000 / 10000.0 - 0.5) * 4),
+                   nullif($units[1 + (i // 10) % $k], ''),
+                   $mids[1 + (i // 10) % $k] * 0.7, $mids[1 + (i // 10) % $k] * 1.3,
+                   DATE '2024-01-01' + CAST(14 * (i % 10) AS INTEGER), 1
+            FROM range($n) t(i)""",
+            {"n": n, "k": len(codes), "codes": codes, "units": units, "mids": mids},
+        )
+        t1 = time.perf_counter()
+        print(f"made {n:,} lab rows in DuckDB in {t1 - t0:.1f} s; peak RSS {peak_mb():,.0f} MB")
+        con.execute("CREATE TABLE graded AS SELECT * FROM lab_graded")
+        t2 = time.perf_counter()
+        rows = con.execute("SELECT count(*) FROM graded").fetchone()[0]
+        counts = con.execute(
+            "SELECT worst_grade, count(*) FROM graded GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        print(
+            f"lab_graded (SQL view, baseline + both directions + reasons): {t2 - t1:.1f} s "
+            f"for {rows:,} rows ({rows / (t2 - t1):,.0f} rows/s); peak RSS {peak_mb():,.0f} MB"
+        )
+        print("worst grades:", {("NA" if g is None else g): c for g, c in counts})
+        t3 = time.perf_counter()
+        one = con.execute(
+            "SELECT count(*), max(worst_grade) FROM lab_graded WHERE usubjid = 'S7'"
+        ).fetchall()
+        print(f"one subject through the view: {time.perf_counter() - t3:.2f} s {one}")
+        con.close()
+
+
 def main(n: int = 10_000_000) -> None:
     t0 = time.perf_counter()
     labs = synthetic_labs(n)
@@ -161,4 +258,7 @@ def main(n: int = 10_000_000) -> None:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(int(args[0]) if args else 10_000_000)
+    if "--sql" in sys.argv:
+        sql_main(int(args[0]) if args else 10_000_000)
+    else:
+        main(int(args[0]) if args else 10_000_000)

@@ -11,13 +11,16 @@ import getpass
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from safety import demo, queries, store
 from safety.config import StudyConfig, parse_study_config
 from safety.errors import SafetyError
+from safety.patient import PatientProfile, load_profile
 from safety.status import StudyStatus, study_status
 
 
@@ -88,6 +91,16 @@ FRAME_QUERIES = {
 }
 
 
+def after_write() -> None:
+    """Call after writing to the database, so the next read sees the new data version."""
+    data_version.clear()
+
+
+def patient_link(study_id: str, usubjid: str) -> str:
+    """A relative link to the patient profile, for LinkColumn cells and markdown."""
+    return "patient?" + urlencode({"study": study_id, "subject": usubjid})
+
+
 def current_config_for(path: str, study_id: str, version: tuple[int, int]) -> StudyConfig:
     row = studies(path, version).set_index("study_id").loc[study_id]
     return study_config(row["config_toml"], study_id)
@@ -120,6 +133,12 @@ def sidebar() -> Selection | None:
     ids = all_studies["study_id"].tolist()
     wanted = st.query_params.get("study")
     index = ids.index(wanted) if wanted in ids else 0
+    linked = _linked_subject_study(path, version)  # a ?subject= link decides the study
+    if linked in ids and linked != st.session_state.get("study_picker", wanted):
+        index = ids.index(linked)
+        if "study_picker" in st.session_state:
+            st.session_state["study_picker"] = linked
+            index = 0  # session state decides; a default as well would log a warning
     study_id = st.sidebar.selectbox(
         "Study",
         ids,
@@ -161,6 +180,14 @@ def sidebar() -> Selection | None:
 
 def selection() -> Selection:
     """The sidebar's current choice (the sidebar runs before every page)."""
+    if PagesManager.uses_pages_directory:
+        # Streamlit ran this page alone, without dashboard.py and its sidebar: until a run has
+        # called st.navigation it treats pages/ as a v1 multipage folder. That happens to a
+        # deep link (/patient?subject=...) that is a fresh server's first request, and to every
+        # AppTest switch_page. Switch v1 off, as st.navigation does, and run again: the rerun
+        # goes through dashboard.py to the same page (same url path).
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     chosen = st.session_state.get("selection")
     if chosen is None:
         st.info("No study in the database yet: load one on the Data page.")
@@ -184,3 +211,43 @@ def _cutoff_from_url(default: date) -> date:
         return date.fromisoformat(raw) if raw else default
     except ValueError:
         return default
+
+
+def _linked_subject_study(path: str, version: tuple[int, int]) -> str | None:
+    """The study of a ``?subject=`` that is new in the address bar (a link just followed).
+
+    A subject the session has already seen does not override the study again, so that picking
+    another study in the sidebar still works on the patient page.
+    """
+    subject = st.query_params.get("subject")
+    if not subject or subject == st.session_state.get("_linked_subject"):
+        return None
+    st.session_state["_linked_subject"] = subject
+    return subject_study(path, subject, version)
+
+
+# --- patient profile ---------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def subject_study(path: str, usubjid: str, version: tuple[int, int]) -> str | None:
+    """The study a USUBJID belongs to (None when no study has it)."""
+    with store.read_connection(path) as con:
+        return queries.subject_study(con, usubjid)
+
+
+@st.cache_data(show_spinner=False)
+def study_roster(path: str, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
+    """The study's subjects in profile order, with their review status."""
+    with store.read_connection(path) as con:
+        return queries.study_roster(con, study_id)
+
+
+@st.cache_data(show_spinner=False)
+def patient_profile(
+    path: str, study_id: str, usubjid: str, cutoff: date, version: tuple[int, int]
+) -> PatientProfile | None:
+    """Everything the patient profile shows (``safety.patient.load_profile``)."""
+    config = current_config_for(path, study_id, version)
+    with store.read_connection(path) as con:
+        return load_profile(con, config, usubjid, cutoff)

@@ -9,7 +9,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
-PAGES = ["pages/overview.py"]
+PAGES = [
+    "pages/overview.py",
+    "pages/escalation.py",
+    "pages/adverse_events.py",
+    "pages/labs.py",
+    "pages/patient.py",
+]
 
 
 @pytest.fixture

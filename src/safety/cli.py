@@ -17,6 +17,7 @@ from safety import store
 from safety.cli_base import BadInput, db_option
 from safety.errors import SafetyError
 from safety.escalation.commands import design
+from safety.ingest.commands import ingest
 
 log = logging.getLogger("safety")
 
@@ -98,6 +99,7 @@ def status(db: str | None, study_id: str | None, cutoff, as_json: bool) -> None:
 
 
 cli.add_command(design)
+cli.add_command(ingest)
 
 
 def _json_default(value):

@@ -23,3 +23,11 @@ class OutcomesError(SafetyError):
 
 class DesignError(SafetyError):
     """An escalation design was given parameters outside their valid range."""
+
+
+class AdjudicationError(SafetyError):
+    """A DLT adjudication is incomplete (no reason, no event) or names an unknown event."""
+
+
+class ReviewError(SafetyError):
+    """A patient review that cannot be recorded: unknown status, subject or reviewer."""

@@ -225,6 +225,19 @@ CREATE TABLE audit_log (
     detail            VARCHAR NOT NULL       -- JSON
 );
 
+-- Review status and notes per patient (the patient profile). Append-only: each review is a new
+-- row, the latest per subject is the current one, the earlier ones are its history.
+CREATE SEQUENCE review_id_seq START 1;
+CREATE TABLE subject_review (
+    review_id         INTEGER PRIMARY KEY DEFAULT nextval('review_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    status            VARCHAR NOT NULL CHECK (status IN ('not reviewed', 'reviewed', 'needs follow-up')),
+    note              VARCHAR,
+    reviewed_by       VARCHAR NOT NULL,
+    reviewed_at       TIMESTAMP NOT NULL
+);
+
 -- A frozen data cut for the DSMB.
 CREATE SEQUENCE snapshot_id_seq START 1;
 CREATE TABLE snapshot (

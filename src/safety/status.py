@@ -20,10 +20,12 @@ How data become a decision (each step keeps its reason):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from safety import queries
@@ -69,6 +71,8 @@ class CohortStatus:
     decision: str
     reason: str
     rules: tuple[RuleState, ...]
+    evaluable_on: date | None = None  # the day the cohort's last open DLT window closes
+    days_to_evaluable: int = 0  # days from the cut-off to evaluable_on (0: no window open)
 
     def to_json(self) -> dict:
         return {
@@ -87,6 +91,8 @@ class CohortStatus:
             "decision": self.decision,
             "reason": self.reason,
             "rules": [r.to_dict() for r in self.rules],
+            "evaluable_on": self.evaluable_on.isoformat() if self.evaluable_on else None,
+            "days_to_evaluable": self.days_to_evaluable,
         }
 
 
@@ -193,15 +199,19 @@ def study_statuses(
     return result
 
 
-def study_status(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: date) -> StudyStatus:
-    """Counts, decisions and rule states of one study at the cut-off (see the module docstring)."""
-    summary = queries.cohort_summary(con, config.study_id, cutoff, config.dlt)
-    states = queries.subject_dlt_states(con, config.study_id, cutoff, config.dlt)
-    hard_stops = queries.hard_stop_events(con, config.study_id, cutoff, hard_stop_terms(config))
+def study_status(
+    con: duckdb.DuckDBPyConnection,
+    config: StudyConfig,
+    cutoff: date,
+    adjudicated_by: datetime | None = None,
+) -> StudyStatus:
+    """Counts, decisions and rule states of one study at the cut-off (see the module docstring).
 
-    levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
-    history = evaluable_history(states, levels)
-    design = design_from_config(config, hard_stop_description(hard_stops))
+    Adjudications apply whenever they were recorded, unless ``adjudicated_by`` limits them to
+    those recorded up to that moment (the decisions as they were known then).
+    """
+    summary = queries.cohort_summary(con, config.study_id, cutoff, config.dlt, adjudicated_by)
+    states, history, design = escalation_inputs(con, config, cutoff, adjudicated_by)
     decision = design.decide(outcomes_from_counts(history))
 
     cohorts = []
@@ -220,17 +230,25 @@ def study_status(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: da
             (states["cohort_id"] == row.cohort_id) & (states["dlt_state"] == "pending")
         ]
         rules = (pending_state(len(pending), int(row.treated), pending),)
+        evaluable_on, days = cohort_evaluable_on(pending)
         if not any(level == row.dose_level for level, _ in history):
             text = (
                 "Not treated yet."
                 if row.treated == 0
                 else "No patient has completed the DLT window yet."
             )
-            cohorts.append(_cohort_status(row, "none", text, rules))
+            cohorts.append(_cohort_status(row, "none", text, rules, evaluable_on, days))
             continue
         at_dose = design.decide(outcomes_from_counts(_dose_last(history, int(row.dose_level))))
         cohorts.append(
-            _cohort_status(row, at_dose.action.value, at_dose.reason, rules + at_dose.rule_states)
+            _cohort_status(
+                row,
+                at_dose.action.value,
+                at_dose.reason,
+                rules + at_dose.rule_states,
+                evaluable_on,
+                days,
+            )
         )
 
     return StudyStatus(
@@ -249,12 +267,117 @@ def study_status(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: da
     )
 
 
-def design_from_config(config: StudyConfig, hard_stop: str | None = None) -> Design:
+def escalation_inputs(
+    con: duckdb.DuckDBPyConnection,
+    config: StudyConfig,
+    cutoff: date,
+    adjudicated_by: datetime | None = None,
+) -> tuple[pd.DataFrame, list[tuple[int, bool]], Design]:
+    """What the escalation decides on at the cut-off: (``queries.subject_dlt_states``, the
+    evaluable history as (dose level, DLT) per patient, the design wrapped in the protocol's
+    rules with the pending patients and hard-stop events of that day)."""
+    states = queries.subject_dlt_states(con, config.study_id, cutoff, config.dlt, adjudicated_by)
+    hard_stops = queries.hard_stop_events(con, config.study_id, cutoff, hard_stop_terms(config))
+    levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
+    design = design_from_config(
+        config,
+        hard_stop_description(hard_stops),
+        unevaluated=unevaluated_by_dose(states, levels),
+        pending_first=pending_among_first(states, levels, _first_n(config)),
+    )
+    return states, evaluable_history(states, levels), design
+
+
+def decision_history(
+    con: duckdb.DuckDBPyConnection,
+    config: StudyConfig,
+    cutoff: date,
+    adjudicated_by: datetime | None = None,
+) -> pd.DataFrame:
+    """The study's recommendation as it stood on every day the data behind it changed.
+
+    The days are those of ``queries.dlt_change_dates`` up to the cut-off: a first dose, a DLT
+    onset, the last day of a DLT window, a patient leaving inside the window. On each, the
+    design and its stopping rules decide again exactly as :func:`study_status` does at that
+    cut-off. Adjudications apply as recorded now (``adjudicated_by`` limits them to those
+    recorded by then), so the history reads the events the way the review sees them today.
+
+    Returns
+    -------
+    DataFrame
+        day, events (what happened that day), treated, pending, outcomes (the evaluable history
+        in Brock's notation), decision, dose_level (recommended next dose), reason, rules_not_ok
+        (rules in warning or triggered), changed (True where the decision or dose differs from
+        the day before).
+    """
+    changes = queries.dlt_change_dates(con, config.study_id, cutoff, config.dlt, adjudicated_by)
+    dose_ids = {c.cohort_id for c in config.dose_cohorts}
+    changes = changes[changes["cohort_id"].isin(dose_ids)].copy()  # the control is not escalated
+    columns = [
+        "day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason",
+        "rules_not_ok", "changed",
+    ]  # fmt: skip
+    if changes.empty:
+        return pd.DataFrame(columns=columns)
+    changes["day"] = pd.to_datetime(changes["day"]).dt.date
+    changes["what"] = (
+        changes["event"]
+        + ": "
+        + changes["usubjid"]
+        + np.where(
+            changes["detail"].fillna("") != "", " (" + changes["detail"].fillna("") + ")", ""
+        )
+    )
+    events = changes.groupby("day", sort=True)["what"].agg("; ".join)
+    rows = []
+    previous: tuple[str, int | None] | None = None
+    for day, what in events.items():
+        states, history, design = escalation_inputs(con, config, day, adjudicated_by)
+        decision = design.decide(outcomes_from_counts(history))
+        dosed = states[states["cohort_id"].isin(dose_ids)]
+        now = (decision.action.value, decision.dose_level)
+        rows.append(
+            {
+                "day": day,
+                "events": what,
+                "treated": int(dosed["treated"].sum()),
+                "pending": int((dosed["dlt_state"] == "pending").sum()),
+                "outcomes": outcomes_from_counts(history),
+                "decision": decision.action.value,
+                "dose_level": decision.dose_level,
+                "reason": decision.reason,
+                "rules_not_ok": ", ".join(
+                    f"{r.name} ({r.state})" for r in decision.rule_states if r.state != "ok"
+                ),
+                "changed": previous is not None and now != previous,
+            }
+        )
+        previous = now
+    return pd.DataFrame(rows, columns=columns)
+
+
+def design_from_config(
+    config: StudyConfig,
+    hard_stop: str | None = None,
+    *,
+    unevaluated: Sequence[int] = (),
+    pending_first: Sequence[int] = (),
+) -> Design:
     """The study's design wrapped in its protocol's stopping rules.
 
     Doses are never skipped (DontSkipDoses) whatever the configuration says. ``hard_stop``
     describes the hard-stop events that occurred (None when none did). The wrappers' precedence
     is documented in ``safety.escalation.rules``: nesting order does not change the answer.
+
+    Parameters
+    ----------
+    unevaluated : sequence of int, optional
+        Per dose level, treated patients who are not in the outcomes yet (DLT window open, or
+        not evaluable); the sample-size rules count them as treated
+        (:func:`unevaluated_by_dose`).
+    pending_first : sequence of int, optional
+        Per dose level, patients among the first n treated whose window is still open; the
+        "k of the first n" rule keeps their places (:func:`pending_among_first`).
     """
     d, num_doses = config.design, len(config.dose_cohorts)
     if d.name == "3+3":
@@ -274,15 +397,23 @@ def design_from_config(config: StudyConfig, hard_stop: str | None = None) -> Des
     design = DontSkipDoses(design)
     for rule in config.stopping_rules:
         if rule.kind == "k_of_first_n":
-            design = KOfFirstN(design, k=rule.k, n=rule.n, name=rule.name)
+            design = KOfFirstN(
+                design,
+                k=rule.k,
+                n=rule.n,
+                pending_first=_per_rule(pending_first, rule.n),
+                name=rule.name,
+            )
         elif rule.kind == "too_toxic":
             design = StopWhenTooToxic(
                 design, target=d.target, confidence=rule.certainty, name=rule.name
             )
         elif rule.kind == "max_subjects":
-            design = StopAtN(design, n=rule.n, name=rule.name)
+            design = StopAtN(design, n=rule.n, unevaluated=tuple(unevaluated), name=rule.name)
         elif rule.kind == "max_at_dose":
-            design = StopWhenNAtDose(design, n=rule.n, name=rule.name)
+            design = StopWhenNAtDose(
+                design, n=rule.n, unevaluated=tuple(unevaluated), name=rule.name
+            )
         elif rule.kind == "hard_stop_terms":
             design = HardStop(
                 design, occurred=hard_stop is not None, description=hard_stop or "", name=rule.name
@@ -332,6 +463,67 @@ def evaluable_history(states: pd.DataFrame, dose_levels: dict[str, int]) -> list
     )
 
 
+def unevaluated_by_dose(states: pd.DataFrame, dose_levels: dict[str, int]) -> tuple[int, ...]:
+    """Per dose level (index 0 = level 1): treated patients who are not in the evaluable history,
+    i.e. still inside the DLT window (pending) or not evaluable.
+
+    Parameters
+    ----------
+    states : DataFrame
+        ``queries.subject_dlt_states`` (cohort_id, dlt_state).
+    dose_levels : dict
+        Cohort id -> dose level of the dose cohorts.
+    """
+    waiting = states[states["dlt_state"].isin(["pending", "not evaluable"])]
+    counts = waiting["cohort_id"].map(dose_levels).dropna().astype(int).value_counts()
+    return tuple(int(counts.get(level, 0)) for level in range(1, len(dose_levels) + 1))
+
+
+def pending_among_first(
+    states: pd.DataFrame, dose_levels: dict[str, int], n: int | None
+) -> tuple[int, ...]:
+    """Per dose level: how many of the first ``n`` patients treated there are still pending.
+
+    Patients who are not evaluable (left before the end of the window without a DLT) are
+    replaced by protocol, so they hold no place. Order: first dose date, then USUBJID, as in
+    :func:`evaluable_history`. ``n`` None (no "k of the first n" rule) gives all zeros.
+    """
+    levels = range(1, len(dose_levels) + 1)
+    if n is None:
+        return tuple(0 for _ in levels)
+    placed = states[
+        states["dlt_state"].isin(["pending", "evaluable", "DLT"])
+        & states["cohort_id"].isin(dose_levels)
+    ].sort_values(["first_dose_date", "usubjid"])
+    first = placed.groupby("cohort_id", sort=False).head(n)
+    pending = first[first["dlt_state"] == "pending"]["cohort_id"].map(dose_levels).value_counts()
+    return tuple(int(pending.get(level, 0)) for level in levels)
+
+
+def cohort_evaluable_on(pending_rows: pd.DataFrame) -> tuple[date | None, int]:
+    """(the day the cohort's last open DLT window closes, days left until then).
+
+    ``pending_rows`` are the cohort's pending subjects from ``queries.subject_dlt_states``
+    (window_end, days_left). (None, 0) when no window is open: the cohort can be evaluated now.
+    """
+    if pending_rows.empty:
+        return None, 0
+    return (
+        pd.Timestamp(pending_rows["window_end"].max()).date(),
+        int(pending_rows["days_left"].max()),
+    )
+
+
+def _first_n(config: StudyConfig) -> int | None:
+    """The n of the protocol's "k of the first n" rule (the largest, if there are several)."""
+    ns = [r.n for r in config.stopping_rules if r.kind == "k_of_first_n"]
+    return max(ns) if ns else None
+
+
+def _per_rule(pending_first: Sequence[int], n: int) -> tuple[int, ...]:
+    return tuple(min(int(p), n) for p in pending_first)
+
+
 def _dose_last(history: list[tuple[int, bool]], dose_level: int) -> list[tuple[int, bool]]:
     """The same history with the patients of ``dose_level`` moved to the end (the current dose)."""
     return [h for h in history if h[0] != dose_level] + [h for h in history if h[0] == dose_level]
@@ -377,7 +569,14 @@ def hard_stop_terms(config: StudyConfig) -> list[str]:
     return [t for r in config.stopping_rules if r.kind == "hard_stop_terms" for t in r.terms]
 
 
-def _cohort_status(row, decision: str, reason: str, rules: tuple[RuleState, ...]) -> CohortStatus:
+def _cohort_status(
+    row,
+    decision: str,
+    reason: str,
+    rules: tuple[RuleState, ...],
+    evaluable_on: date | None = None,
+    days_to_evaluable: int = 0,
+) -> CohortStatus:
     return CohortStatus(
         cohort_id=row.cohort_id,
         label=row.label,
@@ -394,4 +593,6 @@ def _cohort_status(row, decision: str, reason: str, rules: tuple[RuleState, ...]
         decision=decision,
         reason=reason,
         rules=rules,
+        evaluable_on=evaluable_on,
+        days_to_evaluable=days_to_evaluable,
     )

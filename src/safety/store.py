@@ -23,11 +23,12 @@ from pathlib import Path
 import duckdb
 
 from safety import queries
+from safety.ctcae import sql as ctcae_sql
 from safety.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4  # 4: generated lab_graded view + ctcae_signif macro (safety.ctcae.sql)
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "safety.duckdb"
 LOCK_WAIT_SECONDS = 30.0  # how long a connection waits for another process's lock before failing
 _LOCK_MESSAGES = ("Could not set lock", "different configuration")
@@ -47,8 +48,15 @@ def schema_sql() -> str:
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table of the data model in an empty database and stamp its version."""
+    """Create every table of the data model in an empty database and stamp its version.
+
+    After ``schema.sql`` come the generated objects of ``safety.ctcae.sql.schema_sql``: the
+    ``ctcae_signif`` macro and the ``lab_graded`` view (CTCAE v5.0 grades of every current lab
+    row, translated from the bundled admiral criteria). The view's text depends only on this
+    package; a new criteria table or lab map needs a new SCHEMA_VERSION.
+    """
     con.execute(schema_sql())
+    con.execute(ctcae_sql.schema_sql())
     queries.stamp_schema_version(con, SCHEMA_VERSION, now())
 
 

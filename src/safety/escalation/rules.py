@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from safety.errors import DesignError
 from safety.escalation.decision import (
     Decision,
@@ -218,49 +220,93 @@ def _state(name: str, status: RuleStatus, detail: str, **numbers: float) -> Rule
     return RuleState(name=name, state=status, detail=detail, numbers=numbers)
 
 
+def _unevaluated_at(unevaluated: Sequence[int], level: int) -> int:
+    """Treated patients at ``level`` (1-based) who are not in the outcomes."""
+    return int(unevaluated[level - 1]) if 0 < level <= len(unevaluated) else 0
+
+
+def _check_unevaluated(rule: str, unevaluated: Sequence[int], num_doses: int) -> None:
+    if unevaluated and (len(unevaluated) != num_doses or any(u < 0 for u in unevaluated)):
+        raise DesignError(
+            f"{rule}: unevaluated patients must be given for each of the {num_doses} dose "
+            f"levels as counts >= 0, got {list(unevaluated)}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class StopAtN(_Rule):
-    """Stop once ``n`` patients in total have been treated (Brock's ``stop_at_n``)."""
+    """Stop once ``n`` patients in total have been treated (Brock's ``stop_at_n``).
+
+    Every treated patient counts, including those whose DLT outcome is not known yet:
+    ``unevaluated`` gives, per dose level, the treated patients who are not in the outcomes
+    (still inside the DLT window, or left without being evaluable). A maximum sample size
+    limits how many patients are exposed, so a patient counts from the first dose, not from
+    the end of the window. When the rule triggers while windows are open, the reason says that
+    the final selection waits for them.
+    """
 
     parent: Design
     n: int
+    unevaluated: tuple[int, ...] = ()
     kind: Literal["safety", "information"] = "information"
     name: str = "stop at N"
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise DesignError(f"stop at N: the sample size must be at least 1, got {self.n}")
+        object.__setattr__(self, "unevaluated", tuple(int(u) for u in self.unevaluated))
+        _check_unevaluated("stop at N", self.unevaluated, self.num_doses)
 
     def constraint(self, outcomes: Outcomes, proposal: Decision) -> Constraint:
-        total = sum(c.n for c in outcomes)
-        detail = f"{total} of the maximum {self.n} patients treated"
+        evaluated = sum(c.n for c in outcomes)
+        waiting = sum(self.unevaluated)
+        total = evaluated + waiting
+        detail = f"{total} of the maximum {self.n} patients treated" + (
+            f" ({evaluated} evaluable, {waiting} without a DLT outcome yet)" if waiting else ""
+        )
+        numbers = {"total": total, "n": self.n, "evaluated": evaluated, "unevaluated": waiting}
         if total >= self.n:
             return Constraint(
-                _state(self.name, "triggered", detail, total=total, n=self.n),
+                _state(self.name, "triggered", detail, **numbers),
                 stop=True,
-                reason=f"{total} patients treated, the maximum of {self.n}",
+                reason=f"{total} patients treated, the maximum of {self.n}"
+                + (
+                    f" ({waiting} still without a DLT outcome: the final selection below uses "
+                    f"the {evaluated} evaluable and must be repeated when their windows close)"
+                    if waiting
+                    else ""
+                ),
             )
         status: RuleStatus = "warning" if self.n - total <= WARN_WITHIN_PATIENTS else "ok"
-        return Constraint(_state(self.name, status, detail, total=total, n=self.n))
+        return Constraint(_state(self.name, status, detail, **numbers))
 
 
 @dataclass(frozen=True, slots=True)
 class StopWhenNAtDose(_Rule):
     """Stop when ``n`` patients have been treated at the recommended dose (or at ``dose``, or at
-    any dose with ``dose="any"``), as Brock's ``stop_when_n_at_dose``."""
+    any dose with ``dose="any"``), as Brock's ``stop_when_n_at_dose``.
+
+    As in :class:`StopAtN`, patients treated but not in the outcomes yet (``unevaluated``, per
+    dose level) count as treated.
+    """
 
     parent: Design
     n: int
     dose: int | Literal["recommended", "any"] = "recommended"
+    unevaluated: tuple[int, ...] = ()
     kind: Literal["safety", "information"] = "information"
     name: str = "stop when n at dose"
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise DesignError(f"stop when n at dose: n must be at least 1, got {self.n}")
+        object.__setattr__(self, "unevaluated", tuple(int(u) for u in self.unevaluated))
+        _check_unevaluated("stop when n at dose", self.unevaluated, self.num_doses)
 
     def constraint(self, outcomes: Outcomes, proposal: Decision) -> Constraint:
         n, _ = counts_by_dose(outcomes, self.num_doses)
+        if self.unevaluated:
+            n = n + np.asarray(self.unevaluated, dtype=int)
         if self.dose == "any":
             level = int(n.argmax()) + 1
         elif self.dose == "recommended":
@@ -270,17 +316,19 @@ class StopWhenNAtDose(_Rule):
         if level is None:
             return Constraint(_state(self.name, "ok", "no dose level is recommended"))
         at = int(n[level - 1])
-        detail = f"{at} of {self.n} patients at dose level {level}"
+        waiting = _unevaluated_at(self.unevaluated, level)
+        detail = f"{at} of {self.n} patients at dose level {level}" + (
+            f" ({waiting} without a DLT outcome yet)" if waiting else ""
+        )
+        numbers = {"n_at_dose": at, "n": self.n, "dose_level": level, "unevaluated": waiting}
         if at >= self.n:
             return Constraint(
-                _state(self.name, "triggered", detail, n_at_dose=at, n=self.n, dose_level=level),
+                _state(self.name, "triggered", detail, **numbers),
                 stop=True,
                 reason=f"{at} patients at dose level {level}, the maximum of {self.n}",
             )
         status: RuleStatus = "warning" if self.n - at <= WARN_WITHIN_PATIENTS else "ok"
-        return Constraint(
-            _state(self.name, status, detail, n_at_dose=at, n=self.n, dose_level=level)
-        )
+        return Constraint(_state(self.name, status, detail, **numbers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,23 +402,38 @@ class DontSkipDoses(_Rule):
 class KOfFirstN(_Rule):
     """When ``k`` or more of the first ``n`` patients at a dose have a DLT, that dose and all
     above are excluded; at the lowest dose the trial stops (protocol rule, e.g. 2 of the first 3).
+
+    "The first n" are the first n patients treated at the dose. Outcomes list evaluable patients
+    in the order they were treated; a patient treated earlier whose DLT window is still open
+    keeps their place: ``pending_first`` gives, per dose level, how many of the first ``n``
+    treated are still pending, so only the first ``n - pending`` outcomes at that dose are
+    among the first n (the rule waits for the others).
     """
 
     parent: Design
     k: int
     n: int
+    pending_first: tuple[int, ...] = ()
     kind: Literal["safety", "information"] = "safety"
     name: str = "k of the first n"
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= self.n:
             raise DesignError(f"k of the first n: need 1 <= k <= n, got k={self.k}, n={self.n}")
+        object.__setattr__(self, "pending_first", tuple(int(u) for u in self.pending_first))
+        _check_unevaluated("k of the first n", self.pending_first, self.num_doses)
+        if any(u > self.n for u in self.pending_first):
+            raise DesignError(
+                f"k of the first n: at most {self.n} of the first {self.n} can be pending, "
+                f"got {list(self.pending_first)}"
+            )
 
     def constraint(self, outcomes: Outcomes, proposal: Decision) -> Constraint:
         first: dict[int, list[bool]] = {}
         for cohort in outcomes:
             seen = first.setdefault(cohort.dose_level, [])
-            seen.extend(cohort.dlts[: max(self.n - len(seen), 0)])
+            room = self.n - _unevaluated_at(self.pending_first, cohort.dose_level) - len(seen)
+            seen.extend(cohort.dlts[: max(room, 0)])
         hit = sorted(d for d, dl in first.items() if sum(dl) >= self.k)
         if hit:
             d = hit[0]
@@ -382,12 +445,15 @@ class KOfFirstN(_Rule):
             if d == 1:
                 return Constraint(state, stop=True, reason=detail)
             return Constraint(state, max_dose=d - 1, eliminate_from=d, reason=detail)
+        # k - 1 DLTs while some of the first n are still pending or not yet treated
         near = [d for d, dl in first.items() if sum(dl) == self.k - 1 and len(dl) < self.n]
         if near:
             d = min(near)
+            waiting = _unevaluated_at(self.pending_first, d)
             detail = (
-                f"{self.k - 1} DLTs in the first {len(first[d])} patients at dose level {d}; "
-                f"{self.k} of the first {self.n} stops that dose"
+                f"{self.k - 1} DLTs in the first {len(first[d])} patients at dose level {d}"
+                + (f" ({waiting} more of the first {self.n} still pending)" if waiting else "")
+                + f"; {self.k} of the first {self.n} stops that dose"
             )
             return Constraint(_state(self.name, "warning", detail, dose_level=d))
         return Constraint(

@@ -1,0 +1,399 @@
+"""Dose escalation: per dose cohort what the DLT data say, the design's decision and why, the
+evidence behind it (decision table, estimates, other designs, dose paths, history), and the DLT
+candidates to adjudicate."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from safety import charts, dlt, queries, store
+from safety import escalation_review as review
+from safety.errors import SafetyError
+from safety.escalation import outcomes_from_counts
+from safety.status import decision_history, escalation_inputs
+
+DECISION_BADGES = {
+    "escalate": ":blue-badge[escalate]",
+    "stay": ":gray-badge[stay]",
+    "de-escalate": ":orange-badge[de-escalate]",
+    "eliminate": ":red-badge[eliminate]",
+    "stop": ":red-badge[stop]",
+    "none": ":gray-badge[no decision]",
+}
+RULE_BADGES = {
+    "ok": ":green-badge[ok]",
+    "warning": ":orange-badge[warning]",
+    "triggered": ":red-badge[triggered]",
+}
+LETTER_STYLES = {
+    "E": "background-color: #deebf7",
+    "S": "background-color: #f0f0f0",
+    "D": "background-color: #fdd0a2",
+    "DU": "background-color: #fc9272",
+}
+DECISION_LABELS = {"confirmed": "Confirm: it is a DLT", "rejected": "Reject: not a DLT"}
+
+
+# --- cached reads (keyed on the data version, which every adjudication changes) ---------------
+
+
+@st.cache_data(show_spinner=False)
+def dlt_data(
+    path: str, study_id: str, cutoff: date, version: tuple[int, int]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(subject DLT states, DLT events, adjudication log) at the cut-off."""
+    config = common.current_config_for(path, study_id, version)
+    with store.read_connection(path) as con:
+        return (
+            dlt.subject_dlt_states(con, config, cutoff),
+            dlt.dlt_events(con, config, cutoff),
+            queries.adjudications(con, study_id),
+        )
+
+
+@st.cache_data(show_spinner="Recomputing the decision on every day the data changed ...")
+def history(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> pd.DataFrame:
+    config = common.current_config_for(path, study_id, version)
+    with store.read_connection(path) as con:
+        return decision_history(con, config, cutoff)
+
+
+@st.cache_data(show_spinner=False)
+def evidence(
+    path: str, study_id: str, outcomes: str, version: tuple[int, int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(toxicity estimates, the four designs side by side) on the evaluable outcomes."""
+    config = common.current_config_for(path, study_id, version)
+    return review.toxicity_estimates(config, outcomes), review.design_comparison(config, outcomes)
+
+
+@st.cache_data(show_spinner=False)
+def paths(
+    path: str, study_id: str, cutoff: date, version: tuple[int, int], size: int, cohorts: int
+) -> pd.DataFrame:
+    """The dose-path tree from the evaluable outcomes, under the protocol's rules."""
+    config = common.current_config_for(path, study_id, version)
+    with store.read_connection(path) as con:
+        _, evaluable, design = escalation_inputs(con, config, cutoff)
+    return review.dose_path_frame(design, outcomes_from_counts(evaluable), size, cohorts)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+sel = common.selection()
+config = sel.config
+status = common.status(sel.db, sel.study_id, sel.cutoff, sel.version)
+states, events, adjudication_log = dlt_data(sel.db, sel.study_id, sel.cutoff, sel.version)
+labels = [c.label for c in config.dose_cohorts]
+
+st.title("Dose escalation")
+st.caption(
+    f"{config.study_id} · {review.as_of(sel.cutoff, sel.data_cutoff)} · "
+    f"evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`"
+)
+if config.doses_illustrative and config.dose_note:
+    st.warning(config.dose_note, icon=":material/info:")
+notice = st.session_state.pop("escalation_notice", None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
+
+st.info(
+    f"**Next patients: {status.recommendation}"
+    + (f" (dose level {status.recommended_dose_level})" if status.recommended_dose_level else "")
+    + f".** {status.recommendation_reason}",
+    icon=":material/stairs:",
+)
+for rule in status.triggered_rules:
+    st.error(f"**{rule.name}: triggered.** {rule.detail}", icon=":material/block:")
+with st.expander("Design, DLT definition and stopping rules"):
+    st.markdown(status.design_description)
+
+# --- cohorts -----------------------------------------------------------------------------------
+st.subheader("Dose cohorts")
+cohort_table = review.cohort_review(status, events)
+st.dataframe(
+    cohort_table,
+    hide_index=True,
+    key="cohort_review",
+    column_config={
+        "Evaluable on": st.column_config.DateColumn(
+            "Evaluable on", help="The day the cohort's last open DLT window closes"
+        ),
+        "Reason": st.column_config.TextColumn("Reason", width="large"),
+    },
+)
+cards = st.columns(len(config.dose_cohorts))
+for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], strict=True):
+    with card.container(border=True):
+        st.markdown(f"**{cohort.label}** {DECISION_BADGES.get(cohort.decision, cohort.decision)}")
+        if cohort.evaluable_on:
+            st.markdown(
+                f":material/schedule: {cohort.in_dlt_window} pending: evaluable on "
+                f"**{cohort.evaluable_on:%d %b %Y}** ({cohort.days_to_evaluable} days)"
+            )
+        else:
+            st.markdown(":material/check: no DLT window open")
+        st.caption(cohort.reason)
+
+clock = review.dlt_clock(states, config)
+if clock.empty:
+    st.caption("No patient of a dose cohort is inside the DLT window at the cut-off.")
+else:
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(
+            charts.dlt_window_clock(clock, config.dlt.window_days), key="dlt_clock_chart"
+        )
+    with right:
+        st.dataframe(
+            clock.assign(patient=[common.patient_link(sel.study_id, u) for u in clock["usubjid"]])[
+                [
+                    "cohort",
+                    "patient",
+                    "first_dose_date",
+                    "window_end",
+                    "day",
+                    "days_left",
+                    "elapsed",
+                ]
+            ],
+            hide_index=True,
+            key="dlt_clock_table",
+            column_config={
+                "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
+                "first_dose_date": st.column_config.DateColumn("First dose"),
+                "window_end": st.column_config.DateColumn("Window ends"),
+                "day": st.column_config.NumberColumn("Day"),
+                "days_left": st.column_config.NumberColumn("Days left"),
+                "elapsed": st.column_config.ProgressColumn(
+                    "Window gone", min_value=0.0, max_value=1.0, format="percent"
+                ),
+            },
+        )
+
+# --- the design's decision table ------------------------------------------------------------------
+st.subheader("Decision table")
+cell = review.current_cell(status, len(config.dose_cohorts))
+table_designs = {"BOIN": "boin", "mTPI-2": "mtpi2"}
+default = "mTPI-2" if config.design.name == "mtpi2" else "BOIN"
+chosen = st.radio(
+    "Design",
+    list(table_designs),
+    index=list(table_designs).index(default),
+    horizontal=True,
+    key="table_design",
+)
+rule_n = max((r.n for r in config.stopping_rules if r.kind == "max_at_dose"), default=None)
+rows = review.decision_table_rows(cell, config.design.cohort_size, rule_n)
+table = review.decision_table(table_designs[chosen], config.design.target, rows, cell)
+st.dataframe(
+    table.style.map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), "")).map(
+        lambda v: (
+            "font-weight: bold; border: 2px solid #000" if v.startswith(review.CURRENT_MARK) else ""
+        )
+    ),
+    key="decision_table",
+)
+if cell.dose_level is None:
+    st.caption("No evaluable patient yet: the first cohort starts at dose level 1.")
+else:
+    letter = table.loc[cell.n, f"{cell.dlts} DLT"].removeprefix(review.CURRENT_MARK)
+    st.caption(
+        f"{review.CURRENT_MARK}marks the current cell: {cell.dlts} DLT"
+        f"{'' if cell.dlts == 1 else 's'} in {cell.n} evaluable at dose level {cell.dose_level} "
+        f"→ **{letter}** ({review.DECISION_LETTERS[letter]}). Rows: patients at the dose; "
+        f"columns: DLTs. E escalate, S stay, D de-escalate, DU de-escalate and eliminate the "
+        f"dose. Target {config.design.target:g}."
+    )
+
+# --- estimates and the designs side by side ---------------------------------------------------
+estimates, comparison = evidence(sel.db, sel.study_id, status.outcomes, sel.version)
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(
+        charts.toxicity_estimates(estimates, config.design.target, labels), key="tox_estimates"
+    )
+with right:
+    st.markdown("**What each design would decide on these data**")
+    st.dataframe(
+        comparison,
+        hide_index=True,
+        key="design_comparison",
+        column_config={"Reason": st.column_config.TextColumn(width="large")},
+    )
+    st.caption(
+        "The designs alone, without the protocol's stopping rules. "
+        + (
+            "The CRM skeleton is not in the protocol: it is calibrated by dfcrm's getprior "
+            f"(half-width {review.CRM_DEFAULT_HALFWIDTH:g}, target {config.design.target:g}, "
+            f"prior MTD guess: the middle dose level)."
+            if config.design.skeleton is None
+            else "The CRM uses the protocol's skeleton."
+        )
+    )
+
+# --- dose paths ----------------------------------------------------------------------------------
+st.subheader("Dose paths")
+c1, c2, _ = st.columns([1, 1, 3])
+size = c1.number_input(
+    "Patients in the next cohort",
+    min_value=1,
+    max_value=max(config.design.cohort_size, 1),
+    value=min(config.design.cohort_size, 3),
+    key="path_cohort_size",
+    help=f"The protocol's cohort size is {config.design.cohort_size}.",
+)
+depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_depth")
+path_frame = paths(sel.db, sel.study_id, sel.cutoff, sel.version, int(size), int(depth))
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(charts.dose_paths(path_frame), key="dose_paths_chart")
+with right:
+    indented = path_frame.assign(
+        step=[
+            "    " * d + lab
+            for d, lab in zip(path_frame["depth"], path_frame["label"], strict=True)
+        ]
+    )
+    st.dataframe(
+        indented[["step", "path", "reason"]],
+        hide_index=True,
+        key="dose_paths_table",
+        column_config={"step": st.column_config.TextColumn("Result → decision", width="medium")},
+    )
+
+# --- stopping rules ------------------------------------------------------------------------------
+st.subheader("Stopping rules")
+for rule in status.rules:
+    st.markdown(f"{RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+for cohort in status.cohorts:
+    for rule in cohort.rules[:1] if not cohort.control else ():
+        st.markdown(f"{RULE_BADGES[rule.state]} **{rule.name}, {cohort.label}**: {rule.detail}")
+
+# --- decision history ----------------------------------------------------------------------------
+st.subheader("Decision history")
+past = history(sel.db, sel.study_id, sel.cutoff, sel.version)
+if past.empty:
+    st.caption("No patient dosed by the cut-off.")
+else:
+    st.plotly_chart(charts.decision_history(past), key="decision_history_chart")
+    only_changes = st.toggle("Only days the decision changed", value=True, key="history_changes")
+    shown = past[past["changed"] | (past.index == 0)] if only_changes else past
+    st.dataframe(
+        shown[
+            ["day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason"]
+        ],
+        hide_index=True,
+        key="decision_history_table",
+        column_config={
+            "day": st.column_config.DateColumn("Day"),
+            "dose_level": st.column_config.NumberColumn("Next dose level"),
+        },
+    )
+
+# --- DLT candidates and adjudication -----------------------------------------------------------------
+st.subheader("DLT candidates")
+if events.empty:
+    st.caption("No DLT candidate at the cut-off.")
+else:
+    listing = events.assign(
+        patient=[common.patient_link(sel.study_id, u) for u in events["usubjid"]],
+        cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
+    )
+    st.dataframe(
+        listing[
+            [
+                "patient",
+                "cohort",
+                "term",
+                "onset_date",
+                "onset_day",
+                "grade",
+                "dlt_rule",
+                "dlt_status",
+                "adjudication_reason",
+                "decided_by",
+                "decided_at",
+            ]
+        ],  # fmt: skip
+        hide_index=True,
+        key="dlt_candidates",
+        column_config={
+            "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
+            "onset_date": st.column_config.DateColumn("Onset"),
+            "onset_day": st.column_config.NumberColumn("Day"),
+            "dlt_rule": "Why a candidate",
+            "dlt_status": "Status",
+            "adjudication_reason": "Adjudication reason",
+        },
+    )
+    keys = [
+        (r.usubjid, r.source, int(r.source_seq)) for r in events.itertuples()
+    ]  # a handful of events
+    names = {
+        (r.usubjid, r.source, int(r.source_seq)): f"{r.usubjid} · {r.term} · day {r.onset_day} "
+        f"({r.dlt_status})"
+        for r in events.itertuples()
+    }
+    with st.form("adjudicate", clear_on_submit=False, border=True):
+        st.markdown("**Adjudicate a candidate**")
+        event = st.selectbox("Event", keys, format_func=names.get, key="adj_event")
+        decision = st.radio(
+            "Decision", list(DECISION_LABELS), format_func=DECISION_LABELS.get, key="adj_decision"
+        )
+        reason = st.text_area(
+            "Reason (required; recorded in the audit trail)", key="adj_reason", max_chars=2000
+        )
+        submitted = st.form_submit_button("Record adjudication", key="adj_submit")
+    if submitted:
+        usubjid, source, seq = event
+        try:
+            done = dlt.adjudicate(
+                sel.db, sel.study_id, usubjid, source, seq, decision, reason,
+                common.signed_in_user(),
+            )  # fmt: skip
+        except SafetyError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            common.after_write()
+            st.session_state["escalation_notice"] = (
+                f"Recorded: {names[event].split(' (')[0]} {done.decision} by {done.decided_by} "
+                f"(was {done.previous_status}). Decisions are recomputed."
+            )
+            st.rerun()
+
+with st.expander("Add a DLT the rules did not flag"):
+    dose_ids = [c.cohort_id for c in config.dose_cohorts]
+    dosed = states[states["treated"].fillna(False) & states["cohort_id"].isin(dose_ids)]
+    with st.form("add_dlt", border=False):
+        subject = st.selectbox("Patient", dosed["usubjid"].tolist(), key="add_subject")
+        onset = st.date_input("Onset", value=sel.cutoff, max_value=sel.cutoff, key="add_onset")
+        description = st.text_input("Event (term, grade, what makes it a DLT)", key="add_term")
+        add_reason = st.text_area("Reason (required)", key="add_reason")
+        add = st.form_submit_button("Add DLT", key="add_submit")
+    if add:
+        try:
+            done = dlt.adjudicate(
+                sel.db, sel.study_id, subject, "manual", None, "added", add_reason,
+                common.signed_in_user(), onset_date=onset, description=description,
+            )  # fmt: skip
+        except SafetyError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            common.after_write()
+            st.session_state["escalation_notice"] = (
+                f"Added a DLT for {subject} (onset {onset:%d %b %Y}) by {done.decided_by}."
+            )
+            st.rerun()
+
+if not adjudication_log.empty:
+    st.markdown("**Adjudication log**")
+    st.dataframe(
+        adjudication_log.drop(columns=["adjudication_id"]),
+        hide_index=True,
+        key="adjudication_log",
+    )

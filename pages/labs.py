@@ -1,0 +1,222 @@
+"""Labs: results over time by cohort with CTCAE v5.0 grades, shift and worst-grade tables, eDISH."""
+
+import pandas as pd
+import streamlit as st
+
+from pages import common, labs_data
+from safety import charts, labs
+
+DEFAULT_TESTS = ("ALT", "AST", "BILI", "CREAT", "HGB", "PLAT")
+
+sel = common.selection()
+st.title("Labs")
+st.caption(
+    "CTCAE v5.0 grades computed in the database from admiral's criteria tables (SI and US "
+    "conventional units; hemoglobin in mmol/L converted to g/L with 16.11 g/L per mmol/L). "
+    "Baseline: last value on or before the first dose. Post-baseline: after the first-dose day."
+)
+
+tests = labs_data.lab_tests(sel.db, sel.study_id, sel.cutoff, sel.version)
+if tests.empty:
+    st.info("No lab results for this study up to the cut-off.")
+    st.stop()
+
+codes = tests["test_code"].tolist()
+names = dict(zip(tests["test_code"], tests["test_name"].fillna(""), strict=True))
+chosen = st.multiselect(
+    "Tests",
+    codes,
+    default=[c for c in DEFAULT_TESTS if c in codes] or codes[:3],
+    format_func=lambda c: f"{c} — {names.get(c, '')}",
+    key="lab_tests",
+)
+with st.expander("Grading coverage: every result has a grade or a stated reason"):
+    st.dataframe(
+        tests.rename(
+            columns={
+                "test_code": "Test",
+                "test_name": "Name",
+                "term_low": "CTCAE term (low)",
+                "term_high": "CTCAE term (high)",
+                "graded": "Graded",
+                "abnormal": "Grade ≥ 1",
+            }
+        ),
+        hide_index=True,
+        key="lab_coverage",
+    )
+if not chosen:
+    st.info("Pick one or more tests.")
+    st.stop()
+
+frames = labs_data.lab_frames(sel.db, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
+values, summary, grades = frames["values"], frames["summary"], frames["grades"]
+timeline = labs_data.cohorts(sel.db, sel.study_id, sel.cutoff, sel.version)
+cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
+cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
+colours = charts.cohort_colours(cohort_rows.fillna({"dose_level": 1}))
+link_column = st.column_config.LinkColumn(
+    "Subject", display_text=r"subject=([^&]*)", help="Open the patient page"
+)
+
+
+def _links(usubjids) -> pd.Series:
+    return pd.Series([common.patient_link(sel.study_id, u) for u in usubjids], dtype="str")
+
+
+def _selected_patients(state) -> None:
+    """Links to the patients of the points selected on a chart."""
+    selection = state.get("selection", {}) if isinstance(state, dict) else state.selection
+    points = selection.get("points") or []
+    subjects = list(dict.fromkeys(p["customdata"][0] for p in points if p.get("customdata")))
+    if subjects:
+        st.markdown(
+            "Selected: "
+            + " · ".join(f"[{u}]({common.patient_link(sel.study_id, u)})" for u in subjects)
+        )
+
+
+tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
+    ["Over time", "By visit", "Shift tables", "Worst grade", "eDISH / Hy's law"]
+)
+
+with tab_time:
+    st.caption("Select points (box or lasso) to get links to the patients.")
+    for code in chosen:
+        state = st.plotly_chart(
+            charts.lab_time_course(values, code),
+            key=f"lab_time_{code}",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+        )
+        _selected_patients(state)
+
+with tab_visit:
+    statistic = st.radio(
+        "Statistic",
+        ["mean", "median"],
+        horizontal=True,
+        key="lab_statistic",
+        format_func={"mean": "Mean ± SD", "median": "Median (IQR)"}.get,
+    )
+    for code in chosen:
+        st.plotly_chart(
+            charts.lab_visit_summary(summary, colours, code, statistic), key=f"lab_visit_{code}"
+        )
+
+terms = list(dict.fromkeys(grades["term"].dropna()))
+with tab_shift:
+    st.caption(
+        "Subjects by baseline CTCAE grade (rows) and worst post-baseline grade (columns), "
+        "per cohort; dosed subjects only."
+    )
+    for term in terms:
+        st.markdown(f"**{term}**")
+        table = labs.shift_table(grades, term).rename(
+            columns={"cohort_label": "Cohort", "baseline_grade": "Baseline grade"}
+        )
+        st.dataframe(table, hide_index=True, key=f"lab_shift_{term}")
+
+with tab_worst:
+    st.caption(
+        "Subjects by worst post-baseline CTCAE grade, n (%); N = subjects with a graded "
+        "post-baseline result."
+    )
+    worst = labs.worst_grade_table(grades)
+    st.dataframe(
+        worst[
+            ["term", "cohort_label", "N", "grade_1", "grade_2", "grade_3", "grade_4", "grade_3_4"]
+        ].rename(
+            columns={
+                "term": "CTCAE term",
+                "cohort_label": "Cohort",
+                "grade_1": "Grade 1",
+                "grade_2": "Grade 2",
+                "grade_3": "Grade 3",
+                "grade_4": "Grade 4",
+                "grade_3_4": "Grade 3-4",
+            }
+        ),
+        hide_index=True,
+        key="lab_worst",
+    )
+    abnormal = grades[grades["worst_grade"].fillna(0) >= 1]
+    st.markdown(f"**Subjects with a post-baseline grade ≥ 1** ({abnormal['usubjid'].nunique()})")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Subject": _links(abnormal["usubjid"]),
+                "Cohort": abnormal["cohort_label"].to_numpy(),
+                "CTCAE term": abnormal["term"].to_numpy(),
+                "Baseline grade": abnormal["baseline_grade"].to_numpy(),
+                "Worst grade": abnormal["worst_grade"].to_numpy(),
+            }
+        ),
+        hide_index=True,
+        column_config={"Subject": link_column},
+        key="lab_abnormal_subjects",
+    )
+
+with tab_edish:
+    left, mid, right = st.columns(3)
+    transaminase = left.radio("Transaminase", ["ALT", "AST"], horizontal=True, key="edish_x")
+    alt_threshold = mid.number_input(
+        f"{transaminase} line (x ULN)",
+        min_value=0.5,
+        max_value=50.0,
+        value=labs.HY_LAW_ALT_X_ULN,
+        step=0.5,
+        key="edish_alt",
+    )
+    bili_threshold = right.number_input(
+        "Bilirubin line (x ULN)",
+        min_value=0.5,
+        max_value=50.0,
+        value=labs.HY_LAW_BILI_X_ULN,
+        step=0.5,
+        key="edish_bili",
+    )
+    peaks = labs_data.liver_peaks(sel.db, sel.study_id, sel.cutoff, sel.version)
+    edish = labs.derive_edish(
+        peaks,
+        transaminase=transaminase,
+        alt_threshold=alt_threshold,
+        bili_threshold=bili_threshold,
+    )
+    state = st.plotly_chart(
+        charts.edish(edish, colours, alt_threshold, bili_threshold),
+        key="lab_edish",
+        on_select="rerun",
+        selection_mode=("points", "box", "lasso"),
+    )
+    _selected_patients(state)
+    st.markdown("**Subjects per quadrant**")
+    st.dataframe(labs.edish_quadrant_counts(edish), hide_index=True, key="edish_counts")
+    candidates = labs.hys_law_candidates(edish)
+    st.markdown(f"**Potential Hy's law cases** ({len(candidates)})")
+    st.caption(
+        f"Peak {transaminase} ≥ {alt_threshold:g} x ULN and peak total bilirubin ≥ "
+        f"{bili_threshold:g} x ULN after the first dose (FDA DILI guidance, 2009). "
+        "Cholestatic: peak ALP ≥ 2 x ULN, not Hy's law by definition; review the timing."
+    )
+    listing = edish[edish["quadrant"].notna()].sort_values(
+        ["bili_x_uln", "transaminase_x_uln"], ascending=False
+    )
+    shown = candidates if len(candidates) else listing
+    if not len(candidates):
+        st.caption("None: all subjects with liver tests, highest bilirubin first.")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Subject": _links(shown["usubjid"]),
+                "Cohort": shown["cohort_label"].to_numpy(),
+                "Quadrant": shown["quadrant"].to_numpy(),
+                f"Peak {transaminase} x ULN": shown["transaminase_x_uln"].round(2).to_numpy(),
+                "Peak bilirubin x ULN": shown["bili_x_uln"].round(2).to_numpy(),
+                "Peak ALP x ULN": shown["alp_x_uln"].round(2).to_numpy(),
+            }
+        ),
+        hide_index=True,
+        column_config={"Subject": link_column},
+        key="edish_listing",
+    )

@@ -1,0 +1,392 @@
+"""Patient profile: one patient's whole story at the cut-off, DLT adjudication and review.
+
+Reached by ``?subject=USUBJID`` (the sidebar switches to the subject's study), the picker, or
+previous / next within the cohort. Everything shown comes from ``safety.patient.load_profile``.
+"""
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from safety import charts, dlt, narrative, patient
+from safety.errors import SafetyError
+
+DLT_BADGES = {
+    "pending": "orange",
+    "evaluable": "green",
+    "DLT": "red",
+    "not evaluable": "gray",
+    "not treated": "gray",
+}
+REVIEW_BADGES = {"reviewed": "green", "needs follow-up": "orange", "not reviewed": "gray"}
+DECISION_LABELS = {"confirmed": "Confirm as DLT", "rejected": "Reject (not a DLT)"}
+
+
+def _dates(frame: pd.DataFrame) -> dict:
+    """Date columns shown as dates (DuckDB DATE arrives as a midnight timestamp)."""
+    return {
+        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
+        for c in frame.columns
+        if pd.api.types.is_datetime64_any_dtype(frame[c]) and not c.endswith("_at")
+    }
+
+
+sel = common.selection()
+st.title("Patient")
+roster = common.study_roster(sel.db, sel.study_id, sel.version)
+if roster.empty:
+    st.info(f"{sel.study_id} has no subjects yet.")
+    st.stop()
+
+
+# --- which patient --------------------------------------------------------------------------
+ids = roster["usubjid"].tolist()
+wanted = st.query_params.get("subject")
+if wanted and wanted not in ids:
+    st.warning(f"No subject {wanted!r} in {sel.study_id}: showing the first patient instead.")
+usubjid = wanted if wanted in ids else ids[0]
+st.query_params["subject"] = usubjid
+if st.session_state.get("patient_picker") != usubjid:
+    st.session_state["patient_picker"] = usubjid
+
+
+def _show(target: str) -> None:
+    st.query_params["subject"] = target
+    st.session_state["patient_picker"] = target
+
+
+def _picked() -> None:
+    st.query_params["subject"] = st.session_state["patient_picker"]
+
+
+labels = {
+    r.usubjid: f"{r.usubjid} · {r.cohort_label if pd.notna(r.cohort_label) else 'no cohort'}"
+    + (f" · {r.review_status}" if pd.notna(r.review_status) else "")
+    for r in roster.itertuples()
+}
+previous, following = patient.neighbours(roster, usubjid)
+pick, back, forward = st.columns([6, 1, 1], vertical_alignment="bottom")
+pick.selectbox(
+    "Patient (type to search)",
+    ids,
+    key="patient_picker",
+    format_func=labels.get,
+    on_change=_picked,
+)
+back.button(
+    "Previous",
+    icon=":material/chevron_left:",
+    key="previous_patient",
+    disabled=previous is None,
+    on_click=_show,
+    args=(previous,),
+    help=f"Previous patient in the cohort: {previous}" if previous else "First of the cohort",
+    width="stretch",
+)
+forward.button(
+    "Next",
+    icon=":material/chevron_right:",
+    key="next_patient",
+    disabled=following is None,
+    on_click=_show,
+    args=(following,),
+    help=f"Next patient in the cohort: {following}" if following else "Last of the cohort",
+    width="stretch",
+)
+
+profile = common.patient_profile(sel.db, sel.study_id, usubjid, sel.cutoff, sel.version)
+if profile is None:
+    st.error(f"{usubjid} is not in {sel.study_id}.")
+    st.stop()
+flash = st.session_state.pop("patient_flash", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+
+# --- header ---------------------------------------------------------------------------------
+s, state = profile.subject, profile.dlt_state
+dlt_state = state.get("dlt_state", "unknown")
+review = profile.current_review
+review_status = review["status"] if review else "not reviewed"
+st.subheader(usubjid)
+st.markdown(
+    f":{DLT_BADGES.get(dlt_state, 'gray')}-badge[DLT window: "
+    f"{patient.dlt_window_text(state, profile.window_days)}] "
+    f":{REVIEW_BADGES[review_status]}-badge[{review_status}]"
+)
+if s["is_control"]:  # None when the subject has no cohort
+    dose_label, dose = "Dose", "vehicle"
+elif s["dose"] is not None:
+    dose_label, dose = f"Dose ({s['dose_unit'] or 'unit not recorded'})", f"{s['dose']:g}"
+else:
+    dose_label, dose = "Dose", "not recorded"
+row1 = st.columns(4)
+row1[0].metric("Cohort", s["cohort_label"] or "none")
+row1[1].metric(
+    dose_label,
+    dose,
+    help="Illustrative: the registry does not publish the doses."
+    if s["dose_illustrative"]
+    else None,
+)
+row1[2].metric("Age / sex", f"{s['age'] if s['age'] is not None else '?'} / {s['sex'] or '?'}")
+row1[3].metric("Site", s["site_id"] or "not recorded")
+row2 = st.columns(4)
+row2[0].metric("First dose", str(s["first_dose_date"] or "not dosed"))
+row2[1].metric("Status at cut-off", s["status_at_cutoff"])
+row2[2].metric(
+    "Days on study",
+    s["days_on_study"] if s["days_on_study"] is not None else "–",
+    help="From the first dose (day 1) to the end of study or the data cut-off.",
+)
+row2[3].metric(
+    "DLT window",
+    dlt_state,
+    help=patient.dlt_window_text(state, profile.window_days),
+)
+
+
+# --- timeline, labs, vitals -------------------------------------------------------------------
+if profile.first_dose_date is None:
+    st.info(f"{usubjid} had not been dosed by the cut-off {sel.cutoff}: no timeline yet.")
+else:
+    span = st.segmented_control(
+        "Time range",
+        ["Whole course", "DLT window"],
+        default="Whole course",
+        key="patient_span",
+    )
+    x_range = profile.time_range(window_only=span == "DLT window")
+    cutoff_day = (sel.cutoff - profile.first_dose_date).days
+    st.plotly_chart(
+        charts.patient_timeline(
+            profile.timeline_events(),
+            window_days=profile.window_days,
+            cutoff_day=cutoff_day,
+            x_range=x_range,
+        ),
+        key="patient_timeline",
+    )
+    st.plotly_chart(
+        charts.patient_labs(
+            profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
+        ),
+        key="patient_labs",
+    )
+    st.plotly_chart(
+        charts.patient_vitals(
+            profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
+        ),
+        key="patient_vitals",
+    )
+
+
+# --- narrative --------------------------------------------------------------------------------
+st.markdown("#### Narrative")
+sentences = narrative.patient_narrative(profile)
+text = narrative.narrative_text(sentences)
+st.markdown(text.replace("$", r"\$"))
+with st.expander("Where each sentence comes from"):
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "sentence": [x.text for x in sentences],
+                "records": [", ".join(x.sources) for x in sentences],
+            }
+        ),
+        hide_index=True,
+        key="narrative_sources",
+    )
+st.download_button(
+    "Download narrative (text)",
+    text,
+    file_name=f"{usubjid}_narrative.txt",
+    icon=":material/download:",
+    key="download_narrative",
+)
+
+
+# --- DLT assessment and adjudication -------------------------------------------------------------
+st.markdown("#### DLT assessment")
+st.caption(
+    f"DLT window: {profile.window_days} days from the first dose. "
+    f"State at the cut-off: {patient.dlt_window_text(state, profile.window_days)}."
+)
+events = profile.dlt_events
+if events.empty:
+    st.markdown("No DLT candidate for this patient by the protocol's rules.")
+else:
+    st.dataframe(
+        events[
+            [
+                "source",
+                "source_seq",
+                "term",
+                "onset_date",
+                "onset_day",
+                "grade",
+                "dlt_rule",
+                "dlt_status",
+                "adjudication_reason",
+                "decided_by",
+                "decided_at",
+            ]
+        ],
+        hide_index=True,
+        key="dlt_events",
+        column_config=_dates(events),
+    )
+user = common.signed_in_user()
+
+
+def _adjudicate(**kwargs) -> None:
+    try:
+        dlt.adjudicate(sel.db, sel.study_id, usubjid, actor=user, **kwargs)
+    except SafetyError as exc:
+        st.error(str(exc))
+        return
+    common.after_write()
+    st.session_state["patient_flash"] = (
+        f"Recorded: DLT {kwargs['decision']} by {user}. The escalation decision is updated."
+    )
+    st.rerun()
+
+
+for event in events.itertuples():
+    title = f"Adjudicate {event.source.replace('_', ' ')} {event.source_seq}: {event.term} ({event.dlt_status})"
+    with st.expander(title, expanded=event.dlt_status == "candidate"):
+        key = f"adjudicate_{usubjid}_{event.source}_{event.source_seq}"
+        with st.form(key):
+            decision = st.radio(
+                "Decision",
+                list(DECISION_LABELS),
+                format_func=DECISION_LABELS.get,
+                horizontal=True,
+                key=f"{key}_decision",
+            )
+            reason = st.text_area("Reason (required, kept in the audit log)", key=f"{key}_reason")
+            if st.form_submit_button("Record adjudication", icon=":material/gavel:"):
+                if not reason.strip():
+                    st.error("Give a reason: it is required for the audit trail.")
+                else:
+                    _adjudicate(
+                        source=event.source,
+                        source_seq=int(event.source_seq),
+                        decision=decision,
+                        reason=reason,
+                    )
+
+if profile.first_dose_date is not None:
+    with st.expander("Add a DLT by hand (an event the protocol's rules did not flag)"):
+        with st.form(f"add_dlt_{usubjid}"):
+            onset = st.date_input(
+                "Onset date",
+                value=profile.first_dose_date,
+                min_value=profile.first_dose_date,
+                max_value=max(sel.cutoff, profile.first_dose_date),
+                key=f"add_dlt_onset_{usubjid}",
+            )
+            description = st.text_input(
+                "Description",
+                placeholder="e.g. Grade 3 endometritis, investigator: DLT",
+                key=f"add_dlt_description_{usubjid}",
+            )
+            reason = st.text_area(
+                "Reason (required, kept in the audit log)", key=f"add_dlt_reason_{usubjid}"
+            )
+            if st.form_submit_button("Add DLT", icon=":material/add:"):
+                if not reason.strip() or not description.strip():
+                    st.error("A DLT added by hand needs a description and a reason.")
+                else:
+                    _adjudicate(
+                        source="manual",
+                        source_seq=None,
+                        decision="added",
+                        reason=reason,
+                        onset_date=onset,
+                        description=description,
+                    )
+    st.caption(
+        f"The DLT window ended on {profile.first_dose_date + timedelta(days=profile.window_days - 1)}; "
+        "adjudications are recorded with who and when, and the Overview's decision uses them."
+    )
+
+
+# --- listings -----------------------------------------------------------------------------------
+
+
+st.markdown("#### Listings")
+listings = {
+    "Adverse events": profile.adverse_events,
+    "Labs": profile.labs[
+        [
+            "seq",
+            "visit",
+            "collected_date",
+            "study_day",
+            "test_code",
+            "test_name",
+            "value",
+            "unit",
+            "lln",
+            "uln",
+            "range_flag",
+            "worst_grade",
+            "ctcae_term",
+            "grade_reason",
+        ]
+    ],
+    "Exposure": profile.exposure,
+    "Vital signs": profile.vital_signs,
+}
+for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=True):
+    with tab:
+        slug = name.lower().replace(" ", "_")
+        st.dataframe(frame, hide_index=True, key=f"listing_{slug}", column_config=_dates(frame))
+        st.download_button(
+            f"Download {name.lower()} (CSV)",
+            frame.to_csv(index=False),
+            file_name=f"{usubjid}_{slug}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key=f"download_{slug}",
+        )
+
+
+# --- review status and notes ----------------------------------------------------------------------
+st.markdown("#### Review")
+if review:
+    st.markdown(
+        f":{REVIEW_BADGES[review['status']]}-badge[{review['status']}] by **{review['reviewed_by']}** "
+        f"on {review['reviewed_at']:%Y-%m-%d %H:%M} UTC"
+        + (f": {review['note']}" if review["note"] else "")
+    )
+with st.form("review_form"):
+    status = st.radio(
+        "Review status",
+        patient.REVIEW_STATUSES,
+        index=patient.REVIEW_STATUSES.index(review_status),
+        horizontal=True,
+        key=f"review_status_{usubjid}",
+    )
+    note = st.text_area(
+        "Note", value=(review or {}).get("note") or "", key=f"review_note_{usubjid}"
+    )
+    if st.form_submit_button("Save review", icon=":material/save:"):
+        try:
+            patient.record_review(sel.db, sel.study_id, usubjid, status, note, user)
+        except SafetyError as exc:
+            st.error(str(exc))
+        else:
+            common.after_write()
+            st.session_state["patient_flash"] = f"Review saved: {status}, by {user}."
+            st.rerun()
+
+st.markdown("#### History")
+history = patient.audit_history(profile.audit)
+if history.empty:
+    st.caption("No adjudication or review recorded for this patient yet.")
+else:
+    st.dataframe(history, hide_index=True, key="audit_history")

@@ -1,0 +1,262 @@
+"""Readers: one delivered file -> a raw table of SDTM variables, values as delivered.
+
+One reader per format, chosen by the file name's extension and checked against the content
+(a ``.xpt`` that holds CSV is refused, not guessed at). Every failure to read a file at all
+(truncated, wrong encoding, not its format, empty) becomes an :class:`IngestError` with one
+sentence; bad *rows* are not the readers' business (see ``validate.py``).
+
+Formats
+-------
+- SAS transport v5 (``.xpt``) via pyreadstat.
+- CSV (``.csv``): UTF-8 (a BOM is allowed), header row, every value read as text.
+- CDISC Dataset-JSON v1.1 (``.json``) and its NDJSON form (``.ndjson``, ``.jsonl``): the first
+  line holds the metadata, each further line one row.
+- Parquet (``.parquet``, ``.pq``).
+
+References
+----------
+CDISC Dataset-JSON v1.1 specification, https://www.cdisc.org/standards/data-exchange/dataset-json
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pyreadstat
+
+from safety.errors import IngestError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = {
+    ".xpt": "xpt", ".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+_XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
+_XPT_V8_MAGIC = b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!"
+_PARQUET_MAGIC = b"PAR1"
+_XPT_OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
+
+
+@dataclass(frozen=True, slots=True)
+class RawDataset:
+    """A delivered file as read: SDTM variables (upper-case names) with values as delivered.
+
+    ``frame`` keeps what the format gives: text for CSV; text and floats for XPT; JSON values for
+    Dataset-JSON; Arrow types for Parquet. ``name`` is the dataset name the file itself declares
+    (XPT member name, Dataset-JSON ``name``), None for CSV and Parquet.
+    """
+
+    file_name: str
+    sha256: str
+    format: str
+    name: str | None
+    frame: pd.DataFrame
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes (hex), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sniff_format(head: bytes) -> str:
+    """The format the first bytes of a file look like: xpt, parquet, json, ndjson or csv."""
+    if head.startswith((_XPT_MAGIC, _XPT_V8_MAGIC)):
+        return "xpt"
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{"):
+        first, _, rest = text.partition(b"\n")
+        ndjson = rest.lstrip().startswith(b"[") and first.rstrip().endswith(b"}")
+        return "ndjson" if ndjson else "json"
+    return "csv"
+
+
+def format_of(path: Path, display_name: str | None = None) -> str:
+    """The format of a delivered file: its extension, confirmed by its first bytes.
+
+    Raises
+    ------
+    IngestError
+        When the content is not the format the extension names, or the extension is unknown and
+        the content is not recognisable.
+    """
+    name = display_name or path.name
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if not head.strip():
+        raise IngestError(f"{name} is empty")
+    sniffed = sniff_format(head)
+    claimed = EXTENSIONS.get(Path(name).suffix.lower())
+    if claimed is None:
+        return sniffed
+    compatible = {claimed} | ({"json", "ndjson"} if claimed in {"json", "ndjson"} else set())
+    if sniffed not in compatible:
+        raise IngestError(f"{name} is not a {_FORMAT_NAMES[claimed]} file "
+                          f"(its content looks like {_FORMAT_NAMES[sniffed]})")
+    return claimed
+
+
+def read_dataset(path: Path | str, display_name: str | None = None) -> RawDataset:
+    """Read one delivered file into a :class:`RawDataset`.
+
+    Parameters
+    ----------
+    path
+        The file on disk.
+    display_name
+        The name to report (an upload's original name); defaults to the file's name.
+
+    Raises
+    ------
+    IngestError
+        When the file cannot be read at all; the message is one sentence naming the file.
+    """
+    path = Path(path)
+    name = display_name or path.name
+    fmt = format_of(path, name)
+    sha = file_sha256(path)
+    try:
+        dataset_name, frame = _READERS[fmt](path)
+    except IngestError as exc:
+        raise IngestError(f"{name}: {exc}") from exc
+    except (pa.ArrowException, pyreadstat.ReadstatError, ValueError, OSError, UnicodeError,
+            KeyError, TypeError, IndexError, csv.Error) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise IngestError(f"{name} cannot be read as {_FORMAT_NAMES[fmt]}: {detail}") from exc
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if dupes:
+        raise IngestError(f"{name} has the column(s) {', '.join(dupes)} more than once")
+    log.info("read %s (%s): %d rows, %d columns", name, fmt, len(frame), frame.shape[1])
+    return RawDataset(file_name=name, sha256=sha, format=fmt, name=dataset_name, frame=frame)
+
+
+def _read_xpt(path: Path) -> tuple[str | None, pd.DataFrame]:
+    frame, meta = pyreadstat.read_xport(str(path), encoding="latin1")
+    _check_xpt_complete(path, len(frame), sum(meta.variable_storage_width.values()))
+    return (meta.table_name or None), frame
+
+
+def _check_xpt_complete(path: Path, rows: int, record_length: int) -> None:
+    """Refuse a truncated transport file, which pyreadstat reads without complaint.
+
+    SAS transport v5 stores observations back to back after the OBS header and pads the last
+    80-byte record with blanks: what follows the last observation read must be under 80 blank
+    bytes. A file cut inside an observation leaves more (or non-blank) bytes.
+    """
+    data = path.read_bytes()
+    start = data.find(_XPT_OBS_HEADER)
+    if start < 0:
+        raise IngestError("it has no observation header (truncated?)")
+    rest = data[start + 80 + rows * record_length:]
+    if len(data) % 80 or len(rest) >= 80 or rest.strip(b" "):
+        raise IngestError(f"it ends inside an observation after {rows} complete rows (truncated?)")
+
+
+def _read_csv(path: Path) -> tuple[str | None, pd.DataFrame]:
+    # Every value as text, nothing turned into NA: the values are kept as delivered and typed
+    # (with a reason when they do not fit) by the domain mapping.
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        try:
+            header = next(csv.reader(io.StringIO(fh.readline())))
+        except StopIteration as exc:
+            raise IngestError("it has no header row") from exc
+    tail = _last_bytes(path)
+    if tail.count(b'"') % 2 and not tail.endswith(b"\n"):
+        raise IngestError("it ends inside a quoted value (truncated?)")
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding="utf8", block_size=64 << 20),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header},
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    return None, table.to_pandas()
+
+
+def _last_bytes(path: Path, n: int = 4096) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - n))
+        return fh.read()
+
+
+def _dataset_json_frame(meta: dict, rows: list) -> tuple[str | None, pd.DataFrame]:
+    version = str(meta.get("datasetJSONVersion", ""))
+    if not version.startswith("1.1"):
+        raise IngestError(f"it is not Dataset-JSON v1.1 (datasetJSONVersion {version!r})")
+    columns = meta.get("columns")
+    if not isinstance(columns, list) or not columns:
+        raise IngestError("its Dataset-JSON metadata has no columns")
+    names = [c["name"] for c in columns]
+    declared = meta.get("records")
+    if isinstance(declared, int) and declared != len(rows):
+        raise IngestError(f"it declares {declared} records but holds {len(rows)} (truncated?)")
+    width = len(names)
+    bad = next((i for i, r in enumerate(rows, 1) if not isinstance(r, list) or len(r) != width),
+               None)
+    if bad is not None:
+        raise IngestError(f"row {bad} does not have the {len(names)} values of the columns")
+    frame = pd.DataFrame(rows, columns=names, dtype=object)
+    for col in columns:
+        if col.get("dataType") in {"string", "date", "datetime", "time", "URI"}:
+            frame[col["name"]] = frame[col["name"]].astype("str")
+        elif col.get("dataType") in {"integer", "float", "double", "decimal"}:
+            frame[col["name"]] = pd.to_numeric(frame[col["name"]], errors="coerce")
+    return meta.get("name") or meta.get("itemGroupOID"), frame
+
+
+def _read_json(path: Path) -> tuple[str | None, pd.DataFrame]:
+    with path.open(encoding="utf-8") as fh:
+        try:
+            doc = json.load(fh)
+        except json.JSONDecodeError as exc:
+            if exc.msg == "Extra data":  # NDJSON delivered with a .json name
+                return _read_ndjson(path)
+            raise
+    if not isinstance(doc, dict) or "rows" not in doc:
+        raise IngestError("it is JSON but not a Dataset-JSON document (no rows)")
+    return _dataset_json_frame(doc, doc["rows"])
+
+
+def _read_ndjson(path: Path) -> tuple[str | None, pd.DataFrame]:
+    with path.open(encoding="utf-8") as fh:
+        meta = json.loads(fh.readline())
+        body = fh.read().strip()
+    if not isinstance(meta, dict):
+        raise IngestError("its first line is not the Dataset-JSON metadata object")
+    # One C-level parse of all rows instead of one json.loads per line.
+    rows = json.loads("[" + ",".join(line for line in body.splitlines() if line.strip()) + "]")
+    return _dataset_json_frame(meta, rows)
+
+
+def _read_parquet(path: Path) -> tuple[str | None, pd.DataFrame]:
+    return None, pq.read_table(path).to_pandas(ignore_metadata=True)
+
+
+_FORMAT_NAMES = {"xpt": "SAS transport (XPT)", "csv": "CSV", "json": "Dataset-JSON",
+                 "ndjson": "Dataset-JSON (NDJSON)", "parquet": "Parquet"}
+_READERS: dict[str, Callable[[Path], tuple[str | None, pd.DataFrame]]] = {
+    "xpt": _read_xpt, "csv": _read_csv, "json": _read_json, "ndjson": _read_ndjson,
+    "parquet": _read_parquet,
+}

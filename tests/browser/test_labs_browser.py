@@ -1,0 +1,27 @@
+"""The Labs page in a real browser: plotly time courses, tables and the eDISH render."""
+
+from pageutil import screenshot, wait_rendered
+from playwright.sync_api import Page, expect
+
+
+def test_labs_page_renders_charts_tables_and_edish(page: Page, app_url):
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
+    wait_rendered(page)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Labs").click()
+    expect(page.get_by_role("heading", name="Labs")).to_be_visible(timeout=60000)
+    wait_rendered(page)
+    expect(page.locator('[data-testid="stMultiSelect"]').first).to_be_visible()
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+    assert page.locator(".js-plotly-plot").count() >= 6  # one time course per default test
+    assert "study=NCT04232592" in page.url
+    screenshot(page, "labs")
+
+    page.get_by_role("tab", name="eDISH / Hy's law").click()
+    wait_rendered(page)
+    edish = page.locator(".js-plotly-plot", has_text="eDISH")
+    expect(edish).to_be_visible()
+    expect(edish.locator(".xaxislayer-above").first).to_be_attached()
+    expect(page.get_by_text("Potential Hy's law cases").first).to_be_visible()
+    screenshot(page, "labs_edish")
+    assert not page.locator('[data-testid="stException"]').count()

@@ -1,0 +1,86 @@
+"""The Labs page under AppTest on the demo database: charts, tables, eDISH and patient links."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+
+
+@pytest.fixture
+def labs_page(demo_db, monkeypatch) -> AppTest:
+    monkeypatch.setenv("SAFETY_DB", str(demo_db))
+    monkeypatch.setenv("SAFETY_USER", "apptest")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/labs.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _tables(at: AppTest, *columns: str) -> list:
+    """The page's dataframes that have these columns (AppTest exposes no dataframe keys)."""
+    return [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_labs_page_renders_time_course_visit_summary_and_edish(labs_page):
+    at = labs_page
+    assert at.title[0].value == "Labs"
+    chosen = at.multiselect(key="lab_tests").value
+    assert chosen == ["ALT", "AST", "BILI", "CREAT", "HGB", "PLAT"]
+    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
+    # one time course and one visit summary per test, and the eDISH
+    assert sum("by cohort: normal range shaded" in t for t in titles) == len(chosen)
+    assert sum("over scheduled visits" in t for t in titles) == len(chosen)
+    assert any(t.startswith("eDISH") for t in titles)
+
+
+def test_alt_rise_of_the_high_dose_woman_shows_as_grade_2(labs_page):
+    at = labs_page
+    worst = _tables(at, "CTCAE term", "Grade 3-4")[0]
+    alt_high = worst[(worst["CTCAE term"] == "Alanine aminotransferase increased")
+                     & (worst["Cohort"] == "High dose")]
+    # demo: HIGH #2, ALT 4 x ULN at DAY 7 = CTCAE v5.0 grade 2 (>3.0 - 5.0 x ULN)
+    assert alt_high["Grade 2"].item().startswith("1 (")
+    subjects = _tables(at, "Subject", "Worst grade")[0]
+    links = subjects.loc[subjects["Worst grade"] == 2, "Subject"].tolist()
+    assert links and all(link.startswith("patient?study=NCT04232592&subject=") for link in links)
+
+
+def test_edish_quadrants_and_thresholds(labs_page):
+    at = labs_page
+    counts = _tables(at, "quadrant", "Total")[0].set_index("quadrant")
+    # the grade-2 ALT rise (4 x ULN) with normal bilirubin: Temple's corollary, no Hy's law case
+    assert counts.loc["Temple's corollary", "High dose"] == 1
+    assert counts.loc["Potential Hy's law", "Total"] == 0
+    at.number_input(key="edish_alt").set_value(5.0).run()
+    counts = _tables(at, "quadrant", "Total")[0].set_index("quadrant")
+    assert counts.loc["Temple's corollary", "Total"] == 0
+    listing = _tables(at, "Subject", "Peak bilirubin x ULN")[0]
+    assert listing["Subject"].str.startswith("patient?").all()
+
+
+def test_shift_table_for_alt_by_cohort(labs_page):
+    at = labs_page
+    # the first shift table is the first chosen test's term: ALT increased
+    table = _tables(at, "Cohort", "Baseline grade")[0]
+    assert set(table["Cohort"]) == {"Control (vehicle)", "Low dose", "Medium dose", "High dose"}
+    high = table[(table["Cohort"] == "High dose") & (table["Baseline grade"] == "0")]
+    assert high["2"].item() == 1  # normal baseline -> worst grade 2
+
+
+def test_switching_tests_and_statistic(labs_page):
+    at = labs_page
+    at.multiselect(key="lab_tests").set_value(["HGB"]).run()
+    at.radio(key="lab_statistic").set_value("median").run()
+    assert not at.exception, at.exception
+    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
+    assert any("median (IQR)" in t for t in titles)

@@ -1,0 +1,234 @@
+"""The patient profile page under AppTest: deep link, picker, previous / next, adjudication and
+review written to the database with their audit entries, and the Overview updating."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from safety import demo
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+HIGH_DLT = "NCT04232592-01-026"  # HIGH #4: pelvic inflammatory disease, grade 3, day 6 (a DLT)
+
+
+def _open(db: Path, monkeypatch, **params: str) -> AppTest:
+    monkeypatch.setenv("SAFETY_DB", str(db))
+    monkeypatch.setenv("SAFETY_USER", "apptest")
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/patient.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _param(at: AppTest, key: str) -> str:
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def _rows(db: Path, sql: str, *params) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+@pytest.fixture(autouse=True)
+def _through_the_entry_point(monkeypatch):
+    """Every AppTest run goes through dashboard.py, as in the browser.
+
+    AppTest resets ``PagesManager.uses_pages_directory`` before each run, and with a pages/
+    folder Streamlit then runs a switched-to page alone (multipage v1) until st.navigation is
+    called; ``common.selection`` recovers with a rerun, but a rerun drops a form's submit click.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def _frame(at: AppTest, *columns: str):
+    """The first dataframe on the page that has all these columns."""
+    for element in at.dataframe:
+        if set(columns) <= set(element.value.columns):
+            return element.value
+    raise AssertionError(f"no dataframe with columns {columns}")
+
+
+@pytest.fixture
+def fresh_db(tmp_path) -> Path:
+    """A demo database of its own, for tests that write."""
+    path = tmp_path / "safety.duckdb"
+    demo.build_demo(path)
+    return path
+
+
+def test_1_deep_link_opens_that_patient(demo_db, monkeypatch):
+    at = _open(demo_db, monkeypatch, subject=HIGH_DLT)
+    assert at.title[0].value == "Patient"
+    assert at.subheader[0].value == HIGH_DLT
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Cohort"] == "High dose"
+    assert metrics["First dose"] == "2020-12-20"
+    assert metrics["DLT window"] == "DLT"
+    assert metrics["Status at cut-off"] == "on study"
+    # the study followed from the subject; both stay in the address bar
+    assert _param(at, "study") == "NCT04232592"
+    assert _param(at, "subject") == HIGH_DLT
+    assert at.selectbox(key="patient_picker").value == HIGH_DLT
+    assert len(at.get("plotly_chart")) == 3  # timeline, labs, vital signs
+    timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = {t.get("name") for t in timeline["data"]}
+    assert {"Grade 3", "Dose", "DLT candidate (not adjudicated)"} <= names
+    narrative = at.markdown[
+        [m.value for m in at.markdown].index(
+            next(m.value for m in at.markdown if m.value.startswith("Patient NCT04232592-01-026"))
+        )
+    ].value
+    assert "Pelvic inflammatory disease" in narrative and "study day 6" in narrative
+
+
+def test_2_a_subject_of_another_study_switches_the_study(tmp_path, monkeypatch):
+    db = tmp_path / "two.duckdb"
+    demo.build_demo(db, studies=2)
+    other = _rows(db, "SELECT min(usubjid) FROM subject WHERE study_id = 'NCT04232592-S002'")[0][0]
+    at = _open(db, monkeypatch, study="NCT04232592", subject=other)
+    assert at.subheader[0].value == other
+    assert at.sidebar.selectbox(key="study_picker").value == "NCT04232592-S002"
+    assert _param(at, "study") == "NCT04232592-S002"
+
+
+def test_3_unknown_subject_warns_and_shows_the_first_patient(demo_db, monkeypatch):
+    at = _open(demo_db, monkeypatch, subject="NO-SUCH-SUBJECT")
+    assert any("NO-SUCH-SUBJECT" in w.value for w in at.warning)
+    assert at.subheader[0].value == _param(at, "subject")
+
+
+def test_4_previous_and_next_stay_within_the_cohort(demo_db, monkeypatch):
+    # HIGH in order of first dose: 024, 025, 027, 026, 030, 029, then 031 and 032 not dosed
+    at = _open(demo_db, monkeypatch, subject=HIGH_DLT)
+    at.button(key="next_patient").click().run()
+    assert at.subheader[0].value == "NCT04232592-01-030"
+    assert _param(at, "subject") == "NCT04232592-01-030"
+    at.button(key="previous_patient").click().run()
+    at.button(key="previous_patient").click().run()
+    assert at.subheader[0].value == "NCT04232592-01-027"
+    # the first of the cohort has no previous patient; the last has no next one
+    at.selectbox(key="patient_picker").select("NCT04232592-01-024").run()
+    assert _param(at, "subject") == "NCT04232592-01-024"
+    assert at.button(key="previous_patient").disabled
+    at.selectbox(key="patient_picker").select("NCT04232592-01-032").run()
+    assert at.button(key="next_patient").disabled
+    assert not at.exception
+
+
+def _adjudication_form(at: AppTest, usubjid: str, seq: int) -> tuple:
+    key = f"adjudicate_{usubjid}_adverse_event_{seq}"
+    submit = next(b for b in at.button if b.label == "Record adjudication" and key in b.form_id)
+    return at.radio(key=f"{key}_decision"), at.text_area(key=f"{key}_reason"), submit
+
+
+def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, monkeypatch):
+    at = _open(fresh_db, monkeypatch)
+    at.switch_page("pages/overview.py").run()
+    dlts_before = int({m.label: m.value for m in at.metric}["Subjects with DLT"])
+
+    at.query_params["subject"] = HIGH_DLT
+    at.switch_page("pages/patient.py").run()
+    assert at.subheader[0].value == HIGH_DLT
+    decision, reason, submit = _adjudication_form(at, HIGH_DLT, 4)
+    # no reason: refused, nothing written
+    decision.set_value("rejected")
+    submit.click().run()
+    assert any("reason" in e.value for e in at.error)
+    assert _rows(fresh_db, "SELECT count(*) FROM audit_log WHERE action LIKE 'dlt.%'")[0][0] == 0
+
+    decision, reason, submit = _adjudication_form(at, HIGH_DLT, 4)
+    decision.set_value("rejected")
+    reason.input("Infection after a later procedure, unrelated to the cells")
+    submit.click().run()
+    assert not at.exception, at.exception
+
+    audit = _rows(
+        fresh_db,
+        "SELECT actor, action, usubjid, detail FROM audit_log WHERE action LIKE 'dlt.%'",
+    )
+    assert len(audit) == 1
+    actor, action, usubjid, detail = audit[0]
+    assert (actor, action, usubjid) == ("apptest", "dlt.reject", HIGH_DLT)
+    detail = json.loads(detail)
+    assert detail["reason"] == "Infection after a later procedure, unrelated to the cells"
+    assert detail["source_seq"] == 4 and detail["previous_status"] == "candidate"
+    # the page shows the new state and the history
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["DLT window"] != "DLT"
+    history = _frame(at, "who", "action")
+    assert history["action"].tolist() == ["dlt.reject"]
+    assert history["who"].tolist() == ["apptest"]
+    assert any("Recorded" in s.value for s in at.success)
+    # and the escalation decision counts one DLT fewer
+    at.switch_page("pages/overview.py").run()
+    assert int({m.label: m.value for m in at.metric}["Subjects with DLT"]) == dlts_before - 1
+
+
+def test_6_a_dlt_added_by_hand_is_audited_and_counted(fresh_db, monkeypatch):
+    usubjid = "NCT04232592-01-025"  # HIGH #2: ALT grade 2, no DLT
+    at = _open(fresh_db, monkeypatch, subject=usubjid)
+    assert {m.label: m.value for m in at.metric}["DLT window"] == "evaluable"
+    at.text_input(key=f"add_dlt_description_{usubjid}").input("Grade 3 ALT increase (investigator)")
+    at.text_area(key=f"add_dlt_reason_{usubjid}").input("Hepatotoxicity judged dose-limiting")
+    next(b for b in at.button if b.label == "Add DLT").click().run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["DLT window"] == "DLT"
+    rows = _rows(
+        fresh_db,
+        "SELECT decision, source, description, decided_by FROM dlt_adjudication WHERE usubjid = ?",
+        usubjid,
+    )
+    assert rows == [("added", "manual", "Grade 3 ALT increase (investigator)", "apptest")]
+    assert _rows(fresh_db, "SELECT action FROM audit_log WHERE usubjid = ?", usubjid) == [
+        ("dlt.add",)
+    ]
+
+
+def test_7_review_status_and_note_round_trip(fresh_db, monkeypatch):
+    at = _open(fresh_db, monkeypatch, subject=HIGH_DLT)
+    at.radio(key=f"review_status_{HIGH_DLT}").set_value("needs follow-up")
+    at.text_area(key=f"review_note_{HIGH_DLT}").input("Ask the site for the discharge letter")
+    next(b for b in at.button if b.label == "Save review").click().run()
+    assert not at.exception, at.exception
+    rows = _rows(
+        fresh_db,
+        "SELECT status, note, reviewed_by FROM subject_review WHERE usubjid = ?",
+        HIGH_DLT,
+    )
+    assert rows == [("needs follow-up", "Ask the site for the discharge letter", "apptest")]
+    assert _rows(fresh_db, "SELECT action, actor FROM audit_log WHERE usubjid = ?", HIGH_DLT) == [
+        ("review.record", "apptest")
+    ]
+    # shown on the page, in the picker's label and in the history
+    assert any("needs follow-up" in m.value and "apptest" in m.value for m in at.markdown)
+    assert at.radio(key=f"review_status_{HIGH_DLT}").value == "needs follow-up"
+    assert "needs follow-up" in at.selectbox(key="patient_picker").format_func(HIGH_DLT)
+    assert _frame(at, "who", "action")["action"].tolist() == ["review.record"]
+
+
+def test_8_listings_have_csv_downloads(demo_db, monkeypatch):
+    at = _open(demo_db, monkeypatch, subject=HIGH_DLT)
+    ae = _frame(at, "pt", "soc", "verbatim")
+    n = _rows(
+        demo_db,
+        "SELECT count(*) FROM adverse_event WHERE usubjid = ? AND start_date <= DATE '2021-01-15'",
+        HIGH_DLT,
+    )[0][0]
+    assert len(ae) == n
+    assert len(at.get("download_button")) == 5  # narrative + 4 listings
