@@ -327,3 +327,15 @@ def test_scaled_build(tmp_path):
 def test_bad_sizes_are_refused(tmp_path, kwargs):
     with pytest.raises(ValueError):
         demo.build_demo(tmp_path / "bad.duckdb", **kwargs)
+
+
+def test_planted_lab_dlt_is_grade_3_alt_inside_the_window(db):
+    # CTCAE v5.0 "Alanine aminotransferase increased", baseline normal: grade 3 >5.0-20.0 x ULN;
+    # the study's [[dlt.lab_criteria]] makes grade >= 3 ALT inside the 28-day window a DLT.
+    ranks = _dosing_rank(db)
+    woman = ranks[(ranks["cohort_id"] == demo.PERIHEPATITIS[0])
+                  & (ranks["rank"] == demo.PERIHEPATITIS[1])]["usubjid"].iloc[0]
+    alt = _frame(db, "SELECT visit, study_day, value / uln AS x_uln FROM lab WHERE usubjid = ? "
+                     "AND test_code = 'ALT'", [woman]).set_index("visit")
+    assert 5 < alt.loc["DAY 7", "x_uln"] <= 20
+    assert alt.loc["DAY 7", "study_day"] <= 28

@@ -26,6 +26,9 @@ The planted safety story (:data:`PLANTED_EVENTS`; ranks are dosing order within 
   study day 6 — HIGH's second DLT (2 of 6 dosed).
 * HIGH #2: Alanine aminotransferase increased, grade 2 (ALT about 4 x ULN at DAY 7, AST about
   3.5 x ULN, normal again by DAY 28) — visible in the labs, below the lab DLT criterion (grade 3).
+* HIGH #4 also has perihepatitis with her pelvic infection: ALT 6 x ULN at DAY 7, grade 3 — a
+  lab-based DLT candidate by the protocol's lab criterion (she is already a DLT subject, so the
+  counts per cohort do not change).
 * CTRL #4: Appendicitis, grade 3, serious, not related, study day 20 — an SAE, never a DLT.
 * LOW #7 is lost to follow-up after her WEEK 12 visit (status ``withdrawn``).
 * No teratoma or ectopic tissue: the hard-stop rule must stay quiet in the default demo.
@@ -265,6 +268,11 @@ TRANSAMINASE_RISE = ("HIGH", 2)  # the woman whose ALT/AST rise transiently
 # Multiples of ULN for the transient rise, by visit (CTCAE v5.0 ALT/AST increased, normal
 # baseline: grade 1 >ULN-3xULN, grade 2 >3-5xULN). Peak 4 x ULN at DAY 7: grade 2.
 TRANSAMINASE_ULN_MULTIPLES = {"DAY 3": (1.8, 1.5), "DAY 7": (4.0, 3.5), "DAY 14": (1.6, 1.4)}
+# The lab-based DLT: HIGH #4's pelvic infection (day 6) comes with perihepatitis
+# (Fitz-Hugh-Curtis): ALT 6 x ULN at DAY 7 is grade 3 (>5-20 x ULN), a DLT by the protocol's
+# lab criterion. She already has a DLT, so subject counts and decisions do not change.
+PERIHEPATITIS = ("HIGH", 4)
+PERIHEPATITIS_ULN_MULTIPLES = {"DAY 7": (6.0, 4.5), "DAY 14": (2.5, 2.0)}
 
 # Infections and fever raise WBC, neutrophils and CRP and the temperature for a week from onset.
 INFLAMMATORY_TERMS = ("Endometritis", "Pelvic inflammatory disease", "Appendicitis", "Pyrexia",
@@ -965,14 +973,16 @@ def _labs(rng: np.random.Generator, plan: dict[str, np.ndarray], study_id: str,
     crp = inflamed & (test == LAB_CODES.index("CRP"))
     value = np.where(crp, value + np.array(CRP_ADDED_BY_GRADE)[g], value)
 
-    # The planted transient transaminase rise, as multiples of ULN.
-    woman = _planted_subject(plan, *TRANSAMINASE_RISE)
+    # The planted transaminase rises, as multiples of ULN.
     uln = np.array([t.uln for t in LAB_TESTS])
-    for visit_name, (alt_x, ast_x) in TRANSAMINASE_ULN_MULTIPLES.items():
-        for code, multiple in (("ALT", alt_x), ("AST", ast_x)):
-            hit = ((subj == woman) & (visit == VISIT_NAMES.index(visit_name))
-                   & (test == LAB_CODES.index(code)))
-            value = np.where(hit, multiple * uln[test], value)
+    for planted, multiples in ((TRANSAMINASE_RISE, TRANSAMINASE_ULN_MULTIPLES),
+                               (PERIHEPATITIS, PERIHEPATITIS_ULN_MULTIPLES)):
+        woman = _planted_subject(plan, *planted)
+        for visit_name, (alt_x, ast_x) in multiples.items():
+            for code, multiple in (("ALT", alt_x), ("AST", ast_x)):
+                hit = ((subj == woman) & (visit == VISIT_NAMES.index(visit_name))
+                       & (test == LAB_CODES.index(code)))
+                value = np.where(hit, multiple * uln[test], value)
 
     decimals = np.array([t.decimals for t in LAB_TESTS])[test]
     value = np.maximum(np.round(value * 10.0 ** decimals) / 10.0 ** decimals, 0.0)
