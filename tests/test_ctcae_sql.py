@@ -335,7 +335,7 @@ def test_every_demo_lab_row_has_a_grade_or_a_reason(demo_db):
             "SELECT max(grade_high) FROM lab_graded WHERE test_code = 'ALT'"
         ).fetchone()[0]
     assert rows == lab_rows > 0 and missing == 0
-    assert alt == 2  # the planted transient ALT rise: 4 x ULN, CTCAE v5.0 grade 2
+    assert alt == 3  # the planted perihepatitis: ALT 6 x ULN, CTCAE v5.0 grade 3 (>5-20 x ULN)
 
 
 @pytest.mark.skipif(not (PILOT / "lb.csv").exists(), reason="pilot data missing")

@@ -58,12 +58,12 @@ def test_alt_rise_of_the_high_dose_woman_shows_as_grade_2(labs_page):
 def test_edish_quadrants_and_thresholds(labs_page):
     at = labs_page
     counts = _tables(at, "quadrant", "Total")[0].set_index("quadrant")
-    # the grade-2 ALT rise (4 x ULN) with normal bilirubin: Temple's corollary, no Hy's law case
-    assert counts.loc["Temple's corollary", "High dose"] == 1
+    # the planted ALT rises (4 and 6 x ULN) with normal bilirubin: Temple's corollary, no Hy's law
+    assert counts.loc["Temple's corollary", "High dose"] == 2
     assert counts.loc["Potential Hy's law", "Total"] == 0
     at.number_input(key="edish_alt").set_value(5.0).run()
     counts = _tables(at, "quadrant", "Total")[0].set_index("quadrant")
-    assert counts.loc["Temple's corollary", "Total"] == 0
+    assert counts.loc["Temple's corollary", "Total"] == 1  # only the 6 x ULN one is above 5
     listing = _tables(at, "Subject", "Peak bilirubin x ULN")[0]
     assert listing["Subject"].str.startswith("patient?").all()
 
