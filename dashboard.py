@@ -21,6 +21,10 @@ navigation = st.navigation(
         st.Page("pages/adverse_events.py", title="Adverse events", icon=":material/emergency:"),
         st.Page("pages/labs.py", title="Labs", icon=":material/labs:"),
         st.Page("pages/patient.py", title="Patient", icon=":material/person:", url_path="patient"),
+        st.Page("pages/reports.py", title="DSMB reports", icon=":material/description:"),
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     ]
 )
+common.live_sidebar()  # alert feed and auto-refresh: after the pages are declared
 navigation.run()

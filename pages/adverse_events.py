@@ -94,19 +94,19 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         {
             "Subject": [common.patient_link(sel.study_id, u) for u in events["usubjid"]],
             "Cohort": events["cohort_label"],
-            "Seq": events["seq"],
             "Preferred term": events["pt"],
-            "SOC": events["soc"],
-            "Verbatim": events["verbatim"],
-            "Onset": events["start_dtc"].fillna("unknown"),
-            "Study day": events["study_day"],
             "Grade": events["grade"],
+            "Study day": events["study_day"],
             "Serious": events["serious"],
             "Related": events["related"],
-            "Causality": events["causality"],
+            "DLT": events["is_dlt"],
+            "Onset": events["start_dtc"].fillna("unknown"),
             "Outcome": events["outcome"],
             "Action": events["action_taken"],
-            "DLT": events["is_dlt"],
+            "Causality": events["causality"],
+            "Verbatim": events["verbatim"],
+            "SOC": events["soc"],
+            "Seq": events["seq"],
             "Emergent because": events["teae_basis"],
         }
     )
@@ -120,6 +120,8 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         },
         key=f"ae_listing_{section}",
     )
+    common.download_table(shown.assign(Subject=events["usubjid"].to_numpy()),
+                          f"teae_listing_{section}")
 
 
 SOC_COLUMNS = {"soc": st.column_config.TextColumn("System organ class", width="large")}
@@ -190,6 +192,7 @@ with tab_summary:
         on_select=_remember("summary", "ae_summary_table"), key="ae_summary_table",
         selection_mode=["single-cell", "single-row"],
     )
+    common.download_table(table.drop(columns="category"), "teae_summary")
 
     def _summary_cell(selection: dict) -> tuple | None:
         cells, rows = selection.get("cells") or [], selection.get("rows") or []
@@ -219,6 +222,7 @@ with tab_summary:
     st.markdown("##### Subjects by worst grade of any TEAE")
     st.dataframe(teae.worst_grade_table(load("incidence")), hide_index=True,
                  key="ae_worst_grade_all")
+    common.download_table(teae.worst_grade_table(load("incidence")), "teae_worst_grade")
 
 # --- SOC / PT ------------------------------------------------------------------------------------
 
@@ -231,6 +235,7 @@ with tab_socpt:
         column_config=SOC_COLUMNS,
         key="ae_soc_table", selection_mode=["single-cell", "single-row"],
     )
+    common.download_table(socs, "teae_by_soc")
     soc_sel = _selection("ae_soc_table")
     soc_row = (soc_sel.get("cells") or [[None]])[0][0] if soc_sel.get("cells") else (
         (soc_sel.get("rows") or [None])[0])
@@ -248,6 +253,7 @@ with tab_socpt:
         column_config=TERM_COLUMNS,
         selection_mode=["single-cell", "single-row"],
     )
+    common.download_table(pts, "teae_by_soc_pt")
 
     def _table_cell(frame: pd.DataFrame, level: str) -> Callable[[dict], tuple | None]:
         def parse(selection: dict) -> tuple | None:
@@ -286,10 +292,12 @@ with tab_socpt:
     if pt_rows.empty:
         st.info(f"No subject has a TEAE matching the filters ({filters.describe(config)}).")
     else:
+        bars = charts.ae_incidence_bars(pt_rows, colours)
         st.plotly_chart(
-            charts.ae_incidence_bars(pt_rows, colours), key="ae_pt_bars",
+            bars, key="ae_pt_bars",
             on_select=_remember("socpt", "ae_pt_bars"), selection_mode=("points", "box"),
         )
+        common.download_figure(bars, "teae_incidence_bars")
     found = _drill(
         "socpt",
         {"ae_pt_bars": _bar_point, pt_key: _table_cell(pts, "pt"),
@@ -335,14 +343,18 @@ with tab_control:
         shown_rd = rd[rd["cohort_label"].isin(doses)]
         top = st.slider("Terms in the forest plot (most frequent first)", 5, 50, 20,
                         key="ae_rd_top")
+        forest = charts.risk_difference_forest(shown_rd, colours, top=top)
         st.plotly_chart(
-            charts.risk_difference_forest(shown_rd, colours, top=top), key="ae_forest",
+            forest, key="ae_forest",
             on_select=_remember("control", "ae_forest"), selection_mode=("points", "box"),
         )
+        common.download_figure(forest, "risk_difference_forest")
+        volcano = charts.risk_difference_volcano(shown_rd, colours)
         st.plotly_chart(
-            charts.risk_difference_volcano(shown_rd, colours), key="ae_volcano",
+            volcano, key="ae_volcano",
             on_select=_remember("control", "ae_volcano"), selection_mode=("points", "box"),
         )
+        common.download_figure(volcano, "risk_difference_volcano")
         rd_table = pd.DataFrame(
             {
                 "Preferred term": shown_rd["pt"],
@@ -359,6 +371,7 @@ with tab_control:
         st.dataframe(rd_table, hide_index=True, key="ae_rd_table",
                      on_select=_remember("control", "ae_rd_table"),
                      selection_mode="single-row")
+        common.download_table(rd_table, "risk_differences")
         control_id = control["cohort_id"].iloc[0]
 
         def _rd_point(selection: dict) -> tuple | None:
@@ -391,11 +404,12 @@ with tab_timing:
     st.caption(f"Counting {filters.describe(config)}. Day 0 is the day of the first dose.")
     times = load("first_times", filters)
     onsets = load("onsets", filters)
+    cuminc = charts.cumulative_incidence_steps(teae.cumulative_incidence(times), colours)
     st.plotly_chart(
-        charts.cumulative_incidence_steps(teae.cumulative_incidence(times), colours),
-        key="ae_cuminc", on_select=_remember("timing", "ae_cuminc"),
+        cuminc, key="ae_cuminc", on_select=_remember("timing", "ae_cuminc"),
         selection_mode=("points", "box"),
     )
+    common.download_figure(cuminc, "cumulative_incidence")
     st.caption(
         "1 − Kaplan–Meier estimate of the time to the first TEAE; subjects without one are "
         "censored at the cut-off, their end of study or the end of follow-up. Deaths are "
@@ -407,21 +421,25 @@ with tab_timing:
             "Bin width", [1, 7, 28], default=7, key="ae_bin_days",
             format_func=lambda d: f"{d} day{'s' if d > 1 else ''}",
         ) or 7
+        histogram = charts.onset_histogram(
+            teae.onset_distribution(onsets, bin_days), colours, bin_days
+        )
         st.plotly_chart(
-            charts.onset_histogram(teae.onset_distribution(onsets, bin_days), colours, bin_days),
-            key="ae_onset_hist", on_select=_remember("timing", "ae_onset_hist"),
+            histogram, key="ae_onset_hist", on_select=_remember("timing", "ae_onset_hist"),
             selection_mode=("points", "box"),
         )
+        common.download_figure(histogram, "onset_histogram")
     with right:
         heat_cohorts = st.multiselect(
             "Cohorts in the heatmap", list(labels), default=list(labels),
             format_func=labels.get, key="ae_heat_cohorts",
         )
+        heatmap = charts.grade_week_heatmap(teae.grade_by_week(onsets, heat_cohorts))
         st.plotly_chart(
-            charts.grade_week_heatmap(teae.grade_by_week(onsets, heat_cohorts)),
-            key="ae_heatmap", on_select=_remember("timing", "ae_heatmap"),
+            heatmap, key="ae_heatmap", on_select=_remember("timing", "ae_heatmap"),
             selection_mode=("points", "box"),
         )
+        common.download_figure(heatmap, "grade_by_week")
 
     def _cuminc_point(selection: dict) -> tuple | None:
         point = _first_point(selection)

@@ -116,14 +116,28 @@ with st.expander("Design, DLT definition and stopping rules"):
 st.subheader("Dose cohorts")
 cohort_table = review.cohort_review(status, events)
 st.dataframe(
-    cohort_table,
+    cohort_table.drop(columns="Reason").assign(  # the reasons are on the cards below
+        **{
+            "Evaluable on": [
+                f"{d:%d %b %Y}" if pd.notna(d) else "now" for d in cohort_table["Evaluable on"]
+            ]
+        }
+    ),
     hide_index=True,
     key="cohort_review",
     column_config={
-        "Evaluable on": st.column_config.DateColumn(
+        "Evaluable on": st.column_config.TextColumn(
             "Evaluable on", help="The day the cohort's last open DLT window closes"
         ),
-        "Reason": st.column_config.TextColumn("Reason", width="large"),
+        "Subjects with DLT": st.column_config.NumberColumn("With DLT", help="Subjects"),
+        "DLTs confirmed": st.column_config.NumberColumn("Confirmed", help="DLT events"),
+        "DLTs candidate": st.column_config.NumberColumn(
+            "Candidate", help="DLT events not adjudicated yet (they count)"
+        ),
+        "DLTs added": st.column_config.NumberColumn("Added", help="DLTs added by adjudication"),
+        "DLTs rejected": st.column_config.NumberColumn(
+            "Rejected", help="Candidates rejected by adjudication (they do not count)"
+        ),
     },
 )
 cards = st.columns(len(config.dose_cohorts))
@@ -151,15 +165,7 @@ else:
     with right:
         st.dataframe(
             clock.assign(patient=[common.patient_link(sel.study_id, u) for u in clock["usubjid"]])[
-                [
-                    "cohort",
-                    "patient",
-                    "first_dose_date",
-                    "window_end",
-                    "day",
-                    "days_left",
-                    "elapsed",
-                ]
+                ["patient", "window_end", "days_left", "elapsed"]
             ],
             hide_index=True,
             key="dlt_clock_table",
@@ -197,9 +203,15 @@ st.dataframe(
         )
     ),
     key="decision_table",
+    height=36 * (len(table) + 1) + 4,  # every row, no inner scrolling
 )
 if cell.dose_level is None:
     st.caption("No evaluable patient yet: the first cohort starts at dose level 1.")
+elif cell.n not in table.index:  # e.g. the CDISC pilot: 84 patients at a dose
+    st.caption(
+        f"The current cell ({cell.dlts} DLTs in {cell.n} evaluable at dose level "
+        f"{cell.dose_level}) lies beyond the {len(table)} rows of this table."
+    )
 else:
     letter = table.loc[cell.n, f"{cell.dlts} DLT"].removeprefix(review.CURRENT_MARK)
     st.caption(
@@ -212,29 +224,49 @@ else:
 
 # --- estimates and the designs side by side ---------------------------------------------------
 estimates, comparison = evidence(sel.db, sel.study_id, status.outcomes, sel.version)
-left, right = st.columns([3, 2])
+st.subheader("Estimates and the designs side by side")
+left, right = st.columns([1, 1])
 with left:
     st.plotly_chart(
         charts.toxicity_estimates(estimates, config.design.target, labels), key="tox_estimates"
     )
 with right:
-    st.markdown("**What each design would decide on these data**")
     st.dataframe(
-        comparison,
-        hide_index=True,
-        key="design_comparison",
-        column_config={"Reason": st.column_config.TextColumn(width="large")},
+        estimates[["dose_level", "n", "dlts", "boin", "boin_lower", "boin_upper", "crm"]]
+        .assign(dose=labels)
+        .set_index("dose")
+        .drop(columns="dose_level"),
+        key="estimates_table",
+        column_config={
+            "boin": st.column_config.NumberColumn("BOIN", format="%.2f"),
+            "boin_lower": st.column_config.NumberColumn("2.5%", format="%.2f"),
+            "boin_upper": st.column_config.NumberColumn("97.5%", format="%.2f"),
+            "crm": st.column_config.NumberColumn("CRM", format="%.2f"),
+        },
     )
     st.caption(
-        "The designs alone, without the protocol's stopping rules. "
-        + (
-            "The CRM skeleton is not in the protocol: it is calibrated by dfcrm's getprior "
-            f"(half-width {review.CRM_DEFAULT_HALFWIDTH:g}, target {config.design.target:g}, "
-            f"prior MTD guess: the middle dose level)."
-            if config.design.skeleton is None
-            else "The CRM uses the protocol's skeleton."
-        )
+        "BOIN: isotonic estimate (select.mtd) with each dose's Beta(1 + DLTs, 1 + n − DLTs) "
+        "95% interval. CRM: DLT rate at the posterior mean of β, 95% interval from β's "
+        "posterior mean ± 1.96 sd (as dfcrm's ptoxL/ptoxU)."
     )
+# the comparison takes the full width: its reasons are long
+st.markdown("**What each design would decide on these data**")
+st.dataframe(
+    comparison,
+    hide_index=True,
+    key="design_comparison",
+    column_config={"Reason": st.column_config.TextColumn(width="large")},
+)
+st.caption(
+    "The designs alone, without the protocol's stopping rules. "
+    + (
+        "The CRM skeleton is not in the protocol: it is calibrated by dfcrm's getprior "
+        f"(half-width {review.CRM_DEFAULT_HALFWIDTH:g}, target {config.design.target:g}, "
+        f"prior MTD guess: the middle dose level)."
+        if config.design.skeleton is None
+        else "The CRM uses the protocol's skeleton."
+    )
+)
 
 # --- dose paths ----------------------------------------------------------------------------------
 st.subheader("Dose paths")
@@ -243,13 +275,14 @@ size = c1.number_input(
     "Patients in the next cohort",
     min_value=1,
     max_value=max(config.design.cohort_size, 1),
-    value=min(config.design.cohort_size, 3),
+    value=review.next_cohort_size(config, status),
     key="path_cohort_size",
-    help=f"The protocol's cohort size is {config.design.cohort_size}.",
+    help=f"The protocol's cohort size is {config.design.cohort_size}; the default is what the "
+    "maximum sample size still allows.",
 )
 depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_depth")
 path_frame = paths(sel.db, sel.study_id, sel.cutoff, sel.version, int(size), int(depth))
-left, right = st.columns([3, 2])
+left, right = st.columns([2, 3])
 with left:
     st.plotly_chart(charts.dose_paths(path_frame), key="dose_paths_chart")
 with right:

@@ -45,6 +45,7 @@ with st.expander("Grading coverage: every result has a grade or a stated reason"
         hide_index=True,
         key="lab_coverage",
     )
+    common.download_table(tests, "lab_grading_coverage")
 if not chosen:
     st.info("Pick one or more tests.")
     st.stop()
@@ -83,12 +84,14 @@ tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
 with tab_time:
     st.caption("Select points (box or lasso) to get links to the patients.")
     for code in chosen:
+        course = charts.lab_time_course(values, code)
         state = st.plotly_chart(
-            charts.lab_time_course(values, code),
+            course,
             key=f"lab_time_{code}",
             on_select="rerun",
             selection_mode=("points", "box", "lasso"),
         )
+        common.download_figure(course, f"lab_{code}_over_time")
         _selected_patients(state)
 
 with tab_visit:
@@ -100,9 +103,9 @@ with tab_visit:
         format_func={"mean": "Mean ± SD", "median": "Median (IQR)"}.get,
     )
     for code in chosen:
-        st.plotly_chart(
-            charts.lab_visit_summary(summary, colours, code, statistic), key=f"lab_visit_{code}"
-        )
+        by_visit = charts.lab_visit_summary(summary, colours, code, statistic)
+        st.plotly_chart(by_visit, key=f"lab_visit_{code}")
+        common.download_figure(by_visit, f"lab_{code}_by_visit")
 
 terms = list(dict.fromkeys(grades["term"].dropna()))
 with tab_shift:
@@ -116,6 +119,7 @@ with tab_shift:
             columns={"cohort_label": "Cohort", "baseline_grade": "Baseline grade"}
         )
         st.dataframe(table, hide_index=True, key=f"lab_shift_{term}")
+        common.download_table(table, f"shift_{term}")
 
 with tab_worst:
     st.caption(
@@ -140,6 +144,7 @@ with tab_worst:
         hide_index=True,
         key="lab_worst",
     )
+    common.download_table(worst, "lab_worst_grade")
     abnormal = grades[grades["worst_grade"].fillna(0) >= 1]
     st.markdown(f"**Subjects with a post-baseline grade ≥ 1** ({abnormal['usubjid'].nunique()})")
     st.dataframe(
@@ -156,6 +161,7 @@ with tab_worst:
         column_config={"Subject": link_column},
         key="lab_abnormal_subjects",
     )
+    common.download_table(abnormal, "lab_abnormal_subjects")
 
 with tab_edish:
     left, mid, right = st.columns(3)
@@ -183,8 +189,10 @@ with tab_edish:
         alt_threshold=alt_threshold,
         bili_threshold=bili_threshold,
     )
+    edish_chart = charts.edish(edish, colours, alt_threshold, bili_threshold)
+    common.download_figure(edish_chart, "edish")
     state = st.plotly_chart(
-        charts.edish(edish, colours, alt_threshold, bili_threshold),
+        edish_chart,
         key="lab_edish",
         on_select="rerun",
         selection_mode=("points", "box", "lasso"),
@@ -192,6 +200,7 @@ with tab_edish:
     _selected_patients(state)
     st.markdown("**Subjects per quadrant**")
     st.dataframe(labs.edish_quadrant_counts(edish), hide_index=True, key="edish_counts")
+    common.download_table(labs.edish_quadrant_counts(edish), "edish_quadrants")
     candidates = labs.hys_law_candidates(edish)
     st.markdown(f"**Potential Hy's law cases** ({len(candidates)})")
     st.caption(
@@ -220,3 +229,4 @@ with tab_edish:
         column_config={"Subject": link_column},
         key="edish_listing",
     )
+    common.download_table(shown, "edish_subjects")

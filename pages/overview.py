@@ -78,22 +78,36 @@ cols[3].metric("Subjects with DLT", totals["dlts"])
 cols[4].metric("Subjects with SAE", totals["saes"])
 
 st.markdown("#### Cohorts")
-st.dataframe(status.cohort_table(), hide_index=True, key="cohort_table")
+cohort_table = status.cohort_table()
+st.dataframe(cohort_table, hide_index=True, key="cohort_table")
+common.download_table(cohort_table, f"{sel.study_id} cohorts {sel.cutoff}", key="cohorts")
 
 cards = st.columns(len(status.cohorts))
 for card, cohort in zip(cards, status.cohorts, strict=True):
     with card.container(border=True):
         st.markdown(f"**{cohort.label}**  \n{ACTION_LABELS.get(cohort.decision, cohort.decision)}")
         st.caption(cohort.reason)
+        # only what needs attention here; every rule's state is listed once below
         for rule in cohort.rules:
-            st.markdown(f"{RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
+            if rule.state != "ok":
+                st.markdown(f"{RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
+
+st.markdown("#### Stopping rules")
+for rule in status.rules:
+    st.markdown(f"{RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
 
 colours = charts.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)
 with left:
     timeline = common.frame(sel.db, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
-    st.plotly_chart(charts.dosing_timeline(timeline, colours, sel.cutoff), key="dosing_timeline")
+    timeline_chart = charts.dosing_timeline(timeline, colours, sel.cutoff)
+    st.plotly_chart(timeline_chart, key="dosing_timeline")
+    common.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
 with right:
-    st.plotly_chart(charts.worst_grade_by_cohort(status.cohort_frame), key="worst_grade")
+    worst_chart = charts.worst_grade_by_cohort(status.cohort_frame)
+    st.plotly_chart(worst_chart, key="worst_grade")
+    common.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
 counts = common.frame(sel.db, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
-st.plotly_chart(charts.ae_counts_over_time(counts, colours), key="ae_over_time")
+ae_chart = charts.ae_counts_over_time(counts, colours)
+st.plotly_chart(ae_chart, key="ae_over_time")
+common.download_figure(ae_chart, f"{sel.study_id} AEs by month {sel.cutoff}", key="ae_month")

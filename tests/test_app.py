@@ -15,6 +15,9 @@ PAGES = [
     "pages/adverse_events.py",
     "pages/labs.py",
     "pages/patient.py",
+    "pages/reports.py",
+    "pages/data.py",
+    "pages/alerts.py",
 ]
 
 

@@ -1,4 +1,4 @@
-"""CTCAE grades in the store: the generated SQL view ``lab_graded`` against the scalar ``grade``.
+"""CTCAE grades in the store: the generated SQL view ``lab_grading`` against the scalar ``grade``.
 
 Every criterion of both admiral tables (SI and US conventional) is run through the generated
 SQL on random and on-the-threshold values (hypothesis) and must agree with ``safety.ctcae.grade``
@@ -71,7 +71,7 @@ CONSTANTS = {
 
 @pytest.fixture(scope="module")
 def con():
-    """An in-memory store whose lab_graded view maps a test code to every CTCAE term."""
+    """An in-memory store whose lab_grading view maps a test code to every CTCAE term."""
     c = duckdb.connect()
     store.create_schema(c)
     c.execute(ctcae_sql.lab_graded_view_sql(SYNTHETIC_MAP))
@@ -88,7 +88,7 @@ def _load(con, labs: pd.DataFrame) -> pd.DataFrame:
     )
     queries.insert_frame(con, "subject", subjects)
     queries.insert_frame(con, "lab", labs.assign(study_id="S", batch_id=1))
-    return con.execute("SELECT * FROM lab_graded ORDER BY usubjid, seq").df()
+    return con.execute("SELECT * FROM lab_grading ORDER BY usubjid, seq").df()
 
 
 def _expected(row) -> int | None:
@@ -265,7 +265,7 @@ def test_baseline_change_and_reasons_in_the_view(real):
         ),
     )
     queries.insert_frame(real, "lab", labs.assign(study_id="S", batch_id=1))
-    out = real.execute("SELECT * FROM lab_graded ORDER BY seq").df().set_index("seq")
+    out = real.execute("SELECT * FROM lab_grading ORDER BY seq").df().set_index("seq")
     assert out.loc[4, "baseline"] == 60.0 and out.loc[4, "baseline_range_flag"] == "HIGH"
     assert out.loc[4, "change"] == 440.0
     assert out.loc[4, "pchg"] == pytest.approx(440 / 60 * 100)
@@ -317,7 +317,7 @@ def test_hemoglobin_in_mmol_per_l_is_converted_before_grading(real, value, expec
         [("H", 1, "HGB", "HEMATOLOGY", value, "mmol/L", 7.14, 9.81, date(2014, 1, 16), False)]
     )
     queries.insert_frame(real, "lab", labs.assign(study_id="P", batch_id=1))
-    row = real.execute("SELECT * FROM lab_graded").df().iloc[0]
+    row = real.execute("SELECT * FROM lab_grading").df().iloc[0]
     assert row["grading_factor"] == HGB_G_PER_L_PER_MMOL_L and row["grading_unit"] == "G/L"
     assert row["grade_low"] == expected
     assert row["grade_low"] == grade("Anemia", value * 16.11, lln=7.14 * 16.11, unit="g/L")

@@ -219,3 +219,21 @@ def test_dose_level_zero_is_refused():
     # test_three_plus_three.R expects an error for '... 0N'
     with pytest.raises(OutcomesError, match="dose level 0"):
         ThreePlusThree(num_doses=5).decide("1NNN 0N")
+
+
+# Storer (1989): 2 or more DLTs among the 3 (or 6) patients of a dose exceed the MTD. Once a dose
+# has 2 DLTs, no outcome of the remaining patients can change that, so the product decides at
+# once rather than exposing them (decide_on_excess_toxicity; Brock's package waits).
+@pytest.mark.parametrize("outcomes, dose, cont", [
+    ("1TT", None, False),                 # 2 of 2 at the lowest dose: no safe dose
+    ("1NNN 2TT", 1, False),               # 2 of 2 at dose 2: dose 1 is the MTD
+    ("1NNN 2NNT 2TN", 1, False),          # 2 of 5 at dose 2
+    ("1NNN 2NNT 2T", 1, False),           # 2 of 4 at dose 2 (2 still pending)
+    ("1NNN 2NT", 2, True),                # 1 of 2: complete the cohort of 3
+    ("1NNN 2NNT 2NN", 2, True),           # 1 of 5: complete the 6
+])
+def test_decide_on_excess_toxicity(outcomes, dose, cont):
+    design = ThreePlusThree(num_doses=5, decide_on_excess_toxicity=True)
+    decision = design.decide(outcomes)
+    assert (decision.dose_level, decision.continue_) == (dose, cont)
+    check_decision(decision, 5)

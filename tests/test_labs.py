@@ -90,6 +90,7 @@ def tiny(tmp_path):
                 }
             ),
         )
+        queries.refresh_lab_grades(con, "T")  # as the ingest and the demo do after loading labs
     return path
 
 

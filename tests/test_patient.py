@@ -147,6 +147,9 @@ def test_5_the_narrative_names_dlts_and_lab_abnormalities(con, config):
         narrative.patient_narrative(_profile(con, config, "NCT04232592-01-026"))
     )
     assert "DLT candidate by the protocol rule (grade 3 >= 3, related (RELATED))" in text
+    profile = _profile(con, config, "NCT04232592-01-026")
+    for row in profile.dlt_events[profile.dlt_events["source"] == "lab"].itertuples():
+        assert f"lab DLT criterion ({row.dlt_rule}): a DLT candidate" in text
     anaphylaxis = narrative.narrative_text(
         narrative.patient_narrative(_profile(con, config, "NCT04232592-01-024"))
     )
@@ -164,7 +167,7 @@ def test_5_the_narrative_names_dlts_and_lab_abnormalities(con, config):
     )
     # a patient without grade >= 2 labs is told so, not left silent
     quiet = narrative.narrative_text(
-        narrative.patient_narrative(_profile(con, config, "NCT04232592-01-026"))
+        narrative.patient_narrative(_profile(con, config, "NCT04232592-01-004"))
     )
     assert "No lab result reached CTCAE grade 2 or higher" in quiet
 
@@ -213,7 +216,14 @@ def test_7_timeline_figure_has_the_patients_events(con, config):
     # the bar runs from onset (day 5 from first dose) to resolution (day 21), whole days
     assert list(grade3.base) == [4.5] and list(grade3.x) == [17.0]
     dlt = by_name["DLT candidate (not adjudicated)"]
-    assert list(dlt.x) == [5.0] and list(dlt.y) == ["AE 4 · Pelvic inflammatory disease"]
+    candidates = profile.dlt_events
+    assert len(dlt.x) == len(candidates)
+    assert (5.0, "AE 4 · Pelvic inflammatory disease") in set(zip(dlt.x, dlt.y, strict=True))
+    for row in candidates[candidates["source"] == "lab"].itertuples():  # a row of its own
+        assert (float(row.onset_day - 1), f"Lab DLT · {row.term}") in set(
+            zip(dlt.x, dlt.y, strict=True)
+        )
+        assert f"Lab DLT · {row.term}" in fig.layout.yaxis.categoryarray
     assert list(by_name["Dose"].x) == [0.0]
     window = [s for s in fig.layout.shapes if s.type == "rect"][0]
     assert (window.x0, window.x1) == (-0.5, 27.5)

@@ -142,17 +142,27 @@ def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, m
     at.switch_page("pages/overview.py").run()
     dlts_before = int({m.label: m.value for m in at.metric}["Subjects with DLT"])
 
-    at.query_params["subject"] = HIGH_DLT
+    # MED's DLT patient: one AE-based DLT, nothing else
+    events = _rows(
+        fresh_db,
+        "SELECT s.usubjid, min(a.seq), count(*) FROM adverse_event a JOIN subject s "
+        "USING (study_id, usubjid) WHERE s.cohort_id = 'MED' AND a.serious AND a.related "
+        "GROUP BY ALL",
+    )
+    assert len(events) == 1 and events[0][2] == 1
+    usubjid, seq, _ = events[0]
+    at.query_params["subject"] = usubjid
     at.switch_page("pages/patient.py").run()
-    assert at.subheader[0].value == HIGH_DLT
-    decision, reason, submit = _adjudication_form(at, HIGH_DLT, 4)
+    assert at.subheader[0].value == usubjid
+    assert {m.label: m.value for m in at.metric}["DLT window"] == "DLT"
+    decision, reason, submit = _adjudication_form(at, usubjid, seq)
     # no reason: refused, nothing written
     decision.set_value("rejected")
     submit.click().run()
     assert any("reason" in e.value for e in at.error)
     assert _rows(fresh_db, "SELECT count(*) FROM audit_log WHERE action LIKE 'dlt.%'")[0][0] == 0
 
-    decision, reason, submit = _adjudication_form(at, HIGH_DLT, 4)
+    decision, reason, submit = _adjudication_form(at, usubjid, seq)
     decision.set_value("rejected")
     reason.input("Infection after a later procedure, unrelated to the cells")
     submit.click().run()
@@ -164,10 +174,10 @@ def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, m
     )
     assert len(audit) == 1
     actor, action, usubjid, detail = audit[0]
-    assert (actor, action, usubjid) == ("apptest", "dlt.reject", HIGH_DLT)
+    assert (actor, action, usubjid) == ("apptest", "dlt.reject", events[0][0])
     detail = json.loads(detail)
     assert detail["reason"] == "Infection after a later procedure, unrelated to the cells"
-    assert detail["source_seq"] == 4 and detail["previous_status"] == "candidate"
+    assert detail["source_seq"] == seq and detail["previous_status"] == "candidate"
     # the page shows the new state and the history
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["DLT window"] != "DLT"

@@ -275,6 +275,7 @@ def dose_paths(paths: pd.DataFrame) -> go.Figure:
             customdata=paths[["path", "reason"]].to_numpy(),
             hovertemplate="%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
             insidetextorientation="radial",
+            textfont={"color": "white"},
         )
     )
     fig.update_layout(
@@ -672,8 +673,8 @@ def patient_timeline(
     """
     ae, dosing, dlt, visits = (events[k] for k in ("ae", "dosing", "dlt", "visits"))
     rows = ["Dosing", *ae["label"].tolist()]
-    if not dlt.empty and (dlt["label"] == "DLT added by adjudication").any():
-        rows.append("DLT added by adjudication")
+    if not dlt.empty:  # lab-based and hand-added DLTs get rows of their own
+        rows += [r for r in dict.fromkeys(dlt["label"]) if r not in rows]
     rows.append("Visits")
     fig = go.Figure()
     fig.add_vrect(

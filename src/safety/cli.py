@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -18,6 +19,8 @@ from safety.cli_base import BadInput, db_option
 from safety.errors import SafetyError
 from safety.escalation.commands import design
 from safety.ingest.commands import ingest
+from safety.live_commands import run_live_demo, watch
+from safety.report.commands import report
 
 log = logging.getLogger("safety")
 
@@ -59,10 +62,22 @@ def cli(verbose: bool) -> None:
     default=None,
     help="Subjects per study (default: the registry's 32).",
 )
-def demo(db: str | None, seed: int | None, studies: int, subjects: int | None) -> None:
-    """Build the demo database (NCT04232592, synthetic and deterministic)."""
+@click.option("--live", "live_inbox", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Instead: write new daily deliveries of the demo study into "
+              "this inbox (for `watch`); --seed then seeds the live story.")
+@click.option("--interval", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="With --live: seconds between deliveries.")
+@click.option("--deliveries", type=click.IntRange(min=1), default=60, show_default=True,
+              help="With --live: how many daily deliveries.")
+def demo(db: str | None, seed: int | None, studies: int, subjects: int | None,
+         live_inbox: Path | None, interval: float, deliveries: int) -> None:
+    """Build the demo database (NCT04232592, synthetic and deterministic), or feed it live."""
     from safety import demo as demo_module
+    from safety.alerts import refresh_alerts
 
+    if live_inbox is not None:
+        run_live_demo(live_inbox, db, seed, interval, deliveries, subjects)
+        return
     path = store.resolve_db_path(db)
     summary = demo_module.build_demo(
         path,
@@ -70,6 +85,7 @@ def demo(db: str | None, seed: int | None, studies: int, subjects: int | None) -
         studies=studies,
         subjects=subjects,
     )
+    refresh_alerts(path)  # the alert baseline: only data arriving later raise alerts
     click.echo(f"demo database written to {path}: {summary.describe()}")
 
 
@@ -78,9 +94,11 @@ def demo(db: str | None, seed: int | None, studies: int, subjects: int | None) -
 @click.option("--study", "study_id", default=None, help="Only this study.")
 @click.option(
     "--cutoff",
+    "--as-of",
+    "cutoff",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Data cut-off (default: each study's own).",
+    help="Data cut-off, records dated on or before it (default: each study's own).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def status(db: str | None, study_id: str | None, cutoff, as_json: bool) -> None:
@@ -100,6 +118,8 @@ def status(db: str | None, study_id: str | None, cutoff, as_json: bool) -> None:
 
 cli.add_command(design)
 cli.add_command(ingest)
+cli.add_command(report)
+cli.add_command(watch)
 
 
 def _json_default(value):

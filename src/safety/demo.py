@@ -449,6 +449,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = DEMO_SEED, studies: 
             con.begin()  # one transaction per study: one log flush instead of one per table
             for table, count in _write_study(con, prepared, seed).items():
                 counts[table] += count
+            queries.refresh_lab_grades(con, prepared.config.study_id)
             con.commit()
             parts = prepared.parts
             log.info("demo study %s: %d subjects, %d AEs, %d lab rows", prepared.config.study_id,

@@ -12,7 +12,11 @@ DLT candidate when it starts inside the DLT assessment window (from the first do
 and its term is not in ``excluded_terms`` (expected effects of the procedure). Each candidate
 carries the rule that made it. An adjudication (confirm / reject / add, with a reason) overrides
 the derived status; the latest adjudication of an event wins. Counts and decisions use
-candidates, confirmed and added DLTs, never rejected ones.
+candidates, confirmed and added DLTs, never rejected ones. :func:`adjudicate` writes the
+adjudication and its audit-log entry in one transaction. An adjudication applies at every
+cut-off, whenever it was recorded (the review of data up to a cut-off is part of that cut-off's
+cleaned data); ``adjudicated_by`` in ``queries`` and ``status`` shows decisions as known at a
+moment instead.
 
 Per subject at a cut-off: ``not treated``; ``pending`` (inside the window, no DLT yet, with
 days left); ``evaluable`` (window completed without DLT); ``DLT``; ``not evaluable`` (left the

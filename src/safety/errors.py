@@ -31,3 +31,7 @@ class AdjudicationError(SafetyError):
 
 class ReviewError(SafetyError):
     """A patient review that cannot be recorded: unknown status, subject or reviewer."""
+
+
+class AlertError(SafetyError):
+    """An alert acknowledgement that cannot be recorded: no comment, no reviewer, unknown alert."""

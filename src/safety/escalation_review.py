@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from safety.config import StudyConfig
+from safety.errors import DesignError
 from safety.escalation import (
     Boin,
     Crm,
@@ -155,7 +156,7 @@ def cohort_review(status: StudyStatus, events: pd.DataFrame) -> pd.DataFrame:
                 "Treated": c.treated,
                 "Evaluable": c.evaluable,
                 "Pending": c.in_dlt_window,
-                "Evaluable on": c.evaluable_on,
+                "Evaluable on": pd.Timestamp(c.evaluable_on) if c.evaluable_on else pd.NaT,
                 "Subjects with DLT": c.dlts,
                 "DLTs confirmed": 0 if n is None else int(n["confirmed"]),
                 "DLTs candidate": 0 if n is None else int(n["candidate"]),
@@ -328,7 +329,7 @@ def design_comparison(config: StudyConfig, outcomes: str) -> pd.DataFrame:
     skeleton, own = crm_default_skeleton(config)
     model = config.design.model or "empiric"
     designs: list[tuple[str, Design, str]] = [
-        ("3+3", ThreePlusThree(num_doses=k), "Storer (1989); reads cohorts of 3 and 6"),
+        ("3+3", ThreePlusThree(num_doses=k, decide_on_excess_toxicity=True), "Storer (1989); reads cohorts of 3 and 6"),
         ("BOIN", Boin(num_doses=k, target=target), f"Liu & Yuan (2015), target {target:g}"),
         ("mTPI-2", Mtpi2(num_doses=k, target=target), f"Guo et al. (2017), target {target:g}"),
         (
@@ -347,9 +348,21 @@ def design_comparison(config: StudyConfig, outcomes: str) -> pd.DataFrame:
     names = {"3+3": "3+3", "boin": "BOIN", "mtpi2": "mTPI-2", "crm": "CRM"}
     rows = []
     for label, design, note in designs:
-        decision = design.decide(outcomes)
         if names.get(config.design.name) == label:
             note = "the study's design; " + note
+        try:
+            decision = design.decide(outcomes)
+        except DesignError as exc:  # e.g. the 3+3 on 84 patients at a dose (CDISC pilot)
+            rows.append(
+                {
+                    "Design": label,
+                    "Decision": "not applicable",
+                    "Next dose level": None,
+                    "Reason": str(exc),
+                    "Note": note,
+                }
+            )
+            continue
         rows.append(
             {
                 "Design": label,
@@ -363,6 +376,16 @@ def design_comparison(config: StudyConfig, outcomes: str) -> pd.DataFrame:
 
 
 # --- dose paths --------------------------------------------------------------------------------
+
+
+def next_cohort_size(config: StudyConfig, status: StudyStatus) -> int:
+    """Patients the next cohort can have: the protocol's cohort size, or fewer when the maximum
+    sample size leaves fewer places (treated patients of the dose cohorts count, pending too)."""
+    size = max(config.design.cohort_size, 1)
+    limits = [r.n for r in config.stopping_rules if r.kind == "max_subjects" and r.n]
+    treated = sum(c.treated for c in status.cohorts if not c.control)
+    left = min(limits) - treated if limits else size
+    return max(1, min(size, left))
 
 
 def dose_path_frame(

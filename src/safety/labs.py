@@ -1,7 +1,7 @@
 """Lab safety tables: CTCAE shift tables, worst-grade abnormality counts, eDISH and Hy's law.
 
 Frames in, frames out. The per-subject inputs come from ``queries.lab_subject_grades`` and
-``queries.lab_liver_peaks``, which read the store's CTCAE v5.0 grades (view ``lab_graded``).
+``queries.lab_liver_peaks``, which read the store's CTCAE v5.0 grades (table ``lab_graded``, refreshed from the view ``lab_grading``).
 
 References
 ----------

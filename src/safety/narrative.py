@@ -10,7 +10,7 @@ field is missing, the sentence says "not recorded".
 What is told, in order: who the patient is (age, sex, race, site, cohort and dose); the dosing;
 the status at the cut-off; an overview of the adverse events; each serious, grade >= 3 or DLT
 adverse event with its onset day, grade, seriousness, causality, outcome and DLT adjudication;
-DLTs added by hand; lab results of CTCAE grade >= 2 (the worst per term); the DLT-window state.
+lab results that met the protocol's lab DLT criterion; DLTs added by hand; lab results of CTCAE grade >= 2 (the worst per term); the DLT-window state.
 
 References
 ----------
@@ -57,6 +57,7 @@ def patient_narrative(profile: PatientProfile) -> list[Sentence]:
     s = profile.subject
     sentences = [_introduction(profile), *_dosing(profile), _status(profile)]
     sentences.extend(_adverse_events(profile))
+    sentences.extend(_lab_dlts(profile))
     sentences.extend(_manual_dlts(profile))
     sentences.extend(_labs(profile))
     if s.get("first_dose_date") is not None and s["first_dose_date"] <= profile.cutoff:
@@ -207,12 +208,32 @@ def _dlt_clause(dlt) -> str:
     rule = f"DLT candidate by the protocol rule ({dlt.dlt_rule})"
     if dlt.dlt_status == "candidate":
         return f"It is a {rule}, not adjudicated yet."
+    return f"It was a {rule}, {_adjudication(dlt)}."
+
+
+def _adjudication(dlt) -> str:
+    """'confirmed as a DLT by dr a on 2021-01-20: "reason"' (the latest adjudication)."""
     by = f" by {dlt.decided_by} on {_d(dlt.decided_at)}" if pd.notna(dlt.decided_by) else ""
     reason = f': "{dlt.adjudication_reason}"' if pd.notna(dlt.adjudication_reason) else ""
     verb = {"confirmed": "confirmed as a DLT", "rejected": "rejected as a DLT"}.get(
         dlt.dlt_status, str(dlt.dlt_status)
     )
-    return f"It was a {rule}, {verb}{by}{reason}."
+    return f"{verb}{by}{reason}"
+
+
+def _lab_dlts(p: PatientProfile) -> list[Sentence]:
+    labs = p.dlt_events[p.dlt_events["source"] == "lab"]
+    out = []
+    for row in labs.itertuples():
+        status = "not adjudicated yet" if row.dlt_status == "candidate" else _adjudication(row)
+        out.append(
+            Sentence(
+                f"On study day {int(row.onset_day)} ({_d(row.onset_date)}), a lab result met the "
+                f"protocol's lab DLT criterion ({row.dlt_rule}): a DLT candidate, {status}.",
+                (f"LB {int(row.source_seq)}",),
+            )
+        )
+    return out
 
 
 def _manual_dlts(p: PatientProfile) -> list[Sentence]:

@@ -92,7 +92,8 @@ class PatientProfile:
           (inclusive; the cut-off day when ongoing), ongoing, dlt_status (NA when not a
           candidate), start_date, end_date;
         - ``dosing``: day, label, start_date;
-        - ``dlt``: day, label (the timeline row), term, dlt_status, source;
+        - ``dlt``: day, label (the timeline row: the AE's, "Lab DLT · <term>" for a lab-based
+          candidate, :data:`MANUAL_DLT_ROW` for one added by hand), term, dlt_status, source;
         - ``visits``: day, visit, date.
 
         Empty frames when the patient was not dosed by the cut-off.
@@ -130,8 +131,10 @@ class PatientProfile:
         dlt = self.dlt_events.copy()
         labels = dict(zip(ae["seq"].astype(int), ae["label"], strict=True))
         dlt["label"] = [
-            labels.get(int(seq), MANUAL_DLT_ROW) if src == "adverse_event" else MANUAL_DLT_ROW
-            for src, seq in zip(dlt["source"], dlt["source_seq"], strict=True)
+            labels.get(int(seq), MANUAL_DLT_ROW)
+            if src == "adverse_event"
+            else (f"Lab DLT · {term}" if src == "lab" else MANUAL_DLT_ROW)
+            for src, seq, term in zip(dlt["source"], dlt["source_seq"], dlt["term"], strict=True)
         ]
         dlt["day"] = days_from(dlt["onset_date"], first)
         dlt = dlt[["day", "label", "term", "dlt_status", "source"]]

@@ -73,13 +73,13 @@ def last_change(con: duckdb.DuckDBPyConnection) -> datetime | None:
 
 
 def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows in each clinical table of the database (all studies)."""
+    """Current rows (superseded data cuts left out) in each clinical table, all studies."""
     row = _one_row(
         con,
         """
-        SELECT (SELECT count(*) FROM subject), (SELECT count(*) FROM exposure),
-               (SELECT count(*) FROM adverse_event), (SELECT count(*) FROM lab),
-               (SELECT count(*) FROM vital_sign)""",
+        SELECT (SELECT count(*) FROM current_subject), (SELECT count(*) FROM current_exposure),
+               (SELECT count(*) FROM current_adverse_event), (SELECT count(*) FROM current_lab),
+               (SELECT count(*) FROM current_vital_sign)""",
     )
     return dict(
         zip(("subject", "exposure", "adverse_event", "lab", "vital_sign"), row, strict=True)
@@ -161,7 +161,7 @@ def studies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """
         SELECT s.study_id, s.title, s.registry_id, s.phase, s.design, s.data_cutoff, s.config_toml,
-               (SELECT count(*) FROM subject u WHERE u.study_id = s.study_id) AS subjects
+               (SELECT count(*) FROM current_subject u WHERE u.study_id = s.study_id) AS subjects
         FROM study s
         ORDER BY s.study_id
         """
@@ -194,8 +194,8 @@ dlt_ae AS (
              ELSE 'grade ' || ae.grade || ' >= ' || $min_grade
                   || CASE WHEN $require_related THEN ', related (' || ae.causality || ')' ELSE '' END
            END AS dlt_rule
-    FROM adverse_event ae
-    JOIN subject s USING (study_id, usubjid)
+    FROM current_adverse_event ae
+    JOIN current_subject s USING (study_id, usubjid)
     WHERE ae.study_id = $study_id
       AND ae.start_date <= $cutoff
       AND s.first_dose_date IS NOT NULL
@@ -258,7 +258,7 @@ dlt AS (
     SELECT a.study_id, a.usubjid, a.source, a.source_seq, a.description, a.onset_date,
            date_diff('day', s.first_dose_date, a.onset_date) + 1, NULL, 'added by adjudication',
            a.decision, a.reason, a.decided_by, a.decided_at
-    FROM adjudication a JOIN subject s USING (study_id, usubjid)
+    FROM adjudication a JOIN current_subject s USING (study_id, usubjid)
     WHERE a.source = 'manual' AND a.onset_date <= $cutoff
 )"""
 
@@ -283,7 +283,7 @@ subject_state AS (
                 THEN greatest(date_diff('day', $cutoff, s.first_dose_date
                                         + CAST($window_days AS INTEGER) - 1), 0)
            END AS days_left
-    FROM subject s
+    FROM current_subject s
     LEFT JOIN (SELECT usubjid, count(*) AS dlts FROM dlt
                WHERE dlt_status IN ('candidate', 'confirmed', 'added')
                GROUP BY usubjid) n USING (usubjid)
@@ -333,7 +333,7 @@ def dlt_events(
     Adjudications recorded after ``adjudicated_by`` are ignored (default: none is).
     """
     return con.execute(
-        f"WITH {_AE_DLT_CTE} SELECT d.*, s.cohort_id FROM dlt d JOIN subject s USING (study_id, usubjid) "
+        f"WITH {_AE_DLT_CTE} SELECT d.*, s.cohort_id FROM dlt d JOIN current_subject s USING (study_id, usubjid) "
         "ORDER BY d.onset_date, d.usubjid",
         _dlt_params(study_id, cutoff, dlt, adjudicated_by),
     ).df()
@@ -378,7 +378,7 @@ def cohort_summary(
         WITH {_AE_DLT_CTE}, {_SUBJECT_STATE_CTE},
         ae_by_subject AS (
             SELECT usubjid, count(*) AS aes, max(grade) AS worst_grade, bool_or(serious) AS any_sae
-            FROM adverse_event
+            FROM current_adverse_event
             WHERE study_id = $study_id AND start_date <= $cutoff
             GROUP BY usubjid
         )
@@ -407,6 +407,18 @@ def cohort_summary(
         """,
         _dlt_params(study_id, cutoff, dlt, adjudicated_by),
     ).df()
+
+
+# --- lab grades ---------------------------------------------------------------------------------
+
+def refresh_lab_grades(con: duckdb.DuckDBPyConnection, study_id: str) -> int:
+    """Recompute the stored CTCAE grades (table ``lab_graded``) of one study from the
+    ``lab_grading`` view; call in the same transaction as any change to the study's labs or
+    subjects. Returns the number of graded rows."""
+    con.execute("DELETE FROM lab_graded WHERE study_id = $study_id", {"study_id": study_id})
+    return int(_one_row(
+        con, "INSERT INTO lab_graded SELECT * FROM lab_grading WHERE study_id = $study_id",
+        {"study_id": study_id})[0])
 
 
 # --- adjudication ------------------------------------------------------------------------------
@@ -458,7 +470,7 @@ def subject_first_dose(
     """(the subject exists in the study, their first dose date or None)."""
     row = _one_row(
         con,
-        "SELECT first_dose_date FROM subject WHERE study_id = $study_id AND usubjid = $usubjid",
+        "SELECT first_dose_date FROM current_subject WHERE study_id = $study_id AND usubjid = $usubjid",
         {"study_id": study_id, "usubjid": usubjid},
     )
     if row is None:
@@ -551,20 +563,20 @@ def dlt_change_dates(
         SELECT day, usubjid, cohort_id, event, detail FROM (
             SELECT first_dose_date AS day, usubjid, cohort_id, 'first dose' AS event,
                    '' AS detail
-            FROM subject WHERE study_id = $study_id AND first_dose_date <= $cutoff
+            FROM current_subject WHERE study_id = $study_id AND first_dose_date <= $cutoff
             UNION ALL
             SELECT d.onset_date, d.usubjid, s.cohort_id, 'DLT',
                    d.term || ' (' || d.dlt_status || ')'
-            FROM dlt d JOIN subject s USING (study_id, usubjid)
+            FROM dlt d JOIN current_subject s USING (study_id, usubjid)
             WHERE d.dlt_status IN ('candidate', 'confirmed', 'added')
             UNION ALL
             SELECT first_dose_date + CAST($window_days AS INTEGER) - 1, usubjid, cohort_id,
                    'window closed', ''
-            FROM subject WHERE study_id = $study_id
+            FROM current_subject WHERE study_id = $study_id
               AND first_dose_date + CAST($window_days AS INTEGER) - 1 <= $cutoff
             UNION ALL
             SELECT end_of_study_date, usubjid, cohort_id, 'left the study', status
-            FROM subject WHERE study_id = $study_id AND status IN ('withdrawn', 'died')
+            FROM current_subject WHERE study_id = $study_id AND status IN ('withdrawn', 'died')
               AND end_of_study_date <= $cutoff
               AND end_of_study_date < first_dose_date + CAST($window_days AS INTEGER) - 1
         )
@@ -587,7 +599,7 @@ def dosing_timeline(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date)
         SELECT s.usubjid, s.cohort_id, c.label AS cohort_label, c.dose_level, s.enrolled_date,
                CASE WHEN s.first_dose_date <= $cutoff THEN s.first_dose_date END AS first_dose_date,
                s.status
-        FROM subject s LEFT JOIN cohort c USING (study_id, cohort_id)
+        FROM current_subject s LEFT JOIN cohort c USING (study_id, cohort_id)
         WHERE s.study_id = $study_id AND (s.enrolled_date IS NULL OR s.enrolled_date <= $cutoff)
         ORDER BY coalesce(s.first_dose_date, s.enrolled_date), s.usubjid
         """,
@@ -606,8 +618,8 @@ def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: da
                count(*) AS aes,
                count(*) FILTER (WHERE ae.grade >= 3) AS grade3plus,
                count(*) FILTER (WHERE ae.serious) AS serious
-        FROM adverse_event ae
-        JOIN subject s USING (study_id, usubjid)
+        FROM current_adverse_event ae
+        JOIN current_subject s USING (study_id, usubjid)
         LEFT JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
         WHERE ae.study_id = $study_id AND ae.start_date <= $cutoff
         GROUP BY ALL
@@ -626,7 +638,7 @@ def hard_stop_events(
     """
     return con.execute(
         """
-        SELECT usubjid, seq, pt, grade, start_date FROM adverse_event
+        SELECT usubjid, seq, pt, grade, start_date FROM current_adverse_event
         WHERE study_id = $study_id AND start_date <= $cutoff
           AND list_contains($terms, lower(pt))
         ORDER BY start_date, usubjid
@@ -1804,4 +1816,382 @@ def lab_liver_peaks(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date)
         FROM peaks p JOIN subj USING (usubjid)
         ORDER BY subj.is_control DESC, subj.dose_level, subj.usubjid""",
         {"study_id": study_id, "cutoff": cutoff},
+    ).df()
+
+
+# --- alerts --------------------------------------------------------------------------------------
+# Alerts are computed by safety.alerts.refresh_alerts once per new batch and stored in `alert`;
+# pages only read them. `alert_state` remembers per study the batch last evaluated and the rule
+# states and decisions it saw, so the next evaluation can tell what changed.
+
+LOADABLE_TABLES = LOADABLE_TABLES | {"alert"}
+
+ALERT_COLUMNS = """alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
+    cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment"""
+
+
+def alert_studies_to_evaluate(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Studies with a batch newer than their last alert evaluation (or never evaluated).
+
+    Columns: study_id, config_toml, data_cutoff, latest_batch, evaluated_batch (NULL when never
+    evaluated), rule_states (JSON or NULL), decisions (JSON or NULL).
+    """
+    return con.execute(
+        """
+        WITH latest AS (SELECT study_id, max(batch_id) AS latest_batch FROM ingest_batch
+                        GROUP BY study_id)
+        SELECT s.study_id, s.config_toml, s.data_cutoff, l.latest_batch,
+               a.evaluated_batch, a.rule_states, a.decisions
+        FROM study s JOIN latest l USING (study_id)
+        LEFT JOIN alert_state a USING (study_id)
+        WHERE a.evaluated_batch IS NULL OR a.evaluated_batch < l.latest_batch
+        ORDER BY s.study_id"""
+    ).df()
+
+
+def alert_evaluated_batch(con: duckdb.DuckDBPyConnection, study_id: str) -> int | None:
+    """The batch the study's alerts were last evaluated at (None: never)."""
+    row = _one_row(
+        con, "SELECT evaluated_batch FROM alert_state WHERE study_id = $s", {"s": study_id}
+    )
+    return int(row[0]) if row else None
+
+
+def notable_adverse_events(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
+    """Current AEs that are serious or of CTCAE grade 3 or more, with the subject's cohort.
+
+    Columns: usubjid, cohort_id, seq, pt, start_dtc, start_date, grade, serious, related,
+    causality, outcome.
+    """
+    return con.execute(
+        """
+        SELECT a.usubjid, s.cohort_id, a.seq, a.pt, a.start_dtc, a.start_date, a.grade,
+               a.serious, a.related, a.causality, a.outcome
+        FROM current_adverse_event a
+        LEFT JOIN current_subject s USING (study_id, usubjid)
+        WHERE a.study_id = $study_id AND (a.serious OR a.grade >= 3)
+        ORDER BY a.start_date, a.usubjid, a.seq""",
+        {"study_id": study_id},
+    ).df()
+
+
+def alert_keys(con: duckdb.DuckDBPyConnection, study_id: str) -> set[str]:
+    """Keys of every alert already raised for the study (each alert is raised once)."""
+    rows = con.execute(
+        "SELECT alert_key FROM alert WHERE study_id = $s", {"s": study_id}
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def save_alert_state(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    study_id: str,
+    evaluated_batch: int,
+    at: datetime,
+    rule_states: str,
+    decisions: str,
+) -> None:
+    """Record what the study's alert evaluation saw (replaces the previous record)."""
+    con.execute(
+        """
+        INSERT OR REPLACE INTO alert_state
+            (study_id, evaluated_batch, evaluated_at, rule_states, decisions)
+        VALUES ($study_id, $batch, $at, $rule_states, $decisions)""",
+        {
+            "study_id": study_id,
+            "batch": evaluated_batch,
+            "at": at,
+            "rule_states": rule_states,
+            "decisions": decisions,
+        },
+    )
+
+
+def alert_feed(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str | None = None,
+    unacknowledged_only: bool = False,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Alerts newest first (all studies when ``study_id`` is None).
+
+    Columns: alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
+    cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment.
+    """
+    return con.execute(
+        f"""
+        SELECT {ALERT_COLUMNS} FROM alert
+        WHERE ($study_id IS NULL OR study_id = $study_id)
+          AND (NOT $unacked OR acknowledged_at IS NULL)
+        ORDER BY alert_id DESC
+        LIMIT coalesce($limit, 9223372036854775807)""",
+        {"study_id": study_id, "unacked": unacknowledged_only, "limit": limit},
+    ).df()
+
+
+def unacknowledged_alert_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Unacknowledged alerts per study and severity. Columns: study_id, severity, alerts."""
+    return con.execute(
+        """
+        SELECT study_id, severity, count(*) AS alerts FROM alert
+        WHERE acknowledged_at IS NULL
+        GROUP BY ALL ORDER BY study_id, severity"""
+    ).df()
+
+
+def alerts_after_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> pd.DataFrame:
+    """Alerts raised at or after a batch (the watcher's log and the latency benchmark).
+
+    Columns as :func:`alert_feed`.
+    """
+    return con.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alert WHERE batch_id >= $b ORDER BY alert_id",
+        {"b": batch_id},
+    ).df()
+
+
+def acknowledge_alerts(
+    con: duckdb.DuckDBPyConnection,
+    alert_ids: list[int],
+    *,
+    actor: str,
+    at: datetime,
+    comment: str,
+) -> pd.DataFrame:
+    """Mark unacknowledged alerts as seen by ``actor``; returns the rows it changed.
+
+    Columns: alert_id, study_id, usubjid, alert_key, title.
+    """
+    return con.execute(
+        """
+        UPDATE alert SET acknowledged_by = $actor, acknowledged_at = $at, ack_comment = $comment
+        WHERE list_contains($ids, alert_id) AND acknowledged_at IS NULL
+        RETURNING alert_id, study_id, usubjid, alert_key, title""",
+        {"ids": [int(i) for i in alert_ids], "actor": actor, "at": at, "comment": comment},
+    ).df()
+
+
+# --- reports -------------------------------------------------------------------------------------
+# DSMB reports (safety.report) read a frozen copy of one study: the rows of the ingest batches up
+# to a freeze point (the last batch and the last adjudication present when the first report of
+# that cut-off was made), copied into an in-memory database that has the same schema, so every
+# query above runs on it unchanged. Identifiers come only from FROZEN_TABLES.
+
+# Clinical tables copied batch by batch (rows of batches up to the freeze point).
+FROZEN_TABLES: tuple[str, ...] = (
+    "subject", "exposure", "adverse_event", "lab", "vital_sign", "disposition", "supp_qualifier",
+)  # fmt: skip
+
+
+def freeze_state(con: duckdb.DuckDBPyConnection, study_id: str) -> dict:
+    """The study's data as they stand now, as a freeze point.
+
+    Keys: batch_id (last loaded batch), loaded_at (when it was loaded), adjudication_id (last
+    DLT adjudication, 0 when none), decided_at (when it was recorded). Missing values are None.
+    """
+    row = _one_row(
+        con,
+        """
+        SELECT (SELECT max(batch_id) FROM ingest_batch WHERE study_id = $s AND status = 'loaded'),
+               (SELECT max(loaded_at) FROM ingest_batch WHERE study_id = $s AND status = 'loaded'),
+               (SELECT coalesce(max(adjudication_id), 0) FROM dlt_adjudication
+                WHERE study_id = $s),
+               (SELECT max(decided_at) FROM dlt_adjudication WHERE study_id = $s)""",
+        {"s": study_id},
+    )
+    return dict(zip(("batch_id", "loaded_at", "adjudication_id", "decided_at"), row, strict=True))
+
+
+def frozen_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    study_id: str,
+    batch_id: int,
+    adjudication_id: int,
+):
+    """One table's rows of the study as of a freeze point, as a ``pyarrow.Table``.
+
+    ``table`` is one of FROZEN_TABLES (rows of batches up to ``batch_id``), ``ingest_batch``
+    (batches up to ``batch_id``; a supersession by a later batch is undone), ``study`` and
+    ``cohort`` (the configuration as stored), or ``dlt_adjudication`` (up to
+    ``adjudication_id``).
+    """
+    params = {"s": study_id, "b": int(batch_id), "a": int(adjudication_id)}
+    if table in FROZEN_TABLES:
+        sql = f"SELECT * FROM {table} WHERE study_id = $s AND batch_id <= $b"
+    elif table == "ingest_batch":
+        sql = """SELECT * REPLACE (CASE WHEN superseded_by <= $b THEN superseded_by END
+                                   AS superseded_by)
+                 FROM ingest_batch WHERE study_id = $s AND batch_id <= $b"""
+    elif table in ("study", "cohort"):
+        sql = f"SELECT * FROM {table} WHERE study_id = $s"
+    elif table == "dlt_adjudication":
+        sql = "SELECT * FROM dlt_adjudication WHERE study_id = $s AND adjudication_id <= $a"
+    else:
+        raise ValueError(f"not a table a snapshot copies: {table!r}")
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    return con.sql(sql, params=used).to_arrow_table()  # con.execute(...) would copy the rows
+
+
+def load_frozen_rows(con: duckdb.DuckDBPyConnection, table: str, rows) -> None:
+    """Append ``frozen_rows`` output to the same table of a frozen (in-memory) database."""
+    if table not in (*FROZEN_TABLES, "ingest_batch", "study", "cohort", "dlt_adjudication"):
+        raise ValueError(f"not a table a snapshot copies: {table!r}")
+    con.register("_frozen_rows", rows)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frozen_rows")
+    finally:
+        con.unregister("_frozen_rows")
+
+
+def first_snapshot_manifest(
+    con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date
+) -> str | None:
+    """The manifest (JSON text) of the first snapshot taken of this study at this cut-off."""
+    row = _one_row(
+        con,
+        """
+        SELECT manifest FROM snapshot WHERE study_id = $s AND cutoff = $c
+        ORDER BY snapshot_id LIMIT 1""",
+        {"s": study_id, "c": cutoff},
+    )
+    return row[0] if row else None
+
+
+def record_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    study_id: str,
+    cutoff: date,
+    kind: str,
+    created_at: datetime,
+    created_by: str,
+    content_sha256: str,
+    config_sha256: str,
+    software_version: str,
+    manifest: str,
+) -> int:
+    """Store a frozen data cut (one row of ``snapshot``); returns its snapshot_id."""
+    return int(
+        _one_row(
+            con,
+            """
+            INSERT INTO snapshot (study_id, cutoff, kind, created_at, created_by, content_sha256,
+                                  config_sha256, software_version, manifest)
+            VALUES ($study_id, $cutoff, $kind, $created_at, $created_by, $content_sha256,
+                    $config_sha256, $software_version, $manifest)
+            RETURNING snapshot_id""",
+            {
+                "study_id": study_id,
+                "cutoff": cutoff,
+                "kind": kind,
+                "created_at": created_at,
+                "created_by": created_by,
+                "content_sha256": content_sha256,
+                "config_sha256": config_sha256,
+                "software_version": software_version,
+                "manifest": manifest,
+            },
+        )[0]
+    )
+
+
+def study_snapshots(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
+    """Every snapshot (DSMB report) taken of a study, newest first.
+
+    Columns: snapshot_id, cutoff, kind, created_at, created_by, content_sha256, config_sha256,
+    software_version.
+    """
+    return con.execute(
+        """
+        SELECT snapshot_id, cutoff, kind, created_at, created_by, content_sha256, config_sha256,
+               software_version
+        FROM snapshot WHERE study_id = $s ORDER BY snapshot_id DESC""",
+        {"s": study_id},
+    ).df()
+
+
+def exposure_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
+    """Study treatment given per cohort up to the cut-off, and the follow-up it bought.
+
+    Columns: cohort_id, cohort_label, is_control, dose_level, subjects_dosed, administrations
+    (EX records started on or before the cut-off), total_dose, dose_unit, first_dose_date,
+    last_dose_date, follow_up_days (sum over dosed subjects of the days from the first dose to
+    the cut-off or the end of study, whichever is first), median_follow_up_days.
+    """
+    return con.execute(
+        """
+        WITH ex AS (
+            SELECT usubjid, count(*) AS administrations, sum(dose) AS total_dose,
+                   mode(dose_unit) AS dose_unit, min(start_date) AS first_date,
+                   max(start_date) AS last_date
+            FROM current_exposure
+            WHERE study_id = $s AND start_date <= $cutoff
+            GROUP BY usubjid
+        ),
+        subj AS (
+            SELECT s.usubjid, s.cohort_id, ex.administrations, ex.total_dose, ex.dose_unit,
+                   ex.first_date, ex.last_date,
+                   CASE WHEN s.first_dose_date <= $cutoff
+                        THEN date_diff('day', s.first_dose_date,
+                                       least($cutoff, coalesce(s.end_of_study_date, $cutoff))) + 1
+                   END AS follow_up_days
+            FROM current_subject s LEFT JOIN ex USING (usubjid)
+            WHERE s.study_id = $s
+        )
+        SELECT c.cohort_id, c.label AS cohort_label, c.is_control, c.dose_level,
+               count(subj.follow_up_days) AS subjects_dosed,
+               coalesce(sum(subj.administrations), 0) AS administrations,
+               sum(subj.total_dose) AS total_dose, mode(subj.dose_unit) AS dose_unit,
+               min(subj.first_date) AS first_dose_date, max(subj.last_date) AS last_dose_date,
+               coalesce(sum(subj.follow_up_days), 0) AS follow_up_days,
+               median(subj.follow_up_days) AS median_follow_up_days
+        FROM cohort c LEFT JOIN subj ON subj.cohort_id = c.cohort_id
+        WHERE c.study_id = $s
+        GROUP BY ALL
+        ORDER BY c.is_control DESC, c.dose_level, c.cohort_id""",
+        {"s": study_id, "cutoff": cutoff},
+    ).df()
+
+
+def data_timeliness(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
+    """How current each SDTM domain is at the cut-off (trial conduct, for the open report).
+
+    Columns: domain (DM, EX, AE, LB, VS), records (dated on or before the cut-off), undated
+    (records without a usable date), latest_record (the latest such date), days_behind (from
+    the latest record to the cut-off), deliveries (loaded batches), last_loaded_at,
+    rows_quarantined (over all the domain's batches).
+    """
+    return con.execute(
+        """
+        WITH dated AS (
+            SELECT 'DM' AS domain, enrolled_date AS d FROM current_subject WHERE study_id = $s
+            UNION ALL SELECT 'EX', start_date FROM current_exposure WHERE study_id = $s
+            UNION ALL SELECT 'AE', start_date FROM current_adverse_event WHERE study_id = $s
+            UNION ALL SELECT 'LB', collected_date FROM current_lab WHERE study_id = $s
+            UNION ALL SELECT 'VS', collected_date FROM current_vital_sign WHERE study_id = $s
+        ),
+        r AS (
+            SELECT domain, count(*) FILTER (WHERE d <= $cutoff) AS records,
+                   count(*) FILTER (WHERE d IS NULL) AS undated,
+                   max(d) FILTER (WHERE d <= $cutoff) AS latest_record
+            FROM dated GROUP BY domain
+        ),
+        b AS (
+            SELECT domain, count(*) FILTER (WHERE status = 'loaded') AS deliveries,
+                   max(loaded_at) FILTER (WHERE status = 'loaded') AS last_loaded_at,
+                   sum(rows_quarantined) AS rows_quarantined
+            FROM ingest_batch WHERE study_id = $s GROUP BY domain
+        ),
+        domains AS (SELECT unnest(['DM', 'EX', 'AE', 'LB', 'VS']) AS domain,
+                           unnest([1, 2, 3, 4, 5]) AS k)
+        SELECT domains.domain, coalesce(r.records, 0) AS records,
+               coalesce(r.undated, 0) AS undated, r.latest_record,
+               date_diff('day', r.latest_record, $cutoff) AS days_behind,
+               coalesce(b.deliveries, 0) AS deliveries, b.last_loaded_at,
+               coalesce(b.rows_quarantined, 0) AS rows_quarantined
+        FROM domains LEFT JOIN r USING (domain) LEFT JOIN b USING (domain)
+        ORDER BY domains.k""",
+        {"s": study_id, "cutoff": cutoff},
     ).df()

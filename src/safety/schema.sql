@@ -272,3 +272,35 @@ CREATE VIEW current_disposition AS
     SELECT * FROM disposition WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
 CREATE VIEW current_supp_qualifier AS
     SELECT * FROM supp_qualifier WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+
+-- Alerts (safety.alerts): raised once per new batch by refresh_alerts, never on a page view.
+-- alert_key identifies what raised it (an SAE, a rule's new state, ...) so it is raised once.
+CREATE SEQUENCE alert_id_seq START 1;
+CREATE TABLE alert (
+    alert_id          INTEGER PRIMARY KEY DEFAULT nextval('alert_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    alert_key         VARCHAR NOT NULL,      -- e.g. sae|USUBJID|PT|AESTDTC; unique per study
+    kind              VARCHAR NOT NULL,      -- sae, dlt, grade3, hys_law, rule, decision, accrual_pause
+    severity          VARCHAR NOT NULL CHECK (severity IN ('critical', 'high', 'medium', 'info')),
+    raised_at         TIMESTAMP NOT NULL,    -- when the alert was computed (UTC)
+    event_date        DATE,                  -- the clinical date of what it is about
+    batch_id          INTEGER NOT NULL,      -- the latest batch of the study when it was raised
+    cohort_id         VARCHAR,
+    usubjid           VARCHAR,
+    title             VARCHAR NOT NULL,
+    detail            VARCHAR,
+    link              VARCHAR,               -- relative dashboard link, e.g. patient?study=..&subject=..
+    acknowledged_by   VARCHAR,
+    acknowledged_at   TIMESTAMP,
+    ack_comment       VARCHAR
+);
+
+-- What the last alert evaluation of each study saw: the batch it covered and the rule states
+-- and decisions (JSON) that the next evaluation compares with.
+CREATE TABLE alert_state (
+    study_id          VARCHAR PRIMARY KEY,
+    evaluated_batch   INTEGER NOT NULL,
+    evaluated_at      TIMESTAMP NOT NULL,
+    rule_states       VARCHAR NOT NULL,      -- JSON {"COHORT|rule name": "ok|warning|triggered"}
+    decisions         VARCHAR NOT NULL       -- JSON {"COHORT" or "study": "escalate|stay|..."}
+);

@@ -381,7 +381,7 @@ def design_from_config(
     """
     d, num_doses = config.design, len(config.dose_cohorts)
     if d.name == "3+3":
-        design: Design = ThreePlusThree(num_doses=num_doses)
+        design: Design = ThreePlusThree(num_doses=num_doses, decide_on_excess_toxicity=True)
     elif d.name == "boin":
         design = Boin(num_doses=num_doses, target=d.target)
     elif d.name == "mtpi2":

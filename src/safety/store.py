@@ -28,7 +28,8 @@ from safety.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 4: generated lab_graded view + ctcae_signif macro (safety.ctcae.sql)
+SCHEMA_VERSION = 6  # 6: alert and alert_state tables (live monitoring)
+# 5: lab_graded is a table refreshed per study from the lab_grading view
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "safety.duckdb"
 LOCK_WAIT_SECONDS = 30.0  # how long a connection waits for another process's lock before failing
 _LOCK_MESSAGES = ("Could not set lock", "different configuration")
@@ -51,8 +52,9 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table of the data model in an empty database and stamp its version.
 
     After ``schema.sql`` come the generated objects of ``safety.ctcae.sql.schema_sql``: the
-    ``ctcae_signif`` macro and the ``lab_graded`` view (CTCAE v5.0 grades of every current lab
-    row, translated from the bundled admiral criteria). The view's text depends only on this
+    ``ctcae_signif`` macro, the ``lab_grading`` view (CTCAE v5.0 grades of every current lab
+    row, translated from the bundled admiral criteria) and the ``lab_graded`` table holding its
+    rows (refreshed per study by ``queries.refresh_lab_grades``). The view's text depends only on this
     package; a new criteria table or lab map needs a new SCHEMA_VERSION.
     """
     con.execute(schema_sql())

@@ -29,6 +29,7 @@ def test_adverse_events_page_renders_tables_and_charts(page: Page, app_url):
     _open_tab(page, "SOC / PT")
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     assert page.locator(".js-plotly-plot .bars path").count() > 10
+    page.locator(".js-plotly-plot:visible").first.scroll_into_view_if_needed()
     screenshot(page, "adverse_events_soc_pt")
 
     _open_tab(page, "Compared with control")
@@ -36,12 +37,14 @@ def test_adverse_events_page_renders_tables_and_charts(page: Page, app_url):
     plots = page.locator('[data-testid="stPlotlyChart"]:visible .js-plotly-plot')
     expect(plots.first).to_be_visible()
     assert plots.count() == 2  # forest and volcano
+    plots.first.scroll_into_view_if_needed()
     screenshot(page, "adverse_events_control")
 
     _open_tab(page, "Timing")
     plots = page.locator('[data-testid="stPlotlyChart"]:visible .js-plotly-plot')
     expect(plots.nth(2)).to_be_visible()
     assert plots.count() == 3  # curves, histogram, heatmap
+    plots.nth(2).scroll_into_view_if_needed()
     screenshot(page, "adverse_events_timing")
 
 
@@ -52,5 +55,9 @@ def test_clicking_a_bar_lists_its_events_with_patient_links(page: Page, app_url)
     expect(bar).to_be_visible()
     bar.click(force=True)
     wait_rendered(page)
-    expect(page.get_by_text("subjects,").first).to_be_visible(timeout=15000)
+    heading = page.get_by_text("subjects,").first
+    expect(heading).to_be_visible(timeout=15000)
+    listing = page.locator('[data-testid="stDataFrame"]:visible').last
+    listing.scroll_into_view_if_needed()  # the app scrolls inside its own container
+    expect(listing).to_be_visible()
     screenshot(page, "adverse_events_drilldown")

@@ -22,5 +22,9 @@ def test_escalation_page_renders_its_charts_and_tables(page: Page, app_url):
     for label in ("Low dose", "Medium dose", "High dose"):
         expect(page.get_by_text(label).first).to_be_attached()
     expect(page.get_by_text("marks the current cell").first).to_be_visible()
+    # Streamlit scrolls inside its main container: a tall viewport shows the whole page
+    page.set_viewport_size({"width": 1400, "height": 5600})
+    wait_rendered(page)
+    page.wait_for_timeout(500)  # plotly re-lays out to the new size
     screenshot(page, "escalation")
     assert not page.locator('[data-testid="stException"]').count()

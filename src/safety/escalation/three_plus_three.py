@@ -43,6 +43,13 @@ class ThreePlusThree:
     num_doses : int
     allow_deescalate : bool
         Korn et al. (1994) variant: de-escalate after 2+ DLTs rather than stop.
+    decide_on_excess_toxicity : bool
+        When a dose already has 2 or more DLTs in an unfinished cohort (e.g. 2 of 4 with 2
+        still in their DLT window), decide now as if the cohort were complete: whatever the
+        remaining patients show, 2 or more DLTs in 3 or 6 exceed the MTD (Storer 1989), so no
+        more patients should be exposed there. Brock's package (the default, False) completes
+        the cohort first ('1TT': treat the third patient). The product's status and comparison
+        views use True.
 
     References
     ----------
@@ -51,6 +58,7 @@ class ThreePlusThree:
 
     num_doses: int
     allow_deescalate: bool = False
+    decide_on_excess_toxicity: bool = False
     name: str = "3+3"
 
     def __post_init__(self) -> None:
@@ -73,7 +81,8 @@ class ThreePlusThree:
             j + 1
             for j in range(k)
             if tox[j] >= MIN_DLTS_TOO_TOXIC
-            and (j + 1 != current or n[j] in (COHORT_SIZE, FULL_DOSE_SIZE))
+            and (j + 1 != current or n[j] in (COHORT_SIZE, FULL_DOSE_SIZE)
+                 or self.decide_on_excess_toxicity)
         ]
         eliminated = eliminated_from(min(too_toxic) if too_toxic else None, k)
         if current is None:
@@ -95,7 +104,13 @@ class ThreePlusThree:
                 f"3+3: {n_d} patients at dose level {d}; the 3+3 decides only with up to "
                 f"{FULL_DOSE_SIZE} patients at a dose"
             )
-        if n_d < COHORT_SIZE or COHORT_SIZE < n_d < FULL_DOSE_SIZE:
+        unfinished = n_d < COHORT_SIZE or COHORT_SIZE < n_d < FULL_DOSE_SIZE
+        if unfinished and self.decide_on_excess_toxicity and tox_d >= MIN_DLTS_TOO_TOXIC:
+            here += (f" (cohort unfinished, but {MIN_DLTS_TOO_TOXIC} or more DLTs already exceed "
+                     f"the MTD whatever the remaining patients show)")
+            unfinished = False
+            n_d = COHORT_SIZE if n_d < COHORT_SIZE else FULL_DOSE_SIZE
+        if unfinished:
             target = COHORT_SIZE if n_d < COHORT_SIZE else FULL_DOSE_SIZE
             return self._decision(
                 d,

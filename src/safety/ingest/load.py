@@ -306,6 +306,8 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, ctx: _Conte
             superseded = queries.supersede_batches(con, study_id, spec.domain, batch_id)
             if spec.domain in {"DM", "DS"}:
                 queries.refresh_subject_status(con, study_id)
+            if spec.domain in {"DM", "LB"}:  # grades depend on labs and first-dose dates
+                queries.refresh_lab_grades(con, study_id)
             queries.refresh_data_cutoff(con, study_id)
         queries.record_audit(con, actor=actor, action="ingest.load", at=at, study_id=study_id,
                              detail=json.dumps({

@@ -1,0 +1,195 @@
+"""Data: upload deliveries, the batch ledger, the quarantine, counts per domain, what changed."""
+
+import streamlit as st
+
+from pages import common, ingest_data
+from safety.errors import SafetyError
+from safety.ingest.readers import EXTENSIONS
+from safety.watch import ingest_uploaded
+
+FROM_FILE = "the study named in each file (STUDYID)"
+STATUS_MESSAGE = {"loaded": st.success, "duplicate": st.info, "rejected": st.error}
+SHOWN_QUARANTINE_ROWS = 2000  # the download holds them all
+
+sel = common.selection(required=False)
+path = common.db_path()
+version = sel.version if sel else common.data_version(path)
+st.title("Data")
+st.caption(
+    "Deliveries are loaded one file at a time, each in one transaction, idempotent by content "
+    "(sha256). A new delivery of a domain supersedes the current one; the earlier stays as a "
+    "data cut. Folders can also be watched: `python -m safety watch INBOX`."
+)
+
+upload, ledger_tab, quarantine_tab, counts_tab, changes_tab = st.tabs(
+    ["Upload", "Batch ledger", "Quarantine", "Counts", "Changes since last cut"]
+)
+
+with upload:
+    studies = common.studies(path, version)["study_id"].tolist()
+    with st.form("upload_form", clear_on_submit=True):
+        files = st.file_uploader(
+            "SDTM datasets (DM, EX, AE, LB, VS, DS, SUPPAE)",
+            type=sorted(e.lstrip(".") for e in EXTENSIONS),
+            accept_multiple_files=True,
+            key="upload_files",
+        )
+        target = st.selectbox("Load into", [FROM_FILE, *studies], key="upload_study")
+        submitted = st.form_submit_button("Load", type="primary")
+    if submitted and files:
+        with st.spinner(f"Loading {len(files)} file(s) ..."):
+            try:
+                results, raised = ingest_uploaded(
+                    [(f.name, f.getvalue()) for f in files],
+                    path,
+                    None if target == FROM_FILE else target,
+                    common.signed_in_user(),
+                )
+            except SafetyError as exc:
+                st.error(str(exc))
+                st.stop()
+        st.session_state["upload_results"] = ([r.to_json() for r in results], len(raised))
+        common.after_write()
+        st.rerun()  # redraw everything (sidebar included) at the new data version
+    if "upload_results" in st.session_state:
+        results, raised = st.session_state["upload_results"]
+        for r in results:
+            counts = (
+                f"{r['rows_in']} rows in, {r['rows_loaded']} loaded, "
+                f"{r['rows_quarantined']} quarantined"
+            )
+            reason = f": {r['reason']}" if r["reason"] else ""
+            STATUS_MESSAGE[r["status"]](
+                f"**{r['file']}** ({r['domain'] or 'unknown domain'}, {r['study_id'] or '?'}): "
+                f"{r['status']}, {counts}{reason}"
+            )
+        if raised:
+            st.warning(f"{raised} new alert(s): see the Alerts page.")
+
+if sel is None:
+    st.info("No study in the database yet: upload its DM first, then the other domains.")
+    st.stop()
+
+with ledger_tab:
+    every_study = st.toggle("All studies", key="ledger_all")
+    ledger = ingest_data.ledger(path, None if every_study else sel.study_id, version)
+    st.dataframe(
+        ledger,
+        hide_index=True,
+        key="ledger_table",
+        column_order=[
+            "batch_id",
+            "study_id",
+            "file_name",
+            "domain",
+            "sha256",
+            "rows_in",
+            "rows_loaded",
+            "rows_quarantined",
+            "loaded_by",
+            "loaded_at",
+            "status",
+            "reason",
+            "superseded_by",
+            "current",
+        ],
+        column_config={
+            "batch_id": "Batch",
+            "study_id": "Study",
+            "file_name": "File",
+            "domain": "Domain",
+            "sha256": st.column_config.TextColumn("sha256", width="small"),
+            "rows_in": "Rows in",
+            "rows_loaded": "Loaded",
+            "rows_quarantined": "Quarantined",
+            "loaded_by": "Who",
+            "loaded_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
+            "status": "Status",
+            "reason": "Reason",
+            "superseded_by": st.column_config.NumberColumn("Superseded by", format="%d"),
+            "current": "Current",
+        },
+    )
+
+with quarantine_tab:
+    summary = ingest_data.quarantine_summary(path, sel.study_id, version)
+    if summary.empty:
+        st.success(f"No quarantined rows in {sel.study_id}.")
+    else:
+        st.dataframe(summary, hide_index=True, key="quarantine_summary")
+        rules = sorted(summary["rule"].dropna().unique().tolist())
+        left, middle, right = st.columns(3)
+        rule = left.selectbox("Rule", ["all", *rules], key="quarantine_rule")
+        reason = middle.text_input("Reason contains", key="quarantine_reason")
+        batches = ingest_data.ledger(path, sel.study_id, version)
+        batch_ids = batches.loc[batches["rows_quarantined"] > 0, "batch_id"].tolist()
+        batch = right.selectbox("Batch", ["all", *batch_ids], key="quarantine_batch")
+        rows = ingest_data.quarantined_rows(
+            path,
+            sel.study_id,
+            None if batch == "all" else int(batch),
+            None if rule == "all" else rule,
+            reason,
+            version,
+        )
+        st.caption(
+            f"{len(rows):,} quarantined rows match"
+            + (
+                f"; the first {SHOWN_QUARANTINE_ROWS:,} are shown"
+                if len(rows) > SHOWN_QUARANTINE_ROWS
+                else ""
+            )
+            + ". Select a row to see the record as delivered."
+        )
+        picked = st.dataframe(
+            rows.head(SHOWN_QUARANTINE_ROWS).drop(columns=["raw_record"]),
+            hide_index=True,
+            key="quarantine_rows",
+            on_select="rerun",
+            selection_mode="single-row",
+        )
+        st.download_button(
+            "Download these rows (CSV)",
+            rows.to_csv(index=False).encode("utf-8"),
+            file_name=f"quarantine_{sel.study_id}.csv",
+            mime="text/csv",
+            key="quarantine_download",
+        )
+        chosen = picked.selection.rows if picked else []
+        if chosen:
+            record = rows.iloc[chosen[0]]
+            st.markdown(
+                f"**Row {record['row_number']} of {record['file_name']}**: {record['reason']}"
+            )
+            st.json(record["raw_record"])
+
+with counts_tab:
+    st.caption("Current rows (superseded data cuts left out) per study and domain.")
+    st.dataframe(
+        ingest_data.counts_by_domain(path, version),
+        hide_index=True,
+        key="domain_counts",
+        column_config={
+            "study_id": "Study",
+            "domain": "Domain",
+            "rows": "Rows",
+            "subjects": "Subjects",
+            "batch_id": st.column_config.NumberColumn("Current batch", format="%d"),
+            "loaded_at": st.column_config.DatetimeColumn("Loaded (UTC)", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+
+with changes_tab:
+    changes = ingest_data.cut_change_summary(path, sel.study_id, version)
+    st.caption(
+        "Per domain: records added, removed or changed between the two latest deliveries "
+        "(a record is its key, e.g. USUBJID + AESEQ). With one delivery, every record is added."
+    )
+    st.dataframe(changes, hide_index=True, key="cut_summary")
+    if not changes.empty:
+        domain = st.selectbox("Records of domain", changes["domain"].tolist(), key="cut_domain")
+        st.dataframe(
+            ingest_data.cut_changes(path, sel.study_id, domain, version),
+            hide_index=True,
+            key="cut_rows",
+        )

@@ -1,0 +1,224 @@
+"""DSMB reports: a frozen data cut of one study, as PDF, XLSX, CSV and HTML with a manifest.
+
+``python -m safety report --study ID --cutoff YYYY-MM-DD --out DIR [--closed]`` calls
+:func:`generate_report`:
+
+1. :mod:`.snapshot` freezes the study at the cut-off (records dated on or before it, as
+   delivered at the freeze point; see that module for what "known by the cut-off" means) into
+   an in-memory copy;
+2. :mod:`.tables` builds every table and figure from it with the pages' own functions;
+3. the files are written: ``tables/*.csv`` (:mod:`.csv_files`), ``figures/*.png``
+   (:mod:`.figures`, kaleido), the workbook (:mod:`.xlsx`), the PDF (:mod:`.pdf`), the HTML
+   page (:mod:`.html`), and ``manifest.json`` (:mod:`.manifest`) with every file's sha256;
+4. the snapshot is recorded in the ``snapshot`` table with its content hash, the
+   configuration's sha256, the software version and the manifest.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from safety import __version__, queries, store
+from safety.config import StudyConfig, parse_study_config
+from safety.errors import StoreError
+from safety.report import csv_files, figures, html, manifest, pdf, snapshot, xlsx
+from safety.report.snapshot import FreezePoint
+from safety.report.tables import KINDS, Kind, ReportContent, report_content
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ReportResult", "build_content", "generate_report", "KINDS"]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`generate_report` wrote."""
+
+    folder: Path
+    manifest: dict
+    snapshot_id: int | None
+    content: ReportContent
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def content_sha256(self) -> str:
+        return self.manifest["content_sha256"]
+
+    def file(self, suffix: str) -> Path:
+        """The report file ending in ``suffix`` (".pdf", ".xlsx", ".html")."""
+        for entry in self.manifest["files"]:
+            if entry["path"].endswith(suffix) and "/" not in entry["path"]:
+                return self.folder / entry["path"]
+        raise KeyError(suffix)
+
+
+def load_study(con, study_id: str) -> StudyConfig:
+    """The stored configuration of a study, matched case-insensitively; StoreError if unknown."""
+    all_studies = queries.studies(con)
+    match = all_studies[all_studies["study_id"].str.lower() == study_id.lower()]
+    if match.empty:
+        known = ", ".join(all_studies["study_id"]) or "none"
+        raise StoreError(f"no study {study_id!r} in the database (studies: {known})")
+    row = match.iloc[0]
+    return parse_study_config(row["config_toml"], f"{row['study_id']} (stored configuration)")
+
+
+def build_content(
+    db: str | Path | None,
+    study_id: str,
+    cutoff: date,
+    kind: Kind,
+    refreeze: bool = False,
+) -> tuple[ReportContent, StudyConfig, FreezePoint]:
+    """Freeze the study at the cut-off and build the report's tables and figures (no files)."""
+    with store.read_connection(db) as con:
+        config = load_study(con, study_id)
+        point = snapshot.freeze_point(con, config.study_id, cutoff, refreeze=refreeze)
+        frozen = snapshot.frozen_database(con, config.study_id, point)
+    try:
+        return report_content(frozen, config, cutoff, kind), config, point
+    finally:
+        frozen.close()
+
+
+def file_stem(study_id: str, cutoff: date, kind: Kind) -> str:
+    """``dsmb-closed-NCT04232592-2021-01-15``: the name of the PDF, XLSX and HTML."""
+    return f"dsmb-{kind}-{study_id}-{cutoff.isoformat()}"
+
+
+def generate_report(
+    study_id: str,
+    cutoff: date,
+    out: str | Path,
+    kind: Kind = "open",
+    db: str | Path | None = None,
+    refreeze: bool = False,
+    created_by: str | None = None,
+    record: bool = True,
+) -> ReportResult:
+    """Freeze the data cut and write the report folder; record the snapshot.
+
+    Parameters
+    ----------
+    study_id
+        The study (case-insensitive).
+    cutoff
+        The data cut-off: records dated on or before it count. Not after today.
+    out
+        The report folder (created; files of the same names are replaced).
+    kind
+        "open" (pooled over cohorts, no listings) or "closed" (by cohort, listings).
+    db
+        The database (default: ``$SAFETY_DB``, else ``data/safety.duckdb``).
+    refreeze
+        Take the data as they stand now instead of the first report's freeze point.
+    created_by
+        Who asked for it (default: ``$SAFETY_USER``, else the OS user).
+    record
+        Store the snapshot in the database (the dashboard's preview passes False).
+
+    Raises
+    ------
+    StoreError
+        Unknown study, no data, or a cut-off after today.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    if cutoff > date.today():
+        raise StoreError(f"the cut-off {cutoff} is after today: no data can be known by then")
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+
+    content, config, point = build_content(db, study_id, cutoff, kind, refreeze)
+    seconds["freeze_and_tables"] = time.perf_counter() - started
+
+    folder = Path(out)
+    (folder / "tables").mkdir(parents=True, exist_ok=True)
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    csvs = {t.key: csv_files.table_csv(t) for t in content.tables}
+    specs = {f.key: figures.figure_spec(f.figure) for f in content.figures}
+    content_sha256 = snapshot.content_hash(
+        [(f"tables/{k}.csv", v) for k, v in csvs.items()]
+        + [(f"figures/{k}.json", v) for k, v in specs.items()]
+    )
+    paths = csv_files.write_csvs(content.tables, folder / "tables")
+
+    mark = time.perf_counter()
+    images = {f.key: figures.to_png(f.figure) for f in content.figures}
+    for key, png in images.items():
+        path = folder / "figures" / f"{key}.png"
+        path.write_bytes(png)
+        paths.append(path)
+    seconds["figures"] = time.perf_counter() - mark
+
+    created = point.data_as_of or datetime.combine(cutoff, datetime.min.time())
+    facts = {
+        "Report": "closed (by cohort, with listings)" if kind == "closed"
+        else "open (all cohorts pooled)",
+        "Data version": point.describe(),
+        "Report date": f"{created:%Y-%m-%d %H:%M} UTC: the last data arrival included, fixed "
+        "so that the same data give the same files",
+        "Design": config.design.name.upper(),
+        "Content hash (sha256)": content_sha256,
+        "Configuration sha256": config.source_sha256,
+        "Software": f"safety {__version__}",
+    }  # fmt: skip
+    stem = file_stem(config.study_id, cutoff, kind)
+    mark = time.perf_counter()
+    paths.append(xlsx.write_xlsx(content, folder / f"{stem}.xlsx", facts, created))
+    paths.append(pdf.write_pdf(content, folder / f"{stem}.pdf", images, facts, created))
+    paths.append(html.write_html(content, folder / f"{stem}.html", images, facts))
+    seconds["documents"] = time.perf_counter() - mark
+
+    header = {
+        "study_id": config.study_id,
+        "title": config.title,
+        "kind": kind,
+        "cutoff": cutoff.isoformat(),
+        "cutoff_rule": "records dated on or before the cut-off, as delivered at the freeze point",
+        "freeze": point.to_json() | {"reused_from_first_report": None},
+        "content_sha256": content_sha256,
+        "config_sha256": config.source_sha256,
+        "software": {"safety": __version__, **figures.renderer_versions()},
+        "tables": [
+            {"key": t.key, "title": t.title, "section": t.section, "rows": len(t.frame),
+             "by_cohort": t.by_cohort, "listing": t.listing}  # fmt: skip
+            for t in content.tables
+        ],
+        "figures": [
+            {"key": f.key, "title": f.title, "spec_sha256": snapshot.sha256_bytes(specs[f.key])}
+            for f in content.figures
+        ],
+    }
+    header["freeze"].pop("reused_from_first_report")  # differs between runs: not in the file
+    doc = manifest.build_manifest(folder, paths, header)
+    manifest.write_manifest(folder, doc)
+
+    snapshot_id = None
+    if record:
+        with store.write_connection(db) as con:
+            snapshot_id = queries.record_snapshot(
+                con,
+                study_id=config.study_id,
+                cutoff=cutoff,
+                kind=kind,
+                created_at=store.now(),
+                created_by=created_by or os.environ.get("SAFETY_USER") or getpass.getuser(),
+                content_sha256=content_sha256,
+                config_sha256=config.source_sha256,
+                software_version=__version__,
+                manifest=json.dumps(doc, sort_keys=True),
+            )
+    seconds["total"] = time.perf_counter() - started
+    log.info(
+        "%s report of %s at %s written to %s in %.1f s (content %s)",
+        kind, config.study_id, cutoff, folder, seconds["total"], content_sha256[:12],
+    )  # fmt: skip
+    return ReportResult(folder, doc, snapshot_id, content, seconds)

@@ -1,0 +1,228 @@
+"""DLT adjudication write path, and the numbers the escalation decides on (demo NCT04232592).
+
+The demo at its cut-off 2021-01-15 (BOIN, target 0.25, lambda_e 0.1968, lambda_d 0.2984):
+LOW 0/8 DLT, MED 1/8 (endometritis, day 5), HIGH 6 dosed, 2 DLTs in the 4 evaluable
+(anaphylaxis day 1, pelvic inflammatory disease day 6), 2 still in their DLT window.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from safety import demo, dlt, queries, store
+from safety.config import parse_study_config
+from safety.errors import AdjudicationError
+from safety.status import decision_history, study_status
+
+STUDY = "NCT04232592"
+CUTOFF = date(2021, 1, 15)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "demo.duckdb"
+    demo.build_demo(path)
+    return path
+
+
+def _config(db):
+    with store.read_connection(db) as con:
+        return parse_study_config(queries.study_config_text(con, STUDY), STUDY)
+
+
+def _status(db):
+    with store.read_connection(db) as con:
+        return study_status(con, _config(db), CUTOFF)
+
+
+def _events(db):
+    with store.read_connection(db) as con:
+        return dlt.dlt_events(con, _config(db), CUTOFF)
+
+
+def _candidate(db, cohort_id):
+    events = _events(db)
+    row = events[events["cohort_id"] == cohort_id].iloc[0]
+    return row["usubjid"], int(row["source_seq"])
+
+
+def _cohort(status, cohort_id):
+    return next(c for c in status.cohorts if c.cohort_id == cohort_id)
+
+
+def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
+    usubjid, seq = _candidate(db, "MED")
+    before = _cohort(_status(db), "MED")
+    assert (before.dlts, before.evaluable) == (1, 8)
+    assert before.reason.startswith("1 DLT in 8 at dose level 2")
+
+    done = dlt.adjudicate(
+        db, STUDY, usubjid, "adverse_event", seq, "rejected",
+        "Endometritis present at the screening hysteroscopy", "dr.monitor",
+    )  # fmt: skip
+
+    after = _cohort(_status(db), "MED")
+    assert after.dlts == 0
+    assert after.reason.startswith("0 DLTs in 8 at dose level 2")
+    events = _events(db)
+    rejected = events[(events["usubjid"] == usubjid) & (events["source_seq"] == seq)]
+    assert rejected["dlt_status"].tolist() == ["rejected"]
+    assert rejected["decided_by"].tolist() == ["dr.monitor"]
+    with store.read_connection(db) as con:
+        audit = queries.audit_entries(con, STUDY, "dlt.")
+    assert len(audit) == 1
+    entry = audit.iloc[0]
+    assert (entry["actor"], entry["action"], entry["usubjid"]) == (
+        "dr.monitor", "dlt.reject", usubjid,
+    )  # fmt: skip
+    detail = json.loads(entry["detail"])
+    assert detail["reason"] == "Endometritis present at the screening hysteroscopy"
+    assert detail["previous_status"] == "candidate"
+    assert detail["term"] == "Endometritis"
+    assert detail["adjudication_id"] == done.adjudication_id
+    assert entry["logged_at"] == pd.Timestamp(done.decided_at)
+
+
+def test_2_rejecting_a_high_dlt_changes_the_decision(db):
+    # BOIN target 0.25: 2/4 = 0.50 > lambda_d 0.2984 -> de-escalate; 1/4 = 0.25 lies between
+    # lambda_e 0.1968 and lambda_d 0.2984 -> stay (Liu & Yuan 2015, boundaries by closed form)
+    before = _status(db)
+    assert (_cohort(before, "HIGH").decision, before.recommendation) == ("de-escalate",) * 2
+    events = _events(db)
+    high = events[events["cohort_id"] == "HIGH"]
+    # the HIGH woman with a single DLT event (the other also has a lab DLT: perihepatitis)
+    single = high.groupby("usubjid").filter(lambda g: len(g) == 1).iloc[0]
+    dlt.adjudicate(
+        db, STUDY, single["usubjid"], single["source"], int(single["source_seq"]),
+        "rejected", "Reaction to the premedication on review, not to the cells", "dr.m",
+    )  # fmt: skip
+    after = _status(db)
+    high = _cohort(after, "HIGH")
+    assert (high.dlts, high.decision) == (1, "stay")
+    assert after.recommendation == "stay" and after.recommended_dose_level == 3
+    assert "1 DLT in 4 at dose level 3" in high.reason
+
+
+def test_3_confirming_keeps_the_count_and_a_later_decision_wins(db):
+    usubjid, seq = _candidate(db, "MED")
+    dlt.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "first look", "a")
+    dlt.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "confirmed", "second look", "b")
+    assert _cohort(_status(db), "MED").dlts == 1
+    events = _events(db)
+    row = events[(events["usubjid"] == usubjid) & (events["source_seq"] == seq)].iloc[0]
+    assert (row["dlt_status"], row["adjudication_reason"]) == ("confirmed", "second look")
+    with store.read_connection(db) as con:
+        assert queries.audit_entries(con, STUDY, "dlt.")["action"].tolist() == [
+            "dlt.confirm", "dlt.reject",
+        ]  # fmt: skip
+
+
+def test_4_adding_a_dlt_counts_it_from_its_onset_and_it_can_be_withdrawn(db):
+    with store.read_connection(db) as con:
+        states = dlt.subject_dlt_states(con, _config(db), CUTOFF)
+    low = states[states["cohort_id"] == "LOW"].iloc[0]
+    onset = (pd.Timestamp(low["first_dose_date"]) + pd.Timedelta(days=3)).date()
+    added = dlt.adjudicate(
+        db, STUDY, low["usubjid"], "manual", None, "added", "Investigator: grade 3 bleeding",
+        "dr.a", onset_date=onset, description="Uterine haemorrhage grade 3",
+    )  # fmt: skip
+    assert _cohort(_status(db), "LOW").dlts == 1
+    with store.read_connection(db) as con:  # not yet at a cut-off before the onset
+        earlier = study_status(con, _config(db), onset - pd.Timedelta(days=1))
+    assert _cohort(earlier, "LOW").dlts == 0
+    dlt.adjudicate(
+        db, STUDY, low["usubjid"], "manual", added.source_seq, "rejected", "entered in error",
+        "dr.b",
+    )  # fmt: skip
+    assert _cohort(_status(db), "LOW").dlts == 0
+    events = _events(db)
+    manual = events[events["source"] == "manual"]
+    assert manual["dlt_status"].tolist() == ["rejected"]
+    assert manual["term"].tolist() == ["Uterine haemorrhage grade 3"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"reason": "   "}, "reason is required"),
+        ({"reason": ""}, "reason is required"),
+        ({"decision": "maybe"}, "decision must be one of"),
+        ({"source_seq": 999}, "is not a DLT candidate"),
+        ({"usubjid": "NOBODY"}, "no subject"),
+        ({"actor": " "}, "name of the person"),
+    ],
+)
+def test_5_bad_adjudications_are_refused_and_nothing_is_written(db, kwargs, message):
+    usubjid, seq = _candidate(db, "MED")
+    args = {
+        "usubjid": usubjid, "source_seq": seq, "decision": "rejected", "reason": "why",
+        "actor": "dr.x",
+    } | kwargs  # fmt: skip
+    with pytest.raises(AdjudicationError, match=message):
+        dlt.adjudicate(
+            db, STUDY, args["usubjid"], "adverse_event", args["source_seq"], args["decision"],
+            args["reason"], args["actor"],
+        )  # fmt: skip
+    with store.read_connection(db) as con:
+        assert queries.adjudications(con, STUDY).empty
+        assert queries.audit_entries(con, STUDY, "dlt.").empty
+
+
+def test_6_an_addition_needs_onset_and_description(db):
+    usubjid, _ = _candidate(db, "MED")
+    with pytest.raises(AdjudicationError, match="onset date and a description"):
+        dlt.adjudicate(db, STUDY, usubjid, "manual", None, "added", "why", "dr.x")
+
+
+def test_7_adjudicated_by_shows_the_decision_as_it_was_known_then(db):
+    usubjid, seq = _candidate(db, "MED")
+    done = dlt.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "why", "dr.x")
+    with store.read_connection(db) as con:
+        then = study_status(
+            con, _config(db), CUTOFF, adjudicated_by=done.decided_at - pd.Timedelta(seconds=1)
+        )
+    assert _cohort(then, "MED").dlts == 1
+
+
+# --- status numbers: every treated patient counts for the sample-size rules ------------------
+
+
+def test_8_max_sample_size_counts_pending_patients(db):
+    # 8 LOW + 8 MED + 6 HIGH treated = 22 (20 evaluable, 2 HIGH pending); protocol maximum 24
+    status = _status(db)
+    rule = next(r for r in status.rules if r.name == "Maximum sample size")
+    assert rule.detail.startswith("22 of the maximum 24 patients treated")
+    assert "2 without a DLT outcome yet" in rule.detail
+    assert rule.state == "warning"  # within one cohort of 3 of the limit
+    assert status.totals["treated"] - 8 == 22  # control not counted
+
+
+def test_9_cohort_evaluable_on_is_when_the_last_window_closes(db):
+    status = _status(db)
+    high = _cohort(status, "HIGH")
+    # the last HIGH woman was dosed 2020-12-31; 28-day window, day 1 = first dose
+    assert high.evaluable_on == date(2021, 1, 27)
+    assert high.days_to_evaluable == 12
+    assert high.to_json()["evaluable_on"] == "2021-01-27"
+    low = _cohort(status, "LOW").to_json()
+    assert (low["evaluable_on"], low["days_to_evaluable"]) == (None, 0)
+    for key in ("id", "label", "control", "dose", "dose_unit", "subjects", "treated",
+                "in_dlt_window", "dlts", "saes", "decision", "reason", "rules"):  # fmt: skip
+        assert key in low
+
+
+def test_10_decision_history_recomputes_on_each_change(db):
+    with store.read_connection(db) as con:
+        history = decision_history(con, _config(db), CUTOFF)
+    assert history["day"].is_monotonic_increasing
+    last = history.iloc[-1]
+    assert (last["decision"], last["dose_level"]) == ("de-escalate", 2)
+    assert last["outcomes"] == _status(db).outcomes
+    # the first HIGH DLT (anaphylaxis on the day of dosing) turned escalate into de-escalate
+    anaphylaxis = history[history["events"].str.contains("Anaphylactic")].iloc[0]
+    assert anaphylaxis["changed"] and anaphylaxis["decision"] == "de-escalate"
+    assert not history["events"].str.contains("-01-017").any()  # a control subject

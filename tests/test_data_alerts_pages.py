@@ -1,0 +1,206 @@
+"""The Data and Alerts pages under AppTest, and every page on the CDISC pilot as a second study."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+from test_app import APP, PAGES
+
+from safety import alerts, demo, queries, store
+from safety.ingest import ingest_paths
+
+PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
+PILOT_STUDY = "CDISCPILOT01"
+
+
+@pytest.fixture(scope="module")
+def demo_and_pilot_db(tmp_path_factory) -> Path:
+    """The demo plus the CDISC pilot folder ingested into it, alerts evaluated once."""
+    db = tmp_path_factory.mktemp("pilot") / "safety.duckdb"
+    demo.build_demo(db)
+    alerts.refresh_alerts(db)  # baseline
+    results = ingest_paths([PILOT], db=db, actor="pytest")
+    assert {r.status for r in results} == {"loaded"}, [r.reason for r in results]
+    alerts.refresh_alerts(db)  # the pilot's first evaluation: its baseline
+    return db
+
+
+@pytest.fixture(autouse=True)
+def _through_the_entry_point(monkeypatch):
+    """Every run goes through dashboard.py, as in the browser (see tests/test_patient_page.py:
+    otherwise ``common.selection``'s recovery rerun drops a form's submit click)."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def _frame(at: AppTest, column: str):
+    """The first dataframe on the page with this column (AppTest keeps no key on tables)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def _app(db: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("SAFETY_DB", str(db))
+    monkeypatch.setenv("SAFETY_USER", "apptest")
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def test_pilot_is_a_second_study_in_the_picker(demo_and_pilot_db, monkeypatch):
+    at = _app(demo_and_pilot_db, monkeypatch).run()
+    assert not at.exception, at.exception
+    ids = [o.split(":")[0] for o in at.selectbox(key="study_picker").options]
+    assert ids == [PILOT_STUDY, "NCT04232592"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_the_pilot(demo_and_pilot_db, monkeypatch, page):
+    at = _app(demo_and_pilot_db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="study_picker").value == PILOT_STUDY
+
+
+def test_data_page_shows_ledger_counts_and_changes(demo_and_pilot_db, monkeypatch):
+    at = _app(demo_and_pilot_db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    ledger = _frame(at, "sha256")
+    assert set(ledger["domain"]) >= {"CONFIG", "DM", "AE", "LB", "VS", "DS", "SUPPAE", "EX"}
+    assert (ledger["rows_in"] == ledger["rows_loaded"] + ledger["rows_quarantined"]).all()
+    # AE came three times (CSV, XPT, Dataset-JSON): two cuts superseded, one current
+    ae = ledger[ledger["domain"] == "AE"]
+    assert ae["current"].sum() == 1 and ae["superseded_by"].notna().sum() == 2
+    counts = _frame(at, "subjects")
+    pilot = counts[counts["study_id"] == PILOT_STUDY].set_index("domain")
+    assert pilot.loc["DM", "rows"] == 306 and pilot.loc["AE", "rows"] == 1191
+    assert pilot.loc["LB", "rows"] == 59580
+    assert set(counts["study_id"]) == {PILOT_STUDY, "NCT04232592"}
+    changes = _frame(at, "added").set_index("domain")
+    assert changes.loc["AE", ["added", "removed", "changed"]].tolist() == [0, 0, 0]
+
+
+def test_data_page_quarantine_browser_filters_and_shows_the_raw_record(tmp_path, monkeypatch):
+    db = tmp_path / "q.duckdb"
+    demo.build_demo(db)
+    ingest_paths([PILOT / "dm.csv"], db=db)
+    ae = (PILOT / "ae.csv").read_text().splitlines()
+    bad = ae[1].replace("01-701-1015", "01-999-9999")  # a subject not in DM
+    (tmp_path / "ae.csv").write_text("\n".join([ae[0], bad, *ae[2:6]]) + "\n")
+    ingest_paths([tmp_path / "ae.csv"], db=db)
+    at = _app(db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    summary = _frame(at, "rows")
+    assert summary["rule"].tolist() == ["not_in_dm"]
+    at.selectbox(key="quarantine_rule").select("not_in_dm").run()
+    rows = at.dataframe(key="quarantine_rows").value
+    assert len(rows) == 1 and "01-999-9999" not in rows.columns
+    assert at.get("download_button")  # the CSV download of the filtered rows
+    at.text_input(key="quarantine_reason").input("no such words").run()
+    assert at.dataframe(key="quarantine_rows").value.empty
+
+
+def test_data_page_works_on_an_empty_database(tmp_path, monkeypatch):
+    db = tmp_path / "empty.duckdb"
+    with store.new_database(db):
+        pass
+    at = _app(db, monkeypatch).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert any("upload its DM first" in i.value for i in at.info)
+
+
+def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypatch):
+    db = tmp_path / "ack.duckdb"
+    demo.build_demo(db)
+    alerts.refresh_alerts(db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    alerts.refresh_alerts(db)  # the pilot's baseline: nothing open
+    with store.write_connection(db) as con:  # an alert as refresh_alerts stores it
+        queries.insert_frame(con, "alert", _one_alert())
+    at = _app(db, monkeypatch)
+    at.query_params["study"] = "NCT04232592"
+    at.run()
+    assert "Alerts: 1 unacknowledged" in at.get("page_link")[0].proto.label
+    at.switch_page("pages/alerts.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe(key="alerts_table").value
+    assert table["title"].tolist() == ["SAE: Endometritis in NCT04232592-01-099"]
+    pick = next(m for m in at.multiselect if m.label.startswith("Alerts to acknowledge"))
+    pick.select(int(table["alert_id"].iloc[0]))
+    at.text_area(key="ack_comment").input("Seen; site called, patient admitted.")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert any("Acknowledged 1 alert" in s.value for s in at.success)
+    with store.read_connection(db) as con:
+        feed = queries.alert_feed(con, "NCT04232592")
+        entry = con.execute(
+            "SELECT actor, action, detail FROM audit_log WHERE action = 'alert.acknowledge'"
+        ).fetchall()
+    row = feed[feed["alert_key"] == "sae|NCT04232592-01-099|Endometritis|2021-01-20"].iloc[0]
+    assert row["acknowledged_by"] == "apptest"
+    assert row["ack_comment"] == "Seen; site called, patient admitted."
+    assert entry[0][:2] == ("apptest", "alert.acknowledge")
+    assert json.loads(entry[0][2])["comment"] == "Seen; site called, patient admitted."
+    assert "Alerts: 0 unacknowledged" in at.get("page_link")[0].proto.label
+
+
+def _one_alert():
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "study_id": "NCT04232592",
+                "alert_key": "sae|NCT04232592-01-099|Endometritis|2021-01-20",
+                "kind": "sae",
+                "severity": "critical",
+                "raised_at": store.now(),
+                "batch_id": 99,
+                "usubjid": "NCT04232592-01-099",
+                "cohort_id": "HIGH",
+                "title": "SAE: Endometritis in NCT04232592-01-099",
+                "detail": "grade 3",
+                "link": alerts.patient_link("NCT04232592", "NCT04232592-01-099"),
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize("user_picked", [False, True])
+def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatch, user_picked):
+    from datetime import date
+
+    from safety.live_demo import LiveFeed
+
+    db = tmp_path / "follow.duckdb"
+    demo.build_demo(db)
+    at = _app(db, monkeypatch).run()
+    assert at.date_input(key="cutoff").value == date(2021, 1, 15)
+    if user_picked:
+        at.date_input(key="cutoff").set_value(date(2021, 1, 10)).run()
+    feed, inbox = LiveFeed(), tmp_path / "inbox"
+    inbox.mkdir()
+    for _ in range(3):
+        feed.advance()
+        ingest_paths(feed.write(inbox), db=db)
+    time.sleep(2.1)  # common.data_version is cached for 2 s
+    at.run()  # what the auto-refresh does when the data version changes
+    assert not at.exception, at.exception
+    expected = date(2021, 1, 10) if user_picked else date(2021, 1, 18)
+    assert at.date_input(key="cutoff").value == expected

@@ -1,0 +1,145 @@
+"""The Dose escalation page under AppTest: it renders, marks the current decision-table cell,
+and records adjudications only with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from safety import demo, dlt, queries, store
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+PAGE = "pages/escalation.py"
+
+
+def _open(db, monkeypatch) -> AppTest:
+    monkeypatch.setenv("SAFETY_DB", str(db))
+    monkeypatch.setenv("SAFETY_USER", "apptest-monitor")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(autouse=True)
+def _through_the_entry_point(monkeypatch):
+    """Every AppTest run goes through dashboard.py (see tests/test_patient_page.py: without
+    this, ``common.selection`` reruns once and the rerun drops a form's submit click)."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def page(demo_db, monkeypatch) -> AppTest:
+    return _open(demo_db, monkeypatch)
+
+
+@pytest.fixture
+def writable(tmp_path, monkeypatch) -> tuple[AppTest, Path]:
+    db = tmp_path / "demo.duckdb"
+    demo.build_demo(db)
+    return _open(db, monkeypatch), db
+
+
+def test_1_page_shows_every_dose_cohort_with_decision_and_pending_clock(page):
+    assert page.title[0].value == "Dose escalation"
+    cohorts = _frame(page, "Cohort", "Treated", "Pending")
+    assert cohorts["Cohort"].tolist() == ["Low dose", "Medium dose", "High dose"]
+    high = cohorts.set_index("Cohort").loc["High dose"]
+    assert (high["Treated"], high["Evaluable"], high["Pending"]) == (6, 4, 2)
+    assert high["Decision"] == "de-escalate"
+    assert high["Evaluable on"] == "27 Jan 2021"  # the last HIGH window closes
+    assert cohorts.set_index("Cohort").loc["Low dose", "Evaluable on"] == "now"
+    # each cohort's card carries the reason with the numbers BOIN used
+    assert any(c.value.startswith("2 DLTs in 4 at dose level 3") for c in page.caption)
+    clock = _frame(page, "days_left", "patient")
+    assert len(clock) == 2 and clock["days_left"].between(1, 27).all()
+    assert all("subject=NCT04232592-01-" in link for link in clock["patient"])
+    # DLT clock, estimates, dose paths, decision history
+    assert len(page.get("plotly_chart")) == 4
+    assert any("illustrative" in w.value for w in page.warning)
+
+
+def test_2_decision_table_marks_the_current_cell(page):
+    # BOIN target 0.25, 2 DLTs in 4 evaluable at dose level 3: D (de-escalate);
+    # Liu & Yuan (2015): de-escalate when 2/4 = 0.50 > lambda_d 0.2984
+    table = _frame(page, "0 DLT", "1 DLT")
+    marked = [
+        (n, col)
+        for n in table.index
+        for col in table.columns
+        if str(table.loc[n, col]).startswith("▶")
+    ]
+    assert marked == [(4, "2 DLT")]
+    assert table.loc[4, "2 DLT"] == "▶ D"
+    assert table.loc[3, "0 DLT"] == "E" and table.loc[3, "3 DLT"] == "DU"
+    assert any(
+        "marks the current cell" in c.value and "dose level 3" in c.value for c in page.caption
+    )
+
+
+def test_3_mtpi2_table_and_the_designs_side_by_side(page):
+    page.radio(key="table_design").set_value("mTPI-2").run()
+    assert not page.exception, page.exception
+    assert _frame(page, "0 DLT", "1 DLT").loc[4, "2 DLT"] == "▶ D"
+    comparison = _frame(page, "Design", "Decision").set_index("Design")
+    assert comparison.index.tolist() == ["3+3", "BOIN", "mTPI-2", "CRM"]
+    assert comparison.loc["BOIN", "Decision"] == "de-escalate"
+    assert "getprior" in comparison.loc["CRM", "Note"]  # the demo protocol has no skeleton
+
+
+def test_4_an_empty_reason_is_refused_with_a_message(writable):
+    at, db = writable
+    at.text_area(key="adj_reason").set_value("   ")
+    at.button(key="adj_submit").click().run()
+    assert not at.exception, at.exception
+    assert any("reason is required" in e.value for e in at.error)
+    with store.read_connection(db) as con:
+        assert queries.adjudications(con, "NCT04232592").empty
+
+
+def test_5_with_a_reason_the_rejection_is_written_and_audited(writable):
+    at, db = writable
+    events = at.selectbox(key="adj_event")
+    med = next(o for o in events.options if "Endometritis" in o)  # options show the labels
+    events.set_value(_option(at, med))
+    at.radio(key="adj_decision").set_value("rejected")
+    at.text_area(key="adj_reason").set_value("Endometritis present before the injection")
+    at.button(key="adj_submit").click().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert any("Recorded" in s.value for s in at.success)
+    cohorts = _frame(at, "Cohort", "Treated", "Pending").set_index("Cohort")
+    assert cohorts.loc["Medium dose", "Subjects with DLT"] == 0
+    assert cohorts.loc["Medium dose", "DLTs rejected"] == 1
+    with store.read_connection(db) as con:
+        audit = queries.audit_entries(con, "NCT04232592", "dlt.")
+    assert audit["action"].tolist() == ["dlt.reject"]
+    assert audit["actor"].tolist() == ["apptest-monitor"]
+    assert json.loads(audit["detail"].iloc[0])["reason"] == (
+        "Endometritis present before the injection"
+    )
+
+
+def _frame(at: AppTest, *columns: str):
+    """The first dataframe on the page that has all these columns."""
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+def _option(at: AppTest, label: str) -> tuple[str, str, int]:
+    """The event key (usubjid, source, seq) behind the selectbox label ``label``."""
+    sel = at.session_state["selection"]
+    with store.read_connection(sel.db) as con:
+        events = dlt.dlt_events(con, sel.config, sel.cutoff)
+    usubjid, term = label.split(" · ")[:2]
+    row = events[(events["usubjid"] == usubjid) & (events["term"] == term)].iloc[0]
+    return row["usubjid"], row["source"], int(row["source_seq"])

@@ -1,0 +1,32 @@
+"""The DSMB reports page under AppTest: build a report, preview it, download it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+
+
+def test_reports_page_builds_previews_and_offers_downloads(demo_db, tmp_path, monkeypatch):
+    db = shutil.copy(demo_db, tmp_path / "safety.duckdb")  # the page records a snapshot
+    monkeypatch.setenv("SAFETY_DB", str(db))
+    monkeypatch.setenv("SAFETY_USER", "apptest")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/reports.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "DSMB reports"
+    at.radio(key="report_kind").set_value("closed")
+    at.button(key="report_build").click().run()
+    assert not at.exception, at.exception
+    (done,) = at.success
+    assert "Closed report at 15 Jan 2021: snapshot" in done.value
+    labels = [b.label for b in at.get("download_button")]
+    assert labels[:5] == ["Whole folder (zip)", "PDF", "HTML", "XLSX", "manifest.json"]
+    frames = [d.value for d in at.dataframe]  # the report's tables, its files, the snapshots
+    assert any(list(f.columns[:2]) == ["Cohort", "Subject"] for f in frames)  # the listings
+    assert any("Decision" in f.columns and "Reason" in f.columns for f in frames)
+    snapshots = frames[-1]
+    assert snapshots["kind"].iloc[0] == "closed"  # newest first
