@@ -23,6 +23,21 @@ from safety.errors import SafetyError
 from safety.patient import PatientProfile, load_profile
 from safety.status import StudyStatus, study_status
 
+# How a decision and a rule state look wherever they are shown (markdown badges).
+DECISION_BADGES = {
+    "escalate": ":blue-badge[escalate]",
+    "stay": ":gray-badge[stay]",
+    "de-escalate": ":orange-badge[de-escalate]",
+    "eliminate": ":red-badge[eliminate]",
+    "stop": ":red-badge[stop]",
+    "none": ":gray-badge[no decision]",
+}
+RULE_BADGES = {
+    "ok": ":green-badge[ok]",
+    "warning": ":orange-badge[warning]",
+    "triggered": ":red-badge[triggered]",
+}
+
 
 def db_path() -> str:
     return str(store.resolve_db_path())

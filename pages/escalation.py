@@ -16,19 +16,6 @@ from safety.errors import SafetyError
 from safety.escalation import outcomes_from_counts
 from safety.status import decision_history, escalation_inputs
 
-DECISION_BADGES = {
-    "escalate": ":blue-badge[escalate]",
-    "stay": ":gray-badge[stay]",
-    "de-escalate": ":orange-badge[de-escalate]",
-    "eliminate": ":red-badge[eliminate]",
-    "stop": ":red-badge[stop]",
-    "none": ":gray-badge[no decision]",
-}
-RULE_BADGES = {
-    "ok": ":green-badge[ok]",
-    "warning": ":orange-badge[warning]",
-    "triggered": ":red-badge[triggered]",
-}
 LETTER_STYLES = {
     "E": "background-color: #deebf7",
     "S": "background-color: #f0f0f0",
@@ -143,7 +130,7 @@ st.dataframe(
 cards = st.columns(len(config.dose_cohorts))
 for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}** {DECISION_BADGES.get(cohort.decision, cohort.decision)}")
+        st.markdown(f"**{cohort.label}** {common.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
         if cohort.evaluable_on:
             st.markdown(
                 f":material/schedule: {cohort.in_dlt_window} pending: evaluable on "
@@ -302,10 +289,10 @@ with right:
 # --- stopping rules ------------------------------------------------------------------------------
 st.subheader("Stopping rules")
 for rule in status.rules:
-    st.markdown(f"{RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+    st.markdown(f"{common.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
 for cohort in status.cohorts:
     for rule in cohort.rules[:1] if not cohort.control else ():
-        st.markdown(f"{RULE_BADGES[rule.state]} **{rule.name}, {cohort.label}**: {rule.detail}")
+        st.markdown(f"{common.RULE_BADGES[rule.state]} **{rule.name}, {cohort.label}**: {rule.detail}")
 
 # --- decision history ----------------------------------------------------------------------------
 st.subheader("Decision history")

@@ -12,20 +12,6 @@ ACTION_ICONS = {
     "eliminate": ":material/block:",
     "stop": ":material/block:",
 }
-ACTION_LABELS = {
-    "escalate": ":blue-badge[escalate]",
-    "stay": ":gray-badge[stay]",
-    "de-escalate": ":orange-badge[de-escalate]",
-    "eliminate": ":red-badge[eliminate]",
-    "stop": ":red-badge[stop]",
-    "none": ":gray-badge[no decision]",
-}
-RULE_BADGES = {
-    "ok": ":green-badge[ok]",
-    "warning": ":orange-badge[warning]",
-    "triggered": ":red-badge[triggered]",
-}
-
 sel = common.selection()
 config = sel.config
 status = common.status(sel.db, sel.study_id, sel.cutoff, sel.version)
@@ -85,16 +71,16 @@ common.download_table(cohort_table, f"{sel.study_id} cohorts {sel.cutoff}", key=
 cards = st.columns(len(status.cohorts))
 for card, cohort in zip(cards, status.cohorts, strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}**  \n{ACTION_LABELS.get(cohort.decision, cohort.decision)}")
+        st.markdown(f"**{cohort.label}**  \n{common.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
         st.caption(cohort.reason)
         # only what needs attention here; every rule's state is listed once below
         for rule in cohort.rules:
             if rule.state != "ok":
-                st.markdown(f"{RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
+                st.markdown(f"{common.RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
 
 st.markdown("#### Stopping rules")
 for rule in status.rules:
-    st.markdown(f"{RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+    st.markdown(f"{common.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
 
 colours = charts.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)

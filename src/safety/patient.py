@@ -30,7 +30,6 @@ import pandas as pd
 
 from safety import queries, store
 from safety.config import StudyConfig
-from safety.ctcae.derive import derive_lab_grades
 from safety.errors import ReviewError
 
 # The key tests of the profile's small multiples, in the order a monitor reads them: liver,
@@ -53,7 +52,7 @@ class PatientProfile:
 
     ``subject`` and ``dlt_state`` are single records as dicts (dates as ``datetime.date``);
     the rest are frames with the columns of their ``queries.patient_*`` function, and
-    ``labs`` also has the CTCAE grade columns of ``ctcae.derive_lab_grades`` plus
+    ``labs`` also has the stored CTCAE grade columns (``queries.patient_labs``) plus
     ``worst_grade`` (0-4, missing = cannot grade) and ``ctcae_term`` (the term of the worst
     grade's direction).
     """
@@ -304,31 +303,14 @@ def load_profile(
 
 
 def grade_labs(labs: pd.DataFrame) -> pd.DataFrame:
-    """The patient's lab results with CTCAE v5.0 grades (``ctcae.derive_lab_grades``).
-
-    Adds ``worst_grade`` (the larger of the low and high grade; missing when neither could be
-    graded) and ``ctcae_term`` (the term of that direction, e.g. "Alanine aminotransferase
-    increased").
+    """The patient's graded lab results (``queries.patient_labs``) with ``ctcae_term``: the
+    term of the direction that gave the worst grade (e.g. "Alanine aminotransferase increased").
     """
-    if labs.empty:
-        graded = labs.assign(
-            grade_low=pd.array([], dtype="Int8"),
-            grade_high=pd.array([], dtype="Int8"),
-            term_low=pd.array([], dtype="str"),
-            term_high=pd.array([], dtype="str"),
-            x_uln=pd.array([], dtype="float64"),
-        )
-    else:
-        graded = derive_lab_grades(labs)
-    low = graded["grade_low"].astype("Float64")
-    high = graded["grade_high"].astype("Float64")
-    worst = pd.concat([low, high], axis=1).max(axis=1, skipna=True)
-    graded["worst_grade"] = worst.round().astype("Int8")
-    use_low = low.fillna(-1).to_numpy() > high.fillna(-1).to_numpy()
+    low = labs["grade_low"].astype("Float64").fillna(-1).to_numpy()
+    high = labs["grade_high"].astype("Float64").fillna(-1).to_numpy()
+    graded = labs.assign(worst_grade=labs["worst_grade"].astype("Int8"))
     graded["ctcae_term"] = pd.array(
-        np.where(
-            use_low, graded["term_low"].to_numpy(object), graded["term_high"].to_numpy(object)
-        ),
+        np.where(low > high, labs["term_low"].to_numpy(object), labs["term_high"].to_numpy(object)),
         dtype="str",
     )
     return graded

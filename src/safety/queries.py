@@ -1543,22 +1543,23 @@ def patient_adverse_events(
 def patient_labs(
     con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str, cutoff: date
 ) -> pd.DataFrame:
-    """The patient's lab results collected on or before the cut-off, by date and test.
+    """The patient's lab results collected on or before the cut-off, by date and test, with
+    their stored CTCAE v5.0 grades (table ``lab_graded``, the same grades every page uses).
 
-    Not graded here: ``safety.patient`` grades these few rows with ``ctcae.derive_lab_grades``
-    (the ``lab_graded`` view gives the same grades but takes seconds to plan per query).
     Columns: study_id, usubjid, seq, test_code, test_name, category, value, value_text, unit,
     lln, uln, range_flag, collected_date, visit, visit_num, study_day, baseline_flag,
-    first_dose_date (what ``ctcae.derive_lab_grades`` needs).
+    first_dose_date, baseline, x_uln, term_low, grade_low, term_high, grade_high, worst_grade,
+    grade_reason.
     """
     return con.execute(
         """
-        SELECT l.study_id, l.usubjid, l.seq, l.test_code, l.test_name, l.category, l.value,
-               l.value_text, l.unit, l.lln, l.uln, l.range_flag, l.collected_date, l.visit,
-               l.visit_num, l.study_day, l.baseline_flag, s.first_dose_date
-        FROM current_lab l JOIN current_subject s USING (study_id, usubjid)
-        WHERE l.study_id = $study_id AND l.usubjid = $usubjid AND l.collected_date <= $cutoff
-        ORDER BY l.collected_date, l.test_code, l.seq""",
+        SELECT study_id, usubjid, seq, test_code, test_name, category, value, value_text, unit,
+               lln, uln, range_flag, collected_date, visit, visit_num, study_day, baseline_flag,
+               first_dose_date, baseline, x_uln, term_low, grade_low, term_high, grade_high,
+               worst_grade, grade_reason
+        FROM lab_graded
+        WHERE study_id = $study_id AND usubjid = $usubjid AND collected_date <= $cutoff
+        ORDER BY collected_date, test_code, seq""",
         {"study_id": study_id, "usubjid": usubjid, "cutoff": cutoff},
     ).df()
 

@@ -9,12 +9,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
-from conftest import ROOT, _free_port
-from pageutil import screenshot, wait_rendered
+from pageutil import ROOT, screenshot, start_dashboard, stop, wait_rendered
 from playwright.sync_api import Page, expect
 
 from safety import alerts, demo
@@ -32,31 +29,8 @@ def live_setup(tmp_path_factory):
     demo.build_demo(db)
     alerts.refresh_alerts(db)  # the baseline
     env = {**os.environ, "SAFETY_DB": str(db), "SAFETY_USER": "browser-test"}
-    port = _free_port()
     server_log, watch_log = root / "streamlit.log", root / "watch.log"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=open(server_log, "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    server, url = start_dashboard(env, server_log)
     watcher = subprocess.Popen(
         [sys.executable, "-m", "safety", "-v", "watch", str(inbox), "--poll", "0.5"],
         cwd=ROOT,
@@ -64,16 +38,6 @@ def live_setup(tmp_path_factory):
         stdout=open(watch_log, "wb"),
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("streamlit did not start: " + server_log.read_text()) from None
-            time.sleep(0.2)
     yield {
         "url": url,
         "db": db,
@@ -84,12 +48,7 @@ def live_setup(tmp_path_factory):
         "watcher": watcher,
     }
     watcher.send_signal(signal.SIGTERM)
-    server.terminate()
-    for proc in (watcher, server):
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop(watcher, server)
 
 
 def _deliver(setup, days: int) -> None:
