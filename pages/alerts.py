@@ -72,6 +72,7 @@ picked = st.dataframe(
         "ack_comment": "Comment",
     },
 )
+common.download_table(feed.drop(columns="badge"), "alerts")
 
 chosen = feed.iloc[picked.selection.rows] if picked else feed.iloc[[]]
 unacknowledged = feed[feed["acknowledged_at"].isna()]

@@ -110,6 +110,7 @@ with ledger_tab:
             "current": "Current",
         },
     )
+    common.download_table(ledger, "batch_ledger")
 
 with quarantine_tab:
     summary = ingest_data.quarantine_summary(path, sel.study_id, version)
@@ -117,6 +118,7 @@ with quarantine_tab:
         st.success(f"No quarantined rows in {sel.study_id}.")
     else:
         st.dataframe(summary, hide_index=True, key="quarantine_summary")
+        common.download_table(summary, f"quarantine_summary_{sel.study_id}")
         rules = sorted(summary["rule"].dropna().unique().tolist())
         left, middle, right = st.columns(3)
         rule = left.selectbox("Rule", ["all", *rules], key="quarantine_rule")
@@ -148,6 +150,7 @@ with quarantine_tab:
             on_select="rerun",
             selection_mode="single-row",
         )
+        common.download_table(rows.drop(columns=["raw_record"]), f"quarantine_rows_{sel.study_id}")
         st.download_button(
             "Download these rows (CSV)",
             rows.to_csv(index=False).encode("utf-8"),
@@ -165,8 +168,9 @@ with quarantine_tab:
 
 with counts_tab:
     st.caption("Current rows (superseded data cuts left out) per study and domain.")
+    counts = ingest_data.counts_by_domain(path, version)
     st.dataframe(
-        ingest_data.counts_by_domain(path, version),
+        counts,
         hide_index=True,
         key="domain_counts",
         column_config={
@@ -178,6 +182,7 @@ with counts_tab:
             "loaded_at": st.column_config.DatetimeColumn("Loaded (UTC)", format="YYYY-MM-DD HH:mm"),
         },
     )
+    common.download_table(counts, "counts_by_domain")
 
 with changes_tab:
     changes = ingest_data.cut_change_summary(path, sel.study_id, version)
@@ -186,10 +191,9 @@ with changes_tab:
         "(a record is its key, e.g. USUBJID + AESEQ). With one delivery, every record is added."
     )
     st.dataframe(changes, hide_index=True, key="cut_summary")
+    common.download_table(changes, f"changes_since_last_cut_{sel.study_id}")
     if not changes.empty:
         domain = st.selectbox("Records of domain", changes["domain"].tolist(), key="cut_domain")
-        st.dataframe(
-            ingest_data.cut_changes(path, sel.study_id, domain, version),
-            hide_index=True,
-            key="cut_rows",
-        )
+        changed = ingest_data.cut_changes(path, sel.study_id, domain, version)
+        st.dataframe(changed, hide_index=True, key="cut_rows")
+        common.download_table(changed, f"changes_{domain}_{sel.study_id}", key="cut_rows")

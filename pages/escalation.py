@@ -127,6 +127,7 @@ st.dataframe(
         ),
     },
 )
+common.download_table(cohort_table, "dose_cohorts")
 cards = st.columns(len(config.dose_cohorts))
 for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], strict=True):
     with card.container(border=True):
@@ -146,14 +147,15 @@ if clock.empty:
 else:
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(
-            charts.dlt_window_clock(clock, config.dlt.window_days), key="dlt_clock_chart"
-        )
+        clock_chart = charts.dlt_window_clock(clock, config.dlt.window_days)
+        st.plotly_chart(clock_chart, key="dlt_clock_chart")
+        common.download_figure(clock_chart, "dlt_window_clock")
     with right:
+        clock_table = clock.assign(
+            patient=[common.patient_link(sel.study_id, u) for u in clock["usubjid"]]
+        )[["patient", "window_end", "days_left", "elapsed"]]
         st.dataframe(
-            clock.assign(patient=[common.patient_link(sel.study_id, u) for u in clock["usubjid"]])[
-                ["patient", "window_end", "days_left", "elapsed"]
-            ],
+            clock_table,
             hide_index=True,
             key="dlt_clock_table",
             column_config={
@@ -167,6 +169,7 @@ else:
                 ),
             },
         )
+        common.download_table(clock_table, "dlt_window_clock_table")
 
 # --- the design's decision table ------------------------------------------------------------------
 st.subheader("Decision table")
@@ -192,6 +195,7 @@ st.dataframe(
     key="decision_table",
     height=36 * (len(table) + 1) + 4,  # every row, no inner scrolling
 )
+common.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
 if cell.dose_level is None:
     st.caption("No evaluable patient yet: the first cohort starts at dose level 1.")
 elif cell.n not in table.index:  # e.g. the CDISC pilot: 84 patients at a dose
@@ -214,15 +218,18 @@ estimates, comparison = evidence(sel.db, sel.study_id, status.outcomes, sel.vers
 st.subheader("Estimates and the designs side by side")
 left, right = st.columns([1, 1])
 with left:
-    st.plotly_chart(
-        charts.toxicity_estimates(estimates, config.design.target, labels), key="tox_estimates"
-    )
+    estimates_chart = charts.toxicity_estimates(estimates, config.design.target, labels)
+    st.plotly_chart(estimates_chart, key="tox_estimates")
+    common.download_figure(estimates_chart, "toxicity_estimates")
 with right:
-    st.dataframe(
+    estimates_table = (
         estimates[["dose_level", "n", "dlts", "boin", "boin_lower", "boin_upper", "crm"]]
         .assign(dose=labels)
         .set_index("dose")
-        .drop(columns="dose_level"),
+        .drop(columns="dose_level")
+    )
+    st.dataframe(
+        estimates_table,
         key="estimates_table",
         column_config={
             "boin": st.column_config.NumberColumn("BOIN", format="%.2f"),
@@ -231,6 +238,7 @@ with right:
             "crm": st.column_config.NumberColumn("CRM", format="%.2f"),
         },
     )
+    common.download_table(estimates_table.reset_index(), "toxicity_estimates_table")
     st.caption(
         "BOIN: isotonic estimate (select.mtd) with each dose's Beta(1 + DLTs, 1 + n − DLTs) "
         "95% interval. CRM: DLT rate at the posterior mean of β, 95% interval from β's "
@@ -244,6 +252,7 @@ st.dataframe(
     key="design_comparison",
     column_config={"Reason": st.column_config.TextColumn(width="large")},
 )
+common.download_table(comparison, "design_comparison")
 st.caption(
     "The designs alone, without the protocol's stopping rules. "
     + (
@@ -271,7 +280,9 @@ depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_de
 path_frame = paths(sel.db, sel.study_id, sel.cutoff, sel.version, int(size), int(depth))
 left, right = st.columns([2, 3])
 with left:
-    st.plotly_chart(charts.dose_paths(path_frame), key="dose_paths_chart")
+    paths_chart = charts.dose_paths(path_frame)
+    st.plotly_chart(paths_chart, key="dose_paths_chart")
+    common.download_figure(paths_chart, "dose_paths")
 with right:
     indented = path_frame.assign(
         step=[
@@ -285,6 +296,7 @@ with right:
         key="dose_paths_table",
         column_config={"step": st.column_config.TextColumn("Result → decision", width="medium")},
     )
+    common.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
 
 # --- stopping rules ------------------------------------------------------------------------------
 st.subheader("Stopping rules")
@@ -300,13 +312,16 @@ past = history(sel.db, sel.study_id, sel.cutoff, sel.version)
 if past.empty:
     st.caption("No patient dosed by the cut-off.")
 else:
-    st.plotly_chart(charts.decision_history(past), key="decision_history_chart")
+    history_chart = charts.decision_history(past)
+    st.plotly_chart(history_chart, key="decision_history_chart")
+    common.download_figure(history_chart, "decision_history")
     only_changes = st.toggle("Only days the decision changed", value=True, key="history_changes")
     shown = past[past["changed"] | (past.index == 0)] if only_changes else past
+    history_table = shown[
+        ["day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason"]
+    ]
     st.dataframe(
-        shown[
-            ["day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason"]
-        ],
+        history_table,
         hide_index=True,
         key="decision_history_table",
         column_config={
@@ -314,6 +329,7 @@ else:
             "dose_level": st.column_config.NumberColumn("Next dose level"),
         },
     )
+    common.download_table(history_table, "decision_history_table")
 
 # --- DLT candidates and adjudication -----------------------------------------------------------------
 st.subheader("DLT candidates")
@@ -324,22 +340,23 @@ else:
         patient=[common.patient_link(sel.study_id, u) for u in events["usubjid"]],
         cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
     )
+    candidates = listing[
+        [
+            "patient",
+            "cohort",
+            "term",
+            "onset_date",
+            "onset_day",
+            "grade",
+            "dlt_rule",
+            "dlt_status",
+            "adjudication_reason",
+            "decided_by",
+            "decided_at",
+        ]
+    ]  # fmt: skip
     st.dataframe(
-        listing[
-            [
-                "patient",
-                "cohort",
-                "term",
-                "onset_date",
-                "onset_day",
-                "grade",
-                "dlt_rule",
-                "dlt_status",
-                "adjudication_reason",
-                "decided_by",
-                "decided_at",
-            ]
-        ],  # fmt: skip
+        candidates,
         hide_index=True,
         key="dlt_candidates",
         column_config={
@@ -351,6 +368,7 @@ else:
             "adjudication_reason": "Adjudication reason",
         },
     )
+    common.download_table(candidates, "dlt_candidates")
     keys = [
         (r.usubjid, r.source, int(r.source_seq)) for r in events.itertuples()
     ]  # a handful of events
@@ -412,8 +430,6 @@ with st.expander("Add a DLT the rules did not flag"):
 
 if not adjudication_log.empty:
     st.markdown("**Adjudication log**")
-    st.dataframe(
-        adjudication_log.drop(columns=["adjudication_id"]),
-        hide_index=True,
-        key="adjudication_log",
-    )
+    log_table = adjudication_log.drop(columns=["adjudication_id"])
+    st.dataframe(log_table, hide_index=True, key="adjudication_log")
+    common.download_table(log_table, "adjudication_log")

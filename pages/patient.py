@@ -160,27 +160,24 @@ else:
     )
     x_range = profile.time_range(window_only=span == "DLT window")
     cutoff_day = (sel.cutoff - profile.first_dose_date).days
-    st.plotly_chart(
-        charts.patient_timeline(
-            profile.timeline_events(),
-            window_days=profile.window_days,
-            cutoff_day=cutoff_day,
-            x_range=x_range,
-        ),
-        key="patient_timeline",
+    timeline_chart = charts.patient_timeline(
+        profile.timeline_events(),
+        window_days=profile.window_days,
+        cutoff_day=cutoff_day,
+        x_range=x_range,
     )
-    st.plotly_chart(
-        charts.patient_labs(
-            profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
-        ),
-        key="patient_labs",
+    st.plotly_chart(timeline_chart, key="patient_timeline")
+    common.download_figure(timeline_chart, f"{usubjid}_timeline", key="timeline")
+    labs_chart = charts.patient_labs(
+        profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
     )
-    st.plotly_chart(
-        charts.patient_vitals(
-            profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
-        ),
-        key="patient_vitals",
+    st.plotly_chart(labs_chart, key="patient_labs")
+    common.download_figure(labs_chart, f"{usubjid}_labs", key="labs")
+    vitals_chart = charts.patient_vitals(
+        profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
     )
+    st.plotly_chart(vitals_chart, key="patient_vitals")
+    common.download_figure(vitals_chart, f"{usubjid}_vitals", key="vitals")
 
 
 # --- narrative --------------------------------------------------------------------------------
@@ -189,16 +186,14 @@ sentences = narrative.patient_narrative(profile)
 text = narrative.narrative_text(sentences)
 st.markdown(text.replace("$", r"\$"))
 with st.expander("Where each sentence comes from"):
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "sentence": [x.text for x in sentences],
-                "records": [", ".join(x.sources) for x in sentences],
-            }
-        ),
-        hide_index=True,
-        key="narrative_sources",
+    sources = pd.DataFrame(
+        {
+            "sentence": [x.text for x in sentences],
+            "records": [", ".join(x.sources) for x in sentences],
+        }
     )
+    st.dataframe(sources, hide_index=True, key="narrative_sources")
+    common.download_table(sources, f"{usubjid}_narrative_sources", key="narrative_sources")
 st.download_button(
     "Download narrative (text)",
     text,
@@ -218,26 +213,23 @@ events = profile.dlt_events
 if events.empty:
     st.markdown("No DLT candidate for this patient by the protocol's rules.")
 else:
-    st.dataframe(
-        events[
-            [
-                "source",
-                "source_seq",
-                "term",
-                "onset_date",
-                "onset_day",
-                "grade",
-                "dlt_rule",
-                "dlt_status",
-                "adjudication_reason",
-                "decided_by",
-                "decided_at",
-            ]
-        ],
-        hide_index=True,
-        key="dlt_events",
-        column_config=_dates(events),
-    )
+    dlt_table = events[
+        [
+            "source",
+            "source_seq",
+            "term",
+            "onset_date",
+            "onset_day",
+            "grade",
+            "dlt_rule",
+            "dlt_status",
+            "adjudication_reason",
+            "decided_by",
+            "decided_at",
+        ]
+    ]
+    st.dataframe(dlt_table, hide_index=True, key="dlt_events", column_config=_dates(events))
+    common.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
 user = common.signed_in_user()
 
 
@@ -345,14 +337,7 @@ for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=
     with tab:
         slug = name.lower().replace(" ", "_")
         st.dataframe(frame, hide_index=True, key=f"listing_{slug}", column_config=_dates(frame))
-        st.download_button(
-            f"Download {name.lower()} (CSV)",
-            frame.to_csv(index=False),
-            file_name=f"{usubjid}_{slug}.csv",
-            mime="text/csv",
-            icon=":material/download:",
-            key=f"download_{slug}",
-        )
+        common.download_table(frame, f"{usubjid}_{slug}", key=slug)
 
 
 # --- review status and notes ----------------------------------------------------------------------
@@ -390,3 +375,4 @@ if history.empty:
     st.caption("No adjudication or review recorded for this patient yet.")
 else:
     st.dataframe(history, hide_index=True, key="audit_history")
+    common.download_table(history, f"{usubjid}_history", key="audit_history")
