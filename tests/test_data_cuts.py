@@ -36,3 +36,17 @@ def test_cumulative_dm_and_ae_deliveries_are_counted_once(tmp_path):
     assert sum(c.subjects for c in status.cohorts) == 306 - 52
     assert counts["subject"] == 306
     assert counts["adverse_event"] == 1191 + 1
+
+
+def test_ae_delivered_before_any_dm_is_quarantined_not_a_crash(tmp_path):
+    # Found by hand: Series.map over an empty DM lookup raised "Cannot cast DatetimeArray".
+    db = tmp_path / "early.duckdb"
+    with store.new_database(db):
+        pass
+    ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False).head(3)
+    ae.to_csv(tmp_path / "ae.csv", index=False)
+    (result,) = ingest_paths([tmp_path / "ae.csv"], db=db, study_id="CDISCPILOT01")
+    assert (result.status, result.rows_in, result.rows_quarantined) == ("rejected", 3, 3)
+    with store.read_connection(db) as con:
+        reasons = con.execute("SELECT reason FROM quarantine ORDER BY row_number").fetchall()
+    assert all("is not in DM" in r[0] for r in reasons) and len(reasons) == 3

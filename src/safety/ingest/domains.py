@@ -195,7 +195,9 @@ def map_ae(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
     start = v.iso_dates(raw, "AESTDTC", issues)
     end = v.iso_dates(raw, "AEENDTC", issues)
     v.end_before_start(start, end, "AESTDTC", "AEENDTC", issues)
-    first_dose = out["usubjid"].map(ctx.subjects["first_dose_date"])
+    # reindex, not Series.map: map casts an empty datetime lookup to float (AE before any DM)
+    first_dose = pd.Series(
+        ctx.subjects["first_dose_date"].reindex(out["usubjid"]).to_numpy(), index=out.index)
     start_date, start_imputed = impute_ae_start(start, end, first_dose)
 
     severity = v.terms(raw, "AESEV", v.SEVERITY_TERMS, issues, codelist="AESEV (C66769)")
