@@ -34,7 +34,7 @@ from safety.errors import DesignError
 from safety.escalation.decision import (
     Action,
     Decision,
-    action_for,
+    decision_maker,
     dlt_phrase,
     eliminated_from,
     prob_exceeds,
@@ -303,20 +303,7 @@ class Boin:
         current = last_dose(cohorts)
         base = {"lambda_e": lambda_e, "lambda_d": lambda_d, "target": self.target}
 
-        def make(
-            next_dose: int | None, continue_: bool, reason: str, numbers: dict[str, float]
-        ) -> Decision:
-            return Decision(
-                action=action_for(current, next_dose, continue_, eliminated),
-                dose_level=next_dose,
-                reason=reason + " (BOIN)",
-                numbers=numbers,
-                continue_=continue_,
-                estimates=estimates,
-                eliminated=eliminated,
-                design=self.name,
-                current_dose=current,
-            )
+        make = decision_maker(self.name, "BOIN", current, estimates, eliminated)
 
         if current is None:
             return make(1, True, "No patients treated yet: start at dose level 1", base)

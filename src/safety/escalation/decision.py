@@ -147,6 +147,24 @@ def action_for(
     return Action.ELIMINATE if current in eliminated else Action.DE_ESCALATE
 
 
+def decision_maker(design: str, label: str, current: int | None,
+                   estimates: tuple[float | None, ...], eliminated: tuple[int, ...]):
+    """A function ``make(next_dose, continue_, reason, numbers) -> Decision`` for one decide()
+    call of an interval design: the action follows from ``current`` and the next dose, and the
+    reason ends with the design's ``label``, e.g. " (BOIN)"."""
+
+    def make(next_dose: int | None, continue_: bool, reason: str,
+             numbers: dict[str, float]) -> Decision:
+        return Decision(
+            action=action_for(current, next_dose, continue_, eliminated),
+            dose_level=next_dose, reason=f"{reason} ({label})", numbers=numbers,
+            continue_=continue_, estimates=estimates, eliminated=eliminated, design=design,
+            current_dose=current,
+        )
+
+    return make
+
+
 def eliminated_from(first: int | None, num_doses: int) -> tuple[int, ...]:
     """Dose ``first`` and every dose above it (none when ``first`` is None)."""
     return () if first is None else tuple(range(first, num_doses + 1))

@@ -35,7 +35,7 @@ from safety.errors import DesignError
 from safety.escalation.boin import final_selection, isotonic_estimates
 from safety.escalation.decision import (
     Decision,
-    action_for,
+    decision_maker,
     dlt_phrase,
     eliminated_from,
     prob_exceeds,
@@ -180,20 +180,7 @@ class Mtpi2:
         eliminated = self._eliminated(n, y)
         current = last_dose(cohorts)
 
-        def make(
-            next_dose: int | None, continue_: bool, reason: str, numbers: dict[str, float]
-        ) -> Decision:
-            return Decision(
-                action=action_for(current, next_dose, continue_, eliminated),
-                dose_level=next_dose,
-                reason=reason + " (mTPI-2)",
-                numbers=numbers,
-                continue_=continue_,
-                estimates=estimates,
-                eliminated=eliminated,
-                design=self.name,
-                current_dose=current,
-            )
+        make = decision_maker(self.name, "mTPI-2", current, estimates, eliminated)
 
         base = {"target": self.target, "epsilon1": self.epsilon1, "epsilon2": self.epsilon2}
         if current is None:
