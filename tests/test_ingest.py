@@ -298,9 +298,13 @@ def test_cli_bad_file_exits_2_with_one_line(tmp_path):
     assert len(lines) == 1 and "is not a SAS transport (XPT) file" in lines[0]
 
 
-def test_cli_missing_database_exits_2(tmp_path):
-    result = CliRunner().invoke(ingest, [str(PILOT / "dm.csv"), "--db", str(tmp_path / "no.db")])
-    assert result.exit_code == 2 and "does not exist" in result.stderr
+def test_cli_creates_a_missing_database_and_says_so(tmp_path):
+    db = tmp_path / "new.duckdb"
+    result = CliRunner().invoke(ingest, [str(PILOT / "dm.csv"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert f"created a new database at {db}" in result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM current_subject").fetchall() == [(306,)]
 
 
 def test_database_unchanged_by_rejected_file(tmp_path):

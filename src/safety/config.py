@@ -9,6 +9,7 @@ Code downstream trusts the objects and never re-reads the TOML.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -349,15 +350,26 @@ def _read_stopping_rule(file_name: str, index: int, raw: Any) -> StoppingRule:
     return StoppingRule(kind, name, n=t.get("n", "posint"))
 
 
-def study_config_paths(directory: Path = STUDIES_DIR) -> list[Path]:
-    """The study configuration files shipped in ``data/studies``."""
-    return sorted(directory.glob("*.toml"))
+def study_config_dirs() -> list[Path]:
+    """Where study configurations are looked for: the folders of ``$SAFETY_STUDIES``
+    (separated by the OS path separator, first wins), then ``data/studies``."""
+    extra = os.environ.get("SAFETY_STUDIES", "")
+    return [Path(p) for p in extra.split(os.pathsep) if p] + [STUDIES_DIR]
 
 
-def find_study_config(study_id: str, directory: Path = STUDIES_DIR) -> StudyConfig:
-    """The configuration whose ``[study] id`` is ``study_id`` (case-insensitive)."""
+def study_config_paths(directory: Path | None = None) -> list[Path]:
+    """The study configuration files of one folder, or of every folder of
+    :func:`study_config_dirs`."""
+    folders = [directory] if directory is not None else study_config_dirs()
+    return [path for folder in folders for path in sorted(folder.glob("*.toml"))]
+
+
+def find_study_config(study_id: str, directory: Path | None = None) -> StudyConfig:
+    """The configuration whose ``[study] id`` is ``study_id`` (case-insensitive); the first
+    found in :func:`study_config_dirs` order."""
     for path in study_config_paths(directory):
         config = load_study_config(path)
         if config.study_id.lower() == study_id.lower():
             return config
-    raise ConfigError(f"no study configuration with id {study_id!r} in {directory}")
+    where = directory or " or ".join(str(d) for d in study_config_dirs())
+    raise ConfigError(f"no study configuration with id {study_id!r} in {where}")

@@ -172,3 +172,34 @@ def new_database(db: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnec
         con.close()
         tmp.unlink(missing_ok=True)
         raise
+
+
+def create_if_missing(db: str | Path | None = None) -> bool:
+    """Create an empty database (the schema, no study) when the file does not exist yet.
+
+    Returns True when this call created it. Safe against another process doing the same: the
+    new file is built aside and linked into place only if nothing is there (``os.link`` fails
+    on an existing name), so an existing database is never replaced.
+    """
+    path = resolve_db_path(db)
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        create_schema(con)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    try:
+        os.link(tmp, path)
+        created = True
+    except FileExistsError:
+        created = False
+    finally:
+        tmp.unlink(missing_ok=True)
+    if created:
+        log.info("created an empty database at %s", path)
+    return created

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from safety import store
 from safety.alerts import refresh_alerts
 from safety.cli_base import BadInput, db_option
 from safety.errors import SafetyError
@@ -35,6 +36,8 @@ def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None, actor:
            as_json: bool) -> None:
     """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file."""
     try:
+        if store.create_if_missing(db):
+            click.echo(f"note: created a new database at {store.resolve_db_path(db)}", err=True)
         results = ingest_paths(paths, db=db, study_id=study_id, actor=actor)
         if any(r.status == "loaded" for r in results):
             refresh_alerts(db)  # alerts are evaluated once per new batch (safety.alerts)

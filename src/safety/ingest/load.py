@@ -129,7 +129,8 @@ def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
     paths
         Files (XPT, CSV, Dataset-JSON, Parquet) or folders of them.
     db
-        The database (default: ``$SAFETY_DB``, else data/safety.duckdb). It must exist.
+        The database (default: ``$SAFETY_DB``, else data/safety.duckdb); an empty one is
+        created when the file does not exist yet.
     study_id
         The study to load into; default: each file's STUDYID, matched to a configuration in
         data/studies when the study is not in the database yet.
@@ -145,7 +146,10 @@ def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
     StoreError
         When the database is missing, has another schema version or stays locked.
     """
-    return [ingest_file(p, db, study_id, actor) for p in expand_paths(paths)]
+    files = expand_paths(paths)
+    if files:
+        store.create_if_missing(db)
+    return [ingest_file(p, db, study_id, actor) for p in files]
 
 
 def ingest_bytes(name: str, data: bytes, db: str | Path | None = None,
