@@ -17,9 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from safety import demo, queries, store
+from safety import store
 from safety.config import parse_study_config
-from safety.status import study_status
+from safety.demo import generator as demo
+from safety.monitor.status import study_status
+from safety.store import queries
 
 
 def timed(fn, repeat: int = 5) -> tuple[float, float]:
@@ -51,17 +53,17 @@ def main() -> None:
         )
 
     with store.read_connection(db) as con:
-        for table, n in queries.row_counts(con).items():
+        for table, n in queries.database.row_counts(con).items():
             print(f"rows {table}: {n:,}")
-        study = queries.studies(con).iloc[0]
+        study = queries.studies.studies(con).iloc[0]
         config = parse_study_config(study["config_toml"])
         cutoff = study["data_cutoff"].date()
         checks = {
-            "cohort_summary": lambda: queries.cohort_summary(
+            "cohort_summary": lambda: queries.subjects.cohort_summary(
                 con, config.study_id, cutoff, config.dlt
             ),
-            "dosing_timeline": lambda: queries.dosing_timeline(con, config.study_id, cutoff),
-            "ae_counts_by_month": lambda: queries.ae_counts_by_month(con, config.study_id, cutoff),
+            "dosing_timeline": lambda: queries.subjects.dosing_timeline(con, config.study_id, cutoff),
+            "ae_counts_by_month": lambda: queries.adverse_events.ae_counts_by_month(con, config.study_id, cutoff),
             "study_status (all of the above + decisions)": lambda: study_status(
                 con, config, cutoff
             ),

@@ -15,9 +15,12 @@ import statistics
 import time
 from pathlib import Path
 
-from safety import demo, patient, queries, store
+from safety import store
 from safety.config import parse_study_config
+from safety.demo import generator as demo
 from safety.errors import StoreError
+from safety.monitor import patient
+from safety.store import queries
 
 GOAL_SECONDS = 0.2
 
@@ -57,26 +60,26 @@ def main() -> None:
 
     worst = 0.0
     with store.read_connection(db) as con:
-        counts = queries.row_counts(con)
+        counts = queries.database.row_counts(con)
         print(", ".join(f"{t} {n:,}" for t, n in counts.items()))
-        all_studies = queries.studies(con)
+        all_studies = queries.studies.studies(con)
         for study in (all_studies.iloc[0], all_studies.iloc[-1]):
             config = parse_study_config(study["config_toml"])
             cutoff = study["data_cutoff"].date()
             study_id = config.study_id
-            roster = queries.study_roster(con, study_id)
-            dlts = queries.dlt_events(con, study_id, cutoff, config.dlt)
+            roster = queries.subjects.study_roster(con, study_id)
+            dlts = queries.dlt.dlt_events(con, study_id, cutoff)
             high_dlt = dlts[dlts["cohort_id"] == "HIGH"]["usubjid"].iloc[0]
             others = roster["usubjid"].iloc[[0, len(roster) // 2, len(roster) - 1]].tolist()
             for usubjid in [high_dlt, *others]:
                 c, sid, dlt = con, study_id, config.dlt
                 steps = {
-                    "subject_study": (queries.subject_study, c, usubjid),
-                    "study_roster": (queries.study_roster, c, sid),
-                    "patient_subject": (queries.patient_subject, c, sid, usubjid, cutoff),
-                    "patient_dlt_state": (queries.patient_dlt_state, c, sid, usubjid, cutoff, dlt),
+                    "subject_study": (queries.subjects.subject_study, c, usubjid),
+                    "study_roster": (queries.subjects.study_roster, c, sid),
+                    "patient_subject": (queries.patient.patient_subject, c, sid, usubjid, cutoff),
+                    "patient_dlt_state": (queries.patient.patient_dlt_state, c, sid, usubjid, cutoff, dlt),
                     "patient_dlt_events": (
-                        queries.patient_dlt_events,
+                        queries.patient.patient_dlt_events,
                         c,
                         sid,
                         usubjid,
@@ -84,17 +87,17 @@ def main() -> None:
                         dlt,
                     ),
                     "patient_adverse_events": (
-                        queries.patient_adverse_events,
+                        queries.patient.patient_adverse_events,
                         c,
                         sid,
                         usubjid,
                         cutoff,
                     ),
-                    "patient_labs": (queries.patient_labs, c, sid, usubjid, cutoff),
-                    "patient_vital_signs": (queries.patient_vital_signs, c, sid, usubjid, cutoff),
-                    "patient_exposure": (queries.patient_exposure, c, sid, usubjid, cutoff),
-                    "patient_audit": (queries.patient_audit, c, sid, usubjid),
-                    "subject_reviews": (queries.subject_reviews, c, sid, usubjid),
+                    "patient_labs": (queries.patient.patient_labs, c, sid, usubjid, cutoff),
+                    "patient_vital_signs": (queries.patient.patient_vital_signs, c, sid, usubjid, cutoff),
+                    "patient_exposure": (queries.patient.patient_exposure, c, sid, usubjid, cutoff),
+                    "patient_audit": (queries.patient.patient_audit, c, sid, usubjid),
+                    "subject_reviews": (queries.patient.subject_reviews, c, sid, usubjid),
                     "whole profile (load_profile)": (
                         patient.load_profile,
                         c,

@@ -4,48 +4,20 @@ every number (select a cell, row, bar or point; the listing links to the patient
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from safety import charts, store, teae
+from safety import charts, links
+from safety.clinical import ae_statistics, teae
+from ui import data, sidebar, widgets
 
-# --- cached reads (keyed on the data version) ------------------------------------------------
-
-_LOADERS: dict[str, Callable] = {
-    "summary": lambda con, cfg, cut, f: teae.ae_summary(con, cfg, cut),
-    "incidence": teae.soc_pt_incidence,
-    "first_times": teae.first_teae_times,
-    "onsets": teae.onset_days,
-}
-
-
-@st.cache_data(show_spinner=False)
-def _load(
-    db: str, study_id: str, cutoff: date, version: tuple, kind: str, filters: teae.AeFilter
-) -> pd.DataFrame:
-    config = common.current_config_for(db, study_id, version)
-    with store.read_connection(db) as con:
-        return _LOADERS[kind](con, config, cutoff, filters)
-
-
-@st.cache_data(show_spinner=False)
-def _listing(
-    db: str, study_id: str, cutoff: date, version: tuple, filters: teae.AeFilter, cell: tuple
-) -> pd.DataFrame:
-    config = common.current_config_for(db, study_id, version)
-    with store.read_connection(db) as con:
-        return teae.ae_listing(con, config, cutoff, filters, **dict(cell))
-
-
-sel = common.selection()
+sel = sidebar.selection()
 config = sel.config
 
 
 def load(kind: str, filters: teae.AeFilter = teae.NO_FILTER) -> pd.DataFrame:
-    return _load(sel.db, sel.study_id, sel.cutoff, sel.version, kind, filters)
+    return data.ae_table(sel.db, sel.study_id, sel.cutoff, sel.version, kind, filters)
 
 
 # --- drill-down: the last selection made in a section decides its listing ---------------------
@@ -87,12 +59,12 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         st.caption(hint)
         return
     title, cell = found
-    events = _listing(sel.db, sel.study_id, sel.cutoff, sel.version, filters,
+    events = data.ae_listing(sel.db, sel.study_id, sel.cutoff, sel.version, filters,
                       tuple(sorted(cell.items())))
     st.markdown(f"**{title}**: {events['usubjid'].nunique()} subjects, {len(events)} events")
     shown = pd.DataFrame(
         {
-            "Subject": [common.patient_link(sel.study_id, u) for u in events["usubjid"]],
+            "Subject": [links.patient_link(sel.study_id, u) for u in events["usubjid"]],
             "Cohort": events["cohort_label"],
             "Preferred term": events["pt"],
             "Grade": events["grade"],
@@ -120,7 +92,7 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         },
         key=f"ae_listing_{section}",
     )
-    common.download_table(shown.assign(Subject=events["usubjid"].to_numpy()),
+    widgets.download_table(shown.assign(Subject=events["usubjid"].to_numpy()),
                           f"teae_listing_{section}")
 
 
@@ -173,7 +145,7 @@ st.caption(
 summary = load("summary")
 incidence = load("incidence", filters)
 labels = dict(zip(summary["cohort_id"], summary["cohort_label"], strict=False))
-colours = charts.cohort_colours(
+colours = charts.style.cohort_colours(
     summary.drop_duplicates("cohort_id")[["cohort_label", "is_control", "dose_level"]]
     .rename(columns={"cohort_label": "label"})
 )
@@ -192,7 +164,7 @@ with tab_summary:
         on_select=_remember("summary", "ae_summary_table"), key="ae_summary_table",
         selection_mode=["single-cell", "single-row"],
     )
-    common.download_table(table.drop(columns="category"), "teae_summary")
+    widgets.download_table(table.drop(columns="category"), "teae_summary")
 
     def _summary_cell(selection: dict) -> tuple | None:
         cells, rows = selection.get("cells") or [], selection.get("rows") or []
@@ -222,7 +194,7 @@ with tab_summary:
     st.markdown("##### Subjects by worst grade of any TEAE")
     st.dataframe(teae.worst_grade_table(load("incidence")), hide_index=True,
                  key="ae_worst_grade_all")
-    common.download_table(teae.worst_grade_table(load("incidence")), "teae_worst_grade")
+    widgets.download_table(teae.worst_grade_table(load("incidence")), "teae_worst_grade")
 
 # --- SOC / PT ------------------------------------------------------------------------------------
 
@@ -235,7 +207,7 @@ with tab_socpt:
         column_config=SOC_COLUMNS,
         key="ae_soc_table", selection_mode=["single-cell", "single-row"],
     )
-    common.download_table(socs, "teae_by_soc")
+    widgets.download_table(socs, "teae_by_soc")
     soc_sel = _selection("ae_soc_table")
     soc_row = (soc_sel.get("cells") or [[None]])[0][0] if soc_sel.get("cells") else (
         (soc_sel.get("rows") or [None])[0])
@@ -253,7 +225,7 @@ with tab_socpt:
         column_config=TERM_COLUMNS,
         selection_mode=["single-cell", "single-row"],
     )
-    common.download_table(pts, "teae_by_soc_pt")
+    widgets.download_table(pts, "teae_by_soc_pt")
 
     def _table_cell(frame: pd.DataFrame, level: str) -> Callable[[dict], tuple | None]:
         def parse(selection: dict) -> tuple | None:
@@ -292,12 +264,12 @@ with tab_socpt:
     if pt_rows.empty:
         st.info(f"No subject has a TEAE matching the filters ({filters.describe(config)}).")
     else:
-        bars = charts.ae_incidence_bars(pt_rows, colours)
+        bars = charts.adverse_events.ae_incidence_bars(pt_rows, colours)
         st.plotly_chart(
             bars, key="ae_pt_bars",
             on_select=_remember("socpt", "ae_pt_bars"), selection_mode=("points", "box"),
         )
-        common.download_figure(bars, "teae_incidence_bars")
+        widgets.download_figure(bars, "teae_incidence_bars")
     found = _drill(
         "socpt",
         {"ae_pt_bars": _bar_point, pt_key: _table_cell(pts, "pt"),
@@ -313,7 +285,7 @@ with tab_socpt:
 # --- compared with control ---------------------------------------------------------------------
 
 with tab_control:
-    rd = teae.risk_differences(incidence)
+    rd = ae_statistics.risk_differences(incidence)
     cohort_n = summary.drop_duplicates("cohort_id")
     control = cohort_n[cohort_n["is_control"]]
     if rd.empty:
@@ -343,18 +315,18 @@ with tab_control:
         shown_rd = rd[rd["cohort_label"].isin(doses)]
         top = st.slider("Terms in the forest plot (most frequent first)", 5, 50, 20,
                         key="ae_rd_top")
-        forest = charts.risk_difference_forest(shown_rd, colours, top=top)
+        forest = charts.adverse_events.risk_difference_forest(shown_rd, colours, top=top)
         st.plotly_chart(
             forest, key="ae_forest",
             on_select=_remember("control", "ae_forest"), selection_mode=("points", "box"),
         )
-        common.download_figure(forest, "risk_difference_forest")
-        volcano = charts.risk_difference_volcano(shown_rd, colours)
+        widgets.download_figure(forest, "risk_difference_forest")
+        volcano = charts.adverse_events.risk_difference_volcano(shown_rd, colours)
         st.plotly_chart(
             volcano, key="ae_volcano",
             on_select=_remember("control", "ae_volcano"), selection_mode=("points", "box"),
         )
-        common.download_figure(volcano, "risk_difference_volcano")
+        widgets.download_figure(volcano, "risk_difference_volcano")
         rd_table = pd.DataFrame(
             {
                 "Preferred term": shown_rd["pt"],
@@ -371,7 +343,7 @@ with tab_control:
         st.dataframe(rd_table, hide_index=True, key="ae_rd_table",
                      on_select=_remember("control", "ae_rd_table"),
                      selection_mode="single-row")
-        common.download_table(rd_table, "risk_differences")
+        widgets.download_table(rd_table, "risk_differences")
         control_id = control["cohort_id"].iloc[0]
 
         def _rd_point(selection: dict) -> tuple | None:
@@ -404,12 +376,12 @@ with tab_timing:
     st.caption(f"Counting {filters.describe(config)}. Day 0 is the day of the first dose.")
     times = load("first_times", filters)
     onsets = load("onsets", filters)
-    cuminc = charts.cumulative_incidence_steps(teae.cumulative_incidence(times), colours)
+    cuminc = charts.adverse_events.cumulative_incidence_steps(ae_statistics.cumulative_incidence(times), colours)
     st.plotly_chart(
         cuminc, key="ae_cuminc", on_select=_remember("timing", "ae_cuminc"),
         selection_mode=("points", "box"),
     )
-    common.download_figure(cuminc, "cumulative_incidence")
+    widgets.download_figure(cuminc, "cumulative_incidence")
     st.caption(
         "1 − Kaplan–Meier estimate of the time to the first TEAE; subjects without one are "
         "censored at the cut-off, their end of study or the end of follow-up. Deaths are "
@@ -421,25 +393,25 @@ with tab_timing:
             "Bin width", [1, 7, 28], default=7, key="ae_bin_days",
             format_func=lambda d: f"{d} day{'s' if d > 1 else ''}",
         ) or 7
-        histogram = charts.onset_histogram(
-            teae.onset_distribution(onsets, bin_days), colours, bin_days
+        histogram = charts.adverse_events.onset_histogram(
+            ae_statistics.onset_distribution(onsets, bin_days), colours, bin_days
         )
         st.plotly_chart(
             histogram, key="ae_onset_hist", on_select=_remember("timing", "ae_onset_hist"),
             selection_mode=("points", "box"),
         )
-        common.download_figure(histogram, "onset_histogram")
+        widgets.download_figure(histogram, "onset_histogram")
     with right:
         heat_cohorts = st.multiselect(
             "Cohorts in the heatmap", list(labels), default=list(labels),
             format_func=labels.get, key="ae_heat_cohorts",
         )
-        heatmap = charts.grade_week_heatmap(teae.grade_by_week(onsets, heat_cohorts))
+        heatmap = charts.adverse_events.grade_week_heatmap(ae_statistics.grade_by_week(onsets, heat_cohorts))
         st.plotly_chart(
             heatmap, key="ae_heatmap", on_select=_remember("timing", "ae_heatmap"),
             selection_mode=("points", "box"),
         )
-        common.download_figure(heatmap, "grade_by_week")
+        widgets.download_figure(heatmap, "grade_by_week")
 
     def _cuminc_point(selection: dict) -> tuple | None:
         point = _first_point(selection)

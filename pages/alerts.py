@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from pages import common
-from safety import alerts
 from safety.errors import SafetyError
+from safety.monitor import alerts
+from ui import data, sidebar, widgets
 
-sel = common.selection()
+sel = sidebar.selection()
 st.title("Alerts")
 st.caption(
     "Raised once per new delivery (after each ingest), never on a page view: new SAEs, DLT "
@@ -26,7 +26,7 @@ show = middle.segmented_control(
 severities = right.multiselect(
     "Severity", list(alerts.SEVERITIES), default=list(alerts.SEVERITIES), key="alerts_severity"
 )
-feed = common.alert_feed(sel.db, None if every_study else sel.study_id, show != "All", sel.version)
+feed = data.alert_feed(sel.db, None if every_study else sel.study_id, show != "All", sel.version)
 feed = feed[feed["severity"].isin(severities)].reset_index(drop=True)
 if feed.empty:
     st.success("No alerts to show.")
@@ -72,7 +72,7 @@ picked = st.dataframe(
         "ack_comment": "Comment",
     },
 )
-common.download_table(feed.drop(columns="badge"), "alerts")
+widgets.download_table(feed.drop(columns="badge"), "alerts")
 
 chosen = feed.iloc[picked.selection.rows] if picked else feed.iloc[[]]
 unacknowledged = feed[feed["acknowledged_at"].isna()]
@@ -86,16 +86,16 @@ with st.form("acknowledge", clear_on_submit=True):
         format_func=lambda i: f"#{i} {titles[i]}",
     )
     comment = st.text_area("Comment (required): what you saw or did", key="ack_comment")
-    done = st.form_submit_button(f"Acknowledge as {common.signed_in_user()}", type="primary")
+    done = st.form_submit_button(f"Acknowledge as {sidebar.signed_in_user()}", type="primary")
 if done:
     try:
-        ids = alerts.acknowledge_alerts(sel.db, open_ids, common.signed_in_user(), comment)
+        ids = alerts.acknowledge_alerts(sel.db, open_ids, sidebar.signed_in_user(), comment)
     except SafetyError as exc:
         st.error(str(exc))
     else:
-        common.after_write()
+        data.after_write()
         st.session_state["ack_message"] = (
-            f"Acknowledged {len(ids)} alert(s) as {common.signed_in_user()}; "
+            f"Acknowledged {len(ids)} alert(s) as {sidebar.signed_in_user()}; "
             "recorded in the audit log."
         )
         st.rerun()

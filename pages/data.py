@@ -2,18 +2,18 @@
 
 import streamlit as st
 
-from pages import common, ingest_data
+from safety import pipeline
 from safety.errors import SafetyError
 from safety.ingest.readers import EXTENSIONS
-from safety.watch import ingest_uploaded
+from ui import data, sidebar, widgets
 
 FROM_FILE = "the study named in each file (STUDYID)"
 STATUS_MESSAGE = {"loaded": st.success, "duplicate": st.info, "rejected": st.error}
 SHOWN_QUARANTINE_ROWS = 2000  # the download holds them all
 
-sel = common.selection(required=False)
-path = common.db_path()
-version = sel.version if sel else common.data_version(path)
+sel = sidebar.selection(required=False)
+path = sidebar.db_path()
+version = sel.version if sel else data.data_version(path)
 st.title("Data")
 st.caption(
     "Deliveries are loaded one file at a time, each in one transaction, idempotent by content "
@@ -26,7 +26,7 @@ upload, ledger_tab, quarantine_tab, counts_tab, changes_tab = st.tabs(
 )
 
 with upload:
-    studies = common.studies(path, version)["study_id"].tolist()
+    studies = data.studies(path, version)["study_id"].tolist()
     with st.form("upload_form", clear_on_submit=True):
         files = st.file_uploader(
             "SDTM datasets (DM, EX, AE, LB, VS, DS, SUPPAE)",
@@ -39,17 +39,19 @@ with upload:
     if submitted and files:
         with st.spinner(f"Loading {len(files)} file(s) ..."):
             try:
-                results, raised = ingest_uploaded(
+                delivery = pipeline.deliver_uploads(
                     [(f.name, f.getvalue()) for f in files],
                     path,
                     None if target == FROM_FILE else target,
-                    common.signed_in_user(),
+                    sidebar.signed_in_user(),
                 )
             except SafetyError as exc:
                 st.error(str(exc))
                 st.stop()
-        st.session_state["upload_results"] = ([r.to_json() for r in results], len(raised))
-        common.after_write()
+        st.session_state["upload_results"] = (
+            [r.to_json() for r in delivery.results], len(delivery.alerts)
+        )
+        data.after_write()
         st.rerun()  # redraw everything (sidebar included) at the new data version
     if "upload_results" in st.session_state:
         results, raised = st.session_state["upload_results"]
@@ -72,7 +74,7 @@ if sel is None:
 
 with ledger_tab:
     every_study = st.toggle("All studies", key="ledger_all")
-    ledger = ingest_data.ledger(path, None if every_study else sel.study_id, version)
+    ledger = data.ledger(path, None if every_study else sel.study_id, version)
     st.dataframe(
         ledger,
         hide_index=True,
@@ -110,23 +112,23 @@ with ledger_tab:
             "current": "Current",
         },
     )
-    common.download_table(ledger, "batch_ledger")
+    widgets.download_table(ledger, "batch_ledger")
 
 with quarantine_tab:
-    summary = ingest_data.quarantine_summary(path, sel.study_id, version)
+    summary = data.quarantine_summary(path, sel.study_id, version)
     if summary.empty:
         st.success(f"No quarantined rows in {sel.study_id}.")
     else:
         st.dataframe(summary, hide_index=True, key="quarantine_summary")
-        common.download_table(summary, f"quarantine_summary_{sel.study_id}")
+        widgets.download_table(summary, f"quarantine_summary_{sel.study_id}")
         rules = sorted(summary["rule"].dropna().unique().tolist())
         left, middle, right = st.columns(3)
         rule = left.selectbox("Rule", ["all", *rules], key="quarantine_rule")
         reason = middle.text_input("Reason contains", key="quarantine_reason")
-        batches = ingest_data.ledger(path, sel.study_id, version)
+        batches = data.ledger(path, sel.study_id, version)
         batch_ids = batches.loc[batches["rows_quarantined"] > 0, "batch_id"].tolist()
         batch = right.selectbox("Batch", ["all", *batch_ids], key="quarantine_batch")
-        rows = ingest_data.quarantined_rows(
+        rows = data.quarantined_rows(
             path,
             sel.study_id,
             None if batch == "all" else int(batch),
@@ -150,7 +152,7 @@ with quarantine_tab:
             on_select="rerun",
             selection_mode="single-row",
         )
-        common.download_table(rows.drop(columns=["raw_record"]), f"quarantine_rows_{sel.study_id}")
+        widgets.download_table(rows.drop(columns=["raw_record"]), f"quarantine_rows_{sel.study_id}")
         st.download_button(
             "Download these rows (CSV)",
             rows.to_csv(index=False).encode("utf-8"),
@@ -168,7 +170,7 @@ with quarantine_tab:
 
 with counts_tab:
     st.caption("Current rows (superseded data cuts left out) per study and domain.")
-    counts = ingest_data.counts_by_domain(path, version)
+    counts = data.counts_by_domain(path, version)
     st.dataframe(
         counts,
         hide_index=True,
@@ -182,18 +184,18 @@ with counts_tab:
             "loaded_at": st.column_config.DatetimeColumn("Loaded (UTC)", format="YYYY-MM-DD HH:mm"),
         },
     )
-    common.download_table(counts, "counts_by_domain")
+    widgets.download_table(counts, "counts_by_domain")
 
 with changes_tab:
-    changes = ingest_data.cut_change_summary(path, sel.study_id, version)
+    changes = data.cut_change_summary(path, sel.study_id, version)
     st.caption(
         "Per domain: records added, removed or changed between the two latest deliveries "
         "(a record is its key, e.g. USUBJID + AESEQ). With one delivery, every record is added."
     )
     st.dataframe(changes, hide_index=True, key="cut_summary")
-    common.download_table(changes, f"changes_since_last_cut_{sel.study_id}")
+    widgets.download_table(changes, f"changes_since_last_cut_{sel.study_id}")
     if not changes.empty:
         domain = st.selectbox("Records of domain", changes["domain"].tolist(), key="cut_domain")
-        changed = ingest_data.cut_changes(path, sel.study_id, domain, version)
+        changed = data.cut_changes(path, sel.study_id, domain, version)
         st.dataframe(changed, hide_index=True, key="cut_rows")
-        common.download_table(changed, f"changes_{domain}_{sel.study_id}", key="cut_rows")
+        widgets.download_table(changed, f"changes_{domain}_{sel.study_id}", key="cut_rows")

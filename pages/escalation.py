@@ -4,17 +4,14 @@ candidates to adjudicate."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from safety import charts, dlt, queries, store
-from safety import escalation_review as review
+from safety import charts, links
 from safety.errors import SafetyError
-from safety.escalation import outcomes_from_counts
-from safety.status import decision_history, escalation_inputs
+from safety.monitor import adjudication
+from safety.monitor import escalation_review as review
+from ui import data, sidebar, widgets
 
 LETTER_STYLES = {
     "E": "background-color: #deebf7",
@@ -25,56 +22,12 @@ LETTER_STYLES = {
 DECISION_LABELS = {"confirmed": "Confirm: it is a DLT", "rejected": "Reject: not a DLT"}
 
 
-# --- cached reads (keyed on the data version, which every adjudication changes) ---------------
-
-
-@st.cache_data(show_spinner=False)
-def dlt_data(
-    path: str, study_id: str, cutoff: date, version: tuple[int, int]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(subject DLT states, DLT events, adjudication log) at the cut-off."""
-    config = common.current_config_for(path, study_id, version)
-    with store.read_connection(path) as con:
-        return (
-            dlt.subject_dlt_states(con, config, cutoff),
-            dlt.dlt_events(con, config, cutoff),
-            queries.adjudications(con, study_id),
-        )
-
-
-@st.cache_data(show_spinner="Recomputing the decision on every day the data changed ...")
-def history(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> pd.DataFrame:
-    config = common.current_config_for(path, study_id, version)
-    with store.read_connection(path) as con:
-        return decision_history(con, config, cutoff)
-
-
-@st.cache_data(show_spinner=False)
-def evidence(
-    path: str, study_id: str, outcomes: str, version: tuple[int, int]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(toxicity estimates, the four designs side by side) on the evaluable outcomes."""
-    config = common.current_config_for(path, study_id, version)
-    return review.toxicity_estimates(config, outcomes), review.design_comparison(config, outcomes)
-
-
-@st.cache_data(show_spinner=False)
-def paths(
-    path: str, study_id: str, cutoff: date, version: tuple[int, int], size: int, cohorts: int
-) -> pd.DataFrame:
-    """The dose-path tree from the evaluable outcomes, under the protocol's rules."""
-    config = common.current_config_for(path, study_id, version)
-    with store.read_connection(path) as con:
-        _, evaluable, design = escalation_inputs(con, config, cutoff)
-    return review.dose_path_frame(design, outcomes_from_counts(evaluable), size, cohorts)
-
-
 # --- the page --------------------------------------------------------------------------------
 
-sel = common.selection()
+sel = sidebar.selection()
 config = sel.config
-status = common.status(sel.db, sel.study_id, sel.cutoff, sel.version)
-states, events, adjudication_log = dlt_data(sel.db, sel.study_id, sel.cutoff, sel.version)
+status = data.status(sel.db, sel.study_id, sel.cutoff, sel.version)
+states, events, adjudication_log = data.dlt_data(sel.db, sel.study_id, sel.cutoff, sel.version)
 labels = [c.label for c in config.dose_cohorts]
 
 st.title("Dose escalation")
@@ -127,11 +80,11 @@ st.dataframe(
         ),
     },
 )
-common.download_table(cohort_table, "dose_cohorts")
+widgets.download_table(cohort_table, "dose_cohorts")
 cards = st.columns(len(config.dose_cohorts))
 for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}** {common.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
+        st.markdown(f"**{cohort.label}** {widgets.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
         if cohort.evaluable_on:
             st.markdown(
                 f":material/schedule: {cohort.in_dlt_window} pending: evaluable on "
@@ -147,12 +100,12 @@ if clock.empty:
 else:
     left, right = st.columns([3, 2])
     with left:
-        clock_chart = charts.dlt_window_clock(clock, config.dlt.window_days)
+        clock_chart = charts.escalation.dlt_window_clock(clock, config.dlt.window_days)
         st.plotly_chart(clock_chart, key="dlt_clock_chart")
-        common.download_figure(clock_chart, "dlt_window_clock")
+        widgets.download_figure(clock_chart, "dlt_window_clock")
     with right:
         clock_table = clock.assign(
-            patient=[common.patient_link(sel.study_id, u) for u in clock["usubjid"]]
+            patient=[links.patient_link(sel.study_id, u) for u in clock["usubjid"]]
         )[["patient", "window_end", "days_left", "elapsed"]]
         st.dataframe(
             clock_table,
@@ -169,7 +122,7 @@ else:
                 ),
             },
         )
-        common.download_table(clock_table, "dlt_window_clock_table")
+        widgets.download_table(clock_table, "dlt_window_clock_table")
 
 # --- the design's decision table ------------------------------------------------------------------
 st.subheader("Decision table")
@@ -195,7 +148,7 @@ st.dataframe(
     key="decision_table",
     height=36 * (len(table) + 1) + 4,  # every row, no inner scrolling
 )
-common.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
+widgets.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
 if cell.dose_level is None:
     st.caption("No evaluable patient yet: the first cohort starts at dose level 1.")
 elif cell.n not in table.index:  # e.g. the CDISC pilot: 84 patients at a dose
@@ -214,13 +167,13 @@ else:
     )
 
 # --- estimates and the designs side by side ---------------------------------------------------
-estimates, comparison = evidence(sel.db, sel.study_id, status.outcomes, sel.version)
+estimates, comparison = data.evidence(sel.db, sel.study_id, status.outcomes, sel.version)
 st.subheader("Estimates and the designs side by side")
 left, right = st.columns([1, 1])
 with left:
-    estimates_chart = charts.toxicity_estimates(estimates, config.design.target, labels)
+    estimates_chart = charts.escalation.toxicity_estimates(estimates, config.design.target, labels)
     st.plotly_chart(estimates_chart, key="tox_estimates")
-    common.download_figure(estimates_chart, "toxicity_estimates")
+    widgets.download_figure(estimates_chart, "toxicity_estimates")
 with right:
     estimates_table = (
         estimates[["dose_level", "n", "dlts", "boin", "boin_lower", "boin_upper", "crm"]]
@@ -238,7 +191,7 @@ with right:
             "crm": st.column_config.NumberColumn("CRM", format="%.2f"),
         },
     )
-    common.download_table(estimates_table.reset_index(), "toxicity_estimates_table")
+    widgets.download_table(estimates_table.reset_index(), "toxicity_estimates_table")
     st.caption(
         "BOIN: isotonic estimate (select.mtd) with each dose's Beta(1 + DLTs, 1 + n − DLTs) "
         "95% interval. CRM: DLT rate at the posterior mean of β, 95% interval from β's "
@@ -252,7 +205,7 @@ st.dataframe(
     key="design_comparison",
     column_config={"Reason": st.column_config.TextColumn(width="large")},
 )
-common.download_table(comparison, "design_comparison")
+widgets.download_table(comparison, "design_comparison")
 st.caption(
     "The designs alone, without the protocol's stopping rules. "
     + (
@@ -277,12 +230,12 @@ size = c1.number_input(
     "maximum sample size still allows.",
 )
 depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_depth")
-path_frame = paths(sel.db, sel.study_id, sel.cutoff, sel.version, int(size), int(depth))
+path_frame = data.paths(sel.db, sel.study_id, sel.cutoff, sel.version, int(size), int(depth))
 left, right = st.columns([2, 3])
 with left:
-    paths_chart = charts.dose_paths(path_frame)
+    paths_chart = charts.escalation.dose_paths(path_frame)
     st.plotly_chart(paths_chart, key="dose_paths_chart")
-    common.download_figure(paths_chart, "dose_paths")
+    widgets.download_figure(paths_chart, "dose_paths")
 with right:
     indented = path_frame.assign(
         step=[
@@ -296,25 +249,25 @@ with right:
         key="dose_paths_table",
         column_config={"step": st.column_config.TextColumn("Result → decision", width="medium")},
     )
-    common.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
+    widgets.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
 
 # --- stopping rules ------------------------------------------------------------------------------
 st.subheader("Stopping rules")
 for rule in status.rules:
-    st.markdown(f"{common.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+    st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
 for cohort in status.cohorts:
     for rule in cohort.rules[:1] if not cohort.control else ():
-        st.markdown(f"{common.RULE_BADGES[rule.state]} **{rule.name}, {cohort.label}**: {rule.detail}")
+        st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{rule.name}, {cohort.label}**: {rule.detail}")
 
 # --- decision history ----------------------------------------------------------------------------
 st.subheader("Decision history")
-past = history(sel.db, sel.study_id, sel.cutoff, sel.version)
+past = data.history(sel.db, sel.study_id, sel.cutoff, sel.version)
 if past.empty:
     st.caption("No patient dosed by the cut-off.")
 else:
-    history_chart = charts.decision_history(past)
+    history_chart = charts.escalation.decision_history(past)
     st.plotly_chart(history_chart, key="decision_history_chart")
-    common.download_figure(history_chart, "decision_history")
+    widgets.download_figure(history_chart, "decision_history")
     only_changes = st.toggle("Only days the decision changed", value=True, key="history_changes")
     shown = past[past["changed"] | (past.index == 0)] if only_changes else past
     history_table = shown[
@@ -329,7 +282,7 @@ else:
             "dose_level": st.column_config.NumberColumn("Next dose level"),
         },
     )
-    common.download_table(history_table, "decision_history_table")
+    widgets.download_table(history_table, "decision_history_table")
 
 # --- DLT candidates and adjudication -----------------------------------------------------------------
 st.subheader("DLT candidates")
@@ -337,7 +290,7 @@ if events.empty:
     st.caption("No DLT candidate at the cut-off.")
 else:
     listing = events.assign(
-        patient=[common.patient_link(sel.study_id, u) for u in events["usubjid"]],
+        patient=[links.patient_link(sel.study_id, u) for u in events["usubjid"]],
         cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
     )
     candidates = listing[
@@ -368,7 +321,7 @@ else:
             "adjudication_reason": "Adjudication reason",
         },
     )
-    common.download_table(candidates, "dlt_candidates")
+    widgets.download_table(candidates, "dlt_candidates")
     keys = [
         (r.usubjid, r.source, int(r.source_seq)) for r in events.itertuples()
     ]  # a handful of events
@@ -390,14 +343,14 @@ else:
     if submitted:
         usubjid, source, seq = event
         try:
-            done = dlt.adjudicate(
+            done = adjudication.adjudicate(
                 sel.db, sel.study_id, usubjid, source, seq, decision, reason,
-                common.signed_in_user(),
+                sidebar.signed_in_user(),
             )  # fmt: skip
         except SafetyError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
-            common.after_write()
+            data.after_write()
             st.session_state["escalation_notice"] = (
                 f"Recorded: {names[event].split(' (')[0]} {done.decision} by {done.decided_by} "
                 f"(was {done.previous_status}). Decisions are recomputed."
@@ -415,14 +368,14 @@ with st.expander("Add a DLT the rules did not flag"):
         add = st.form_submit_button("Add DLT", key="add_submit")
     if add:
         try:
-            done = dlt.adjudicate(
+            done = adjudication.adjudicate(
                 sel.db, sel.study_id, subject, "manual", None, "added", add_reason,
-                common.signed_in_user(), onset_date=onset, description=description,
+                sidebar.signed_in_user(), onset_date=onset, description=description,
             )  # fmt: skip
         except SafetyError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
-            common.after_write()
+            data.after_write()
             st.session_state["escalation_notice"] = (
                 f"Added a DLT for {subject} (onset {onset:%d %b %Y}) by {done.decided_by}."
             )
@@ -432,4 +385,4 @@ if not adjudication_log.empty:
     st.markdown("**Adjudication log**")
     log_table = adjudication_log.drop(columns=["adjudication_id"])
     st.dataframe(log_table, hide_index=True, key="adjudication_log")
-    common.download_table(log_table, "adjudication_log")
+    widgets.download_table(log_table, "adjudication_log")

@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from pages import common, labs_data
-from safety import charts, labs
+from safety import charts, links
+from safety.clinical import labs
+from ui import data, sidebar, widgets
 
 DEFAULT_TESTS = ("ALT", "AST", "BILI", "CREAT", "HGB", "PLAT")
 
-sel = common.selection()
+sel = sidebar.selection()
 st.title("Labs")
 st.caption(
     "CTCAE v5.0 grades computed in the database from admiral's criteria tables (SI and US "
@@ -16,7 +17,7 @@ st.caption(
     "Baseline: last value on or before the first dose. Post-baseline: after the first-dose day."
 )
 
-tests = labs_data.lab_tests(sel.db, sel.study_id, sel.cutoff, sel.version)
+tests = data.lab_tests(sel.db, sel.study_id, sel.cutoff, sel.version)
 if tests.empty:
     st.info("No lab results for this study up to the cut-off.")
     st.stop()
@@ -45,24 +46,24 @@ with st.expander("Grading coverage: every result has a grade or a stated reason"
         hide_index=True,
         key="lab_coverage",
     )
-    common.download_table(tests, "lab_grading_coverage")
+    widgets.download_table(tests, "lab_grading_coverage")
 if not chosen:
     st.info("Pick one or more tests.")
     st.stop()
 
-frames = labs_data.lab_frames(sel.db, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
+frames = data.lab_frames(sel.db, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
 values, summary, grades = frames["values"], frames["summary"], frames["grades"]
-timeline = labs_data.cohorts(sel.db, sel.study_id, sel.cutoff, sel.version)
+timeline = data.lab_cohorts(sel.db, sel.study_id, sel.cutoff, sel.version)
 cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
 cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
-colours = charts.cohort_colours(cohort_rows.fillna({"dose_level": 1}))
+colours = charts.style.cohort_colours(cohort_rows.fillna({"dose_level": 1}))
 link_column = st.column_config.LinkColumn(
     "Subject", display_text=r"subject=([^&]*)", help="Open the patient page"
 )
 
 
 def _links(usubjids) -> pd.Series:
-    return pd.Series([common.patient_link(sel.study_id, u) for u in usubjids], dtype="str")
+    return pd.Series([links.patient_link(sel.study_id, u) for u in usubjids], dtype="str")
 
 
 def _selected_patients(state) -> None:
@@ -73,7 +74,7 @@ def _selected_patients(state) -> None:
     if subjects:
         st.markdown(
             "Selected: "
-            + " · ".join(f"[{u}]({common.patient_link(sel.study_id, u)})" for u in subjects)
+            + " · ".join(f"[{u}]({links.patient_link(sel.study_id, u)})" for u in subjects)
         )
 
 
@@ -84,14 +85,14 @@ tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
 with tab_time:
     st.caption("Select points (box or lasso) to get links to the patients.")
     for code in chosen:
-        course = charts.lab_time_course(values, code)
+        course = charts.labs.lab_time_course(values, code)
         state = st.plotly_chart(
             course,
             key=f"lab_time_{code}",
             on_select="rerun",
             selection_mode=("points", "box", "lasso"),
         )
-        common.download_figure(course, f"lab_{code}_over_time")
+        widgets.download_figure(course, f"lab_{code}_over_time")
         _selected_patients(state)
 
 with tab_visit:
@@ -103,9 +104,9 @@ with tab_visit:
         format_func={"mean": "Mean ± SD", "median": "Median (IQR)"}.get,
     )
     for code in chosen:
-        by_visit = charts.lab_visit_summary(summary, colours, code, statistic)
+        by_visit = charts.labs.lab_visit_summary(summary, colours, code, statistic)
         st.plotly_chart(by_visit, key=f"lab_visit_{code}")
-        common.download_figure(by_visit, f"lab_{code}_by_visit")
+        widgets.download_figure(by_visit, f"lab_{code}_by_visit")
 
 terms = list(dict.fromkeys(grades["term"].dropna()))
 with tab_shift:
@@ -119,7 +120,7 @@ with tab_shift:
             columns={"cohort_label": "Cohort", "baseline_grade": "Baseline grade"}
         )
         st.dataframe(table, hide_index=True, key=f"lab_shift_{term}")
-        common.download_table(table, f"shift_{term}")
+        widgets.download_table(table, f"shift_{term}")
 
 with tab_worst:
     st.caption(
@@ -144,7 +145,7 @@ with tab_worst:
         hide_index=True,
         key="lab_worst",
     )
-    common.download_table(worst, "lab_worst_grade")
+    widgets.download_table(worst, "lab_worst_grade")
     abnormal = grades[grades["worst_grade"].fillna(0) >= 1]
     st.markdown(f"**Subjects with a post-baseline grade ≥ 1** ({abnormal['usubjid'].nunique()})")
     st.dataframe(
@@ -161,7 +162,7 @@ with tab_worst:
         column_config={"Subject": link_column},
         key="lab_abnormal_subjects",
     )
-    common.download_table(abnormal, "lab_abnormal_subjects")
+    widgets.download_table(abnormal, "lab_abnormal_subjects")
 
 with tab_edish:
     left, mid, right = st.columns(3)
@@ -182,15 +183,15 @@ with tab_edish:
         step=0.5,
         key="edish_bili",
     )
-    peaks = labs_data.liver_peaks(sel.db, sel.study_id, sel.cutoff, sel.version)
+    peaks = data.liver_peaks(sel.db, sel.study_id, sel.cutoff, sel.version)
     edish = labs.derive_edish(
         peaks,
         transaminase=transaminase,
         alt_threshold=alt_threshold,
         bili_threshold=bili_threshold,
     )
-    edish_chart = charts.edish(edish, colours, alt_threshold, bili_threshold)
-    common.download_figure(edish_chart, "edish")
+    edish_chart = charts.labs.edish(edish, colours, alt_threshold, bili_threshold)
+    widgets.download_figure(edish_chart, "edish")
     state = st.plotly_chart(
         edish_chart,
         key="lab_edish",
@@ -200,7 +201,7 @@ with tab_edish:
     _selected_patients(state)
     st.markdown("**Subjects per quadrant**")
     st.dataframe(labs.edish_quadrant_counts(edish), hide_index=True, key="edish_counts")
-    common.download_table(labs.edish_quadrant_counts(edish), "edish_quadrants")
+    widgets.download_table(labs.edish_quadrant_counts(edish), "edish_quadrants")
     candidates = labs.hys_law_candidates(edish)
     st.markdown(f"**Potential Hy's law cases** ({len(candidates)})")
     st.caption(
@@ -229,4 +230,4 @@ with tab_edish:
         column_config={"Subject": link_column},
         key="edish_listing",
     )
-    common.download_table(shown, "edish_subjects")
+    widgets.download_table(shown, "edish_subjects")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from pages import common
 from safety import charts
+from ui import data, sidebar, widgets
 
 ACTION_ICONS = {
     "escalate": ":material/trending_up:",
@@ -12,9 +12,9 @@ ACTION_ICONS = {
     "eliminate": ":material/block:",
     "stop": ":material/block:",
 }
-sel = common.selection()
+sel = sidebar.selection()
 config = sel.config
-status = common.status(sel.db, sel.study_id, sel.cutoff, sel.version)
+status = data.status(sel.db, sel.study_id, sel.cutoff, sel.version)
 
 st.title("Overview")
 st.subheader(config.title)
@@ -66,34 +66,34 @@ cols[4].metric("Subjects with SAE", totals["saes"])
 st.markdown("#### Cohorts")
 cohort_table = status.cohort_table()
 st.dataframe(cohort_table, hide_index=True, key="cohort_table")
-common.download_table(cohort_table, f"{sel.study_id} cohorts {sel.cutoff}", key="cohorts")
+widgets.download_table(cohort_table, f"{sel.study_id} cohorts {sel.cutoff}", key="cohorts")
 
 cards = st.columns(len(status.cohorts))
 for card, cohort in zip(cards, status.cohorts, strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}**  \n{common.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
+        st.markdown(f"**{cohort.label}**  \n{widgets.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
         st.caption(cohort.reason)
         # only what needs attention here; every rule's state is listed once below
         for rule in cohort.rules:
             if rule.state != "ok":
-                st.markdown(f"{common.RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
+                st.markdown(f"{widgets.RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
 
 st.markdown("#### Stopping rules")
 for rule in status.rules:
-    st.markdown(f"{common.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+    st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
 
-colours = charts.cohort_colours(status.cohort_frame)
+colours = charts.style.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)
 with left:
-    timeline = common.frame(sel.db, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
-    timeline_chart = charts.dosing_timeline(timeline, colours, sel.cutoff)
+    timeline = data.frame(sel.db, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
+    timeline_chart = charts.overview.dosing_timeline(timeline, colours, sel.cutoff)
     st.plotly_chart(timeline_chart, key="dosing_timeline")
-    common.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
+    widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
 with right:
-    worst_chart = charts.worst_grade_by_cohort(status.cohort_frame)
+    worst_chart = charts.overview.worst_grade_by_cohort(status.cohort_frame)
     st.plotly_chart(worst_chart, key="worst_grade")
-    common.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
-counts = common.frame(sel.db, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
-ae_chart = charts.ae_counts_over_time(counts, colours)
+    widgets.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
+counts = data.frame(sel.db, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
+ae_chart = charts.overview.ae_counts_over_time(counts, colours)
 st.plotly_chart(ae_chart, key="ae_over_time")
-common.download_figure(ae_chart, f"{sel.study_id} AEs by month {sel.cutoff}", key="ae_month")
+widgets.download_figure(ae_chart, f"{sel.study_id} AEs by month {sel.cutoff}", key="ae_month")

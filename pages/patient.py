@@ -9,9 +9,10 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from safety import charts, dlt, narrative, patient
+from safety import charts
 from safety.errors import SafetyError
+from safety.monitor import adjudication, narrative, patient
+from ui import data, sidebar, widgets
 
 DLT_BADGES = {
     "pending": "orange",
@@ -33,9 +34,9 @@ def _dates(frame: pd.DataFrame) -> dict:
     }
 
 
-sel = common.selection()
+sel = sidebar.selection()
 st.title("Patient")
-roster = common.study_roster(sel.db, sel.study_id, sel.version)
+roster = data.study_roster(sel.db, sel.study_id, sel.version)
 if roster.empty:
     st.info(f"{sel.study_id} has no subjects yet.")
     st.stop()
@@ -96,7 +97,7 @@ forward.button(
     width="stretch",
 )
 
-profile = common.patient_profile(sel.db, sel.study_id, usubjid, sel.cutoff, sel.version)
+profile = data.patient_profile(sel.db, sel.study_id, usubjid, sel.cutoff, sel.version)
 if profile is None:
     st.error(f"{usubjid} is not in {sel.study_id}.")
     st.stop()
@@ -160,24 +161,24 @@ else:
     )
     x_range = profile.time_range(window_only=span == "DLT window")
     cutoff_day = (sel.cutoff - profile.first_dose_date).days
-    timeline_chart = charts.patient_timeline(
+    timeline_chart = charts.patient.patient_timeline(
         profile.timeline_events(),
         window_days=profile.window_days,
         cutoff_day=cutoff_day,
         x_range=x_range,
     )
     st.plotly_chart(timeline_chart, key="patient_timeline")
-    common.download_figure(timeline_chart, f"{usubjid}_timeline", key="timeline")
-    labs_chart = charts.patient_labs(
+    widgets.download_figure(timeline_chart, f"{usubjid}_timeline", key="timeline")
+    labs_chart = charts.patient.patient_labs(
         profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
     )
     st.plotly_chart(labs_chart, key="patient_labs")
-    common.download_figure(labs_chart, f"{usubjid}_labs", key="labs")
-    vitals_chart = charts.patient_vitals(
+    widgets.download_figure(labs_chart, f"{usubjid}_labs", key="labs")
+    vitals_chart = charts.patient.patient_vitals(
         profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
     )
     st.plotly_chart(vitals_chart, key="patient_vitals")
-    common.download_figure(vitals_chart, f"{usubjid}_vitals", key="vitals")
+    widgets.download_figure(vitals_chart, f"{usubjid}_vitals", key="vitals")
 
 
 # --- narrative --------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ with st.expander("Where each sentence comes from"):
         }
     )
     st.dataframe(sources, hide_index=True, key="narrative_sources")
-    common.download_table(sources, f"{usubjid}_narrative_sources", key="narrative_sources")
+    widgets.download_table(sources, f"{usubjid}_narrative_sources", key="narrative_sources")
 st.download_button(
     "Download narrative (text)",
     text,
@@ -229,17 +230,17 @@ else:
         ]
     ]
     st.dataframe(dlt_table, hide_index=True, key="dlt_events", column_config=_dates(events))
-    common.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
-user = common.signed_in_user()
+    widgets.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
+user = sidebar.signed_in_user()
 
 
 def _adjudicate(**kwargs) -> None:
     try:
-        dlt.adjudicate(sel.db, sel.study_id, usubjid, actor=user, **kwargs)
+        adjudication.adjudicate(sel.db, sel.study_id, usubjid, actor=user, **kwargs)
     except SafetyError as exc:
         st.error(str(exc))
         return
-    common.after_write()
+    data.after_write()
     st.session_state["patient_flash"] = (
         f"Recorded: DLT {kwargs['decision']} by {user}. The escalation decision is updated."
     )
@@ -337,7 +338,7 @@ for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=
     with tab:
         slug = name.lower().replace(" ", "_")
         st.dataframe(frame, hide_index=True, key=f"listing_{slug}", column_config=_dates(frame))
-        common.download_table(frame, f"{usubjid}_{slug}", key=slug)
+        widgets.download_table(frame, f"{usubjid}_{slug}", key=slug)
 
 
 # --- review status and notes ----------------------------------------------------------------------
@@ -365,7 +366,7 @@ with st.form("review_form"):
         except SafetyError as exc:
             st.error(str(exc))
         else:
-            common.after_write()
+            data.after_write()
             st.session_state["patient_flash"] = f"Review saved: {status}, by {user}."
             st.rerun()
 
@@ -375,4 +376,4 @@ if history.empty:
     st.caption("No adjudication or review recorded for this patient yet.")
 else:
     st.dataframe(history, hide_index=True, key="audit_history")
-    common.download_table(history, f"{usubjid}_history", key="audit_history")
+    widgets.download_table(history, f"{usubjid}_history", key="audit_history")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import common
-from safety import queries, store
+from safety import store
 from safety.errors import SafetyError
 from safety.report import generate_report, manifest
+from safety.store import queries
+from ui import data, sidebar
 
-sel = common.selection()
+sel = sidebar.selection()
 st.title("DSMB reports")
 st.caption(
     "A report freezes the study at the data cut-off: records dated on or before it, as "
@@ -44,11 +45,11 @@ if st.session_state.pop("report_requested", False):
     try:
         with st.spinner("Freezing the data cut and writing PDF, XLSX, CSV and HTML ..."):
             result = generate_report(sel.study_id, cutoff, folder, kind=kind, db=sel.db,
-                                     created_by=common.signed_in_user())  # fmt: skip
+                                     created_by=sidebar.signed_in_user())  # fmt: skip
     except SafetyError as exc:
         st.error(str(exc))
         st.stop()
-    common.after_write()
+    data.after_write()
     st.session_state["report_result"] = (wanted, result)
 
 built = st.session_state.get("report_result")
@@ -105,7 +106,7 @@ else:
 
 st.markdown("#### Snapshots of this study")
 with store.read_connection(sel.db) as con:
-    snapshots = queries.study_snapshots(con, sel.study_id)
+    snapshots = queries.snapshot.study_snapshots(con, sel.study_id)
 if snapshots.empty:
     st.caption("No report has been made of this study yet.")
 else:

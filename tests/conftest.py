@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from safety import demo
+from safety.demo import generator as demo
 
 ROOT = Path(__file__).resolve().parents[1]
 

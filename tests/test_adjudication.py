@@ -13,10 +13,13 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from safety import demo, dlt, queries, store
+from safety import store
 from safety.config import parse_study_config
+from safety.demo import generator as demo
 from safety.errors import AdjudicationError
-from safety.status import decision_history, study_status
+from safety.monitor import adjudication
+from safety.monitor.status import decision_history, study_status
+from safety.store import queries
 
 STUDY = "NCT04232592"
 CUTOFF = date(2021, 1, 15)
@@ -31,7 +34,7 @@ def db(tmp_path):
 
 def _config(db):
     with store.read_connection(db) as con:
-        return parse_study_config(queries.study_config_text(con, STUDY), STUDY)
+        return parse_study_config(queries.studies.study_config_text(con, STUDY), STUDY)
 
 
 def _status(db):
@@ -41,7 +44,7 @@ def _status(db):
 
 def _events(db):
     with store.read_connection(db) as con:
-        return dlt.dlt_events(con, _config(db), CUTOFF)
+        return queries.dlt.dlt_events(con, _config(db).study_id, CUTOFF)
 
 
 def _candidate(db, cohort_id):
@@ -60,7 +63,7 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
     assert (before.dlts, before.evaluable) == (1, 8)
     assert before.reason.startswith("1 DLT in 8 at dose level 2")
 
-    done = dlt.adjudicate(
+    done = adjudication.adjudicate(
         db, STUDY, usubjid, "adverse_event", seq, "rejected",
         "Endometritis present at the screening hysteroscopy", "dr.monitor",
     )  # fmt: skip
@@ -73,7 +76,7 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
     assert rejected["dlt_status"].tolist() == ["rejected"]
     assert rejected["decided_by"].tolist() == ["dr.monitor"]
     with store.read_connection(db) as con:
-        audit = queries.audit_entries(con, STUDY, "dlt.")
+        audit = queries.database.audit_entries(con, STUDY, "dlt.")
     assert len(audit) == 1
     entry = audit.iloc[0]
     assert (entry["actor"], entry["action"], entry["usubjid"]) == (
@@ -96,7 +99,7 @@ def test_2_rejecting_a_high_dlt_changes_the_decision(db):
     high = events[events["cohort_id"] == "HIGH"]
     # the HIGH woman with a single DLT event (the other also has a lab DLT: perihepatitis)
     single = high.groupby("usubjid").filter(lambda g: len(g) == 1).iloc[0]
-    dlt.adjudicate(
+    adjudication.adjudicate(
         db, STUDY, single["usubjid"], single["source"], int(single["source_seq"]),
         "rejected", "Reaction to the premedication on review, not to the cells", "dr.m",
     )  # fmt: skip
@@ -109,24 +112,24 @@ def test_2_rejecting_a_high_dlt_changes_the_decision(db):
 
 def test_3_confirming_keeps_the_count_and_a_later_decision_wins(db):
     usubjid, seq = _candidate(db, "MED")
-    dlt.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "first look", "a")
-    dlt.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "confirmed", "second look", "b")
+    adjudication.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "first look", "a")
+    adjudication.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "confirmed", "second look", "b")
     assert _cohort(_status(db), "MED").dlts == 1
     events = _events(db)
     row = events[(events["usubjid"] == usubjid) & (events["source_seq"] == seq)].iloc[0]
     assert (row["dlt_status"], row["adjudication_reason"]) == ("confirmed", "second look")
     with store.read_connection(db) as con:
-        assert queries.audit_entries(con, STUDY, "dlt.")["action"].tolist() == [
+        assert queries.database.audit_entries(con, STUDY, "dlt.")["action"].tolist() == [
             "dlt.confirm", "dlt.reject",
         ]  # fmt: skip
 
 
 def test_4_adding_a_dlt_counts_it_from_its_onset_and_it_can_be_withdrawn(db):
     with store.read_connection(db) as con:
-        states = dlt.subject_dlt_states(con, _config(db), CUTOFF)
+        states = queries.dlt.subject_dlt_states(con, _config(db).study_id, CUTOFF)
     low = states[states["cohort_id"] == "LOW"].iloc[0]
     onset = (pd.Timestamp(low["first_dose_date"]) + pd.Timedelta(days=3)).date()
-    added = dlt.adjudicate(
+    added = adjudication.adjudicate(
         db, STUDY, low["usubjid"], "manual", None, "added", "Investigator: grade 3 bleeding",
         "dr.a", onset_date=onset, description="Uterine haemorrhage grade 3",
     )  # fmt: skip
@@ -134,7 +137,7 @@ def test_4_adding_a_dlt_counts_it_from_its_onset_and_it_can_be_withdrawn(db):
     with store.read_connection(db) as con:  # not yet at a cut-off before the onset
         earlier = study_status(con, _config(db), onset - pd.Timedelta(days=1))
     assert _cohort(earlier, "LOW").dlts == 0
-    dlt.adjudicate(
+    adjudication.adjudicate(
         db, STUDY, low["usubjid"], "manual", added.source_seq, "rejected", "entered in error",
         "dr.b",
     )  # fmt: skip
@@ -163,24 +166,24 @@ def test_5_bad_adjudications_are_refused_and_nothing_is_written(db, kwargs, mess
         "actor": "dr.x",
     } | kwargs  # fmt: skip
     with pytest.raises(AdjudicationError, match=message):
-        dlt.adjudicate(
+        adjudication.adjudicate(
             db, STUDY, args["usubjid"], "adverse_event", args["source_seq"], args["decision"],
             args["reason"], args["actor"],
         )  # fmt: skip
     with store.read_connection(db) as con:
-        assert queries.adjudications(con, STUDY).empty
-        assert queries.audit_entries(con, STUDY, "dlt.").empty
+        assert queries.dlt.adjudications(con, STUDY).empty
+        assert queries.database.audit_entries(con, STUDY, "dlt.").empty
 
 
 def test_6_an_addition_needs_onset_and_description(db):
     usubjid, _ = _candidate(db, "MED")
     with pytest.raises(AdjudicationError, match="onset date and a description"):
-        dlt.adjudicate(db, STUDY, usubjid, "manual", None, "added", "why", "dr.x")
+        adjudication.adjudicate(db, STUDY, usubjid, "manual", None, "added", "why", "dr.x")
 
 
 def test_7_adjudicated_by_shows_the_decision_as_it_was_known_then(db):
     usubjid, seq = _candidate(db, "MED")
-    done = dlt.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "why", "dr.x")
+    done = adjudication.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "why", "dr.x")
     with store.read_connection(db) as con:
         then = study_status(
             con, _config(db), CUTOFF, adjudicated_by=done.decided_at - pd.Timedelta(seconds=1)

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from safety import store, teae
+from safety import store
+from safety.clinical import ae_statistics
 from safety.config import load_study_config
-from safety.demo import DEMO_CUTOFF
+from safety.demo.generator import DEMO_CUTOFF
+from safety.monitor import adverse_events
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard.py")
@@ -113,7 +115,7 @@ def test_comparison_with_control_states_the_caveats_and_method(page):
 def test_timing_views_drill_down_to_first_events(page, demo_db):
     config = load_study_config(ROOT / "data" / "studies" / "nct04232592.toml")
     with store.read_connection(demo_db) as con:
-        curves = teae.cumulative_incidence(teae.first_teae_times(con, config, DEMO_CUTOFF))
+        curves = ae_statistics.cumulative_incidence(adverse_events.first_teae_times(con, config, DEMO_CUTOFF))
     step = curves[(curves["cohort_id"] == "HIGH") & (curves["events"] > 0)].iloc[0]
     page.session_state["ae_cuminc"] = {"selection": {
         "points": [{"customdata": ["HIGH", step["usubjids"], int(step["at_risk"]),

@@ -8,12 +8,16 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from safety import alerts, demo, labs, queries, store
+from safety import store
+from safety.clinical import labs
 from safety.config import find_study_config
+from safety.demo import generator as demo
+from safety.demo.live import LiveFeed
 from safety.errors import AlertError
 from safety.ingest import ingest_paths
-from safety.live_demo import LiveFeed
-from safety.status import study_status
+from safety.monitor import alerts
+from safety.monitor.status import study_status
+from safety.store import queries
 
 STUDY = demo.DEMO_STUDY_ID
 
@@ -210,7 +214,7 @@ def test_5_accrual_pause_triggered_is_its_own_alert(db):
 def test_6_first_evaluation_is_baseline_then_once_per_new_batch(db, tmp_path):
     assert alerts.refresh_alerts(db) == []  # baseline: recorded, not news
     with store.read_connection(db) as con:
-        feed = queries.alert_feed(con, STUDY)
+        feed = queries.alerts.alert_feed(con, STUDY)
     assert len(feed) >= 5 and (feed["acknowledged_by"] == "system").all()
     assert set(feed["kind"]) >= {"sae", "dlt"}
     assert alerts.refresh_alerts(db) == []  # nothing new: nothing evaluated
@@ -229,7 +233,7 @@ def test_6_first_evaluation_is_baseline_then_once_per_new_batch(db, tmp_path):
     assert any(a.kind == "decision" and a.cohort_id == "HIGH" for a in raised)
     assert alerts.refresh_alerts(db) == []  # computed once per batch
     with store.read_connection(db) as con:
-        keys = queries.alert_feed(con, STUDY)["alert_key"]
+        keys = queries.alerts.alert_feed(con, STUDY)["alert_key"]
         raised_log = con.execute(
             "SELECT detail FROM audit_log WHERE action = 'alert.raise' ORDER BY audit_id"
         ).fetchall()
@@ -243,17 +247,17 @@ def test_7_acknowledge_round_trip_to_the_audit_log(db):
         con.execute(
             "UPDATE alert SET acknowledged_by = NULL, acknowledged_at = NULL, ack_comment = NULL"
         )
-        ids = [int(i) for i in queries.alert_feed(con, STUDY)["alert_id"][:2]]
+        ids = [int(i) for i in queries.alerts.alert_feed(con, STUDY)["alert_id"][:2]]
     with pytest.raises(AlertError, match="comment"):
         alerts.acknowledge_alerts(db, ids, "dr.safety", "   ")
     assert alerts.acknowledge_alerts(db, ids, "dr.safety", "Reviewed with the PI") == sorted(ids)
     assert alerts.acknowledge_alerts(db, ids, "someone.else", "again") == []  # first one stands
     with store.read_connection(db) as con:
-        feed = queries.alert_feed(con, STUDY).set_index("alert_id")
+        feed = queries.alerts.alert_feed(con, STUDY).set_index("alert_id")
         log = con.execute(
             "SELECT actor, study_id, detail FROM audit_log WHERE action = 'alert.acknowledge'"
         ).fetchall()
-        counts = queries.unacknowledged_alert_counts(con)
+        counts = queries.alerts.unacknowledged_alert_counts(con)
     assert feed.loc[ids, "acknowledged_by"].tolist() == ["dr.safety", "dr.safety"]
     assert feed.loc[ids, "ack_comment"].tolist() == ["Reviewed with the PI"] * 2
     assert sorted(json.loads(d)["alert_id"] for _, _, d in log) == sorted(ids)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from reference.ctcae_grader import evaluate_scalar, known_terms
 
-from safety import labmap
-from safety.ctcae import CriteriaSyntaxError, known_terms, load_criteria, parse_case_when
-from safety.ctcae.evaluate import evaluate_scalar
-from safety.ctcae.rexpr import And, BaselineAbnormal, Compare, Not, Signif
+from safety.ctcae import labmap
+from safety.ctcae.criteria import load_criteria
+from safety.ctcae.rexpr import (
+    And,
+    BaselineAbnormal,
+    Compare,
+    CriteriaSyntaxError,
+    Not,
+    Signif,
+    parse_case_when,
+)
 
 
 @pytest.mark.parametrize("units, rows", [("SI", 40), ("USCV", 46)])

@@ -18,13 +18,16 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference.ctcae_grader import grade
 
-from safety import labmap, queries, store
-from safety.ctcae import grade, load_criteria
+from safety import store
+from safety.ctcae import labmap
 from safety.ctcae import sql as ctcae_sql
 from safety.ctcae.conversion import HGB_G_PER_L_PER_MMOL_L
-from safety.ctcae.evaluate import signif_scalar
+from safety.ctcae.criteria import load_criteria
 from safety.ctcae.rexpr import Num
+from safety.ctcae.signif import signif_scalar
+from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 FIRST_DOSE = date(2024, 1, 5)
@@ -86,8 +89,8 @@ def _load(con, labs: pd.DataFrame) -> pd.DataFrame:
     subjects = subjects.assign(
         study_id="S", status="on study", first_dose_date=FIRST_DOSE, batch_id=1
     )
-    queries.insert_frame(con, "subject", subjects)
-    queries.insert_frame(con, "lab", labs.assign(study_id="S", batch_id=1))
+    queries.database.insert_frame(con, "subject", subjects)
+    queries.database.insert_frame(con, "lab", labs.assign(study_id="S", batch_id=1))
     return con.execute("SELECT * FROM lab_grading ORDER BY usubjid, seq").df()
 
 
@@ -251,7 +254,7 @@ def test_baseline_change_and_reasons_in_the_view(real):
             ("A", 8, "HGB", "HEMATOLOGY", 110.0, "g/dL", 120.0, 160.0, date(2024, 2, 1), False),
         ]
     )
-    queries.insert_frame(
+    queries.database.insert_frame(
         real,
         "subject",
         pd.DataFrame(
@@ -264,7 +267,7 @@ def test_baseline_change_and_reasons_in_the_view(real):
             }
         ),
     )
-    queries.insert_frame(real, "lab", labs.assign(study_id="S", batch_id=1))
+    queries.database.insert_frame(real, "lab", labs.assign(study_id="S", batch_id=1))
     out = real.execute("SELECT * FROM lab_grading ORDER BY seq").df().set_index("seq")
     assert out.loc[4, "baseline"] == 60.0 and out.loc[4, "baseline_range_flag"] == "HIGH"
     assert out.loc[4, "change"] == 440.0
@@ -300,7 +303,7 @@ def test_baseline_change_and_reasons_in_the_view(real):
     ],
 )
 def test_hemoglobin_in_mmol_per_l_is_converted_before_grading(real, value, expected):
-    queries.insert_frame(
+    queries.database.insert_frame(
         real,
         "subject",
         pd.DataFrame(
@@ -316,7 +319,7 @@ def test_hemoglobin_in_mmol_per_l_is_converted_before_grading(real, value, expec
     labs = _labs_frame(
         [("H", 1, "HGB", "HEMATOLOGY", value, "mmol/L", 7.14, 9.81, date(2014, 1, 16), False)]
     )
-    queries.insert_frame(real, "lab", labs.assign(study_id="P", batch_id=1))
+    queries.database.insert_frame(real, "lab", labs.assign(study_id="P", batch_id=1))
     row = real.execute("SELECT * FROM lab_grading").df().iloc[0]
     assert row["grading_factor"] == HGB_G_PER_L_PER_MMOL_L and row["grading_unit"] == "G/L"
     assert row["grade_low"] == expected

@@ -10,8 +10,7 @@ the CTCAE text in a particular way the comment says so.
 from __future__ import annotations
 
 import pytest
-
-from safety.ctcae import grade, known_terms
+from reference.ctcae_grader import grade, known_terms
 
 CASES: list = []
 COVERED: set[tuple[str, str]] = set()

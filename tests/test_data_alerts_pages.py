@@ -11,8 +11,11 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from test_app import APP, PAGES
 
-from safety import alerts, demo, queries, store
+from safety import links, store
+from safety.demo import generator as demo
 from safety.ingest import ingest_paths
+from safety.monitor import alerts
+from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 PILOT_STUDY = "CDISCPILOT01"
@@ -33,7 +36,7 @@ def demo_and_pilot_db(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _through_the_entry_point(monkeypatch):
     """Every run goes through dashboard.py, as in the browser (see tests/test_patient_page.py:
-    otherwise ``common.selection``'s recovery rerun drops a form's submit click)."""
+    otherwise ``sidebar.selection``'s recovery rerun drops a form's submit click)."""
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
@@ -132,7 +135,7 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
     alerts.refresh_alerts(db)  # the pilot's baseline: nothing open
     with store.write_connection(db) as con:  # an alert as refresh_alerts stores it
-        queries.insert_frame(con, "alert", _one_alert())
+        queries.database.insert_frame(con, "alert", _one_alert())
     at = _app(db, monkeypatch)
     at.query_params["study"] = "NCT04232592"
     at.run()
@@ -148,7 +151,7 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     assert not at.exception, at.exception
     assert any("Acknowledged 1 alert" in s.value for s in at.success)
     with store.read_connection(db) as con:
-        feed = queries.alert_feed(con, "NCT04232592")
+        feed = queries.alerts.alert_feed(con, "NCT04232592")
         entry = con.execute(
             "SELECT actor, action, detail FROM audit_log WHERE action = 'alert.acknowledge'"
         ).fetchall()
@@ -176,7 +179,7 @@ def _one_alert():
                 "cohort_id": "HIGH",
                 "title": "SAE: Endometritis in NCT04232592-01-099",
                 "detail": "grade 3",
-                "link": alerts.patient_link("NCT04232592", "NCT04232592-01-099"),
+                "link": links.patient_link("NCT04232592", "NCT04232592-01-099"),
             }
         ]
     )
@@ -186,7 +189,7 @@ def _one_alert():
 def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatch, user_picked):
     from datetime import date
 
-    from safety.live_demo import LiveFeed
+    from safety.demo.live import LiveFeed
 
     db = tmp_path / "follow.duckdb"
     demo.build_demo(db)
@@ -199,7 +202,7 @@ def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatc
     for _ in range(3):
         feed.advance()
         ingest_paths(feed.write(inbox), db=db)
-    time.sleep(2.1)  # common.data_version is cached for 2 s
+    time.sleep(2.1)  # data.data_version is cached for 2 s
     at.run()  # what the auto-refresh does when the data version changes
     assert not at.exception, at.exception
     expected = date(2021, 1, 10) if user_picked else date(2021, 1, 18)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from safety import queries, store
+from safety import store
 from safety.ingest import ingest_paths
-from safety.status import study_statuses
+from safety.monitor.status import study_statuses
+from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 
@@ -31,7 +32,7 @@ def test_cumulative_dm_and_ae_deliveries_are_counted_once(tmp_path):
 
     with store.read_connection(db) as con:
         (status,) = study_statuses(con, "CDISCPILOT01", cutoff=date(2015, 12, 31))
-        counts = queries.row_counts(con)
+        counts = queries.database.row_counts(con)
     # CDISC pilot README: DM 306 subjects (52 screen failures), AE 1,191 records
     assert sum(c.subjects for c in status.cohorts) == 306 - 52
     assert counts["subject"] == 306

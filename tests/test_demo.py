@@ -13,8 +13,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from safety import demo
 from safety.config import find_study_config, parse_study_config
+from safety.demo import generator as demo
 
 CONFIG = find_study_config(demo.DEMO_STUDY_ID)
 CLINICAL_TABLES = ("subject", "exposure", "adverse_event", "lab", "vital_sign")

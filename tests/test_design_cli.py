@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from safety.escalation.commands import design
+from safety.cli.design import design
 
 
 @pytest.fixture

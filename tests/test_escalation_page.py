@@ -10,7 +10,9 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from safety import demo, dlt, queries, store
+from safety import store
+from safety.demo import generator as demo
+from safety.store import queries
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 PAGE = "pages/escalation.py"
@@ -28,7 +30,7 @@ def _open(db, monkeypatch) -> AppTest:
 @pytest.fixture(autouse=True)
 def _through_the_entry_point(monkeypatch):
     """Every AppTest run goes through dashboard.py (see tests/test_patient_page.py: without
-    this, ``common.selection`` reruns once and the rerun drops a form's submit click)."""
+    this, ``sidebar.selection`` reruns once and the rerun drops a form's submit click)."""
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
@@ -104,7 +106,7 @@ def test_4_an_empty_reason_is_refused_with_a_message(writable):
     assert not at.exception, at.exception
     assert any("reason is required" in e.value for e in at.error)
     with store.read_connection(db) as con:
-        assert queries.adjudications(con, "NCT04232592").empty
+        assert queries.dlt.adjudications(con, "NCT04232592").empty
 
 
 def test_5_with_a_reason_the_rejection_is_written_and_audited(writable):
@@ -122,7 +124,7 @@ def test_5_with_a_reason_the_rejection_is_written_and_audited(writable):
     assert cohorts.loc["Medium dose", "Subjects with DLT"] == 0
     assert cohorts.loc["Medium dose", "DLTs rejected"] == 1
     with store.read_connection(db) as con:
-        audit = queries.audit_entries(con, "NCT04232592", "dlt.")
+        audit = queries.database.audit_entries(con, "NCT04232592", "dlt.")
     assert audit["action"].tolist() == ["dlt.reject"]
     assert audit["actor"].tolist() == ["apptest-monitor"]
     assert json.loads(audit["detail"].iloc[0])["reason"] == (
@@ -139,7 +141,7 @@ def _option(at: AppTest, label: str) -> tuple[str, str, int]:
     """The event key (usubjid, source, seq) behind the selectbox label ``label``."""
     sel = at.session_state["selection"]
     with store.read_connection(sel.db) as con:
-        events = dlt.dlt_events(con, sel.config, sel.cutoff)
+        events = queries.dlt.dlt_events(con, sel.config.study_id, sel.cutoff)
     usubjid, term = label.split(" · ")[:2]
     row = events[(events["usubjid"] == usubjid) & (events["term"] == term)].iloc[0]
     return row["usubjid"], row["source"], int(row["source_seq"])

@@ -16,10 +16,11 @@ import pytest
 from click.testing import CliRunner
 from pandas.testing import assert_frame_equal
 
-from safety import queries, store
+from safety import store
+from safety.cli.ingest import ingest
 from safety.ingest import ingest_bytes, ingest_paths
-from safety.ingest.commands import ingest
 from safety.ingest.readers import read_dataset
+from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 PILOT_CSV = [PILOT / f"{d}.csv" for d in ("dm", "ds", "ex", "ae", "suppae", "lb", "vs")]
@@ -68,7 +69,7 @@ def test_pilot_every_file_loads_with_nothing_lost(pilot_db):
 
 def test_pilot_counts_by_domain_query(pilot_db):
     with store.read_connection(pilot_db[0]) as con:
-        counts = queries.counts_by_domain(con, STUDY).set_index("domain")
+        counts = queries.ingest.counts_by_domain(con, STUDY).set_index("domain")
     # README: rows / distinct subjects per domain
     assert counts.loc[["DM", "DS", "EX", "AE", "SUPPAE", "LB", "VS"], ["rows", "subjects"]
                       ].values.tolist() == [[306, 306], [596, 306], [591, 254], [1191, 225],
@@ -183,7 +184,7 @@ def test_ae_xpt_and_dataset_json_give_the_same_rows_as_csv(pilot_copy, other):
     assert_frame_equal(_table_rows(pilot_copy, "adverse_event", result.batch_id),
                        _table_rows(pilot_copy, "adverse_event", csv_batch[0][0]))
     with store.read_connection(pilot_copy) as con:
-        summary = queries.cut_change_summary(con, STUDY).set_index("domain")
+        summary = queries.ingest.cut_change_summary(con, STUDY).set_index("domain")
     assert summary.loc["AE", ["added", "removed", "changed"]].tolist() == [0, 0, 0]
 
 
@@ -224,7 +225,7 @@ def test_parquet_gives_the_same_rows_as_csv(pilot_copy, tmp_path):
     result = ingest_paths([tmp_path / "vs.parquet"], db=pilot_copy)[0]
     assert (result.status, result.rows_loaded) == ("loaded", 29643)
     with store.read_connection(pilot_copy) as con:
-        changes = queries.cut_changes(con, STUDY, "VS")
+        changes = queries.ingest.cut_changes(con, STUDY, "VS")
     assert changes.empty
 
 
@@ -250,8 +251,8 @@ def test_new_cumulative_delivery_replaces_current_and_keeps_the_earlier_cut(pilo
     assert sql(pilot_copy, "SELECT count(*) FROM adverse_event WHERE batch_id = $b",
                {"b": result.superseded[0]}) == [(1191,)]
     with store.read_connection(pilot_copy) as con:
-        changes = queries.cut_changes(con, STUDY, "AE")
-        ledger = queries.batch_ledger(con, STUDY)
+        changes = queries.ingest.cut_changes(con, STUDY, "AE")
+        ledger = queries.ingest.batch_ledger(con, STUDY)
     assert sorted(changes["change"]) == ["added", "changed", "removed"]
     assert changes.loc[changes.change == "added", "seq"].tolist() == [999]
     superseded = ledger.set_index("batch_id").loc[result.superseded[0]]

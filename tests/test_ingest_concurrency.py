@@ -105,15 +105,15 @@ def test_reader_process_never_fails_nor_sees_half_a_batch(tmp_path):
 
 KILL_INSIDE_TRANSACTION = textwrap.dedent("""
     import os, signal, sys
-    from safety import queries
+    from safety.store import queries
     from safety.ingest import ingest_paths
-    real_insert = queries.insert_frame
+    real_insert = queries.database.insert_frame
     def insert_then_die(con, table, frame):
         n = real_insert(con, table, frame)
         if table == "lab":  # the rows are written, the transaction is not committed
             os.kill(os.getpid(), signal.SIGKILL)
         return n
-    queries.insert_frame = insert_then_die
+    queries.database.insert_frame = insert_then_die
     ingest_paths(sys.argv[2:], db=sys.argv[1])
 """)
 

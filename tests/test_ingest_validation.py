@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from safety import queries, store
+from safety import store
 from safety.ingest import ingest_paths
 from safety.ingest.domains import impute_ae_start
 from safety.ingest.validate import Issues, iso_dates
+from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 STUDY = "CDISCPILOT01"
@@ -53,12 +54,12 @@ def load_csv(frame: pd.DataFrame, path: Path, db: Path):
 
 def quarantine(db: Path) -> pd.DataFrame:
     with store.read_connection(db) as con:
-        return queries.quarantined_rows(con, STUDY)
+        return queries.ingest.quarantined_rows(con, STUDY)
 
 
 def batches(db: Path) -> int:
     with store.read_connection(db) as con:
-        return len(queries.batch_ledger(con))
+        return len(queries.ingest.batch_ledger(con))
 
 
 @pytest.mark.parametrize("column, value, rule, reason", [
@@ -145,7 +146,7 @@ def test_every_row_bad_is_rejected_and_does_not_replace_the_current_delivery(db,
     bad = load_csv(ae_rows().assign(USUBJID="01-999-0000"), tmp_path / "ae2.csv", db)
     assert (bad.status, bad.rows_quarantined) == ("rejected", 10)
     with store.read_connection(db) as con:
-        ledger = queries.batch_ledger(con, STUDY).set_index("batch_id")
+        ledger = queries.ingest.batch_ledger(con, STUDY).set_index("batch_id")
         assert con.execute("SELECT count(*) FROM current_adverse_event").fetchall() == [(10,)]
     assert ledger.loc[good.batch_id, "current"] and ledger.loc[bad.batch_id, "status"] == "rejected"
     assert len(quarantine(db)) == 10  # the rows are browsable with their reasons

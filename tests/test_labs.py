@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from safety import charts, labs, queries, store
+from safety import charts, store
+from safety.clinical import labs
 from safety.config import DltDefinition, LabDltCriterion
+from safety.store import queries
 
 FIRST_DOSE = date(2024, 3, 1)
 CUTOFF = date(2024, 6, 30)
@@ -32,7 +34,7 @@ def tiny(tmp_path):
     """Three dosed subjects with ALT results (ULN 40 U/L, normal baseline 20 U/L)."""
     path = tmp_path / "tiny.duckdb"
     with store.new_database(path) as con:
-        queries.insert_frame(
+        queries.database.insert_frame(
             con,
             "cohort",
             pd.DataFrame(
@@ -46,7 +48,7 @@ def tiny(tmp_path):
                 }
             ),
         )
-        queries.insert_frame(
+        queries.database.insert_frame(
             con,
             "subject",
             pd.DataFrame(
@@ -71,7 +73,7 @@ def tiny(tmp_path):
             ("PRE", 1, 210.0, day(1), True),  # grade 3 but pre-dose (baseline): never a DLT
             ("PRE", 2, 30.0, day(8), False),
         ]
-        queries.insert_frame(
+        queries.database.insert_frame(
             con,
             "lab",
             pd.DataFrame(
@@ -90,14 +92,21 @@ def tiny(tmp_path):
                 }
             ),
         )
-        queries.refresh_lab_grades(con, "T")  # as the ingest and the demo do after loading labs
+        queries.labs.refresh_lab_grades(con, "T")  # as the ingest and the demo do after loading labs
+    _record_rule(path, _dlt())
     return path
+
+
+def _record_rule(db, dlt: DltDefinition) -> None:
+    """Give study T this DLT definition (as recording a study's configuration does)."""
+    with store.write_connection(db) as con:
+        queries.studies.record_rule_parameters(con, "T", dlt, None)
 
 
 def test_grade_3_alt_inside_the_window_is_a_lab_dlt_and_outside_is_not(tiny):
     with store.read_connection(tiny) as con:
-        events = queries.dlt_events(con, "T", CUTOFF, _dlt())
-        states = queries.subject_dlt_states(con, "T", CUTOFF, _dlt()).set_index("usubjid")
+        events = queries.dlt.dlt_events(con, "T", CUTOFF)
+        states = queries.dlt.subject_dlt_states(con, "T", CUTOFF).set_index("usubjid")
     assert events["usubjid"].tolist() == ["IN"]
     event = events.iloc[0]
     assert (event["source"], event["source_seq"], event["grade"]) == ("lab", 2, 3)
@@ -114,18 +123,22 @@ def test_grade_3_alt_inside_the_window_is_a_lab_dlt_and_outside_is_not(tiny):
 
 def test_lab_dlt_respects_the_protocol_grade_and_window(tiny):
     with store.read_connection(tiny) as con:
-        assert queries.dlt_events(con, "T", CUTOFF, _dlt(min_grade=4)).empty
-        wide = queries.dlt_events(con, "T", CUTOFF, _dlt(window_days=42))
-        early = queries.dlt_events(con, "T", FIRST_DOSE + timedelta(days=6), _dlt())
-        summary = queries.cohort_summary(con, "T", CUTOFF, _dlt())
-    assert sorted(wide["usubjid"]) == ["IN", "OUT"]
+        early = queries.dlt.dlt_events(con, "T", FIRST_DOSE + timedelta(days=6))
+        states = queries.dlt.subject_dlt_states(con, "T", CUTOFF)
     assert early.empty  # the grade-3 draw on day 8 is after this cut-off
-    assert summary["dlts"].tolist() == [1]
+    assert (states["dlt_state"] == "DLT").sum() == 1
+    _record_rule(tiny, _dlt(min_grade=4))
+    with store.read_connection(tiny) as con:
+        assert queries.dlt.dlt_events(con, "T", CUTOFF).empty
+    _record_rule(tiny, _dlt(window_days=42))
+    with store.read_connection(tiny) as con:
+        wide = queries.dlt.dlt_events(con, "T", CUTOFF)
+    assert sorted(wide["usubjid"]) == ["IN", "OUT"]
 
 
 def test_lab_dlt_can_be_rejected_by_adjudication(tiny):
     with store.write_connection(tiny) as con:
-        queries.insert_frame(
+        queries.database.insert_frame(
             con,
             "dlt_adjudication",
             pd.DataFrame(
@@ -142,15 +155,15 @@ def test_lab_dlt_can_be_rejected_by_adjudication(tiny):
             ),
         )
     with store.read_connection(tiny) as con:
-        events = queries.dlt_events(con, "T", CUTOFF, _dlt())
-        states = queries.subject_dlt_states(con, "T", CUTOFF, _dlt()).set_index("usubjid")
+        events = queries.dlt.dlt_events(con, "T", CUTOFF)
+        states = queries.dlt.subject_dlt_states(con, "T", CUTOFF).set_index("usubjid")
     assert events["dlt_status"].tolist() == ["rejected"]
     assert states.loc["IN", "dlt_state"] == "evaluable"
 
 
 # ------------------------------------------------------------------ shift and worst-grade tables
 def _subject_grades() -> pd.DataFrame:
-    # Hand-made per-subject grades of one term in two cohorts (as queries.lab_subject_grades).
+    # Hand-made per-subject grades of one term in two cohorts (as queries.labs.lab_subject_grades).
     return pd.DataFrame(
         [
             ("S1", "A", "Anemia", 0, 0, 3),
@@ -240,7 +253,7 @@ def test_edish_with_ast_and_other_thresholds():
 
 
 def test_edish_chart_has_log_axes_and_lines():
-    fig = charts.edish(labs.derive_edish(_peaks()), {"A": "#111111", "B": "#222222"})
+    fig = charts.labs.edish(labs.derive_edish(_peaks()), {"A": "#111111", "B": "#222222"})
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
     assert [s.x0 for s in fig.layout.shapes if s.type == "line" and s.x0 == s.x1] == [3.0]
     assert [s.y0 for s in fig.layout.shapes if s.type == "line" and s.y0 == s.y1] == [2.0]
@@ -251,8 +264,8 @@ def test_edish_chart_has_log_axes_and_lines():
 
 def test_lab_queries_on_the_demo(demo_db):
     with store.read_connection(demo_db) as con:
-        grades = queries.lab_subject_grades(con, "NCT04232592", date(2021, 1, 15), ["ALT"])
-        peaks = queries.lab_liver_peaks(con, "NCT04232592", date(2021, 1, 15))
+        grades = queries.labs.lab_subject_grades(con, "NCT04232592", date(2021, 1, 15), ["ALT"])
+        peaks = queries.labs.lab_liver_peaks(con, "NCT04232592", date(2021, 1, 15))
     # The demo's planted rises (src/safety/demo.py): HIGH #2 ALT 4 x ULN (grade 2) and HIGH #4
     # ALT 6 x ULN with perihepatitis (grade 3); bilirubin stays normal in both.
     high = grades[grades["cohort_label"] == "High dose"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from safety import demo, queries, store
+from safety import store
 from safety.cli import cli
+from safety.demo import generator as demo
+from safety.demo.live import LiveFeed
 from safety.ingest import ingest_paths
-from safety.live_demo import LiveFeed
-from safety.status import study_status
+from safety.monitor.status import study_status
+from safety.store import queries
 
 
 def _deliver(feed: LiveFeed, inbox, days: int) -> list[bytes]:
@@ -52,7 +54,7 @@ def test_2_first_delivery_restates_the_demo_and_supersedes_its_batches(tmp_path)
     ]
     with store.read_connection(db) as con:
         after = study_status(con, config, demo.DEMO_CUTOFF).cohort_table()
-        ledger = queries.batch_ledger(con, demo.DEMO_STUDY_ID)
+        ledger = queries.ingest.batch_ledger(con, demo.DEMO_STUDY_ID)
         statuses = con.execute(status_sql).fetchall()
     # the same trial at the demo's cut-off, read back from the SDTM export
     assert after.equals(before)
@@ -79,7 +81,7 @@ def test_3_the_screening_women_get_dosed_and_later_cuts_show_only_the_news(tmp_p
         screening = con.execute(
             "SELECT count(*) FROM current_subject WHERE first_dose_date IS NULL"
         ).fetchone()[0]
-        changes = queries.cut_change_summary(con, demo.DEMO_STUDY_ID).set_index("domain")
+        changes = queries.ingest.cut_change_summary(con, demo.DEMO_STUDY_ID).set_index("domain")
     assert screening == 0  # both HIGH women dosed within 10 days (seed 1)
     assert changes.loc["AE", "removed"] == 0 and changes.loc["LB", "removed"] == 0
 

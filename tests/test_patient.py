@@ -10,9 +10,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from safety import charts, demo, narrative, patient, queries, store
+from safety import charts, store
 from safety.config import parse_study_config
+from safety.demo import generator as demo
 from safety.errors import ReviewError
+from safety.monitor import narrative, patient
+from safety.store import queries
 
 STUDY = "NCT04232592"
 CUTOFF = demo.DEMO_CUTOFF
@@ -26,7 +29,7 @@ def con(demo_db):
 
 @pytest.fixture(scope="module")
 def config(con):
-    return parse_study_config(queries.study_config_text(con, STUDY))
+    return parse_study_config(queries.studies.study_config_text(con, STUDY))
 
 
 def _profile(con, config, usubjid):
@@ -35,15 +38,15 @@ def _profile(con, config, usubjid):
 
 def test_1_patient_rows_are_the_study_rows_of_that_patient(con, config):
     # the per-patient DLT queries wrap the study-wide rule: same answer for every subject
-    states = queries.subject_dlt_states(con, STUDY, CUTOFF, config.dlt).set_index("usubjid")
-    events = queries.dlt_events(con, STUDY, CUTOFF, config.dlt)
+    states = queries.dlt.subject_dlt_states(con, STUDY, CUTOFF).set_index("usubjid")
+    events = queries.dlt.dlt_events(con, STUDY, CUTOFF)
     for usubjid in states.index:
-        mine = queries.patient_dlt_state(con, STUDY, usubjid, CUTOFF, config.dlt).iloc[0]
+        mine = queries.patient.patient_dlt_state(con, STUDY, usubjid, CUTOFF).iloc[0]
         assert mine["dlt_state"] == states.loc[usubjid, "dlt_state"], usubjid
         assert mine["dlts"] == states.loc[usubjid, "dlts"], usubjid
         theirs = events[events["usubjid"] == usubjid]
         assert (
-            queries.patient_dlt_events(con, STUDY, usubjid, CUTOFF, config.dlt)[
+            queries.patient.patient_dlt_events(con, STUDY, usubjid, CUTOFF)[
                 "source_seq"
             ].tolist()
             == theirs["source_seq"].tolist()
@@ -52,8 +55,8 @@ def test_1_patient_rows_are_the_study_rows_of_that_patient(con, config):
 
 def test_2_unknown_subject_has_no_profile(con, config):
     assert _profile(con, config, "NO-SUCH-SUBJECT") is None
-    assert queries.subject_study(con, "NO-SUCH-SUBJECT") is None
-    assert queries.subject_study(con, "NCT04232592-01-001") == STUDY
+    assert queries.subjects.subject_study(con, "NO-SUCH-SUBJECT") is None
+    assert queries.subjects.subject_study(con, "NCT04232592-01-001") == STUDY
 
 
 def test_3_neighbours_step_within_the_cohort():
@@ -135,7 +138,7 @@ def test_4_the_narrative_tells_the_facts_of_the_records(demo_db, con, config, us
     told = [s for s in sentences if s.text.startswith("On ")]
     assert not any(s.sources == (f"AE {q}",) for q in quiet for s in told)
     # the DLT-window state is the rule's
-    state = queries.subject_dlt_states(con, STUDY, CUTOFF, config.dlt).set_index("usubjid")
+    state = queries.dlt.subject_dlt_states(con, STUDY, CUTOFF).set_index("usubjid")
     if pd.notna(first_dose):
         window = next(s for s in sentences if s.sources == ("DLT state",)).text
         expected = {"DLT": "DLT (", "evaluable": "evaluable", "pending": "pending"}
@@ -180,9 +183,9 @@ def test_6_review_round_trip_with_audit(tmp_path):
     second = patient.record_review(db, STUDY, usubjid, "reviewed", "", "dr b")
     assert second > first
     with store.read_connection(db) as c:
-        reviews = queries.subject_reviews(c, STUDY, usubjid)
-        audit = queries.patient_audit(c, STUDY, usubjid)
-        roster = queries.study_roster(c, STUDY).set_index("usubjid")
+        reviews = queries.patient.subject_reviews(c, STUDY, usubjid)
+        audit = queries.patient.patient_audit(c, STUDY, usubjid)
+        roster = queries.subjects.study_roster(c, STUDY).set_index("usubjid")
     assert reviews["status"].tolist() == ["reviewed", "needs follow-up"]
     assert reviews["note"].isna().tolist() == [True, False]  # blank note stored as NULL
     assert reviews["note"].iloc[1] == "Ask for labs"
@@ -200,18 +203,18 @@ def test_6_review_round_trip_with_audit(tmp_path):
     with pytest.raises(ReviewError, match="reviewer"):
         patient.record_review(db, STUDY, usubjid, "reviewed", None, " ")
     with store.read_connection(db) as c:  # nothing half-written by the refusals
-        assert len(queries.subject_reviews(c, STUDY, usubjid)) == 2
+        assert len(queries.patient.subject_reviews(c, STUDY, usubjid)) == 2
 
 
 def test_7_timeline_figure_has_the_patients_events(con, config):
     profile = _profile(con, config, "NCT04232592-01-026")
     events = profile.timeline_events()
-    fig = charts.patient_timeline(events, window_days=28, cutoff_day=26)
+    fig = charts.patient.patient_timeline(events, window_days=28, cutoff_day=26)
     by_name = {t.name: t for t in fig.data}
     grade3 = by_name["Grade 3"]
     assert list(grade3.y) == ["AE 4 · Pelvic inflammatory disease"]
-    assert grade3.marker.color == charts.GRADE_COLOURS[3]
-    assert list(grade3.marker.line.color) == [charts.SERIOUS_OUTLINE]  # serious
+    assert grade3.marker.color == charts.style.GRADE_COLOURS[3]
+    assert list(grade3.marker.line.color) == [charts.patient.SERIOUS_OUTLINE]  # serious
     assert list(grade3.marker.pattern.shape) == ["/"]  # related
     # the bar runs from onset (day 5 from first dose) to resolution (day 21), whole days
     assert list(grade3.base) == [4.5] and list(grade3.x) == [17.0]

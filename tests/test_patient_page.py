@@ -11,7 +11,7 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from safety import demo
+from safety.demo import generator as demo
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 HIGH_DLT = "NCT04232592-01-026"  # HIGH #4: pelvic inflammatory disease, grade 3, day 6 (a DLT)
@@ -45,7 +45,7 @@ def _through_the_entry_point(monkeypatch):
 
     AppTest resets ``PagesManager.uses_pages_directory`` before each run, and with a pages/
     folder Streamlit then runs a switched-to page alone (multipage v1) until st.navigation is
-    called; ``common.selection`` recovers with a rerun, but a rerun drops a form's submit click.
+    called; ``sidebar.selection`` recovers with a rerun, but a rerun drops a form's submit click.
     """
     original = PagesManager.__init__
 

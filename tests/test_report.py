@@ -13,12 +13,16 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from safety import demo, labs, queries, store, teae
+from safety import store
 from safety.cli import cli
-from safety.demo import DEMO_CUTOFF
+from safety.clinical import labs, teae
+from safety.demo import generator as demo
+from safety.demo.generator import DEMO_CUTOFF
+from safety.monitor import adverse_events
+from safety.monitor.status import study_status
 from safety.report import build_content, generate_report, manifest
 from safety.report.tables import ALL_COHORTS, lab_worst_grade_table
-from safety.status import study_status
+from safety.store import queries
 
 STUDY = "NCT04232592"
 EARLY = date(2020, 6, 30)  # before the High dose cohort opened (its first dose: November 2020)
@@ -85,8 +89,8 @@ def test_a_changed_file_fails_verification(closed, tmp_path):
 
 def test_the_snapshot_row_records_the_report(db, closed):
     with store.read_connection(db) as con:
-        snapshots = queries.study_snapshots(con, STUDY)
-        stored = queries.first_snapshot_manifest(con, STUDY, DEMO_CUTOFF)
+        snapshots = queries.snapshot.study_snapshots(con, STUDY)
+        stored = queries.snapshot.first_snapshot_manifest(con, STUDY, DEMO_CUTOFF)
     row = snapshots.set_index("snapshot_id").loc[closed.snapshot_id]
     assert row["content_sha256"] == closed.content_sha256
     assert row["kind"] == "closed"
@@ -97,7 +101,7 @@ def test_the_snapshot_row_records_the_report(db, closed):
 
 
 def _add_ae(con, batch_id: int, seq: int, pt: str, onset: date) -> None:
-    queries.insert_frame(
+    queries.database.insert_frame(
         con,
         "adverse_event",
         pd.DataFrame(
@@ -120,13 +124,13 @@ def test_data_arriving_after_the_cut_do_not_change_its_report(db, closed, tmp_pa
     db = shutil.copy(db, tmp_path / "late.duckdb")  # holds the first report's freeze point
     with store.write_connection(db) as con:
         ae_batch = int(
-            queries.batch_ledger(con, STUDY).query("domain == 'AE'")["batch_id"].max()
+            queries.ingest.batch_ledger(con, STUDY).query("domain == 'AE'")["batch_id"].max()
         )
         # 1. an AE dated after the cut-off, in the delivery the report already froze
         _add_ae(con, ae_batch, 901, "Event after the cut-off", DEMO_CUTOFF + timedelta(days=3))
         # 2. a late EDC entry: dated before the cut-off, delivered in a new batch
-        late = queries.next_batch_id(con)
-        queries.insert_frame(
+        late = queries.database.next_batch_id(con)
+        queries.database.insert_frame(
             con,
             "ingest_batch",
             pd.DataFrame(
@@ -241,15 +245,15 @@ def test_html_is_self_contained(closed):
 
 def test_report_numbers_equal_the_pages_numbers(db, closed):
     with store.read_connection(db) as con:
-        config = queries.study_config_text(con, STUDY)
+        config = queries.studies.study_config_text(con, STUDY)
         from safety.config import parse_study_config
 
         config = parse_study_config(config)
         status = study_status(con, config, DEMO_CUTOFF)  # the Overview and `status`
-        summary = teae.summary_table(teae.ae_summary(con, config, DEMO_CUTOFF))  # AE page
-        codes = queries.lab_tests(con, STUDY, DEMO_CUTOFF)["test_code"].tolist()
-        grades = queries.lab_subject_grades(con, STUDY, DEMO_CUTOFF, codes)  # Labs page
-        peaks = queries.lab_liver_peaks(con, STUDY, DEMO_CUTOFF)
+        summary = teae.summary_table(adverse_events.ae_summary(con, config, DEMO_CUTOFF))  # AE page
+        codes = queries.labs.lab_tests(con, STUDY, DEMO_CUTOFF)["test_code"].tolist()
+        grades = queries.labs.lab_subject_grades(con, STUDY, DEMO_CUTOFF, codes)  # Labs page
+        peaks = queries.labs.lab_liver_peaks(con, STUDY, DEMO_CUTOFF)
     content = closed.content
     escalation = content.table("escalation").frame
     assert escalation["Decision"].tolist() == [c.decision for c in status.cohorts]

@@ -16,8 +16,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from safety import charts, demo, queries, store, teae
+from safety import charts, store
+from safety.clinical import ae_statistics, teae
 from safety.config import load_study_config
+from safety.demo import generator as demo
+from safety.monitor import adverse_events
+from safety.store import queries
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "tests" / "data" / "cdiscpilot01"
@@ -112,15 +116,18 @@ def tiny_db(tmp_path_factory) -> Path:
         causality=np.where(AES["related"], "RELATED", "NOT RELATED"),
     )
     with store.new_database(path) as con:
-        queries.insert_frame(con, "cohort", cohorts)
-        queries.insert_frame(con, "subject", subjects)
-        queries.insert_frame(con, "adverse_event", aes)
+        queries.database.insert_frame(con, "cohort", cohorts)
+        queries.database.insert_frame(con, "subject", subjects)
+        queries.database.insert_frame(con, "adverse_event", aes)
+        queries.studies.record_rule_parameters(
+            con, STUDY, CONFIG.dlt, teae.follow_up_days(CONFIG)
+        )
     return path
 
 
 def test_1_teae_rule_with_partial_dates(tiny_db):
     with store.read_connection(tiny_db) as con:
-        got = teae.derive_teae_flag(con, CONFIG, CUTOFF)
+        got = adverse_events.derive_teae_flag(con, CONFIG, CUTOFF)
     expected = AES.dropna(subset=["teae"])[["usubjid", "seq", "teae", "teae_basis"]]
     got = got[["usubjid", "seq", "teae", "teae_basis"]].astype(
         {"seq": "int64", "teae": object, "teae_basis": object}
@@ -134,7 +141,7 @@ def test_1_teae_rule_with_partial_dates(tiny_db):
 
 def test_2_summary_counts_by_hand(tiny_db):
     with store.read_connection(tiny_db) as con:
-        summary = teae.ae_summary(con, CONFIG, CUTOFF)
+        summary = adverse_events.ae_summary(con, CONFIG, CUTOFF)
     n = summary.pivot(index="category", columns="cohort_id", values="n")
     # N: C1, C2 dosed in control; L1, L2 in LOW (L3 never dosed, L4 dosed after the cut-off)
     assert summary.groupby("cohort_id")["N"].first().to_dict() == {"CTRL": 2, "LOW": 2}
@@ -155,9 +162,9 @@ def test_2_summary_counts_by_hand(tiny_db):
 
 def test_3_every_summary_cell_lists_exactly_its_subjects(tiny_db):
     with store.read_connection(tiny_db) as con:
-        summary = teae.ae_summary(con, CONFIG, CUTOFF)
+        summary = adverse_events.ae_summary(con, CONFIG, CUTOFF)
         for row in summary.itertuples():  # 7 categories x 2 cohorts
-            listing = teae.ae_listing(con, CONFIG, CUTOFF, category=row.category,
+            listing = adverse_events.ae_listing(con, CONFIG, CUTOFF, category=row.category,
                                       cohort_ids=[row.cohort_id])
             assert listing["usubjid"].nunique() == row.n, (row.category, row.cohort_id)
             assert len(listing) == row.events, (row.category, row.cohort_id)
@@ -165,7 +172,7 @@ def test_3_every_summary_cell_lists_exactly_its_subjects(tiny_db):
 
 def test_4_all_aes_when_not_emergent_only(tiny_db):
     with store.read_connection(tiny_db) as con:
-        summary = teae.ae_summary(con, CONFIG, CUTOFF, emergent_only=False)
+        summary = adverse_events.ae_summary(con, CONFIG, CUTOFF, emergent_only=False)
     any_ae = summary[summary["category"] == "any"].set_index("cohort_id")
     # every AE of the dosed subjects up to the cut-off: C1 has 10, C2 2, L1 3, L2 2
     assert any_ae["events"].to_dict() == {"CTRL": 12, "LOW": 5}
@@ -173,10 +180,10 @@ def test_4_all_aes_when_not_emergent_only(tiny_db):
 
 def test_5_soc_pt_incidence_with_worst_grade_and_filters(tiny_db):
     with store.read_connection(tiny_db) as con:
-        everything = teae.soc_pt_incidence(con, CONFIG, CUTOFF)
-        grade2 = teae.soc_pt_incidence(con, CONFIG, CUTOFF, teae.AeFilter(min_grade=2))
-        window = teae.soc_pt_incidence(con, CONFIG, CUTOFF, teae.AeFilter(window="dlt"))
-        related = teae.soc_pt_incidence(con, CONFIG, CUTOFF, teae.AeFilter(related=True))
+        everything = adverse_events.soc_pt_incidence(con, CONFIG, CUTOFF)
+        grade2 = adverse_events.soc_pt_incidence(con, CONFIG, CUTOFF, teae.AeFilter(min_grade=2))
+        window = adverse_events.soc_pt_incidence(con, CONFIG, CUTOFF, teae.AeFilter(window="dlt"))
+        related = adverse_events.soc_pt_incidence(con, CONFIG, CUTOFF, teae.AeFilter(related=True))
     nausea = everything[everything["pt"] == "Nausea"].set_index("cohort_id")
     assert nausea["n"].to_dict() == {"CTRL": 2, "LOW": 1}  # C1, C2; L1 twice counts once
     assert nausea.loc["LOW", "worst_grade_2"] == 1  # L1: grades 1 and 2, worst 2
@@ -200,25 +207,25 @@ def test_5_soc_pt_incidence_with_worst_grade_and_filters(tiny_db):
 
 def test_6_timing_frames(tiny_db):
     with store.read_connection(tiny_db) as con:
-        times = teae.first_teae_times(con, CONFIG, CUTOFF)
-        onsets = teae.onset_days(con, CONFIG, CUTOFF)
-        first = teae.ae_listing(con, CONFIG, CUTOFF, first_per_subject=True)
+        times = adverse_events.first_teae_times(con, CONFIG, CUTOFF)
+        onsets = adverse_events.onset_days(con, CONFIG, CUTOFF)
+        first = adverse_events.ae_listing(con, CONFIG, CUTOFF, first_per_subject=True)
     assert times.set_index("usubjid")["first_teae_day"].to_dict() == {
         "C1": 0, "C2": 5, "L1": 0, "L2": 1}
     # observed: to the end of follow-up (day 28) or L2's end of study (2020-03-30, day 20)
     assert times.set_index("usubjid")["observed_days"].to_dict() == {
         "C1": 28, "C2": 28, "L1": 28, "L2": 20}
     assert first.set_index("usubjid")["seq"].to_dict() == {"C1": 2, "C2": 1, "L1": 1, "L2": 2}
-    ci = teae.cumulative_incidence(times)
+    ci = ae_statistics.cumulative_incidence(times)
     ctrl = ci[ci["cohort_id"] == "CTRL"]
     assert ctrl[["day", "at_risk", "events", "cum_incidence"]].values.tolist() == [
         [0, 2, 0, 0.0], [0, 2, 1, 0.5], [5, 1, 1, 1.0]]
     assert ctrl["usubjids"].tolist() == ["", "C1", "C2"]
-    week = teae.grade_by_week(onsets)
+    week = ae_statistics.grade_by_week(onsets)
     # week 1 (days 0-6), grade 1: C1 #2, #3, #5 (day 0), L2 #2 (day 1), L1 #2 (day 2)
     assert week.set_index(["week", "grade"])["events"].loc[(1, 1)] == 5
     assert int(week["events"].sum()) == onsets["events"].sum() == 11  # C1 #8 has no onset day
-    hist = teae.onset_distribution(onsets, bin_days=7)
+    hist = ae_statistics.onset_distribution(onsets, bin_days=7)
     assert hist.groupby("cohort_id")["events"].sum().to_dict() == {"CTRL": 6, "LOW": 5}
 
 
@@ -229,7 +236,7 @@ def test_7_censoring_in_the_kaplan_meier_steps():
         "usubjid": ["a", "b", "c", "d"], "cohort_id": "X", "cohort_label": "X",
         "is_control": False, "dose_level": 1, "first_teae_day": [2, None, 5, None],
         "observed_days": [40, 3, 40, 10]})
-    ci = teae.cumulative_incidence(times)
+    ci = ae_statistics.cumulative_incidence(times)
     assert ci["cum_incidence"].round(4).tolist() == [0.0, 0.25, 0.25, 0.625, 0.625]
     assert ci["at_risk"].tolist() == [4, 4, 3, 2, 1]
 
@@ -252,7 +259,7 @@ def test_7_censoring_in_the_kaplan_meier_steps():
 def test_8_newcombe_hybrid_score_interval_table_ii(x1, n1, x0, n0, lower, upper):
     # Newcombe RG (1998) Stat Med 17:873-890, Table II, method 10 (score, no continuity
     # correction), 95% intervals printed to 4 decimals
-    rd, lo, hi = teae.compute_newcombe_interval([x1], [n1], [x0], [n0])
+    rd, lo, hi = ae_statistics.compute_newcombe_interval([x1], [n1], [x0], [n0])
     assert rd[0] == pytest.approx(x1 / n1 - x0 / n0)
     assert lo[0] == pytest.approx(lower, abs=5e-5)
     assert hi[0] == pytest.approx(upper, abs=5e-5)
@@ -260,20 +267,20 @@ def test_8_newcombe_hybrid_score_interval_table_ii(x1, n1, x0, n0, lower, upper)
 
 def test_9_fisher_p_is_scipys_two_sided_p():
     tables = [(5, 6, 3, 8), (0, 8, 0, 8), (26, 84, 8, 86), (1, 6, 1, 8)]
-    got = teae.compute_fisher_p(*np.array(tables).T)
+    got = ae_statistics.compute_fisher_p(*np.array(tables).T)
     for (a, b, c, d), p in zip(tables, got, strict=True):
         assert p == pytest.approx(stats.fisher_exact([[a, b - a], [c, d - c]]).pvalue)
 
 
 def test_10_risk_differences_pair_each_dose_with_control(tiny_db):
     with store.read_connection(tiny_db) as con:
-        inc = teae.soc_pt_incidence(con, CONFIG, CUTOFF)
-    rd = teae.risk_differences(inc)
+        inc = adverse_events.soc_pt_incidence(con, CONFIG, CUTOFF)
+    rd = ae_statistics.risk_differences(inc)
     nausea = rd[rd["pt"] == "Nausea"].iloc[0]
     # LOW 1/2 vs control 2/2: -50 points
     assert (nausea["n"], nausea["N"], nausea["control_n"], nausea["control_N"]) == (1, 2, 2, 2)
     assert nausea["rd"] == pytest.approx(-50.0)
-    _, lo, hi = teae.compute_newcombe_interval([1], [2], [2], [2])
+    _, lo, hi = ae_statistics.compute_newcombe_interval([1], [2], [2], [2])
     assert (nausea["rd_lower"], nausea["rd_upper"]) == pytest.approx((100 * lo[0], 100 * hi[0]))
     assert nausea["fisher_p"] == pytest.approx(1.0)
     assert set(rd["cohort_id"]) == {"LOW"}  # control is the comparator, not a row
@@ -284,8 +291,8 @@ def test_10_risk_differences_pair_each_dose_with_control(tiny_db):
 def test_11_demo_summary_matches_the_planted_story(demo_db):
     config = load_study_config(ROOT / "data" / "studies" / "nct04232592.toml")
     with store.read_connection(demo_db) as con:
-        summary = teae.ae_summary(con, config, demo.DEMO_CUTOFF)
-        dlts = queries.dlt_events(con, STUDY, demo.DEMO_CUTOFF, config.dlt)
+        summary = adverse_events.ae_summary(con, config, demo.DEMO_CUTOFF)
+        dlts = queries.dlt.dlt_events(con, STUDY, demo.DEMO_CUTOFF)
     n = summary.pivot(index="category", columns="cohort_id", values="n")
     big_n = summary.groupby("cohort_id")["N"].first().to_dict()
     assert big_n == {"CTRL": 8, "LOW": 8, "MED": 8, "HIGH": 6}  # HIGH: 6 of 8 dosed by day 350
@@ -293,7 +300,7 @@ def test_11_demo_summary_matches_the_planted_story(demo_db):
     assert n.loc["any"].to_dict() == big_n
     # planted SAEs: CTRL appendicitis, LOW PID (day 60), MED endometritis, HIGH anaphylaxis + PID
     assert n.loc["serious"].to_dict() == {"CTRL": 1, "LOW": 1, "MED": 1, "HIGH": 2}
-    # DLTs as queries.dlt_events counts them (candidates): MED 1, HIGH 2
+    # DLTs as queries.dlt.dlt_events counts them (candidates): MED 1, HIGH 2
     candidates = dlts[dlts["dlt_status"].isin(["candidate", "confirmed"])]
     expected = candidates.groupby("cohort_id")["usubjid"].nunique().to_dict()
     assert expected == {"MED": 1, "HIGH": 2}
@@ -344,7 +351,7 @@ def test_12_pilot_subjects_with_any_ae_per_arm_as_in_the_raw_file(pilot, raw):
     # README facts (planned ARM): High 79, Low 77, Placebo 69
     assert independent == {"Xan_Hi": 79, "Xan_Lo": 77, "Pbo": 69}
     with store.read_connection(db) as con:
-        summary = teae.ae_summary(con, config, cutoff, emergent_only=False)
+        summary = adverse_events.ae_summary(con, config, cutoff, emergent_only=False)
     assert _n_by_arm(summary, "any") == independent
     n_dosed = dm[dm["RFXSTDTC"] != ""].groupby("ARMCD")["USUBJID"].nunique().to_dict()
     assert summary.groupby("cohort_id")["N"].first().to_dict() == n_dosed  # 86, 84, 84
@@ -365,8 +372,8 @@ def test_13_pilot_teae_counts_as_the_rule_applied_to_the_raw_file(pilot, raw):
     independent = emergent.groupby("ARMCD")["USUBJID"].nunique().to_dict()
     assert independent == {"Pbo": 65, "Xan_Lo": 77, "Xan_Hi": 76}
     with store.read_connection(db) as con:
-        summary = teae.ae_summary(con, config, cutoff)
-        flags = teae.derive_teae_flag(con, config, cutoff)
+        summary = adverse_events.ae_summary(con, config, cutoff)
+        flags = adverse_events.derive_teae_flag(con, config, cutoff)
     assert _n_by_arm(summary, "any") == independent
     assert int(flags["teae"].sum()) == len(emergent) == 1126
     # and the sponsor's own flag (SUPPAE.QNAM = AETRTEM) agrees record by record
@@ -380,8 +387,8 @@ def test_13_pilot_teae_counts_as_the_rule_applied_to_the_raw_file(pilot, raw):
 def test_14_pilot_pt_incidence_and_serious_and_fatal(pilot, raw):
     db, config, cutoff = pilot
     with store.read_connection(db) as con:
-        inc = teae.soc_pt_incidence(con, config, cutoff)
-        summary = teae.ae_summary(con, config, cutoff)
+        inc = adverse_events.soc_pt_incidence(con, config, cutoff)
+        summary = adverse_events.ae_summary(con, config, cutoff)
     ae, _ = raw
     pruritus = ae[ae["AEDECOD"] == "APPLICATION SITE PRURITUS"]
     independent = pruritus.groupby("ARMCD")["USUBJID"].nunique().to_dict()
@@ -390,7 +397,7 @@ def test_14_pilot_pt_incidence_and_serious_and_fatal(pilot, raw):
     # README: 3 serious records in 3 subjects, 3 fatal (AEOUT FATAL) with AESER = N
     assert sum(_n_by_arm(summary, "serious").values()) == 3
     assert sum(_n_by_arm(summary, "fatal").values()) == 3
-    rd = teae.risk_differences(inc)
+    rd = ae_statistics.risk_differences(inc)
     row = rd[(rd["pt"] == "APPLICATION SITE PRURITUS") & (rd["cohort_id"] == "Xan_Hi")].iloc[0]
     assert row["fisher_p"] == pytest.approx(
         stats.fisher_exact([[22, 84 - 22], [6, 86 - 6]]).pvalue)
@@ -400,24 +407,24 @@ def test_14_pilot_pt_incidence_and_serious_and_fatal(pilot, raw):
 
 def test_15_charts_carry_customdata_for_drill_down(tiny_db):
     with store.read_connection(tiny_db) as con:
-        inc = teae.soc_pt_incidence(con, CONFIG, CUTOFF)
-        times = teae.first_teae_times(con, CONFIG, CUTOFF)
-        onsets = teae.onset_days(con, CONFIG, CUTOFF)
-    colours = {"Control": charts.CONTROL_COLOUR, "Low dose": charts.DOSE_COLOURS[0]}
-    bars = charts.ae_incidence_bars(inc[inc["level"] == "pt"], colours)
+        inc = adverse_events.soc_pt_incidence(con, CONFIG, CUTOFF)
+        times = adverse_events.first_teae_times(con, CONFIG, CUTOFF)
+        onsets = adverse_events.onset_days(con, CONFIG, CUTOFF)
+    colours = {"Control": charts.style.CONTROL_COLOUR, "Low dose": charts.style.DOSE_COLOURS[0]}
+    bars = charts.adverse_events.ae_incidence_bars(inc[inc["level"] == "pt"], colours)
     assert [t.name for t in bars.data] == ["Control", "Low dose"]
-    assert bars.data[0].marker.color == charts.CONTROL_COLOUR
+    assert bars.data[0].marker.color == charts.style.CONTROL_COLOUR
     assert {tuple(c[:3]) for c in bars.data[1].customdata} >= {("LOW", "GI", "Nausea")}
-    rd = teae.risk_differences(inc)
-    forest = charts.risk_difference_forest(rd, colours)
+    rd = ae_statistics.risk_differences(inc)
+    forest = charts.adverse_events.risk_difference_forest(rd, colours)
     assert list(forest.data[0].customdata[:, 2]) == list(rd["pt"])
     assert list(forest.data[0].error_x.array) == pytest.approx(list(rd["rd_upper"] - rd["rd"]))
-    volcano = charts.risk_difference_volcano(rd, colours)
+    volcano = charts.adverse_events.risk_difference_volcano(rd, colours)
     assert list(volcano.data[0].y) == pytest.approx(list(rd["neg_log10_p"]))
-    steps = charts.cumulative_incidence_steps(teae.cumulative_incidence(times), colours)
+    steps = charts.adverse_events.cumulative_incidence_steps(ae_statistics.cumulative_incidence(times), colours)
     assert steps.data[0].line.shape == "hv"
     assert list(steps.data[1].customdata[:, 1]) == ["C1", "C2"]
-    heat = charts.grade_week_heatmap(teae.grade_by_week(onsets))
+    heat = charts.adverse_events.grade_week_heatmap(ae_statistics.grade_by_week(onsets))
     assert heat.data[0].type == "heatmap" and heat.data[1].customdata.shape[1] == 3
-    hist = charts.onset_histogram(teae.onset_distribution(onsets, 7), colours, 7)
+    hist = charts.adverse_events.onset_histogram(ae_statistics.onset_distribution(onsets, 7), colours, 7)
     assert sum(sum(t.y) for t in hist.data) == 11

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from safety import alerts, demo, queries, store
-from safety.live_demo import LiveFeed, write_then_rename
-from safety.watch import Watcher, delivery_rank
+from safety import store
+from safety.demo import generator as demo
+from safety.demo.live import LiveFeed, write_then_rename
+from safety.ingest.domains import domain_rank
+from safety.monitor import alerts
+from safety.store import queries
+from safety.watch import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
@@ -49,7 +53,7 @@ def test_1_a_file_is_ready_only_after_an_unchanged_look(tmp_path):
     ],
 )  # DOMAIN_ORDER: DM, DS, EX, AE, SUPPAE, LB, VS; unknown last
 def test_2_files_ready_together_load_dm_first(name, rank):
-    assert delivery_rank(name) == rank
+    assert domain_rank(name) == rank
 
 
 @pytest.fixture
@@ -92,7 +96,7 @@ def _wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
 
 def _batches(db: Path):
     with store.read_connection(db) as con:
-        return queries.batch_ledger(con)
+        return queries.ingest.batch_ledger(con)
 
 
 def test_3_watcher_end_to_end_with_real_processes(live_db, tmp_path):
@@ -136,7 +140,7 @@ def test_3_watcher_end_to_end_with_real_processes(live_db, tmp_path):
 
         def sae_alert() -> str | None:
             with store.read_connection(live_db) as con:
-                a = queries.alert_feed(con, demo.DEMO_STUDY_ID, unacknowledged_only=True)
+                a = queries.alerts.alert_feed(con, demo.DEMO_STUDY_ID, unacknowledged_only=True)
             hit = a[(a["kind"] == "sae") & (a["usubjid"] == "NCT04232592-01-031")]
             return None if hit.empty else hit["title"].iloc[0]
 

@@ -8,6 +8,7 @@ Code downstream trusts the objects and never re-reads the TOML.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tomllib
@@ -348,6 +349,13 @@ def _read_stopping_rule(file_name: str, index: int, raw: Any) -> StoppingRule:
     if kind == "too_toxic":
         return StoppingRule(kind, name, certainty=float(t.get("certainty", "prob")))
     return StoppingRule(kind, name, n=t.get("n", "posint"))
+
+
+@functools.lru_cache(maxsize=128)
+def stored_study_config(config_toml: str, study_id: str) -> StudyConfig:
+    """The configuration recorded with a study in the database, parsed once per distinct text
+    (a new text is a new data version): every reader of the stored configuration asks here."""
+    return parse_study_config(config_toml, f"{study_id} (stored configuration)")
 
 
 def study_config_dirs() -> list[Path]:

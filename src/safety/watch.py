@@ -15,7 +15,7 @@ content hash) and is then moved to ``INBOX/processed/`` (loaded or duplicate) or
 ``INBOX/rejected/`` with a ``<name>.reason.txt`` beside it. A name already taken there gets a
 ``.2``, ``.3`` ... before its extension. Files that are ready together are loaded DM first (other
 domains are checked against DM). After each round that loaded data, the alert rules run
-(``safety.alerts.refresh_alerts``). When the database stays locked (``StoreError``) the file stays
+(``safety.pipeline.raise_alerts``). When the database stays locked (``StoreError``) the file stays
 in the inbox and is tried again at the next poll; any other failure rejects the file with its
 reason and the watcher goes on.
 
@@ -26,17 +26,17 @@ SIGTERM and SIGINT); a file being ingested is finished (or rolled back) first, n
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safety.alerts import Alert, refresh_alerts
 from safety.errors import SafetyError, StoreError
-from safety.ingest.domains import DOMAIN_ORDER
-from safety.ingest.load import BatchResult, ingest_bytes, ingest_file
+from safety.ingest.domains import domain_rank
+from safety.ingest.load import BatchResult, ingest_file
+from safety.monitor.alerts import Alert
+from safety.pipeline import raise_alerts
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,6 @@ def is_candidate(path: Path) -> bool:
     return (
         path.is_file() and not name.startswith(".") and not name.lower().endswith(IGNORED_SUFFIXES)
     )
-
-
-def delivery_rank(file_name: str) -> int:
-    """Load order of a file by the first SDTM domain its name mentions: DM first, unknown last.
-
-    ``DM.csv``, ``nct04232592_dm_20210116.csv`` and ``2021-01-16-DM.xpt`` all rank as DM; the
-    loader itself finds the domain from the content, this only orders files ready together.
-    """
-    stem = file_name.rsplit(".", 1)[0].upper()
-    for token in re.split(r"[^A-Z0-9]+", stem):
-        if token in DOMAIN_ORDER:
-            return DOMAIN_ORDER.index(token)
-    return len(DOMAIN_ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +119,7 @@ class Watcher:
             now[path] = (st.st_size, st.st_mtime_ns)
         ready = [p for p, sig in now.items() if self._seen.get(p) == sig]
         self._seen = {p: sig for p, sig in now.items() if p not in ready}
-        return sorted(ready, key=lambda p: (delivery_rank(p.name), p.name))
+        return sorted(ready, key=lambda p: (domain_rank(p.name), p.name))
 
     def process(self, path: Path) -> Outcome | None:
         """Ingest one ready file and move it; None when the database stayed locked (retry)."""
@@ -172,7 +159,7 @@ class Watcher:
     def check_alerts(self) -> list[Alert]:
         """Evaluate the alert rules for new batches (cheap when nothing is new)."""
         try:
-            raised = refresh_alerts(self.db)
+            raised = raise_alerts(self.db)
         except StoreError as exc:
             log.warning("alerts not evaluated (database unavailable): %s", exc)
             return []
@@ -199,19 +186,3 @@ def _move(path: Path, folder: Path) -> Path:
         target = folder / f"{path.stem}.{n}{path.suffix}"
     shutil.move(str(path), str(target))
     return target
-
-
-def ingest_uploaded(
-    files: list[tuple[str, bytes]],
-    db: str | Path | None = None,
-    study_id: str | None = None,
-    actor: str | None = None,
-) -> tuple[list[BatchResult], list[Alert]]:
-    """Load uploaded files (name, content) DM first, then evaluate the alerts once.
-
-    The Data page's upload: the same path as the watcher, without the inbox.
-    """
-    ordered = sorted(files, key=lambda f: (delivery_rank(f[0]), f[0]))
-    results = [ingest_bytes(name, data, db, study_id, actor) for name, data in ordered]
-    raised = refresh_alerts(db) if any(r.status == "loaded" for r in results) else []
-    return results, raised

@@ -14,8 +14,9 @@ import pytest
 from pageutil import ROOT, screenshot, start_dashboard, stop, wait_rendered
 from playwright.sync_api import Page, expect
 
-from safety import alerts, demo
-from safety.live_demo import LiveFeed
+from safety.demo import generator as demo
+from safety.demo.live import LiveFeed
+from safety.monitor import alerts
 
 REFRESH_BUDGET_MS = 60000  # issue 9: within a minute
 

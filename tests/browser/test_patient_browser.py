@@ -5,14 +5,13 @@ from datetime import date
 from pageutil import screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
-from safety import queries, store
-from safety.config import parse_study_config
+from safety import store
+from safety.store import queries
 
 
 def _high_dose_dlt_patient(db) -> str:
     with store.read_connection(db) as con:
-        config = parse_study_config(queries.study_config_text(con, "NCT04232592"))
-        events = queries.dlt_events(con, "NCT04232592", date(2021, 1, 15), config.dlt)
+        events = queries.dlt.dlt_events(con, "NCT04232592", date(2021, 1, 15))
     return events.loc[events["cohort_id"] == "HIGH", "usubjid"].iloc[-1]
 
 

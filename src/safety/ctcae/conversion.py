@@ -13,7 +13,7 @@ mmol/L is therefore grade 3 here (converted: < 80 g/L) and grade 2 by the rounde
 We keep the conversion (the g/L threshold is the one CTCAE states first and admiral grades by).
 
 Conversions are identified by LBTESTCD and the normalised unit; no other unit is ever changed
-(``safety.ctcae.grading`` never converts; this is a lab-table step, like baseline derivation).
+(the criteria never convert; this is a lab-table step, like baseline derivation).
 
 References
 ----------

@@ -2,7 +2,7 @@
 
 admiral keeps each CTCAE v5.0 lab rule as R text in ``GRADE_CRITERIA_CODE`` and runs it with
 ``eval(parse(...))``. We never evaluate R (or Python) text: this module reads the restricted
-grammar those rules use and builds frozen dataclasses that ``safety.ctcae.evaluate`` interprets.
+grammar those rules use and builds frozen dataclasses that ``safety.ctcae.sql`` translates into SQL.
 
 Grammar (R operator precedence, loosest first)::
 

@@ -1,9 +1,10 @@
 """CTCAE v5.0 grading as DuckDB SQL, generated from the parsed admiral rules.
 
-The third interpreter of the expression trees of ``safety.ctcae.rexpr`` (after the scalar and the
-numpy one in ``evaluate``): each tree is translated into a SQL expression, so the store can grade
-every lab row in a view (``lab_graded``, see ``lab_graded_view_sql``) and grades are never stale:
-they are recomputed on every read from the current labs and the subject's current first dose.
+The product's grader: each expression tree of ``safety.ctcae.rexpr`` is translated into a SQL
+expression, so the store grades every lab row in a view (``lab_grading``, see
+``lab_graded_view_sql``), stored per study in table ``lab_graded`` whenever its labs or first-dose
+dates change. The tests check it record by record against an independent Python interpreter of
+the same trees (``tests/reference/ctcae_grader.py``).
 
 Safety of the generated text: identifiers come only from the fixed ``SQL_COLUMNS`` whitelist;
 numbers are finite floats written as ``CAST('<repr>' AS DOUBLE)``; strings are the package's own
@@ -13,7 +14,7 @@ is pasted into SQL.
 R semantics carry over directly: SQL NULL is R's NA; ``AND``/``OR``/``NOT`` are three-valued as
 R's ``&``/``|``/``!``; a ``CASE WHEN`` takes the first TRUE branch (NULL is not TRUE), as
 ``dplyr::case_when``. ``signif(x, 15)`` is the macro ``ctcae_signif`` (``SIGNIF_MACRO_SQL``), the
-same scale / round-half-even / unscale as ``evaluate.signif_scalar`` (R's ``fprec``).
+same scale / round-half-even / unscale as ``signif.signif_scalar`` (R's ``fprec``).
 
 References
 ----------
@@ -26,12 +27,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from safety import labmap
+from safety.ctcae import labmap
 from safety.ctcae.conversion import GRADING_CONVERSIONS
 from safety.ctcae.criteria import UNIT_EQUIVALENTS, Criterion, load_criteria, normalize_unit
-from safety.ctcae.derive import REASON_URINE, URINE_MARKER
-from safety.ctcae.evaluate import SIGNIF_DIGITS, signif_scalar
-from safety.ctcae.grading import MISSING_REASONS, REASON_BASELINE_ABNORMAL_NO_BASE
 from safety.ctcae.rexpr import (
     And,
     Arith,
@@ -50,6 +48,19 @@ from safety.ctcae.rexpr import (
     Var,
     variables_used,
 )
+from safety.ctcae.signif import SIGNIF_DIGITS, signif_scalar
+
+# Why a record has no grade, by the variable that was missing.
+MISSING_REASONS: dict[str, str] = {
+    "AVAL": "no numeric result",
+    "ANRLO": "no lower limit of normal",
+    "ANRHI": "no upper limit of normal",
+    "BASE": "no baseline value",
+    "PCHG": "no percent change from baseline",
+}
+REASON_BASELINE_ABNORMAL_NO_BASE = "baseline abnormal but no baseline value"
+URINE_MARKER = "URIN"  # LBCAT "URINALYSIS", "URINE CHEMISTRY": CTCAE lab criteria are blood/serum
+REASON_URINE = "urine result: CTCAE v5.0 lab criteria apply to blood, serum or plasma"
 
 # admiral variable -> column of the grading relation (the only identifiers ever emitted).
 SQL_COLUMNS: dict[str, str] = {
@@ -61,7 +72,7 @@ SQL_COLUMNS: dict[str, str] = {
     "BNRIND": "baseline_range_flag",
 }
 
-# R's signif(x, 15) (fprec): same steps as evaluate.signif_scalar, written once as a macro.
+# R's signif(x, 15) (fprec): same steps as signif.signif_scalar, written once as a macro.
 # round_even(v, 0) is round-half-to-even to an integer (C nearbyint), as fprec and Python round.
 _E = "floor(log10(abs(x)))"
 SIGNIF_MACRO_SQL = f"""
@@ -509,7 +520,7 @@ def schema_sql() -> str:
 
     The table is what readers query: DuckDB needs about 1.7 s just to plan a query on the
     generated view, whatever the data size, so the grades are materialised per study whenever
-    its labs or first-dose dates change (``queries.refresh_lab_grades``).
+    its labs or first-dose dates change (``queries.labs.refresh_lab_grades``).
     """
     return (SIGNIF_MACRO_SQL + ";\n" + lab_graded_view_sql() + ";\n"
             + "CREATE TABLE lab_graded AS SELECT * FROM lab_grading LIMIT 0;\n")

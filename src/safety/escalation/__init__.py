@@ -18,6 +18,8 @@ from safety.escalation.decision import (
 from safety.escalation.mtpi2 import Mtpi2, mtpi2_intervals
 from safety.escalation.outcomes import (
     Cohort,
+    Outcomes,
+    cohorts_from_patients,
     counts_by_dose,
     format_outcomes,
     last_dose,
@@ -40,6 +42,7 @@ __all__ = [
     "Action",
     "Boin",
     "Cohort",
+    "Outcomes",
     "Crm",
     "Decision",
     "Design",
@@ -55,6 +58,7 @@ __all__ = [
     "ThreePlusThree",
     "boin_lambdas",
     "check_decision",
+    "cohorts_from_patients",
     "counts_by_dose",
     "crm_posterior",
     "crm_skeleton",

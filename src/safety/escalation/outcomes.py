@@ -177,11 +177,12 @@ def last_dose(outcomes: str | Sequence[Cohort]) -> int | None:
     return cohorts[-1].dose_level if cohorts else None
 
 
-def outcomes_from_counts(records: Iterable[tuple[int, bool]]) -> str:
-    """Build an outcome string from per-patient DLT records, in the order patients were treated.
+def cohorts_from_patients(records: Iterable[tuple[int, bool]]) -> Outcomes:
+    """The trial history from per-patient DLT records, in the order patients were treated.
 
-    Consecutive patients at the same dose level form one token, so
-    ``[(1, False), (1, False), (1, False), (2, False), (2, True)]`` gives ``"1NNN 2NT"``. Every
+    Consecutive patients at the same dose level form one cohort, so
+    ``[(1, False), (1, False), (1, False), (2, False), (2, True)]`` gives the cohorts written
+    ``"1NNN 2NT"``. Every
     design here uses only the per-dose counts and the last dose treated, so grouping consecutive
     patients does not change any decision.
 
@@ -206,7 +207,12 @@ def outcomes_from_counts(records: Iterable[tuple[int, bool]]) -> str:
             tokens[-1] = Cohort(dose_level, tokens[-1].dlts + (bool(dlt),))
         else:
             tokens.append(Cohort(dose_level, (bool(dlt),)))
-    return format_outcomes(tokens)
+    return tuple(tokens)
+
+
+def outcomes_from_counts(records: Iterable[tuple[int, bool]]) -> str:
+    """:func:`cohorts_from_patients` written as an outcome string (``"1NNN 2NT"``)."""
+    return format_outcomes(cohorts_from_patients(records))
 
 
 def outcomes_from_tallies(

@@ -10,7 +10,7 @@ Mapping decisions (also in the README's ingest section)
   the study configuration (case-insensitive). The actual arm (ACTARMCD) is kept in
   ``subject.actual_arm_code``. ARMCD SCRNFAIL / NOTASSGN (or ARM "Screen Failure" / "Not
   Assigned") is a screen failure: a subject never treated, cohort NULL.
-- Subject status: derived in SQL from DM and the current DS (``queries.refresh_subject_status``).
+- Subject status: derived in SQL from DM and the current DS (``queries.ingest.refresh_subject_status``).
 - AE start (AESTDTC) partial: the first possible day, except that when the first dose
   (DM.RFXSTDTC) falls inside the possible range (and not after a known end) the first dose day
   is used: an event that may have started on treatment is not pushed before it, so it is not
@@ -31,6 +31,7 @@ Mapping decisions (also in the README's ingest section)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -335,9 +336,16 @@ DOMAIN_ORDER = tuple(DOMAINS)
 
 
 def domain_rank(file_name: str) -> int:
-    """Sort key for a file by the domain its name suggests (DM first; unknown names last)."""
-    stem = file_name.rsplit("/", 1)[-1].split(".")[0].upper()
-    return DOMAIN_ORDER.index(stem) if stem in DOMAIN_ORDER else len(DOMAIN_ORDER)
+    """Load order of a file by the first SDTM domain its name mentions: DM first, unknown last.
+
+    ``DM.csv``, ``nct04232592_dm_20210116.csv`` and ``2021-01-16-DM.xpt`` all rank as DM; the
+    loader itself finds the domain from the content, this only orders files loaded together.
+    """
+    stem = file_name.rsplit("/", 1)[-1].rsplit(".", 1)[0].upper()
+    for token in re.split(r"[^A-Z0-9]+", stem):
+        if token in DOMAIN_ORDER:
+            return DOMAIN_ORDER.index(token)
+    return len(DOMAIN_ORDER)
 
 
 def sort_for_table(frame: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -33,8 +33,8 @@ from typing import Literal
 
 import pandas as pd
 
-from safety import queries, store
-from safety.config import StudyConfig, find_study_config, parse_study_config
+from safety import store
+from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
 from safety.ingest.domains import (
@@ -46,6 +46,7 @@ from safety.ingest.domains import (
     sort_for_table,
 )
 from safety.ingest.readers import EXTENSIONS, RawDataset, file_sha256, read_dataset
+from safety.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +246,12 @@ def _duplicate(name: str, sha: str, domain: str, study_id: str,
 
 def _read_context(db: str | Path | None, study_id: str, sha: str) -> _Context:
     with store.read_connection(db) as con:
-        duplicate = queries.loaded_batch_with_hash(con, study_id, sha)
-        stored = queries.study_config_text(con, study_id)
-        subjects = queries.current_subjects(con, study_id)
-        fingerprint = queries.subjects_fingerprint(con, study_id)
+        duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, sha)
+        stored = queries.studies.study_config_text(con, study_id)
+        subjects = queries.ingest.current_subjects(con, study_id)
+        fingerprint = queries.ingest.subjects_fingerprint(con, study_id)
     if stored is not None:
-        study = parse_study_config(stored, f"{study_id} (stored configuration)")
+        study = stored_study_config(stored, study_id)
     else:
         study = find_study_config(study_id)
     subjects = subjects.set_index("usubjid")
@@ -287,33 +288,33 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, ctx: _Conte
     reason = None if loaded else "every row failed validation; see the quarantine"
     started = time.perf_counter()
     with store.write_connection(db) as con:
-        duplicate = queries.loaded_batch_with_hash(con, study_id, raw.sha256)
+        duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, raw.sha256)
         if duplicate is not None:  # another process loaded it meanwhile
             return _duplicate(raw.file_name, raw.sha256, spec.domain, study_id, duplicate)
-        if spec.domain != "DM" and queries.subjects_fingerprint(con, study_id) != ctx.fingerprint:
+        if spec.domain != "DM" and queries.ingest.subjects_fingerprint(con, study_id) != ctx.fingerprint:
             raise _ContextChanged
         at = store.now()
-        if queries.study_config_text(con, study_id) is None:
+        if queries.studies.study_config_text(con, study_id) is None:
             _create_study(con, ctx.study, actor, at)
-        batch_id = queries.next_batch_id(con)
-        queries.insert_frame(con, "ingest_batch", pd.DataFrame([{
+        batch_id = queries.database.next_batch_id(con)
+        queries.database.insert_frame(con, "ingest_batch", pd.DataFrame([{
             "batch_id": batch_id, "study_id": study_id, "file_name": raw.file_name,
             "sha256": raw.sha256, "domain": spec.domain, "rows_in": prepared.rows_in,
             "rows_loaded": loaded, "rows_quarantined": quarantined, "status": status,
             "reason": reason, "loaded_by": actor, "loaded_at": at,
         }]))
-        queries.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
-        queries.insert_frame(con, "quarantine", prepared.quarantine.assign(
+        queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
+        queries.database.insert_frame(con, "quarantine", prepared.quarantine.assign(
             batch_id=batch_id, study_id=study_id, domain=spec.domain))
         superseded: list[int] = []
         if loaded:
-            superseded = queries.supersede_batches(con, study_id, spec.domain, batch_id)
+            superseded = queries.ingest.supersede_batches(con, study_id, spec.domain, batch_id)
             if spec.domain in {"DM", "DS"}:
-                queries.refresh_subject_status(con, study_id)
+                queries.ingest.refresh_subject_status(con, study_id)
             if spec.domain in {"DM", "LB"}:  # grades depend on labs and first-dose dates
-                queries.refresh_lab_grades(con, study_id)
-            queries.refresh_data_cutoff(con, study_id)
-        queries.record_audit(con, actor=actor, action="ingest.load", at=at, study_id=study_id,
+                queries.labs.refresh_lab_grades(con, study_id)
+            queries.ingest.refresh_data_cutoff(con, study_id)
+        queries.database.record_audit(con, actor=actor, action="ingest.load", at=at, study_id=study_id,
                              detail=json.dumps({
                                  "batch_id": batch_id, "file": raw.file_name,
                                  "sha256": raw.sha256, "domain": spec.domain, "status": status,
@@ -328,23 +329,14 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, ctx: _Conte
 
 def _create_study(con, study: StudyConfig, actor: str, at) -> None:
     """The study and its cohorts from the configuration, recorded as a CONFIG batch."""
-    batch_id = queries.next_batch_id(con)
+    batch_id = queries.database.next_batch_id(con)
     rows = 1 + len(study.cohorts)
-    queries.insert_frame(con, "ingest_batch", pd.DataFrame([{
+    queries.database.insert_frame(con, "ingest_batch", pd.DataFrame([{
         "batch_id": batch_id, "study_id": study.study_id,
         "file_name": f"{study.study_id} study configuration", "sha256": study.source_sha256,
         "domain": "CONFIG", "rows_in": rows, "rows_loaded": rows, "rows_quarantined": 0,
         "status": "loaded", "reason": None, "loaded_by": actor, "loaded_at": at,
     }]))
-    queries.record_study(con, study_id=study.study_id, title=study.title,
-                         registry_id=study.registry_id, phase=study.phase,
-                         design=study.design.name, config_toml=study.source_text,
-                         config_sha256=study.source_sha256, batch_id=batch_id)
-    queries.insert_frame(con, "cohort", pd.DataFrame([{
-        "study_id": study.study_id, "cohort_id": c.cohort_id, "label": c.label,
-        "dose_level": c.dose_level, "dose": c.dose, "dose_unit": c.dose_unit,
-        "is_control": c.is_control, "planned_subjects": c.planned_subjects,
-        "dose_illustrative": study.doses_illustrative, "batch_id": batch_id,
-    } for c in study.cohorts]))
+    queries.studies.record_study(con, study, batch_id)
     log.info("created study %s with %d cohorts from its configuration", study.study_id,
              len(study.cohorts))

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from safety import __version__, queries, store
-from safety.config import StudyConfig, parse_study_config
+from safety import __version__, store
+from safety.config import StudyConfig, stored_study_config
 from safety.errors import StoreError
 from safety.report import csv_files, figures, html, manifest, pdf, snapshot, xlsx
 from safety.report.snapshot import FreezePoint
 from safety.report.tables import KINDS, Kind, ReportContent, report_content
+from safety.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,13 @@ class ReportResult:
 
 def load_study(con, study_id: str) -> StudyConfig:
     """The stored configuration of a study, matched case-insensitively; StoreError if unknown."""
-    all_studies = queries.studies(con)
+    all_studies = queries.studies.studies(con)
     match = all_studies[all_studies["study_id"].str.lower() == study_id.lower()]
     if match.empty:
         known = ", ".join(all_studies["study_id"]) or "none"
         raise StoreError(f"no study {study_id!r} in the database (studies: {known})")
     row = match.iloc[0]
-    return parse_study_config(row["config_toml"], f"{row['study_id']} (stored configuration)")
+    return stored_study_config(row["config_toml"], row['study_id'])
 
 
 def build_content(
@@ -204,7 +205,7 @@ def generate_report(
     snapshot_id = None
     if record:
         with store.write_connection(db) as con:
-            snapshot_id = queries.record_snapshot(
+            snapshot_id = queries.snapshot.record_snapshot(
                 con,
                 study_id=config.study_id,
                 cutoff=cutoff,

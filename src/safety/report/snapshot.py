@@ -39,12 +39,16 @@ from pathlib import Path
 
 import duckdb
 
-from safety import queries, store
+from safety import store
 from safety.errors import StoreError
+from safety.store import queries
 
 log = logging.getLogger(__name__)
 
-COPIED_TABLES = ("ingest_batch", "study", "cohort", *queries.FROZEN_TABLES, "dlt_adjudication")
+COPIED_TABLES = (
+    "ingest_batch", "study", "cohort", "rule_parameters", *queries.snapshot.FROZEN_TABLES,
+    "dlt_adjudication",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +93,12 @@ def freeze_point(
     Raises StoreError when the study has no loaded data.
     """
     if not refreeze:
-        manifest = queries.first_snapshot_manifest(con, study_id, cutoff)
+        manifest = queries.snapshot.first_snapshot_manifest(con, study_id, cutoff)
         if manifest:
             stored = json.loads(manifest).get("freeze")
             if stored:
                 return FreezePoint.from_json(stored)
-    state = queries.freeze_state(con, study_id)
+    state = queries.snapshot.freeze_state(con, study_id)
     if state["batch_id"] is None:
         raise StoreError(f"study {study_id!r} has no loaded data to report on")
     arrivals = [t for t in (state["loaded_at"], state["decided_at"]) if t is not None]
@@ -113,14 +117,13 @@ def frozen_database(
     ``con`` is only read, and may be closed once this returns. The caller closes the result.
     """
     rows = {
-        table: queries.frozen_rows(con, table, study_id, point.batch_id, point.adjudication_id)
+        table: queries.snapshot.frozen_rows(con, table, study_id, point.batch_id, point.adjudication_id)
         for table in COPIED_TABLES
     }
-    frozen = duckdb.connect()
-    store.create_schema(frozen)
+    frozen = store.memory_database()
     for table, data in rows.items():
-        queries.load_frozen_rows(frozen, table, data)
-    graded = queries.refresh_lab_grades(frozen, study_id)
+        queries.snapshot.load_frozen_rows(frozen, table, data)
+    graded = queries.labs.refresh_lab_grades(frozen, study_id)
     log.info(
         "frozen %s at batch %d, adjudication %d: %d lab grades",
         study_id, point.batch_id, point.adjudication_id, graded,

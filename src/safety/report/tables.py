@@ -35,9 +35,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety import charts, labs, queries, teae
+from safety import charts
+from safety.clinical import labs, teae
 from safety.config import StudyConfig
-from safety.status import StudyStatus, study_status
+from safety.monitor import adverse_events
+from safety.monitor.status import StudyStatus, study_status
+from safety.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ def report_content(
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
     closed = kind == "closed"
     status = study_status(con, config, cutoff)
-    timeline = queries.dosing_timeline(con, config.study_id, cutoff)
+    timeline = queries.subjects.dosing_timeline(con, config.study_id, cutoff)
     tables: list[ReportTable] = []
     figures: list[ReportFigure] = []
 
@@ -148,7 +151,7 @@ def report_content(
             "Enrolled by consent date and dosed by first dose date, per month and cumulative.",
         )
     )  # fmt: skip
-    exposure = queries.exposure_summary(con, config.study_id, cutoff)
+    exposure = queries.report.exposure_summary(con, config.study_id, cutoff)
     tables.append(
         ReportTable(
             "exposure", "Exposure and follow-up", section,
@@ -161,17 +164,17 @@ def report_content(
     tables.append(
         ReportTable(
             "data_timeliness", "Data timeliness by domain", section,
-            timeliness_table(queries.data_timeliness(con, config.study_id, cutoff)),
+            timeliness_table(queries.report.data_timeliness(con, config.study_id, cutoff)),
             "Records dated on or before the cut-off; days behind: from the latest such record "
             "to the cut-off.",
         )
     )  # fmt: skip
-    colours = charts.cohort_colours(status.cohort_frame)
+    colours = charts.style.cohort_colours(status.cohort_frame)
     if closed:
         figures.append(
             ReportFigure(
                 "dosing_timeline", "Enrolment and dosing by cohort", section,
-                charts.dosing_timeline(timeline, colours, cutoff), by_cohort=True,
+                charts.overview.dosing_timeline(timeline, colours, cutoff), by_cohort=True,
             )
         )  # fmt: skip
     else:
@@ -179,15 +182,15 @@ def report_content(
         figures.append(
             ReportFigure(
                 "dosing_timeline", "Dosing over time (all cohorts)", section,
-                charts.dosing_timeline(pooled, {ALL_COHORTS: POOLED_COLOUR}, cutoff)
+                charts.overview.dosing_timeline(pooled, {ALL_COHORTS: POOLED_COLOUR}, cutoff)
                 .update_layout(title="First doses over time (all cohorts)"),
             )
         )  # fmt: skip
 
     # --- adverse events -----------------------------------------------------------------------
     section = SECTIONS[1]
-    summary = teae.ae_summary(con, config, cutoff)
-    incidence = teae.soc_pt_incidence(con, config, cutoff)
+    summary = adverse_events.ae_summary(con, config, cutoff)
+    incidence = adverse_events.soc_pt_incidence(con, config, cutoff)
     if not closed:
         summary, incidence = pool_ae_summary(summary), pool_incidence(incidence)
     tables.append(
@@ -222,31 +225,31 @@ def report_content(
             by_cohort=closed,
         )
     )  # fmt: skip
-    counts = queries.ae_counts_by_month(con, config.study_id, cutoff)
+    counts = queries.adverse_events.ae_counts_by_month(con, config.study_id, cutoff)
     if closed:
         figures.append(
             ReportFigure(
                 "worst_grade", "Subjects by worst AE grade, by cohort", section,
-                charts.worst_grade_by_cohort(status.cohort_frame), by_cohort=True,
+                charts.overview.worst_grade_by_cohort(status.cohort_frame), by_cohort=True,
             )
         )  # fmt: skip
         figures.append(
             ReportFigure(
                 "ae_over_time", "Adverse events by onset month and cohort", section,
-                charts.ae_counts_over_time(counts, colours), by_cohort=True,
+                charts.overview.ae_counts_over_time(counts, colours), by_cohort=True,
             )
         )  # fmt: skip
     else:
         figures.append(
             ReportFigure(
                 "worst_grade", "Subjects by worst AE grade (all cohorts)", section,
-                charts.worst_grade_by_cohort(pool_cohort_frame(status.cohort_frame)),
+                charts.overview.worst_grade_by_cohort(pool_cohort_frame(status.cohort_frame)),
             )
         )  # fmt: skip
         figures.append(
             ReportFigure(
                 "ae_over_time", "Adverse events by onset month (all cohorts)", section,
-                charts.ae_counts_over_time(pool_month_counts(counts),
+                charts.overview.ae_counts_over_time(pool_month_counts(counts),
                                            {ALL_COHORTS: POOLED_COLOUR}),
             )
         )  # fmt: skip
@@ -257,12 +260,12 @@ def report_content(
         tables.append(
             ReportTable(
                 "sae_listing", "Listing: serious TEAEs", section,
-                sae_listing(teae.ae_listing(con, config, cutoff, category="serious")),
+                sae_listing(adverse_events.ae_listing(con, config, cutoff, category="serious")),
                 "Every serious treatment-emergent AE up to the cut-off.",
                 by_cohort=True, listing=True,
             )
         )  # fmt: skip
-        dlts = queries.dlt_events(con, config.study_id, cutoff, config.dlt)
+        dlts = queries.dlt.dlt_events(con, config.study_id, cutoff)
         tables.append(
             ReportTable(
                 "dlt_listing", "Listing: DLT candidates and adjudicated DLTs", section,
@@ -275,8 +278,8 @@ def report_content(
 
     # --- laboratory ---------------------------------------------------------------------------
     section = SECTIONS[3]
-    codes = queries.lab_tests(con, config.study_id, cutoff)["test_code"].tolist()
-    grades = queries.lab_subject_grades(con, config.study_id, cutoff, codes)
+    codes = queries.labs.lab_tests(con, config.study_id, cutoff)["test_code"].tolist()
+    grades = queries.labs.lab_subject_grades(con, config.study_id, cutoff, codes)
     if not closed:
         grades = grades.assign(cohort_label=ALL_COHORTS)
     tables.append(
@@ -287,7 +290,7 @@ def report_content(
             by_cohort=closed,
         )
     )  # fmt: skip
-    edish = labs.derive_edish(queries.lab_liver_peaks(con, config.study_id, cutoff))
+    edish = labs.derive_edish(queries.labs.lab_liver_peaks(con, config.study_id, cutoff))
     if not closed:
         edish = edish.assign(cohort_label=ALL_COHORTS)
     tables.append(
@@ -302,7 +305,7 @@ def report_content(
     figures.append(
         ReportFigure(
             "edish", "eDISH" + ("" if closed else " (all cohorts)"), section,
-            charts.edish(edish, colours if closed else {ALL_COHORTS: POOLED_COLOUR}),
+            charts.labs.edish(edish, colours if closed else {ALL_COHORTS: POOLED_COLOUR}),
             by_cohort=closed,
         )
     )  # fmt: skip
@@ -383,7 +386,7 @@ def enrolment_table(status: StudyStatus, pooled: bool = False) -> pd.DataFrame:
 def accrual_table(timeline: pd.DataFrame) -> pd.DataFrame:
     """Subjects enrolled (consent) and dosed (first dose) per month, with running totals.
 
-    ``timeline``: ``queries.dosing_timeline`` (enrolled_date, first_dose_date per subject).
+    ``timeline``: ``queries.subjects.dosing_timeline`` (enrolled_date, first_dose_date per subject).
     """
     enrolled = pd.to_datetime(timeline["enrolled_date"]).dt.to_period("M").value_counts()
     dosed = pd.to_datetime(timeline["first_dose_date"]).dt.to_period("M").value_counts()
@@ -405,7 +408,7 @@ def accrual_table(timeline: pd.DataFrame) -> pd.DataFrame:
 
 
 def exposure_table(exposure: pd.DataFrame, pooled: bool = False) -> pd.DataFrame:
-    """Exposure per cohort (``queries.exposure_summary``), or pooled without the dose total
+    """Exposure per cohort (``queries.report.exposure_summary``), or pooled without the dose total
     (doses of different cohorts don't add up)."""
     table = pd.DataFrame(
         {
@@ -446,7 +449,7 @@ def exposure_table(exposure: pd.DataFrame, pooled: bool = False) -> pd.DataFrame
 
 
 def timeliness_table(timeliness: pd.DataFrame) -> pd.DataFrame:
-    """``queries.data_timeliness`` with readable headers."""
+    """``queries.report.data_timeliness`` with readable headers."""
     return pd.DataFrame(
         {
             "Domain": timeliness["domain"],
@@ -465,7 +468,7 @@ def timeliness_table(timeliness: pd.DataFrame) -> pd.DataFrame:
 
 
 def pool_ae_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """``teae.ae_summary`` pooled over cohorts: one cohort ``All cohorts`` per category."""
+    """``adverse_events.ae_summary`` pooled over cohorts: one cohort ``All cohorts`` per category."""
     pooled = summary.groupby(["category", "label"], sort=False, as_index=False)[
         ["N", "n", "events"]
     ].sum()
@@ -476,7 +479,7 @@ def pool_ae_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def pool_incidence(incidence: pd.DataFrame) -> pd.DataFrame:
-    """``teae.soc_pt_incidence`` pooled over cohorts (N = all subjects dosed)."""
+    """``adverse_events.soc_pt_incidence`` pooled over cohorts (N = all subjects dosed)."""
     total_n = int(incidence.loc[incidence["level"] == "any"].drop_duplicates("cohort_id")["N"].sum())
     counts = ["n", "events", *[f"worst_grade_{g}" for g in range(1, 6)]]
     pooled = incidence.groupby(["level", "soc", "pt"], sort=False, dropna=False, as_index=False)[
@@ -491,19 +494,19 @@ def pool_incidence(incidence: pd.DataFrame) -> pd.DataFrame:
 
 
 def pool_cohort_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``queries.cohort_summary`` worst-grade counts summed into one ``All cohorts`` row."""
+    """``queries.subjects.cohort_summary`` worst-grade counts summed into one ``All cohorts`` row."""
     grades = [f"worst_grade_{g}" for g in range(1, 6)]
     return pd.DataFrame([{"label": ALL_COHORTS, **frame[grades].sum().astype("int64").to_dict()}])
 
 
 def pool_month_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """``queries.ae_counts_by_month`` summed over cohorts."""
+    """``queries.adverse_events.ae_counts_by_month`` summed over cohorts."""
     pooled = counts.groupby("month", as_index=False)[["aes", "grade3plus", "serious"]].sum()
     return pooled.assign(cohort_label=ALL_COHORTS)
 
 
 def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
-    """Serious TEAEs (``teae.ae_listing``) with readable headers, by cohort and subject."""
+    """Serious TEAEs (``adverse_events.ae_listing``) with readable headers, by cohort and subject."""
     events = events.sort_values(["cohort_label", "usubjid", "seq"], kind="stable")
     return pd.DataFrame(
         {
@@ -524,7 +527,7 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def dlt_listing(dlts: pd.DataFrame, status: StudyStatus) -> pd.DataFrame:
-    """DLT events (``queries.dlt_events``) with the cohort label and the adjudication."""
+    """DLT events (``queries.dlt.dlt_events``) with the cohort label and the adjudication."""
     labels = {c.cohort_id: c.label for c in status.cohorts}
     return pd.DataFrame(
         {

@@ -1,0 +1,108 @@
+"""Overview charts: dosing timeline, worst AE grade by cohort, AEs over time."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS
+
+
+def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> go.Figure:
+    """Each subject's first dose as a point on a time axis, one row per cohort.
+
+    ``subjects``: usubjid, cohort_label, first_dose_date, status (from ``queries.subjects.dosing_timeline``);
+    subjects without a dose are left out of the chart.
+    """
+    dosed = subjects.dropna(subset=["first_dose_date"])
+    fig = go.Figure()
+    for label, group in dosed.groupby("cohort_label", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=group["first_dose_date"],
+                y=[label] * len(group),
+                mode="markers",
+                name=label,
+                marker={
+                    "size": 11,
+                    "color": colours.get(label, CONTROL_COLOUR),
+                    "symbol": "diamond",
+                },
+                customdata=group[["usubjid", "status"]].to_numpy(),
+                hovertemplate="%{customdata[0]}<br>dosed %{x|%d %b %Y}<br>%{customdata[1]}<extra></extra>",
+            )
+        )
+    fig.add_vline(x=pd.Timestamp(cutoff), line_dash="dot", line_color="#444")
+    fig.add_annotation(
+        x=pd.Timestamp(cutoff),
+        y=1.02,
+        yref="paper",
+        text="data cut-off",
+        showarrow=False,
+        font={"size": 11},
+    )
+    fig.update_layout(
+        title="Enrolment and dosing by cohort",
+        xaxis_title="First dose date",
+        yaxis_title=None,
+        showlegend=False,
+        height=300,
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
+    """Adverse events by onset month, stacked by cohort.
+
+    ``counts``: month, cohort_label, aes, grade3plus (from ``queries.adverse_events.ae_counts_by_month``).
+    """
+    fig = go.Figure()
+    for label, group in counts.groupby("cohort_label", sort=False):
+        fig.add_trace(
+            go.Bar(
+                x=group["month"],
+                y=group["aes"],
+                name=label,
+                marker_color=colours.get(label, CONTROL_COLOUR),
+                customdata=group[["grade3plus"]].to_numpy(),
+                hovertemplate=f"{label}<br>%{{x|%b %Y}}: %{{y}} AEs, %{{customdata[0]}} grade ≥3<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="Adverse events by onset month",
+        barmode="stack",
+        xaxis_title="Onset month",
+        yaxis_title="Adverse events",
+        height=320,
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def worst_grade_by_cohort(summary: pd.DataFrame) -> go.Figure:
+    """Subjects by their worst AE grade, a stacked bar per cohort.
+
+    ``summary``: label, worst_grade_1 .. worst_grade_5 (from ``queries.subjects.cohort_summary``).
+    """
+    fig = go.Figure()
+    for grade, colour in GRADE_COLOURS.items():
+        fig.add_trace(
+            go.Bar(
+                x=summary["label"],
+                y=summary[f"worst_grade_{grade}"],
+                name=f"Grade {grade}",
+                marker_color=colour,
+                hovertemplate=f"%{{x}}: %{{y}} subjects with worst grade {grade}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="Subjects by worst AE grade (CTCAE)",
+        barmode="stack",
+        yaxis_title="Subjects",
+        height=320,
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return fig

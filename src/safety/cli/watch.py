@@ -1,0 +1,71 @@
+"""``watch INBOX``: ingest files as they arrive (``safety.watch``).
+
+It runs until SIGTERM / SIGINT, which it turns into a clean stop: the file being ingested is
+finished first, then the command exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from safety import store
+from safety.cli.base import db_option, stop_on_signals
+from safety.monitor.alerts import Alert
+from safety.watch import DEFAULT_POLL_SECONDS, Outcome, Watcher
+
+log = logging.getLogger(__name__)
+
+
+def _echo_outcome(o: Outcome) -> None:
+    r = o.result
+    counts = f"{r.rows_in} in, {r.rows_loaded} loaded, {r.rows_quarantined} quarantined"
+    tail = f" - {' '.join(str(r.reason).split())}" if r.reason else ""
+    click.echo(f"{r.status:9} {r.domain or '?':6} {o.source.name}: {counts}{tail}")
+
+
+def _echo_alerts(alerts: list[Alert]) -> None:
+    for a in alerts:
+        click.echo(f"ALERT {a.severity:8} {a.study_id} {a.title}")
+
+
+@click.command("watch")
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@db_option
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.05),
+    default=DEFAULT_POLL_SECONDS,
+    show_default=True,
+    help="Seconds between looks; a file must be unchanged this long to be read.",
+)
+@click.option(
+    "--study", "study_id", default=None, help="Study to load into (default: each file's STUDYID)."
+)
+@click.option("--actor", default=None, help="Who loads (default: the OS user).")
+def watch(
+    inbox: Path, db: str | None, poll: float, study_id: str | None, actor: str | None
+) -> None:
+    """Ingest files as they arrive in INBOX; move them to processed/ or rejected/.
+
+    Senders: write under a temporary name (.part, .tmp or a leading dot), then rename.
+    """
+    watcher = Watcher(
+        inbox,
+        db=db,
+        poll=poll,
+        study_id=study_id,
+        actor=actor,
+        on_outcome=_echo_outcome,
+        on_alerts=_echo_alerts,
+    )
+    stop = stop_on_signals()
+    click.echo(
+        f"watching {inbox} every {poll:g} s (database {store.resolve_db_path(db)}); "
+        "stop with Ctrl-C or SIGTERM",
+        err=True,
+    )
+    watcher.run(stop)
+    click.echo("stopped", err=True)

@@ -1,0 +1,27 @@
+"""Every SQL statement of the product outside the rules' own SQL, one module per concept.
+
+One function per question, named for the question, returning a DataFrame whose columns the
+docstring lists. Values always go in as parameters; identifiers (table names) come only from
+fixed sets, never from user input. The DDL is in ``store/schema.sql``; the SQL of the clinical
+rules (DLT, TEAE, safety population) is in ``safety.clinical``, that of CTCAE grading in
+``safety.ctcae.sql``.
+"""
+
+from safety.store.queries import (
+    adverse_events,
+    alerts,
+    database,
+    dlt,
+    ingest,
+    labs,
+    patient,
+    report,
+    snapshot,
+    studies,
+    subjects,
+)
+
+__all__ = [
+    "adverse_events", "alerts", "database", "dlt", "ingest", "labs", "patient", "report",
+    "snapshot", "studies", "subjects",
+]

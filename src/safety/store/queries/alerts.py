@@ -1,0 +1,159 @@
+"""Alerts: computed by ``safety.monitor.alerts.refresh_alerts`` once per new batch and stored in
+``alert``; pages only read them. ``alert_state`` remembers per study the batch last evaluated and
+the rule states and decisions it saw, so the next evaluation can tell what changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from safety.store.queries.database import one_row
+
+ALERT_COLUMNS = """alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
+    cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment"""
+
+
+def alert_studies_to_evaluate(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Studies with a batch newer than their last alert evaluation (or never evaluated).
+
+    Columns: study_id, config_toml, data_cutoff, latest_batch, evaluated_batch (NULL when never
+    evaluated), rule_states (JSON or NULL), decisions (JSON or NULL).
+    """
+    return con.execute(
+        """
+        WITH latest AS (SELECT study_id, max(batch_id) AS latest_batch FROM ingest_batch
+                        GROUP BY study_id)
+        SELECT s.study_id, s.config_toml, s.data_cutoff, l.latest_batch,
+               a.evaluated_batch, a.rule_states, a.decisions
+        FROM study s JOIN latest l USING (study_id)
+        LEFT JOIN alert_state a USING (study_id)
+        WHERE a.evaluated_batch IS NULL OR a.evaluated_batch < l.latest_batch
+        ORDER BY s.study_id"""
+    ).df()
+
+
+def alert_evaluated_batch(con: duckdb.DuckDBPyConnection, study_id: str) -> int | None:
+    """The batch the study's alerts were last evaluated at (None: never)."""
+    row = one_row(
+        con, "SELECT evaluated_batch FROM alert_state WHERE study_id = $s", {"s": study_id}
+    )
+    return int(row[0]) if row else None
+
+
+def notable_adverse_events(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
+    """Current AEs that are serious or of CTCAE grade 3 or more, with the subject's cohort.
+
+    Columns: usubjid, cohort_id, seq, pt, start_dtc, start_date, grade, serious, related,
+    causality, outcome.
+    """
+    return con.execute(
+        """
+        SELECT a.usubjid, s.cohort_id, a.seq, a.pt, a.start_dtc, a.start_date, a.grade,
+               a.serious, a.related, a.causality, a.outcome
+        FROM current_adverse_event a
+        LEFT JOIN current_subject s USING (study_id, usubjid)
+        WHERE a.study_id = $study_id AND (a.serious OR a.grade >= 3)
+        ORDER BY a.start_date, a.usubjid, a.seq""",
+        {"study_id": study_id},
+    ).df()
+
+
+def alert_keys(con: duckdb.DuckDBPyConnection, study_id: str) -> set[str]:
+    """Keys of every alert already raised for the study (each alert is raised once)."""
+    rows = con.execute(
+        "SELECT alert_key FROM alert WHERE study_id = $s", {"s": study_id}
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def save_alert_state(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    study_id: str,
+    evaluated_batch: int,
+    at: datetime,
+    rule_states: str,
+    decisions: str,
+) -> None:
+    """Record what the study's alert evaluation saw (replaces the previous record)."""
+    con.execute(
+        """
+        INSERT OR REPLACE INTO alert_state
+            (study_id, evaluated_batch, evaluated_at, rule_states, decisions)
+        VALUES ($study_id, $batch, $at, $rule_states, $decisions)""",
+        {
+            "study_id": study_id,
+            "batch": evaluated_batch,
+            "at": at,
+            "rule_states": rule_states,
+            "decisions": decisions,
+        },
+    )
+
+
+def alert_feed(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str | None = None,
+    unacknowledged_only: bool = False,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Alerts newest first (all studies when ``study_id`` is None).
+
+    Columns: alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
+    cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment.
+    """
+    return con.execute(
+        f"""
+        SELECT {ALERT_COLUMNS} FROM alert
+        WHERE ($study_id IS NULL OR study_id = $study_id)
+          AND (NOT $unacked OR acknowledged_at IS NULL)
+        ORDER BY alert_id DESC
+        LIMIT coalesce($limit, 9223372036854775807)""",
+        {"study_id": study_id, "unacked": unacknowledged_only, "limit": limit},
+    ).df()
+
+
+def unacknowledged_alert_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Unacknowledged alerts per study and severity. Columns: study_id, severity, alerts."""
+    return con.execute(
+        """
+        SELECT study_id, severity, count(*) AS alerts FROM alert
+        WHERE acknowledged_at IS NULL
+        GROUP BY ALL ORDER BY study_id, severity"""
+    ).df()
+
+
+def alerts_after_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> pd.DataFrame:
+    """Alerts raised at or after a batch (the watcher's log and the latency benchmark).
+
+    Columns as :func:`alert_feed`.
+    """
+    return con.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alert WHERE batch_id >= $b ORDER BY alert_id",
+        {"b": batch_id},
+    ).df()
+
+
+def acknowledge_alerts(
+    con: duckdb.DuckDBPyConnection,
+    alert_ids: list[int],
+    *,
+    actor: str,
+    at: datetime,
+    comment: str,
+) -> pd.DataFrame:
+    """Mark unacknowledged alerts as seen by ``actor``; returns the rows it changed.
+
+    Columns: alert_id, study_id, usubjid, alert_key, title.
+    """
+    return con.execute(
+        """
+        UPDATE alert SET acknowledged_by = $actor, acknowledged_at = $at, ack_comment = $comment
+        WHERE list_contains($ids, alert_id) AND acknowledged_at IS NULL
+        RETURNING alert_id, study_id, usubjid, alert_key, title""",
+        {"ids": [int(i) for i in alert_ids], "actor": actor, "at": at, "comment": comment},
+    ).df()
+

@@ -1,0 +1,201 @@
+"""DLT questions, asked of the DLT rule's table macros (``dlt_event``, ``subject_dlt_state``;
+the rule and its SQL are in :mod:`safety.clinical.dlt`), and the adjudications that override it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+from safety.store.queries.database import one_row
+
+
+def dlt_events(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    cutoff: date,
+    adjudicated_by: datetime | None = None,
+) -> pd.DataFrame:
+    """DLT candidates and adjudicated DLTs at the cut-off, one row per event.
+
+    Columns: study_id, usubjid, cohort_id, source, source_seq, term, onset_date, onset_day,
+    grade, dlt_rule (the protocol rule that made it a candidate), dlt_status (candidate |
+    confirmed | rejected | added), adjudication_reason, decided_by, decided_at.
+    Adjudications recorded after ``adjudicated_by`` are ignored (default: none is).
+    """
+    return con.execute(
+        """
+        SELECT d.*, s.cohort_id
+        FROM dlt_event($study_id, $cutoff, known_by := $known_by) d
+        JOIN current_subject s USING (study_id, usubjid)
+        ORDER BY d.onset_date, d.usubjid""",
+        {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
+    ).df()
+
+
+def subject_dlt_states(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    cutoff: date,
+    adjudicated_by: datetime | None = None,
+) -> pd.DataFrame:
+    """Every subject's DLT-window state at the cut-off.
+
+    Columns: usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
+    dlt_state (not treated | pending | evaluable | DLT | not evaluable), days_left.
+    """
+    return con.execute(
+        """
+        SELECT usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
+               dlt_state, days_left
+        FROM subject_dlt_state($study_id, $cutoff, known_by := $known_by)
+        ORDER BY cohort_id, first_dose_date, usubjid""",
+        {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
+    ).df()
+
+
+def record_adjudication(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    study_id: str,
+    usubjid: str,
+    source: str,
+    source_seq: int | None,
+    decision: str,
+    reason: str,
+    decided_by: str,
+    decided_at: datetime,
+    onset_date: date | None = None,
+    description: str | None = None,
+) -> int:
+    """Append one adjudication of a DLT candidate (or of a DLT added by hand); returns its id."""
+    return int(
+        one_row(
+            con,
+            """
+            INSERT INTO dlt_adjudication (study_id, usubjid, source, source_seq, decision, reason,
+                                          onset_date, description, decided_by, decided_at)
+            VALUES ($study_id, $usubjid, $source, $source_seq, $decision, $reason, $onset_date,
+                    $description, $decided_by, $decided_at)
+            RETURNING adjudication_id""",
+            {
+                "study_id": study_id,
+                "usubjid": usubjid,
+                "source": source,
+                "source_seq": source_seq,
+                "decision": decision,
+                "reason": reason,
+                "onset_date": onset_date,
+                "description": description,
+                "decided_by": decided_by,
+                "decided_at": decided_at,
+            },
+        )[0]
+    )
+
+
+def subject_first_dose(
+    con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str
+) -> tuple[bool, date | None]:
+    """(the subject exists in the study, their first dose date or None)."""
+    row = one_row(
+        con,
+        "SELECT first_dose_date FROM current_subject WHERE study_id = $study_id AND usubjid = $usubjid",
+        {"study_id": study_id, "usubjid": usubjid},
+    )
+    if row is None:
+        return False, None
+    first = row[0]
+    return True, (first.date() if isinstance(first, datetime) else first)
+
+
+def next_manual_dlt_seq(con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str) -> int:
+    """The sequence number for a new DLT added by hand to a subject (1, 2, ...)."""
+    return int(
+        one_row(
+            con,
+            """
+            SELECT coalesce(max(source_seq), 0) + 1 FROM dlt_adjudication
+            WHERE study_id = $study_id AND usubjid = $usubjid AND source = 'manual'""",
+            {"study_id": study_id, "usubjid": usubjid},
+        )[0]
+    )
+
+
+def manual_dlt(
+    con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str, source_seq: int
+) -> tuple[date, str] | None:
+    """(onset date, description) of a DLT added by hand, or None when there is no such DLT."""
+    return one_row(
+        con,
+        """
+        SELECT onset_date, description FROM dlt_adjudication
+        WHERE study_id = $study_id AND usubjid = $usubjid AND source = 'manual'
+          AND source_seq = $seq AND decision = 'added'
+        ORDER BY adjudication_id LIMIT 1""",
+        {"study_id": study_id, "usubjid": usubjid, "seq": source_seq},
+    )
+
+
+def adjudications(
+    con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str | None = None
+) -> pd.DataFrame:
+    """Every adjudication recorded for a study (or one subject), newest first.
+
+    Columns: adjudication_id, usubjid, source, source_seq, decision, reason, onset_date,
+    description, decided_by, decided_at.
+    """
+    return con.execute(
+        """
+        SELECT adjudication_id, usubjid, source, source_seq, decision, reason, onset_date,
+               description, decided_by, decided_at
+        FROM dlt_adjudication
+        WHERE study_id = $study_id AND ($usubjid IS NULL OR usubjid = $usubjid)
+        ORDER BY decided_at DESC, adjudication_id DESC""",
+        {"study_id": study_id, "usubjid": usubjid},
+    ).df()
+
+
+def dlt_change_dates(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    cutoff: date,
+    adjudicated_by: datetime | None = None,
+) -> pd.DataFrame:
+    """Every day up to the cut-off on which the data behind the escalation changed: a first
+    dose, a DLT onset (candidates, confirmed and added DLTs; not rejected ones), the last day of
+    a DLT window, a patient leaving before the end of the window.
+
+    Columns: day (DATE), usubjid, cohort_id, event ('first dose' | 'DLT' | 'window closed' |
+    'left the study'), detail. Ordered by day.
+    """
+    return con.execute(
+        """
+        WITH rule AS (SELECT window_days FROM rule_parameters WHERE study_id = $study_id),
+        subj AS (
+            SELECT s.*, s.first_dose_date + r.window_days - 1 AS window_end
+            FROM current_subject s CROSS JOIN rule r WHERE s.study_id = $study_id
+        )
+        SELECT day, usubjid, cohort_id, event, detail FROM (
+            SELECT first_dose_date AS day, usubjid, cohort_id, 'first dose' AS event,
+                   '' AS detail
+            FROM subj WHERE first_dose_date <= $cutoff
+            UNION ALL
+            SELECT d.onset_date, d.usubjid, s.cohort_id, 'DLT',
+                   d.term || ' (' || d.dlt_status || ')'
+            FROM dlt_event($study_id, $cutoff, known_by := $known_by) d
+            JOIN current_subject s USING (study_id, usubjid)
+            WHERE d.dlt_status IN ('candidate', 'confirmed', 'added')
+            UNION ALL
+            SELECT window_end, usubjid, cohort_id, 'window closed', ''
+            FROM subj WHERE window_end <= $cutoff
+            UNION ALL
+            SELECT end_of_study_date, usubjid, cohort_id, 'left the study', status
+            FROM subj WHERE status IN ('withdrawn', 'died')
+              AND end_of_study_date <= $cutoff AND end_of_study_date < window_end
+        )
+        ORDER BY day, usubjid, event""",
+        {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
+    ).df()

@@ -1,0 +1,322 @@
+-- The data model (SDTM-aligned). One DuckDB file holds several studies; every clinical row
+-- carries its study_id and the ingest batch_id it came from. Column comments give the SDTM variable.
+-- Bump SCHEMA_VERSION in store/__init__.py whenever this file changes.
+
+CREATE TABLE schema_version (
+    version     INTEGER NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+
+-- One row per delivered file (or generator run). Rows in = loaded + quarantined.
+CREATE SEQUENCE batch_id_seq START 1;
+CREATE TABLE ingest_batch (
+    batch_id          INTEGER PRIMARY KEY DEFAULT nextval('batch_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    file_name         VARCHAR NOT NULL,
+    sha256            VARCHAR NOT NULL,
+    domain            VARCHAR NOT NULL,      -- DM, AE, EX, LB, VS, DS, SUPPAE, CONFIG, DEMO
+    rows_in           INTEGER NOT NULL,
+    rows_loaded       INTEGER NOT NULL,
+    rows_quarantined  INTEGER NOT NULL,
+    status            VARCHAR NOT NULL CHECK (status IN ('loaded', 'duplicate', 'rejected')),
+    reason            VARCHAR,
+    loaded_by         VARCHAR NOT NULL,
+    loaded_at         TIMESTAMP NOT NULL,
+    -- Data cuts: a later delivery of the same study and domain supersedes this one. Superseded
+    -- rows stay in their tables (reachable by batch_id); the current_* views below hide them.
+    superseded_by     INTEGER,               -- batch_id of the delivery that replaced this one
+    CHECK (rows_in = rows_loaded + rows_quarantined)
+);
+
+CREATE TABLE study (
+    study_id          VARCHAR PRIMARY KEY,   -- STUDYID
+    title             VARCHAR NOT NULL,
+    registry_id       VARCHAR,
+    phase             VARCHAR,
+    design            VARCHAR NOT NULL,      -- 3+3 | boin | mtpi2 | crm
+    config_toml       VARCHAR NOT NULL,      -- the configuration as loaded, for audit and reports
+    config_sha256     VARCHAR NOT NULL,
+    data_cutoff       DATE,                  -- last day the delivered data cover
+    batch_id          INTEGER NOT NULL
+);
+
+-- The parameters of the study's clinical rules, from its configuration: the DLT rule
+-- (safety.clinical.dlt.rule_parameters, [dlt]) and the TEAE follow-up ([study] follow_up_weeks),
+-- read by the rules' table macros (dlt_event, subject_dlt_state, ae_teae).
+CREATE TABLE rule_parameters (
+    study_id          VARCHAR PRIMARY KEY,
+    follow_up_days    INTEGER,               -- AEs this long after the first dose are TEAEs (NULL: no limit)
+    window_days       INTEGER NOT NULL,      -- the DLT window: days 1 .. window_days from the first dose
+    min_grade         INTEGER NOT NULL,
+    require_related   BOOLEAN NOT NULL,
+    always_terms      VARCHAR[] NOT NULL,    -- lower-case preferred terms
+    excluded_terms    VARCHAR[] NOT NULL,
+    lab_terms         VARCHAR[] NOT NULL,    -- lower-case CTCAE terms of the lab criteria ...
+    lab_min_grades    INTEGER[] NOT NULL,    -- ... and their minimum grades (parallel lists)
+    lab_test_codes    VARCHAR[] NOT NULL     -- LBTESTCDs those CTCAE terms grade
+);
+
+CREATE TABLE cohort (
+    study_id          VARCHAR NOT NULL,
+    cohort_id         VARCHAR NOT NULL,      -- ARMCD
+    label             VARCHAR NOT NULL,      -- ARM
+    dose_level        INTEGER,               -- 1-based escalation order; NULL for control
+    dose              DOUBLE,
+    dose_unit         VARCHAR,
+    is_control        BOOLEAN NOT NULL,
+    planned_subjects  INTEGER,
+    dose_illustrative BOOLEAN NOT NULL DEFAULT false,
+    batch_id          INTEGER NOT NULL,
+    PRIMARY KEY (study_id, cohort_id)
+);
+
+CREATE TABLE subject (
+    study_id          VARCHAR NOT NULL,      -- STUDYID
+    usubjid           VARCHAR NOT NULL,      -- USUBJID
+    subjid            VARCHAR,               -- SUBJID
+    site_id           VARCHAR,               -- SITEID
+    cohort_id         VARCHAR,               -- ARMCD mapped to a cohort; NULL for screen failures
+    sex               VARCHAR,               -- SEX
+    age               INTEGER,               -- AGE (years)
+    race              VARCHAR,               -- RACE
+    enrolled_date     DATE,                  -- RFICDTC (informed consent)
+    first_dose_date   DATE,                  -- RFXSTDTC
+    last_dose_date    DATE,                  -- RFXENDTC
+    end_of_study_date DATE,                  -- RFPENDTC
+    status            VARCHAR NOT NULL CHECK (status IN
+                        ('screening', 'screen failure', 'on study', 'completed', 'withdrawn', 'died')),
+    status_reason     VARCHAR,               -- DS.DSDECOD when withdrawn
+    death_date        DATE,                  -- DTHDTC
+    batch_id          INTEGER NOT NULL,
+    arm_code          VARCHAR,               -- ARMCD (planned arm) as given
+    actual_arm_code   VARCHAR,               -- ACTARMCD (actual arm) as given
+    death_flag        BOOLEAN,               -- DTHFL = Y
+    -- batch_id is in the key because superseded DM deliveries keep their rows (data cuts);
+    -- within the current_subject view (study_id, usubjid) is unique.
+    PRIMARY KEY (study_id, usubjid, batch_id)
+);
+
+CREATE TABLE exposure (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- EXSEQ
+    treatment         VARCHAR NOT NULL,      -- EXTRT
+    dose              DOUBLE,                -- EXDOSE
+    dose_unit         VARCHAR,               -- EXDOSU
+    route             VARCHAR,               -- EXROUTE
+    start_date        DATE NOT NULL,         -- EXSTDTC
+    end_date          DATE,                  -- EXENDTC
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE adverse_event (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- AESEQ
+    verbatim          VARCHAR,               -- AETERM
+    pt                VARCHAR NOT NULL,      -- AEDECOD (MedDRA preferred term)
+    soc               VARCHAR NOT NULL,      -- AEBODSYS (MedDRA system organ class)
+    start_dtc         VARCHAR,               -- AESTDTC as given (may be partial)
+    start_date        DATE,                  -- AESTDTC, imputed when partial
+    start_imputed     BOOLEAN NOT NULL DEFAULT false,
+    end_dtc           VARCHAR,               -- AEENDTC as given
+    end_date          DATE,                  -- AEENDTC (NULL = ongoing or unknown)
+    end_imputed       BOOLEAN,               -- AEENDTC partial: end_date is the last possible day
+    grade             INTEGER CHECK (grade BETWEEN 1 AND 5),  -- AETOXGR (CTCAE)
+    grade_derived     BOOLEAN NOT NULL DEFAULT false,         -- grade derived from AESEV
+    severity          VARCHAR,               -- AESEV
+    serious           BOOLEAN NOT NULL,      -- AESER = Y
+    serious_raw       VARCHAR,               -- AESER as given
+    related           BOOLEAN NOT NULL,      -- causality in the study's "related" list
+    causality         VARCHAR,               -- AEREL as given
+    outcome           VARCHAR,               -- AEOUT
+    action_taken      VARCHAR,               -- AEACN
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE lab (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- LBSEQ
+    test_code         VARCHAR NOT NULL,      -- LBTESTCD
+    test_name         VARCHAR,               -- LBTEST
+    category          VARCHAR,               -- LBCAT
+    value             DOUBLE,                -- LBSTRESN
+    value_text        VARCHAR,               -- LBSTRESC
+    unit              VARCHAR,               -- LBSTRESU
+    lln               DOUBLE,                -- LBSTNRLO
+    uln               DOUBLE,                -- LBSTNRHI
+    range_flag        VARCHAR,               -- LBNRIND
+    collected_dtc     VARCHAR,               -- LBDTC as given
+    collected_date    DATE,                  -- LBDTC
+    visit             VARCHAR,               -- VISIT
+    visit_num         DOUBLE,                -- VISITNUM
+    study_day         INTEGER,               -- LBDY
+    baseline_flag     BOOLEAN NOT NULL DEFAULT false,  -- LBBLFL = Y
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE vital_sign (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- VSSEQ
+    test_code         VARCHAR NOT NULL,      -- VSTESTCD
+    test_name         VARCHAR,               -- VSTEST
+    value             DOUBLE,                -- VSSTRESN
+    unit              VARCHAR,               -- VSSTRESU
+    position          VARCHAR,               -- VSPOS
+    collected_dtc     VARCHAR,               -- VSDTC as given
+    collected_date    DATE,                  -- VSDTC
+    visit             VARCHAR,               -- VISIT
+    visit_num         DOUBLE,                -- VISITNUM
+    study_day         INTEGER,               -- VSDY
+    batch_id          INTEGER NOT NULL
+);
+
+-- Rows that failed validation, kept with their raw record and the reason.
+CREATE SEQUENCE quarantine_id_seq START 1;
+CREATE TABLE quarantine (
+    quarantine_id     INTEGER PRIMARY KEY DEFAULT nextval('quarantine_id_seq'),
+    batch_id          INTEGER NOT NULL,
+    study_id          VARCHAR NOT NULL,
+    domain            VARCHAR NOT NULL,
+    row_number        INTEGER NOT NULL,      -- 1-based data row in the delivered file
+    raw_record        VARCHAR NOT NULL,      -- the row as JSON, values as delivered
+    reason            VARCHAR NOT NULL,
+    rule              VARCHAR                -- the first rule the row failed, e.g. not_in_dm, wrong_type
+);
+
+-- DS (disposition): drives subject.status; and SUPP-- qualifiers (e.g. SUPPAE AETRTEM).
+CREATE TABLE disposition (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER NOT NULL,      -- DSSEQ
+    term              VARCHAR,               -- DSTERM
+    decod             VARCHAR NOT NULL,      -- DSDECOD
+    category          VARCHAR,               -- DSCAT
+    start_dtc         VARCHAR,               -- DSSTDTC as given
+    start_date        DATE,                  -- DSSTDTC (NULL when partial)
+    visit             VARCHAR,               -- VISIT
+    batch_id          INTEGER NOT NULL
+);
+
+CREATE TABLE supp_qualifier (
+    study_id          VARCHAR NOT NULL,
+    rdomain           VARCHAR NOT NULL,      -- RDOMAIN (AE for SUPPAE)
+    usubjid           VARCHAR NOT NULL,
+    idvar             VARCHAR,               -- IDVAR, e.g. AESEQ
+    idvarval          VARCHAR,               -- IDVARVAL, e.g. the AESEQ value
+    qnam              VARCHAR NOT NULL,      -- QNAM, e.g. AETRTEM
+    qlabel            VARCHAR,
+    qval              VARCHAR,
+    qorig             VARCHAR,
+    qeval             VARCHAR,
+    batch_id          INTEGER NOT NULL
+);
+
+-- DLT adjudication overrides the derived candidate: confirmed, rejected, or added by hand.
+CREATE SEQUENCE adjudication_id_seq START 1;
+CREATE TABLE dlt_adjudication (
+    adjudication_id   INTEGER PRIMARY KEY DEFAULT nextval('adjudication_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    source            VARCHAR NOT NULL CHECK (source IN ('adverse_event', 'lab', 'manual')),
+    source_seq        INTEGER,               -- AESEQ / LBSEQ of the record; NULL for manual
+    decision          VARCHAR NOT NULL CHECK (decision IN ('confirmed', 'rejected', 'added')),
+    reason            VARCHAR NOT NULL CHECK (length(trim(reason)) > 0),
+    onset_date        DATE,                  -- for manual additions
+    description       VARCHAR,               -- for manual additions
+    decided_by        VARCHAR NOT NULL,
+    decided_at        TIMESTAMP NOT NULL
+);
+
+CREATE SEQUENCE audit_id_seq START 1;
+CREATE TABLE audit_log (
+    audit_id          INTEGER PRIMARY KEY DEFAULT nextval('audit_id_seq'),
+    logged_at         TIMESTAMP NOT NULL,
+    actor             VARCHAR NOT NULL,
+    action            VARCHAR NOT NULL,      -- e.g. dlt.confirm, dlt.reject, ingest.load, demo.build
+    study_id          VARCHAR,
+    usubjid           VARCHAR,
+    detail            VARCHAR NOT NULL       -- JSON
+);
+
+-- Review status and notes per patient (the patient profile). Append-only: each review is a new
+-- row, the latest per subject is the current one, the earlier ones are its history.
+CREATE SEQUENCE review_id_seq START 1;
+CREATE TABLE subject_review (
+    review_id         INTEGER PRIMARY KEY DEFAULT nextval('review_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    status            VARCHAR NOT NULL CHECK (status IN ('not reviewed', 'reviewed', 'needs follow-up')),
+    note              VARCHAR,
+    reviewed_by       VARCHAR NOT NULL,
+    reviewed_at       TIMESTAMP NOT NULL
+);
+
+-- A frozen data cut for the DSMB.
+CREATE SEQUENCE snapshot_id_seq START 1;
+CREATE TABLE snapshot (
+    snapshot_id       INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    cutoff            DATE NOT NULL,
+    kind              VARCHAR NOT NULL CHECK (kind IN ('open', 'closed')),
+    created_at        TIMESTAMP NOT NULL,
+    created_by        VARCHAR NOT NULL,
+    content_sha256    VARCHAR NOT NULL,
+    config_sha256     VARCHAR NOT NULL,
+    software_version  VARCHAR NOT NULL,
+    manifest          VARCHAR NOT NULL       -- JSON
+);
+
+-- Current data: every read of clinical rows goes through these views. A row is current unless
+-- the batch it came from has been superseded by a later delivery of its domain (rows written by
+-- the demo generator belong to batches that are never superseded, so they are always current).
+CREATE VIEW superseded_batch AS
+    SELECT batch_id FROM ingest_batch WHERE superseded_by IS NOT NULL;
+CREATE VIEW current_subject AS
+    SELECT * FROM subject WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_exposure AS
+    SELECT * FROM exposure WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_adverse_event AS
+    SELECT * FROM adverse_event WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_lab AS
+    SELECT * FROM lab WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_vital_sign AS
+    SELECT * FROM vital_sign WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_disposition AS
+    SELECT * FROM disposition WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+CREATE VIEW current_supp_qualifier AS
+    SELECT * FROM supp_qualifier WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+
+-- Alerts (safety.alerts): raised once per new batch by refresh_alerts, never on a page view.
+-- alert_key identifies what raised it (an SAE, a rule's new state, ...) so it is raised once.
+CREATE SEQUENCE alert_id_seq START 1;
+CREATE TABLE alert (
+    alert_id          INTEGER PRIMARY KEY DEFAULT nextval('alert_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    alert_key         VARCHAR NOT NULL,      -- e.g. sae|USUBJID|PT|AESTDTC; unique per study
+    kind              VARCHAR NOT NULL,      -- sae, dlt, grade3, hys_law, rule, decision, accrual_pause
+    severity          VARCHAR NOT NULL CHECK (severity IN ('critical', 'high', 'medium', 'info')),
+    raised_at         TIMESTAMP NOT NULL,    -- when the alert was computed (UTC)
+    event_date        DATE,                  -- the clinical date of what it is about
+    batch_id          INTEGER NOT NULL,      -- the latest batch of the study when it was raised
+    cohort_id         VARCHAR,
+    usubjid           VARCHAR,
+    title             VARCHAR NOT NULL,
+    detail            VARCHAR,
+    link              VARCHAR,               -- relative dashboard link, e.g. patient?study=..&subject=..
+    acknowledged_by   VARCHAR,
+    acknowledged_at   TIMESTAMP,
+    ack_comment       VARCHAR
+);
+
+-- What the last alert evaluation of each study saw: the batch it covered and the rule states
+-- and decisions (JSON) that the next evaluation compares with.
+CREATE TABLE alert_state (
+    study_id          VARCHAR PRIMARY KEY,
+    evaluated_batch   INTEGER NOT NULL,
+    evaluated_at      TIMESTAMP NOT NULL,
+    rule_states       VARCHAR NOT NULL,      -- JSON {"COHORT|rule name": "ok|warning|triggered"}
+    decisions         VARCHAR NOT NULL       -- JSON {"COHORT" or "study": "escalate|stay|..."}
+);

@@ -1,0 +1,219 @@
+"""The sidebar every page shares: the study, the data cut-off, data freshness, who is signed in,
+the alert feed and the live refresh; and the selection pages read."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from safety import store
+from safety.config import StudyConfig
+from safety.errors import SafetyError
+from ui import data
+from ui.startup import leave_pages_directory_mode
+from ui.widgets import SEVERITY_BADGES
+
+
+def db_path() -> str:
+    return str(store.resolve_db_path())
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose: the database, the study and the data cut-off."""
+
+    db: str
+    version: tuple[int, int]
+    study_id: str
+    config: StudyConfig
+    cutoff: date
+    data_cutoff: date | None  # the last day the study's data cover
+
+
+def sidebar() -> Selection | None:
+    """Study picker, data cut-off and data freshness; the choice is kept in ``?study=``."""
+    path = db_path()
+    try:
+        version = data.data_version(path)
+        all_studies = data.studies(path, version)
+    except SafetyError as exc:
+        st.error(str(exc))
+        st.stop()
+    if all_studies.empty:
+        st.sidebar.warning("The database holds no study yet.")
+        return None
+    ids = all_studies["study_id"].tolist()
+    wanted = st.query_params.get("study")
+    index = ids.index(wanted) if wanted in ids else 0
+    linked = _linked_subject_study(path, version)  # a ?subject= link decides the study
+    if linked in ids and linked != st.session_state.get("study_picker", wanted):
+        index = ids.index(linked)
+        if "study_picker" in st.session_state:
+            st.session_state["study_picker"] = linked
+            index = 0  # session state decides; a default as well would log a warning
+    study_id = st.sidebar.selectbox(
+        "Study",
+        ids,
+        index=index,
+        key="study_picker",
+        format_func=lambda s: _study_label(all_studies, s),
+    )
+    st.query_params["study"] = study_id
+
+    row = all_studies.set_index("study_id").loc[study_id]
+    data_cutoff = row["data_cutoff"].date() if pd.notna(row["data_cutoff"]) else None
+    default_cutoff = data_cutoff or date.today()
+    _follow_new_data(default_cutoff)
+    cutoff = st.sidebar.date_input(
+        "Data cut-off",
+        # the value only seeds the widget: afterwards its state (or _follow_new_data) decides
+        **({} if "cutoff" in st.session_state else {"value": _cutoff_from_url(default_cutoff)}),
+        max_value=max(default_cutoff, date.today()),
+        key="cutoff",
+        help="Records dated on or before this day count; decisions are shown as they stood then.",
+    )
+    if cutoff != default_cutoff:
+        st.query_params["cutoff"] = cutoff.isoformat()
+    elif "cutoff" in st.query_params:
+        del st.query_params["cutoff"]
+
+    changed = data.last_change(path, version)
+    st.sidebar.caption(
+        f"Data cover up to **{data_cutoff or 'unknown'}**. "
+        f"Data last changed **{changed:%Y-%m-%d %H:%M} UTC**."
+        if changed
+        else "No data loaded yet."
+    )
+    st.sidebar.caption(f"Signed in as **{signed_in_user()}**")
+    selection = Selection(
+        path, version, study_id, data.current_config_for(path, study_id, version), cutoff, data_cutoff
+    )
+    st.session_state["selection"] = selection
+    return selection
+
+
+def selection(required: bool = True) -> Selection | None:
+    """The sidebar's current choice (the sidebar runs before every page).
+
+    With no study in the database the page stops with a hint, unless ``required`` is False
+    (the Data page, which is where the first study is loaded): then None.
+    """
+    leave_pages_directory_mode()
+    chosen = st.session_state.get("selection")
+    if chosen is None and required:
+        st.info("No study in the database yet: load one on the Data page.")
+        st.stop()
+    return chosen
+
+
+def signed_in_user() -> str:
+    """Who is using the dashboard: $SAFETY_USER, else the operating-system user."""
+    return os.environ.get("SAFETY_USER") or getpass.getuser()
+
+
+def _study_label(all_studies: pd.DataFrame, study_id: str) -> str:
+    title = all_studies.set_index("study_id").loc[study_id, "title"]
+    return f"{study_id}: {title[:60]}{'…' if len(title) > 60 else ''}"
+
+
+def _follow_new_data(default_cutoff: date) -> None:
+    """Keep the cut-off on the latest data when new data arrive, unless the user chose another.
+
+    A cut-off left at the data's last day moves with it (live monitoring); one the user picked
+    (or a ``?cutoff=`` link) stays.
+    """
+    previous = st.session_state.get("_data_cutoff_shown")
+    if previous is not None and previous != default_cutoff:
+        if st.session_state.get("cutoff") == previous:
+            st.session_state["cutoff"] = default_cutoff
+    st.session_state["_data_cutoff_shown"] = default_cutoff
+
+
+def _cutoff_from_url(default: date) -> date:
+    raw = st.query_params.get("cutoff")
+    try:
+        return date.fromisoformat(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def _linked_subject_study(path: str, version: tuple[int, int]) -> str | None:
+    """The study of a ``?subject=`` that is new in the address bar (a link just followed).
+
+    A subject the session has already seen does not override the study again, so that picking
+    another study in the sidebar still works on the patient page.
+    """
+    subject = st.query_params.get("subject")
+    if not subject or subject == st.session_state.get("_linked_subject"):
+        return None
+    st.session_state["_linked_subject"] = subject
+    return data.subject_study(path, subject, version)
+
+
+# --- live monitoring: alert feed and auto-refresh ---------------------------------------------
+
+
+LIVE_REFRESH_SECONDS = 10  # issue 9: news must reach the safety officer within a minute
+
+
+FEED_LENGTH = 5
+
+
+def live_sidebar() -> None:
+    """The sidebar's alert feed and auto-refresh, on every page.
+
+    Called by dashboard.py after ``st.navigation`` (a page link needs the pages declared) and
+    before the page runs, so that every page gets it.
+    """
+    chosen = st.session_state.get("selection")
+    if chosen is None:
+        return
+    with st.sidebar:
+        _alert_feed(chosen.db, chosen.study_id, chosen.version)
+        _live_refresh(chosen.db, chosen.version)
+
+
+def _alert_feed(path: str, study_id: str, version: tuple[int, int]) -> None:
+    """The sidebar's alert feed: unacknowledged count on every page, the latest few alerts."""
+    counts = data.alert_counts(path, version)
+    total = int(counts["alerts"].sum())
+    here = int(counts.loc[counts["study_id"] == study_id, "alerts"].sum())
+    label = f"Alerts: {here} unacknowledged" + (
+        f" ({total} in all studies)" if total != here else ""
+    )
+    st.page_link(
+        "pages/alerts.py",
+        label=label,
+        icon=":material/notifications_active:" if here else ":material/notifications:",
+    )
+    if not here:
+        return
+    latest = data.alert_feed(path, study_id, True, version).head(FEED_LENGTH)
+    with st.expander("Latest alerts", expanded=False):
+        for a in latest.itertuples():  # at most FEED_LENGTH rows
+            link = f" [open]({a.link})" if isinstance(a.link, str) else ""
+            st.markdown(f"{SEVERITY_BADGES.get(a.severity, a.severity)} {a.title}{link}")
+
+
+@st.fragment(run_every=timedelta(seconds=LIVE_REFRESH_SECONDS))
+def _live_refresh(path: str, shown: tuple[int, int]) -> None:
+    """Every few seconds: has the data version changed since this page was drawn? Then rerun.
+
+    A full rerun keeps every widget's state (filters, selections, the cut-off), so the page
+    redraws with the new data and nothing else moves. One cached look-up per tick (ttl 2 s).
+    """
+    try:
+        current = data.data_version(path)
+    except SafetyError:
+        return  # the database is briefly unavailable: look again at the next tick
+    if current != shown:
+        st.rerun()
+    st.caption(
+        f"Live: checks for new data every {LIVE_REFRESH_SECONDS} s "
+        f"(last {datetime.now(UTC):%H:%M:%S} UTC)."
+    )

@@ -1,0 +1,80 @@
+"""How decisions, rule states and severities look wherever they are shown, patient links, and
+the download buttons every table and chart has."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+# How a decision and a rule state look wherever they are shown (markdown badges).
+DECISION_BADGES = {
+    "escalate": ":blue-badge[escalate]",
+    "stay": ":gray-badge[stay]",
+    "de-escalate": ":orange-badge[de-escalate]",
+    "eliminate": ":red-badge[eliminate]",
+    "stop": ":red-badge[stop]",
+    "none": ":gray-badge[no decision]",
+}
+
+
+RULE_BADGES = {
+    "ok": ":green-badge[ok]",
+    "warning": ":orange-badge[warning]",
+    "triggered": ":red-badge[triggered]",
+}
+
+
+SEVERITY_BADGES = {
+    "critical": ":red-badge[critical]",
+    "high": ":orange-badge[high]",
+    "medium": ":blue-badge[medium]",
+    "info": ":gray-badge[info]",
+}
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_") or "table"
+
+
+def download_table(frame: pd.DataFrame, name: str, key: str | None = None) -> None:
+    """CSV and XLSX download buttons for a table shown on the page.
+
+    The files are made when a button is clicked (not on every rerun); the page does not rerun.
+    ``name`` becomes the file name; ``key`` tells apart two tables of the same name.
+    """
+    from safety.report.xlsx import frame_xlsx
+
+    slug = _slug(name)
+    key = key or slug
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            "CSV", data=lambda: frame.to_csv(index=False).encode("utf-8"),
+            file_name=f"{slug}.csv", mime="text/csv", key=f"dl_csv_{key}",
+            on_click="ignore", icon=":material/download:", type="tertiary",
+        )  # fmt: skip
+        st.download_button(
+            "XLSX", data=lambda: frame_xlsx(frame, name), file_name=f"{slug}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"dl_xlsx_{key}", on_click="ignore", icon=":material/download:",
+            type="tertiary",
+        )  # fmt: skip
+
+
+def download_figure(fig, name: str, key: str | None = None) -> None:
+    """A PNG download button for a chart (kaleido with Debian's Chromium; made on click).
+
+    One kaleido server per process (``safety.report.figures``): 2 s for the first figure,
+    then about 0.13 s a figure.
+    """
+    from safety.report import figures
+
+    def png() -> bytes:
+        figures.start_server()  # the click runs in another thread: no st.* calls here
+        return figures.to_png(fig)
+
+    slug = _slug(name)
+    st.download_button(
+        "PNG", data=png, file_name=f"{slug}.png", mime="image/png",
+        key=f"dl_png_{key or slug}", on_click="ignore", icon=":material/download:",
+        type="tertiary",
+    )  # fmt: skip
