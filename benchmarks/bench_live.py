@@ -30,6 +30,7 @@ from pathlib import Path
 
 from safety import store
 from safety.demo import generator as demo
+from safety.demo import scenario
 from safety.demo.live import LiveFeed
 from safety.monitor import alerts
 from safety.store import queries
@@ -40,12 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def _evaluated(db: Path, files: list[str]) -> tuple[bool, bool, int]:
     """(all files ingested, alerts evaluated for them, alerts raised at their batches)."""
     with store.read_connection(db) as con:
-        ledger = queries.ingest.batch_ledger(con, demo.DEMO_STUDY_ID)
+        ledger = queries.ingest.batch_ledger(con, scenario.DEMO_STUDY_ID)
         done = ledger[ledger["file_name"].isin(files)]
         if len(done) < len(files):
             return False, False, 0
         last = int(done["batch_id"].max())
-        evaluated = queries.alerts.alert_evaluated_batch(con, demo.DEMO_STUDY_ID) or 0
+        evaluated = queries.alerts.alert_evaluated_batch(con, scenario.DEMO_STUDY_ID) or 0
         raised = len(queries.alerts.alerts_after_batch(con, int(done["batch_id"].min())))
     return True, evaluated >= last, raised
 

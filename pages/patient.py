@@ -1,7 +1,7 @@
 """Patient profile: one patient's whole story at the cut-off, DLT adjudication and review.
 
 Reached by ``?subject=USUBJID`` (the sidebar switches to the subject's study), the picker, or
-previous / next within the cohort. Everything shown comes from ``safety.patient.load_profile``.
+previous / next within the cohort. Everything shown comes from ``safety.monitor.patient.load_profile``.
 """
 
 from datetime import timedelta

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from safety import store
 from safety.errors import SafetyError
 from safety.report import generate_report, manifest
-from safety.store import queries
 from ui import data, sidebar
 
 sel = sidebar.selection()
@@ -105,8 +103,7 @@ else:
     st.info("Choose the cut-off and the report, then **Build report**.", icon=":material/info:")
 
 st.markdown("#### Snapshots of this study")
-with store.read_connection(sel.db) as con:
-    snapshots = queries.snapshot.study_snapshots(con, sel.study_id)
+snapshots = data.study_snapshots(sel.db, sel.study_id, sel.version)
 if snapshots.empty:
     st.caption("No report has been made of this study yet.")
 else:

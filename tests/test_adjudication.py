@@ -18,7 +18,8 @@ from safety.config import parse_study_config
 from safety.demo import generator as demo
 from safety.errors import AdjudicationError
 from safety.monitor import adjudication
-from safety.monitor.status import decision_history, study_status
+from safety.monitor.decisions import decision_history
+from safety.monitor.status import study_status
 from safety.store import queries
 
 STUDY = "NCT04232592"

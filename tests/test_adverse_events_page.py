@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from safety import store
 from safety.clinical import ae_statistics
 from safety.config import load_study_config
-from safety.demo.generator import DEMO_CUTOFF
+from safety.demo.scenario import DEMO_CUTOFF
 from safety.monitor import adverse_events
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,6 +12,7 @@ from safety import store
 from safety.clinical import labs
 from safety.config import find_study_config
 from safety.demo import generator as demo
+from safety.demo import scenario
 from safety.demo.live import LiveFeed
 from safety.errors import AlertError
 from safety.ingest import ingest_paths
@@ -19,7 +20,7 @@ from safety.monitor import alerts
 from safety.monitor.status import study_status
 from safety.store import queries
 
-STUDY = demo.DEMO_STUDY_ID
+STUDY = scenario.DEMO_STUDY_ID
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ def test_3_hys_law_alert_from_liver_peaks():
 def test_4_rule_and_decision_changes_against_the_previous_evaluation(db):
     config = find_study_config(STUDY)
     with store.read_connection(db) as con:
-        status = study_status(con, config, demo.DEMO_CUTOFF)
+        status = study_status(con, config, scenario.DEMO_CUTOFF)
     after = alerts.snapshot_of(status)
     # the demo at its cut-off: HIGH de-escalate, max sample size warning, HIGH accrual warning
     assert after.decisions["HIGH"] == "de-escalate"
@@ -199,7 +200,7 @@ def test_4_rule_and_decision_changes_against_the_previous_evaluation(db):
 def test_5_accrual_pause_triggered_is_its_own_alert(db):
     config = find_study_config(STUDY)
     with store.read_connection(db) as con:
-        status = study_status(con, config, demo.DEMO_CUTOFF)
+        status = study_status(con, config, scenario.DEMO_CUTOFF)
     after = alerts.snapshot_of(status)
     triggered = alerts.StudySnapshot(
         {**after.rule_states, "HIGH|Accrual pause (pending DLT windows)": "triggered"},

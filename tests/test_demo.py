@@ -15,11 +15,12 @@ import pytest
 
 from safety.config import find_study_config, parse_study_config
 from safety.demo import generator as demo
+from safety.demo import scenario
 
-CONFIG = find_study_config(demo.DEMO_STUDY_ID)
+CONFIG = find_study_config(scenario.DEMO_STUDY_ID)
 CLINICAL_TABLES = ("subject", "exposure", "adverse_event", "lab", "vital_sign")
 CONTENT_TABLES = ("ingest_batch", "study", "cohort", *CLINICAL_TABLES, "audit_log")
-# Expected from the planted story (demo.PLANTED_EVENTS), per cohort.
+# Expected from the planted story (scenario.PLANTED_EVENTS), per cohort.
 EXPECTED_DLTS = {"CTRL": 0, "LOW": 0, "MED": 1, "HIGH": 2}
 EXPECTED_SAES = {"CTRL": 1, "LOW": 1, "MED": 1, "HIGH": 2}
 
@@ -77,7 +78,7 @@ def test_same_seed_gives_identical_tables(tmp_path, built):
 
 
 def test_another_seed_gives_other_data(tmp_path, db):
-    other = demo.build_demo(tmp_path / "other.duckdb", seed=demo.DEMO_SEED + 1)
+    other = demo.build_demo(tmp_path / "other.duckdb", seed=scenario.DEMO_SEED + 1)
     mine, theirs = _content(db), _content(other.db)
     for table in ("adverse_event", "lab", "vital_sign", "subject"):
         assert mine[table] != theirs[table], table
@@ -90,7 +91,7 @@ def test_summary_counts_match_tables(built):
             summary.adverse_events, summary.labs, summary.vital_signs, summary.ingest_batches) == (
         counts["study"], counts["cohort"], counts["subject"], counts["exposure"],
         counts["adverse_event"], counts["lab"], counts["vital_sign"], counts["ingest_batch"])
-    assert summary.study_ids == (demo.DEMO_STUDY_ID,)
+    assert summary.study_ids == (scenario.DEMO_STUDY_ID,)
     assert _rows(db, "SELECT action, actor FROM audit_log") == [("demo.build", "demo")]
 
 
@@ -98,7 +99,7 @@ def test_study_and_cohorts_come_from_the_config(db):
     study = _frame(db, "SELECT * FROM study")
     assert study.loc[0, "config_toml"] == CONFIG.source_text
     assert study.loc[0, "config_sha256"] == CONFIG.source_sha256
-    assert study.loc[0, "data_cutoff"].date() == demo.DEMO_CUTOFF
+    assert study.loc[0, "data_cutoff"].date() == scenario.DEMO_CUTOFF
     assert study.loc[0, "design"] == CONFIG.design.name
     cohorts = _frame(db, "SELECT * FROM cohort ORDER BY cohort_id")
     assert sorted(cohorts["cohort_id"]) == ["CTRL", "HIGH", "LOW", "MED"]
@@ -120,8 +121,8 @@ def test_composition_of_the_registry_study(db):
     assert set(subjects["status"]) == {"screening", "on study", "completed", "withdrawn"}
     withdrawn = subjects[subjects["status"] == "withdrawn"]
     assert len(withdrawn) == 1 and withdrawn["cohort_id"].iloc[0] in ("LOW", "CTRL")
-    assert withdrawn["status_reason"].iloc[0] == demo.LOST_TO_FOLLOW_UP
-    assert _rows(db, "SELECT min(first_dose_date) FROM subject")[0][0] == demo.FIRST_INJECTION
+    assert withdrawn["status_reason"].iloc[0] == scenario.LOST_TO_FOLLOW_UP
+    assert _rows(db, "SELECT min(first_dose_date) FROM subject")[0][0] == scenario.FIRST_INJECTION
 
 
 def test_exposure_is_one_intrauterine_injection(db):
@@ -130,7 +131,7 @@ def test_exposure_is_one_intrauterine_injection(db):
     assert (ex["route"] == "INTRAUTERINE").all()
     assert (ex["start_date"] == ex["first_dose_date"]).all()
     control = ex["cohort_id"] == "CTRL"
-    assert (ex.loc[control, "treatment"] == demo.TREATMENT_VEHICLE).all()
+    assert (ex.loc[control, "treatment"] == scenario.TREATMENT_VEHICLE).all()
     assert (ex.loc[control, "dose"] == 0).all()
     doses = {c.cohort_id: c.dose for c in CONFIG.dose_cohorts}
     assert (ex.loc[~control, "dose"] == ex.loc[~control, "cohort_id"].map(doses)).all()
@@ -145,7 +146,7 @@ def test_escalation_is_sequential_and_high_is_still_enrolling(db):
     assert first["HIGH"] > last["MED"] + timedelta(days=window)
     high = ranks[ranks["cohort_id"] == "HIGH"]
     assert len(high) == 6
-    days_since = (pd.Timestamp(demo.DEMO_CUTOFF) - high["first_dose_date"]).dt.days
+    days_since = (pd.Timestamp(scenario.DEMO_CUTOFF) - high["first_dose_date"]).dt.days
     assert (days_since < window).sum() >= 2  # still inside the 28-day DLT window
     screening = _rows(db, "SELECT count(*) FROM subject WHERE cohort_id = 'HIGH' "
                           "AND status = 'screening' AND first_dose_date IS NULL")
@@ -171,7 +172,7 @@ def test_dlts_and_saes_per_cohort_are_the_planted_ones(dosed_ae):
     assert not dosed_ae["pt"].isin(hard_stop).any()
 
 
-@pytest.mark.parametrize("event", demo.PLANTED_EVENTS, ids=lambda e: f"{e.cohort_id}{e.rank}")
+@pytest.mark.parametrize("event", scenario.PLANTED_EVENTS, ids=lambda e: f"{e.cohort_id}{e.rank}")
 def test_planted_event(db, dosed_ae, event):
     ranks = _dosing_rank(db)
     who = ranks[(ranks["cohort_id"] == event.cohort_id) & (ranks["rank"] == event.rank)]
@@ -200,8 +201,8 @@ def test_story_events_by_name(db, dosed_ae):
 
 
 def test_random_aes_cannot_make_dlts_or_saes():
-    for term in (*demo.PROCEDURE_AES, *demo.BACKGROUND_AES):
-        related = sum(p for c, p in zip(demo.CAUSALITY, term.causality_probs, strict=True)
+    for term in (*scenario.PROCEDURE_AES, *scenario.BACKGROUND_AES):
+        related = sum(p for c, p in zip(scenario.CAUSALITY, term.causality_probs, strict=True)
                       if c in CONFIG.related_causality)
         assert term.grade_probs[2] == 0 or related == 0, term.pt
         assert term.pt not in CONFIG.dlt.always_terms
@@ -214,12 +215,12 @@ def test_ae_fields_are_consistent(db):
     assert ae["grade"].between(1, 3).all()
     severity = ae["grade"].map({1: "MILD", 2: "MODERATE", 3: "SEVERE"})
     assert (ae["severity"] == severity).all()
-    assert set(ae["causality"]) <= set(demo.CAUSALITY)
+    assert set(ae["causality"]) <= set(scenario.CAUSALITY)
     assert (ae["related"] == ae["causality"].isin(CONFIG.related_causality)).all()
     assert (ae["serious_raw"] == ae["serious"].map({True: "Y", False: "N"})).all()
     assert (ae["start_dtc"] == ae["start_date"].dt.strftime("%Y-%m-%d")).all()
     assert (ae["end_date"].isna() == ae["end_dtc"].isna()).all()
-    assert (ae["end_date"].isna() == (ae["outcome"] != demo.RECOVERED)).all()
+    assert (ae["end_date"].isna() == (ae["outcome"] != scenario.RECOVERED)).all()
     assert (ae["end_date"].dropna() >= ae.loc[ae["end_date"].notna(), "start_date"]).all()
     assert (ae["action_taken"] == "NOT APPLICABLE").all()
     assert ae.groupby("usubjid")["seq"].apply(lambda s: list(s) == list(range(1, len(s) + 1))).all()
@@ -233,7 +234,7 @@ def test_ae_fields_are_consistent(db):
 ])
 def test_nothing_after_the_cutoff(db, table, column):
     latest = _rows(db, f"SELECT max({column}) FROM {table}")[0][0]
-    assert latest is None or latest <= demo.DEMO_CUTOFF
+    assert latest is None or latest <= scenario.DEMO_CUTOFF
 
 
 @pytest.mark.parametrize("table, column", [
@@ -256,8 +257,8 @@ def test_every_row_has_its_batch_and_the_batch_counts_it(db):
     assert (batches["rows_in"] == batches["rows_loaded"]).all()
     assert (batches["rows_quarantined"] == 0).all() and (batches["status"] == "loaded").all()
     assert sorted(batches["domain"]) == sorted(demo.BATCH_DOMAINS)
-    assert batches["file_name"].str.startswith(f"demo generator (seed {demo.DEMO_SEED}): ").all()
-    assert (batches["loaded_at"] == pd.Timestamp(demo.LOADED_AT)).all()
+    assert batches["file_name"].str.startswith(f"demo generator (seed {scenario.DEMO_SEED}): ").all()
+    assert (batches["loaded_at"] == pd.Timestamp(scenario.LOADED_AT)).all()
 
 
 def test_labs_have_ranges_flags_and_visits(db):
@@ -277,8 +278,8 @@ def test_labs_have_ranges_flags_and_visits(db):
 
 def test_transient_transaminase_rise(db):
     ranks = _dosing_rank(db)
-    woman = ranks[(ranks["cohort_id"] == demo.TRANSAMINASE_RISE[0])
-                  & (ranks["rank"] == demo.TRANSAMINASE_RISE[1])]["usubjid"].iloc[0]
+    woman = ranks[(ranks["cohort_id"] == scenario.TRANSAMINASE_RISE[0])
+                  & (ranks["rank"] == scenario.TRANSAMINASE_RISE[1])]["usubjid"].iloc[0]
     alt = _frame(db, "SELECT visit, value / uln AS x_uln FROM lab WHERE usubjid = ? "
                      "AND test_code = 'ALT'", [woman]).set_index("visit")["x_uln"]
     assert 3 < alt["DAY 7"] <= 5  # CTCAE v5.0 ALT increased grade 2: >3.0-5.0 x ULN
@@ -318,7 +319,7 @@ def test_scaled_build(tmp_path):
     for study_id, toml in _rows(summary.db, "SELECT study_id, config_toml FROM study"):
         assert parse_study_config(toml).study_id == study_id
     assert summary.ingest_batches == 2 * len(demo.BATCH_DOMAINS)
-    assert _rows(summary.db, "SELECT max(collected_date) FROM lab")[0][0] <= demo.DEMO_CUTOFF
+    assert _rows(summary.db, "SELECT max(collected_date) FROM lab")[0][0] <= scenario.DEMO_CUTOFF
     stored = _rows(summary.db, "SELECT study_id, usubjid, collected_date FROM lab")
     assert stored == sorted(stored)
 
@@ -333,8 +334,8 @@ def test_planted_lab_dlt_is_grade_3_alt_inside_the_window(db):
     # CTCAE v5.0 "Alanine aminotransferase increased", baseline normal: grade 3 >5.0-20.0 x ULN;
     # the study's [[dlt.lab_criteria]] makes grade >= 3 ALT inside the 28-day window a DLT.
     ranks = _dosing_rank(db)
-    woman = ranks[(ranks["cohort_id"] == demo.PERIHEPATITIS[0])
-                  & (ranks["rank"] == demo.PERIHEPATITIS[1])]["usubjid"].iloc[0]
+    woman = ranks[(ranks["cohort_id"] == scenario.PERIHEPATITIS[0])
+                  & (ranks["rank"] == scenario.PERIHEPATITIS[1])]["usubjid"].iloc[0]
     alt = _frame(db, "SELECT visit, study_day, value / uln AS x_uln FROM lab WHERE usubjid = ? "
                      "AND test_code = 'ALT'", [woman]).set_index("visit")
     assert 5 < alt.loc["DAY 7", "x_uln"] <= 20

@@ -15,7 +15,7 @@ import pytest
 
 from safety.errors import DesignError
 from safety.escalation import Action, Boin, KOfFirstN, StopAtN, StopWhenNAtDose
-from safety.monitor.status import pending_among_first, unevaluated_by_dose
+from safety.monitor.decisions import pending_among_first, unevaluated_by_dose
 
 DEMO = "1NNNNNNNN 2NNNNTNNN 3TNNT"  # the demo at 2021-01-15: 20 evaluable, 2 HIGH pending
 

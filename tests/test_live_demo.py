@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from safety import store
 from safety.cli import cli
 from safety.demo import generator as demo
+from safety.demo import scenario
 from safety.demo.live import LiveFeed
 from safety.ingest import ingest_paths
 from safety.monitor.status import study_status
@@ -35,10 +36,10 @@ def test_1_same_seed_same_files_other_seed_other_story(tmp_path):
 def test_2_first_delivery_restates_the_demo_and_supersedes_its_batches(tmp_path):
     db = tmp_path / "d.duckdb"
     demo.build_demo(db)
-    config = demo.find_study_config(demo.DEMO_STUDY_ID)
+    config = demo.find_study_config(scenario.DEMO_STUDY_ID)
     status_sql = "SELECT status, count(*) FROM current_subject GROUP BY ALL ORDER BY 1"
     with store.read_connection(db) as con:
-        before = study_status(con, config, demo.DEMO_CUTOFF).cohort_table()
+        before = study_status(con, config, scenario.DEMO_CUTOFF).cohort_table()
         statuses_before = con.execute(status_sql).fetchall()
     feed = LiveFeed()
     feed.advance()  # 2021-01-16: nobody dosed yet
@@ -53,8 +54,8 @@ def test_2_first_delivery_restates_the_demo_and_supersedes_its_batches(tmp_path)
         ("LB", "loaded", 0),
     ]
     with store.read_connection(db) as con:
-        after = study_status(con, config, demo.DEMO_CUTOFF).cohort_table()
-        ledger = queries.ingest.batch_ledger(con, demo.DEMO_STUDY_ID)
+        after = study_status(con, config, scenario.DEMO_CUTOFF).cohort_table()
+        ledger = queries.ingest.batch_ledger(con, scenario.DEMO_STUDY_ID)
         statuses = con.execute(status_sql).fetchall()
     # the same trial at the demo's cut-off, read back from the SDTM export
     assert after.equals(before)
@@ -81,7 +82,7 @@ def test_3_the_screening_women_get_dosed_and_later_cuts_show_only_the_news(tmp_p
         screening = con.execute(
             "SELECT count(*) FROM current_subject WHERE first_dose_date IS NULL"
         ).fetchone()[0]
-        changes = queries.ingest.cut_change_summary(con, demo.DEMO_STUDY_ID).set_index("domain")
+        changes = queries.ingest.cut_change_summary(con, scenario.DEMO_STUDY_ID).set_index("domain")
     assert screening == 0  # both HIGH women dosed within 10 days (seed 1)
     assert changes.loc["AE", "removed"] == 0 and changes.loc["LB", "removed"] == 0
 

@@ -13,12 +13,13 @@ import pytest
 from safety import charts, store
 from safety.config import parse_study_config
 from safety.demo import generator as demo
+from safety.demo import scenario
 from safety.errors import ReviewError
 from safety.monitor import narrative, patient
 from safety.store import queries
 
 STUDY = "NCT04232592"
-CUTOFF = demo.DEMO_CUTOFF
+CUTOFF = scenario.DEMO_CUTOFF
 
 
 @pytest.fixture(scope="module")

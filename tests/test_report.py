@@ -17,7 +17,7 @@ from safety import store
 from safety.cli import cli
 from safety.clinical import labs, teae
 from safety.demo import generator as demo
-from safety.demo.generator import DEMO_CUTOFF
+from safety.demo.scenario import DEMO_CUTOFF
 from safety.monitor import adverse_events
 from safety.monitor.status import study_status
 from safety.report import build_content, generate_report, manifest

@@ -19,7 +19,7 @@ from scipy import stats
 from safety import charts, store
 from safety.clinical import ae_statistics, teae
 from safety.config import load_study_config
-from safety.demo import generator as demo
+from safety.demo import scenario
 from safety.monitor import adverse_events
 from safety.store import queries
 
@@ -291,8 +291,8 @@ def test_10_risk_differences_pair_each_dose_with_control(tiny_db):
 def test_11_demo_summary_matches_the_planted_story(demo_db):
     config = load_study_config(ROOT / "data" / "studies" / "nct04232592.toml")
     with store.read_connection(demo_db) as con:
-        summary = adverse_events.ae_summary(con, config, demo.DEMO_CUTOFF)
-        dlts = queries.dlt.dlt_events(con, STUDY, demo.DEMO_CUTOFF)
+        summary = adverse_events.ae_summary(con, config, scenario.DEMO_CUTOFF)
+        dlts = queries.dlt.dlt_events(con, STUDY, scenario.DEMO_CUTOFF)
     n = summary.pivot(index="category", columns="cohort_id", values="n")
     big_n = summary.groupby("cohort_id")["N"].first().to_dict()
     assert big_n == {"CTRL": 8, "LOW": 8, "MED": 8, "HIGH": 6}  # HIGH: 6 of 8 dosed by day 350

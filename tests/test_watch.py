@@ -13,6 +13,7 @@ import pytest
 
 from safety import store
 from safety.demo import generator as demo
+from safety.demo import scenario
 from safety.demo.live import LiveFeed, write_then_rename
 from safety.ingest.domains import domain_rank
 from safety.monitor import alerts
@@ -140,7 +141,7 @@ def test_3_watcher_end_to_end_with_real_processes(live_db, tmp_path):
 
         def sae_alert() -> str | None:
             with store.read_connection(live_db) as con:
-                a = queries.alerts.alert_feed(con, demo.DEMO_STUDY_ID, unacknowledged_only=True)
+                a = queries.alerts.alert_feed(con, scenario.DEMO_STUDY_ID, unacknowledged_only=True)
             hit = a[(a["kind"] == "sae") & (a["usubjid"] == "NCT04232592-01-031")]
             return None if hit.empty else hit["title"].iloc[0]
 

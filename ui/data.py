@@ -20,8 +20,9 @@ from safety.config import StudyConfig, stored_study_config
 from safety.escalation import cohorts_from_patients
 from safety.monitor import adverse_events
 from safety.monitor import escalation_review as review
+from safety.monitor.decisions import decision_history, escalation_inputs
 from safety.monitor.patient import PatientProfile, load_profile
-from safety.monitor.status import StudyStatus, decision_history, escalation_inputs, study_status
+from safety.monitor.status import StudyStatus, study_status
 from safety.store import queries
 
 
@@ -60,7 +61,7 @@ def status(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> 
 def frame(
     path: str, query: str, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
-    """A study-and-cut-off query of ``safety.queries`` by name (only the names in FRAME_QUERIES)."""
+    """A study-and-cut-off query of ``safety.store.queries`` by name (only the names in FRAME_QUERIES)."""
     with store.read_connection(path) as con:
         return FRAME_QUERIES[query](con, study_id, cutoff)
 
@@ -116,7 +117,7 @@ def study_roster(path: str, study_id: str, version: tuple[int, int]) -> pd.DataF
 def patient_profile(
     path: str, study_id: str, usubjid: str, cutoff: date, version: tuple[int, int]
 ) -> PatientProfile | None:
-    """Everything the patient profile shows (``safety.patient.load_profile``)."""
+    """Everything the patient profile shows (``safety.monitor.patient.load_profile``)."""
     config = current_config_for(path, study_id, version)
     with store.read_connection(path) as con:
         return load_profile(con, config, usubjid, cutoff)
@@ -275,3 +276,12 @@ def cut_change_summary(path: str, study_id: str, version: tuple[int, int]) -> pd
 def cut_changes(path: str, study_id: str, domain: str, version: tuple[int, int]) -> pd.DataFrame:
     with store.read_connection(path) as con:
         return queries.ingest.cut_changes(con, study_id, domain)
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def study_snapshots(path: str, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
+    with store.read_connection(path) as con:
+        return queries.snapshot.study_snapshots(con, study_id)

@@ -185,7 +185,7 @@ def grade(
     ----------
     term : str
         CTCAE v5.0 term, case-insensitive, e.g. "Anemia", "Alanine aminotransferase increased"
-        (admiral ATOXDSCL / ATOXDSCH). ``safety.labmap`` maps LBTESTCD to terms.
+        (admiral ATOXDSCL / ATOXDSCH). ``safety.ctcae.labmap`` maps LBTESTCD to terms.
     value : float or None
         The result in standard units (LBSTRESN, admiral AVAL).
     lln, uln : float or None

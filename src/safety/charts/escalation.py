@@ -166,7 +166,7 @@ def dose_paths(paths: pd.DataFrame) -> go.Figure:
 def decision_history(history: pd.DataFrame) -> go.Figure:
     """The recommended next dose level on every day the data changed, coloured by decision.
 
-    ``history``: day, dose_level, decision, events, reason (from ``status.decision_history``).
+    ``history``: day, dose_level, decision, events, reason (from ``monitor.decisions.decision_history``).
     """
     fig = go.Figure()
     fig.add_trace(

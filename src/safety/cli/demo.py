@@ -10,7 +10,7 @@ import click
 
 from safety import pipeline, store
 from safety.cli.base import db_option, stop_on_signals
-from safety.demo import generator
+from safety.demo import scenario
 
 
 @click.command()
@@ -44,7 +44,7 @@ def demo(db: str | None, seed: int | None, studies: int, subjects: int | None,
         return
     path = store.resolve_db_path(db)
     summary = pipeline.build_demo(
-        path, seed=generator.DEMO_SEED if seed is None else seed, studies=studies,
+        path, seed=scenario.DEMO_SEED if seed is None else seed, studies=studies,
         subjects=subjects,
     )  # fmt: skip
     click.echo(f"demo database written to {path}: {summary.describe()}")

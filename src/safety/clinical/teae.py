@@ -163,13 +163,13 @@ class AeFilter:
         if self.window not in WINDOWS:
             raise ValueError(f"window must be one of {list(WINDOWS)}, got {self.window!r}")
 
-    def params(self, config: StudyConfig) -> dict:
-        """Keyword arguments for the ``store.queries.adverse_events`` functions."""
+    def params(self) -> dict:
+        """The SQL parameters of the filter (``store.queries.adverse_events``)."""
         return {
-            "min_grade": self.min_grade,
-            "serious": self.serious,
-            "related": self.related,
-            "window_days": config.dlt.window_days if self.window == "dlt" else None,
+            "ae_min_grade": self.min_grade,
+            "ae_serious": self.serious,
+            "ae_related": self.related,
+            "ae_dlt_window_only": self.window == "dlt",
         }
 
     def describe(self, config: StudyConfig) -> str:

@@ -347,7 +347,7 @@ def lab_graded_view_sql(lab_terms: Mapping[str, labmap.LabTerms] | None = None) 
     """DDL of the ``lab_graded`` view: every current lab row with its baseline and CTCAE grades.
 
     Generated at schema creation (``safety.store.create_schema``) from the bundled admiral
-    criteria and ``safety.labmap``; the text depends only on the package, never on data.
+    criteria and ``safety.ctcae.labmap``; the text depends only on the package, never on data.
 
     Parameters
     ----------

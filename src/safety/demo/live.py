@@ -1,6 +1,6 @@
 """A live feed for the demo study: new EDC deliveries of NCT04232592, day by day, as SDTM CSV.
 
-``python -m safety demo --live INBOX`` continues the synthetic demo (``safety.demo``) after its
+``python -m safety demo --live INBOX`` continues the synthetic demo (``safety.demo.generator``) after its
 cut-off (2021-01-15), one day of data per delivery: the two HIGH women in screening are dosed,
 scheduled visits bring labs, new AEs start (procedure events after each injection, everyday
 illness for everyone on study), ongoing ones resolve, and the planted story goes on:
@@ -41,6 +41,7 @@ import pandas as pd
 
 from safety.config import StudyConfig, find_study_config
 from safety.demo import generator as demo
+from safety.demo import scenario
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,14 @@ FIRST_DOSING_AFTER_CUTOFF = (1, 3)  # days after the cut-off the first screening
 SAE_DAILY_PROBABILITY = 0.04  # about one unrelated SAE a month across the study
 LIVE_SAE = (
     "Urinary tract infection",
-    demo.SOC_INFECTIONS,
+    scenario.SOC_INFECTIONS,
     "Pyelonephritis, admitted for IV antibiotics",
     3,
     (5, 12),
 )  # pt, soc, verbatim, grade
 LIVE_DLT = (
     "Pelvic inflammatory disease",
-    demo.SOC_INFECTIONS,
+    scenario.SOC_INFECTIONS,
     "Pelvic inflammatory disease, admitted",
     5,
     14,
@@ -96,15 +97,15 @@ class LiveFeed:
     """
 
     seed: int = LIVE_SEED
-    demo_seed: int = demo.DEMO_SEED
+    demo_seed: int = scenario.DEMO_SEED
     subjects: int | None = None
-    day: date = demo.DEMO_CUTOFF
+    day: date = scenario.DEMO_CUTOFF
     deliveries: int = 0
     _written: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.config: StudyConfig = find_study_config(demo.DEMO_STUDY_ID)
-        n = self.subjects or demo.REGISTRY_SUBJECTS
+        self.config: StudyConfig = find_study_config(scenario.DEMO_STUDY_ID)
+        n = self.subjects or scenario.REGISTRY_SUBJECTS
         stream = np.random.SeedSequence(self.demo_seed).spawn(1)[0]  # as build_demo's study 1
         frames = demo.generate_study(self.config, np.random.default_rng(stream), n, self.demo_seed)
         self.rng = np.random.default_rng(self.seed)
@@ -129,7 +130,7 @@ class LiveFeed:
         waiting = self.dm.loc[self.dm["first_dose_date"].isna(), "usubjid"].tolist()
         plan, day = (
             {},
-            demo.DEMO_CUTOFF
+            scenario.DEMO_CUTOFF
             + timedelta(
                 days=int(
                     self.rng.integers(
@@ -141,7 +142,7 @@ class LiveFeed:
         for usubjid in waiting:
             plan[usubjid] = day
             day += timedelta(
-                days=int(self.rng.integers(demo.STAGGER_DAYS[0], demo.STAGGER_DAYS[1] + 1))
+                days=int(self.rng.integers(scenario.STAGGER_DAYS[0], scenario.STAGGER_DAYS[1] + 1))
             )
         return plan
 
@@ -150,7 +151,7 @@ class LiveFeed:
         lb = self.base_lb[["usubjid", "test_code", "value"]].astype(
             {"usubjid": str, "test_code": str}
         )
-        log_tests = [t.code for t in demo.LAB_TESTS if t.log_normal]
+        log_tests = [t.code for t in scenario.LAB_TESTS if t.log_normal]
         lb["v"] = np.where(
             lb["test_code"].isin(log_tests), np.log(lb["value"].clip(lower=1e-3)), lb["value"]
         )
@@ -182,12 +183,12 @@ class LiveFeed:
                             "study_id": self.config.study_id,
                             "usubjid": usubjid,
                             "seq": 1,
-                            "treatment": demo.TREATMENT_VEHICLE
+                            "treatment": scenario.TREATMENT_VEHICLE
                             if cohort.is_control
-                            else demo.TREATMENT_CELLS,
+                            else scenario.TREATMENT_CELLS,
                             "dose": 0.0 if cohort.is_control else cohort.dose,
                             "dose_unit": cohort.dose_unit,
-                            "route": demo.ROUTE,
+                            "route": scenario.ROUTE,
                             "start_date": when,
                             "end_date": when,
                         }
@@ -197,7 +198,7 @@ class LiveFeed:
             ignore_index=True,
         )
         # Procedure events of this injection, each at most once, near the procedure.
-        for term in demo.PROCEDURE_AES:
+        for term in scenario.PROCEDURE_AES:
             if self.rng.random() < term.rate:
                 onset = int(self.rng.integers(term.onset_days[0], term.onset_days[1] + 1))
                 self._add_event(usubjid, term, self.day + timedelta(days=onset))
@@ -217,10 +218,10 @@ class LiveFeed:
             )
         log.info("live demo: %s dosed on %s", usubjid, self.day)
 
-    def _add_event(self, usubjid: str, term: demo.AeTerm, start: date) -> None:
+    def _add_event(self, usubjid: str, term: scenario.AeTerm, start: date) -> None:
         duration = int(self.rng.integers(term.duration_days[0], term.duration_days[1] + 1))
         grade = 1 + int(self.rng.choice(3, p=np.array(term.grade_probs) / sum(term.grade_probs)))
-        causality = demo.CAUSALITY[
+        causality = scenario.CAUSALITY[
             int(self.rng.choice(5, p=np.array(term.causality_probs) / sum(term.causality_probs)))
         ]
         verbatim = term.verbatims[int(self.rng.integers(len(term.verbatims)))]
@@ -264,8 +265,8 @@ class LiveFeed:
     def _background_events(self) -> None:
         """Everyday illness (Poisson per woman-day) and, rarely, an unrelated SAE."""
         women = self._on_study()["usubjid"].tolist()
-        for term in demo.BACKGROUND_AES:
-            hits = self.rng.poisson(term.rate / demo.DAYS_PER_YEAR, len(women))
+        for term in scenario.BACKGROUND_AES:
+            hits = self.rng.poisson(term.rate / scenario.DAYS_PER_YEAR, len(women))
             for usubjid in np.asarray(women, dtype=object)[hits > 0]:
                 self._add_event(usubjid, term, self.day)
         if women and self.rng.random() < SAE_DAILY_PROBABILITY:
@@ -278,23 +279,23 @@ class LiveFeed:
         """Labs of the scheduled visits that fall on the current day (nominal day, no window)."""
         women = self._on_study()
         offsets = (pd.Timestamp(self.day) - women["first_dose_date"]).dt.days
-        for name, number, nominal, _window in demo.VISITS:
+        for name, number, nominal, _window in scenario.VISITS:
             if nominal is None:
                 continue
             for usubjid in women.loc[offsets.to_numpy() == nominal, "usubjid"]:
                 self._draw_labs(usubjid, name, number, nominal)
-                if name == demo.VISIT_NAMES[demo.WEEK48]:
+                if name == scenario.VISIT_NAMES[scenario.WEEK48]:
                     i = self.dm.index[self.dm["usubjid"] == usubjid][0]
                     self.dm.loc[i, "end_of_study_date"] = pd.Timestamp(self.day)
                     self.dm.loc[i, "status"] = "completed"
 
     def _draw_labs(self, usubjid: str, visit: str, visit_num: float, nominal: int) -> None:
-        if visit in demo.POST_PROCEDURE_VISITS:
-            tests = [t for t in demo.LAB_TESTS if t.code in demo.POST_PROCEDURE_LAB_TESTS]
-        elif visit in demo.COAGULATION_VISITS:
-            tests = list(demo.LAB_TESTS)
+        if visit in scenario.POST_PROCEDURE_VISITS:
+            tests = [t for t in scenario.LAB_TESTS if t.code in scenario.POST_PROCEDURE_LAB_TESTS]
+        elif visit in scenario.COAGULATION_VISITS:
+            tests = list(scenario.LAB_TESTS)
         else:
-            tests = [t for t in demo.LAB_TESTS if t.category != demo.COAGULATION]
+            tests = [t for t in scenario.LAB_TESTS if t.category != scenario.COAGULATION]
         for t in tests:
             level = self.lab_means.get(
                 (usubjid, t.code), np.log(t.mean) if t.log_normal else t.mean
@@ -372,7 +373,7 @@ class LiveFeed:
                 "USUBJID": gone["usubjid"],
                 "DSSEQ": 1,
                 "DSTERM": "Lost to follow-up",
-                "DSDECOD": gone["status_reason"].fillna(demo.LOST_TO_FOLLOW_UP),
+                "DSDECOD": gone["status_reason"].fillna(scenario.LOST_TO_FOLLOW_UP),
                 "DSCAT": DS_CATEGORY,
                 "DSSTDTC": _dtc(gone["end_of_study_date"]),
             }
@@ -419,9 +420,9 @@ class LiveFeed:
         end = pd.to_datetime(new["end"])
         ended = end <= today
         outcome = np.select(
-            [ended, (today - start).dt.days < demo.RECOVERING_DAYS],
-            [demo.RECOVERED, demo.RECOVERING],
-            demo.NOT_RECOVERED,
+            [ended, (today - start).dt.days < scenario.RECOVERING_DAYS],
+            [scenario.RECOVERED, scenario.RECOVERING],
+            scenario.NOT_RECOVERED,
         )
         frame = pd.concat(
             [
@@ -449,12 +450,12 @@ class LiveFeed:
                         "AETERM": new["verbatim"],
                         "AEDECOD": new["pt"],
                         "AEBODSYS": new["soc"],
-                        "AESEV": [demo.SEVERITY_BY_GRADE[g - 1] for g in new["grade"]],
+                        "AESEV": [scenario.SEVERITY_BY_GRADE[g - 1] for g in new["grade"]],
                         "AETOXGR": new["grade"],
                         "AESER": np.where(new["serious"], "Y", "N"),
                         "AEREL": new["causality"],
                         "AEOUT": outcome,
-                        "AEACN": demo.ACTION_TAKEN,
+                        "AEACN": scenario.ACTION_TAKEN,
                         "AESTDTC": _dtc(start),
                         "AEENDTC": _dtc(end.where(ended)),
                     }
@@ -557,7 +558,7 @@ def run_live(
     interval: float = DEFAULT_INTERVAL_SECONDS,
     deliveries: int = DEFAULT_DELIVERIES,
     subjects: int | None = None,
-    demo_seed: int = demo.DEMO_SEED,
+    demo_seed: int = scenario.DEMO_SEED,
     stop: threading.Event | None = None,
     on_delivery: Callable[[date, list[Path]], None] | None = None,
 ) -> int:

@@ -120,7 +120,7 @@ def soc_pt_incidence(
     Roche TLG catalogue AET02 (by SOC and PT) and AET04 (by highest NCI CTCAE grade).
     """
     inc = queries.adverse_events.ae_incidence(
-        con, config.study_id, cutoff, **filters.params(config)
+        con, config.study_id, cutoff, filters
     )
     inc = inc.rename(columns={"subjects": "N"})
     for col in ["N", "n", "events", "total_n", *[f"worst_grade_{g}" for g in range(1, 6)]]:
@@ -134,22 +134,11 @@ def ae_listing(
     config: StudyConfig,
     cutoff: date,
     filters: AeFilter = NO_FILTER,
-    *,
-    category: str = "any",
-    cohort_ids: list[str] | None = None,
-    soc: str | None = None,
-    pt: str | None = None,
-    usubjids: list[str] | None = None,
-    grade: int | None = None,
-    onset_from_day: int | None = None,
-    onset_to_day: int | None = None,
-    first_per_subject: bool = False,
+    **cell,
 ) -> pd.DataFrame:
-    """The TEAEs behind a number: the same filters as the tables, narrowed to one cell.
-
-    ``category`` is a key of ``AE_CATEGORIES`` (a summary row); ``onset_from_day`` and
-    ``onset_to_day`` bound days since the first dose (inclusive); ``first_per_subject`` keeps
-    each subject's first TEAE (the event counted by the cumulative incidence).
+    """The TEAEs behind a number: the same filters as the tables, narrowed to one cell (the
+    keywords of ``store.queries.adverse_events.ae_listing``: category, cohort_ids, soc, pt,
+    usubjids, grade, onset_from_day, onset_to_day, first_per_subject).
 
     Returns
     -------
@@ -157,21 +146,7 @@ def ae_listing(
         One row per TEAE, columns as :func:`derive_teae_flag` without the onset range; the
         number of distinct usubjid equals the n of the cell it came from.
     """
-    return queries.adverse_events.ae_listing(
-        con,
-        config.study_id,
-        cutoff,
-        **filters.params(config),
-        category=category,
-        cohort_ids=list(cohort_ids) if cohort_ids is not None else None,
-        soc=soc,
-        pt=pt,
-        usubjids=list(usubjids) if usubjids is not None else None,
-        grade=None if grade is None else int(grade),
-        onset_from_day=None if onset_from_day is None else int(onset_from_day),
-        onset_to_day=None if onset_to_day is None else int(onset_to_day),
-        first_per_subject=first_per_subject,
-    )
+    return queries.adverse_events.ae_listing(con, config.study_id, cutoff, filters, **cell)
 
 
 def first_teae_times(
@@ -187,7 +162,7 @@ def first_teae_times(
     follow-up, whichever is first).
     """
     return queries.adverse_events.ae_first_onsets(
-        con, config.study_id, cutoff, **filters.params(config)
+        con, config.study_id, cutoff, filters
     )
 
 
@@ -203,5 +178,5 @@ def onset_days(
     subjects.
     """
     return queries.adverse_events.ae_onset_days(
-        con, config.study_id, cutoff, **filters.params(config)
+        con, config.study_id, cutoff, filters
     )

@@ -6,7 +6,7 @@ clinical date and a dashboard link):
 - ``sae``: a serious adverse event (AESER = Y);
 - ``dlt``: a DLT candidate by the protocol's rules (``queries.dlt.dlt_events``; rejected ones never);
 - ``grade3``: a non-serious AE of CTCAE grade 3 or more (a serious one is already an ``sae``);
-- ``hys_law``: a potential Hy's law case (``safety.labs.hys_law_candidates``: ALT or AST
+- ``hys_law``: a potential Hy's law case (``safety.clinical.labs.hys_law_candidates``: ALT or AST
   >= 3 x ULN with total bilirubin >= 2 x ULN after the first dose);
 - ``rule``: a study stopping rule changing state (ok / warning / triggered);
 - ``accrual_pause``: a cohort's accrual-pause rule changing state (more than half of the treated
@@ -59,7 +59,7 @@ SEVERE_GRADE = 3  # CTCAE v5.0 grade 3 "severe or medically significant": always
 BASELINE_ACTOR = "system"
 BASELINE_COMMENT = "present when alert monitoring began for this study (baseline)"
 STUDY_SCOPE = "study"  # the key of study-level rules and the study's recommendation
-ACCRUAL_RULE_PREFIX = "Accrual pause"  # safety.status.pending_state names its rule so
+ACCRUAL_RULE_PREFIX = "Accrual pause"  # safety.monitor.decisions.pending_state names it so
 ALARMING_DECISIONS = ("de-escalate", "eliminate", "stop")
 RULE_SEVERITY: dict[str, Severity] = {"triggered": "critical", "warning": "medium", "ok": "info"}
 

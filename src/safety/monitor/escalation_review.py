@@ -2,7 +2,7 @@
 patient, DLT counts by adjudication status, the design's decision table with the current cell,
 toxicity estimates with uncertainty, the four designs side by side, and the dose-path tree.
 
-Every function takes the study status (``safety.status``) or query frames and returns a frame
+Every function takes the study status (``safety.monitor.status``) or query frames and returns a frame
 or a small object; nothing here reads the database or renders anything.
 
 References

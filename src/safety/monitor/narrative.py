@@ -47,7 +47,7 @@ def patient_narrative(profile: PatientProfile) -> list[Sentence]:
     Parameters
     ----------
     profile : PatientProfile
-        From ``safety.patient.load_profile``.
+        From ``safety.monitor.patient.load_profile``.
 
     Returns
     -------

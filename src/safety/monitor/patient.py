@@ -3,7 +3,7 @@
 :func:`load_profile` gathers everything the profile shows in one pass over the database (one
 query per domain, each filtered on the study and the subject: see ``queries`` section
 ``patient``) and grades the patient's lab results by CTCAE v5.0. The frames it returns are
-what the page, the narrative (``safety.narrative``) and the tests read; nothing here imports
+what the page, the narrative (``safety.monitor.narrative``) and the tests read; nothing here imports
 streamlit.
 
 Time on the profile is counted two ways:

@@ -20,38 +20,29 @@ How data become a decision (each step keeps its reason):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from safety.config import StudyConfig, stored_study_config
-from safety.errors import ConfigError, StoreError
+from safety.errors import StoreError
 from safety.escalation import (
-    Boin,
-    Crm,
-    Design,
-    DontSkipDoses,
-    HardStop,
-    KOfFirstN,
-    Mtpi2,
     Outcomes,
     RuleState,
-    StopAtN,
-    StopWhenNAtDose,
-    StopWhenTooToxic,
-    ThreePlusThree,
     cohorts_from_patients,
     format_outcomes,
+)
+from safety.monitor.decisions import (
+    describe_design,
+    dose_last,
+    escalation_inputs,
+    pending_state,
 )
 from safety.store import queries
 
 log = logging.getLogger(__name__)
-
-PENDING_PAUSE_FRACTION = 0.5  # Yuan et al. (2018) TITE-BOIN: pause when > half of a cohort pending
 
 
 @dataclass(frozen=True)
@@ -246,7 +237,7 @@ def study_status(
             )
             cohorts.append(_cohort_status(row, "none", text, rules, evaluable_on, days))
             continue
-        at_dose = design.decide(cohorts_from_patients(_dose_last(history, int(row.dose_level))))
+        at_dose = design.decide(cohorts_from_patients(dose_last(history, int(row.dose_level))))
         cohorts.append(
             _cohort_status(
                 row,
@@ -293,240 +284,6 @@ def with_dlt_counts(summary: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame
     return out[[*first, *counts.columns, *summary.columns[len(first):]]]
 
 
-def escalation_inputs(
-    con: duckdb.DuckDBPyConnection,
-    config: StudyConfig,
-    cutoff: date,
-    adjudicated_by: datetime | None = None,
-) -> tuple[pd.DataFrame, list[tuple[int, bool]], Design]:
-    """What the escalation decides on at the cut-off: (``queries.dlt.subject_dlt_states``, the
-    evaluable history as (dose level, DLT) per patient, the design wrapped in the protocol's
-    rules with the pending patients and hard-stop events of that day)."""
-    states = queries.dlt.subject_dlt_states(con, config.study_id, cutoff, adjudicated_by)
-    hard_stops = queries.adverse_events.hard_stop_events(con, config.study_id, cutoff, hard_stop_terms(config))
-    levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
-    design = design_from_config(
-        config,
-        hard_stop_description(hard_stops),
-        unevaluated=unevaluated_by_dose(states, levels),
-        pending_first=pending_among_first(states, levels, _first_n(config)),
-    )
-    return states, evaluable_history(states, levels), design
-
-
-def decision_history(
-    con: duckdb.DuckDBPyConnection,
-    config: StudyConfig,
-    cutoff: date,
-    adjudicated_by: datetime | None = None,
-) -> pd.DataFrame:
-    """The study's recommendation as it stood on every day the data behind it changed.
-
-    The days are those of ``queries.dlt.dlt_change_dates`` up to the cut-off: a first dose, a DLT
-    onset, the last day of a DLT window, a patient leaving inside the window. On each, the
-    design and its stopping rules decide again exactly as :func:`study_status` does at that
-    cut-off. Adjudications apply as recorded now (``adjudicated_by`` limits them to those
-    recorded by then), so the history reads the events the way the review sees them today.
-
-    Returns
-    -------
-    DataFrame
-        day, events (what happened that day), treated, pending, outcomes (the evaluable history
-        in Brock's notation), decision, dose_level (recommended next dose), reason, rules_not_ok
-        (rules in warning or triggered), changed (True where the decision or dose differs from
-        the day before).
-    """
-    changes = queries.dlt.dlt_change_dates(con, config.study_id, cutoff, adjudicated_by)
-    dose_ids = {c.cohort_id for c in config.dose_cohorts}
-    changes = changes[changes["cohort_id"].isin(dose_ids)].copy()  # the control is not escalated
-    columns = [
-        "day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason",
-        "rules_not_ok", "changed",
-    ]  # fmt: skip
-    if changes.empty:
-        return pd.DataFrame(columns=columns)
-    changes["day"] = pd.to_datetime(changes["day"]).dt.date
-    changes["what"] = (
-        changes["event"]
-        + ": "
-        + changes["usubjid"]
-        + np.where(
-            changes["detail"].fillna("") != "", " (" + changes["detail"].fillna("") + ")", ""
-        )
-    )
-    events = changes.groupby("day", sort=True)["what"].agg("; ".join)
-    rows = []
-    previous: tuple[str, int | None] | None = None
-    for day, what in events.items():
-        states, history, design = escalation_inputs(con, config, day, adjudicated_by)
-        outcomes = cohorts_from_patients(history)
-        decision = design.decide(outcomes)
-        dosed = states[states["cohort_id"].isin(dose_ids)]
-        now = (decision.action.value, decision.dose_level)
-        rows.append(
-            {
-                "day": day,
-                "events": what,
-                "treated": int(dosed["treated"].sum()),
-                "pending": int((dosed["dlt_state"] == "pending").sum()),
-                "outcomes": format_outcomes(outcomes),
-                "decision": decision.action.value,
-                "dose_level": decision.dose_level,
-                "reason": decision.reason,
-                "rules_not_ok": ", ".join(
-                    f"{r.name} ({r.state})" for r in decision.rule_states if r.state != "ok"
-                ),
-                "changed": previous is not None and now != previous,
-            }
-        )
-        previous = now
-    return pd.DataFrame(rows, columns=columns)
-
-
-def design_from_config(
-    config: StudyConfig,
-    hard_stop: str | None = None,
-    *,
-    unevaluated: Sequence[int] = (),
-    pending_first: Sequence[int] = (),
-) -> Design:
-    """The study's design wrapped in its protocol's stopping rules.
-
-    Doses are never skipped (DontSkipDoses) whatever the configuration says. ``hard_stop``
-    describes the hard-stop events that occurred (None when none did). The wrappers' precedence
-    is documented in ``safety.escalation.rules``: nesting order does not change the answer.
-
-    Parameters
-    ----------
-    unevaluated : sequence of int, optional
-        Per dose level, treated patients who are not in the outcomes yet (DLT window open, or
-        not evaluable); the sample-size rules count them as treated
-        (:func:`unevaluated_by_dose`).
-    pending_first : sequence of int, optional
-        Per dose level, patients among the first n treated whose window is still open; the
-        "k of the first n" rule keeps their places (:func:`pending_among_first`).
-    """
-    d, num_doses = config.design, len(config.dose_cohorts)
-    if d.name == "3+3":
-        design: Design = ThreePlusThree(num_doses=num_doses, decide_on_excess_toxicity=True)
-    elif d.name == "boin":
-        design = Boin(num_doses=num_doses, target=d.target)
-    elif d.name == "mtpi2":
-        design = Mtpi2(num_doses=num_doses, target=d.target)
-    elif d.name == "crm":
-        if d.skeleton is None:
-            raise ConfigError(f"{config.study_id}: [design] a CRM design needs a skeleton")
-        design = Crm(
-            skeleton=d.skeleton, target=d.target, model=d.model, start_dose=d.start_dose_level
-        )
-    else:  # config.py admits only the names above
-        raise ConfigError(f"{config.study_id}: unknown design {d.name!r}")
-    design = DontSkipDoses(design)
-    for rule in config.stopping_rules:
-        if rule.kind == "k_of_first_n":
-            design = KOfFirstN(
-                design,
-                k=rule.k,
-                n=rule.n,
-                pending_first=_per_rule(pending_first, rule.n),
-                name=rule.name,
-            )
-        elif rule.kind == "too_toxic":
-            design = StopWhenTooToxic(
-                design, target=d.target, confidence=rule.certainty, name=rule.name
-            )
-        elif rule.kind == "max_subjects":
-            design = StopAtN(design, n=rule.n, unevaluated=tuple(unevaluated), name=rule.name)
-        elif rule.kind == "max_at_dose":
-            design = StopWhenNAtDose(
-                design, n=rule.n, unevaluated=tuple(unevaluated), name=rule.name
-            )
-        elif rule.kind == "hard_stop_terms":
-            design = HardStop(
-                design, occurred=hard_stop is not None, description=hard_stop or "", name=rule.name
-            )
-    return design
-
-
-def describe_design(config: StudyConfig) -> str:
-    """The design, DLT definition and stopping rules in a few sentences a DSMB member reads."""
-    d, dlt = config.design, config.dlt
-    names = {
-        "3+3": "3+3 (Storer 1989)",
-        "boin": "BOIN (Liu & Yuan 2015)",
-        "mtpi2": "mTPI-2 (Guo et al. 2017)",
-        "crm": "CRM (O'Quigley, Pepe & Fisher 1990)",
-    }
-    lines = [
-        f"**Design:** {names[d.name]}"
-        + (f", target DLT rate {d.target:g}" if d.name != "3+3" else "")
-        + f", cohorts of {d.cohort_size}, {len(config.dose_cohorts)} dose levels; doses are never skipped.",
-        f"**DLT:** an event starting within {dlt.window_days} days of the first dose with CTCAE grade "
-        f"≥ {dlt.min_grade}"
-        + (" related to treatment" if dlt.require_related else "")
-        + (f", or any of: {', '.join(dlt.always_terms)}" if dlt.always_terms else "")
-        + (f"; never: {', '.join(dlt.excluded_terms)}" if dlt.excluded_terms else "")
-        + ".",
-        "**Stopping rules:** " + "; ".join(r.name for r in config.stopping_rules) + ".",
-    ]
-    return "\n\n".join(lines)
-
-
-def evaluable_history(states: pd.DataFrame, dose_levels: dict[str, int]) -> list[tuple[int, bool]]:
-    """(dose level, had a DLT) for each evaluable subject of the dose cohorts, in order of first dose.
-
-    Pending subjects (window open, no DLT yet) and subjects who are not evaluable are left out.
-    """
-    done = states[
-        states["dlt_state"].isin(["evaluable", "DLT"]) & states["cohort_id"].isin(dose_levels)
-    ]
-    done = done.sort_values(["first_dose_date", "usubjid"])
-    return list(
-        zip(
-            done["cohort_id"].map(dose_levels).astype(int).tolist(),
-            (done["dlt_state"] == "DLT").tolist(),
-            strict=True,
-        )
-    )
-
-
-def unevaluated_by_dose(states: pd.DataFrame, dose_levels: dict[str, int]) -> tuple[int, ...]:
-    """Per dose level (index 0 = level 1): treated patients who are not in the evaluable history,
-    i.e. still inside the DLT window (pending) or not evaluable.
-
-    Parameters
-    ----------
-    states : DataFrame
-        ``queries.dlt.subject_dlt_states`` (cohort_id, dlt_state).
-    dose_levels : dict
-        Cohort id -> dose level of the dose cohorts.
-    """
-    waiting = states[states["dlt_state"].isin(["pending", "not evaluable"])]
-    counts = waiting["cohort_id"].map(dose_levels).dropna().astype(int).value_counts()
-    return tuple(int(counts.get(level, 0)) for level in range(1, len(dose_levels) + 1))
-
-
-def pending_among_first(
-    states: pd.DataFrame, dose_levels: dict[str, int], n: int | None
-) -> tuple[int, ...]:
-    """Per dose level: how many of the first ``n`` patients treated there are still pending.
-
-    Patients who are not evaluable (left before the end of the window without a DLT) are
-    replaced by protocol, so they hold no place. Order: first dose date, then USUBJID, as in
-    :func:`evaluable_history`. ``n`` None (no "k of the first n" rule) gives all zeros.
-    """
-    levels = range(1, len(dose_levels) + 1)
-    if n is None:
-        return tuple(0 for _ in levels)
-    placed = states[
-        states["dlt_state"].isin(["pending", "evaluable", "DLT"])
-        & states["cohort_id"].isin(dose_levels)
-    ].sort_values(["first_dose_date", "usubjid"])
-    first = placed.groupby("cohort_id", sort=False).head(n)
-    pending = first[first["dlt_state"] == "pending"]["cohort_id"].map(dose_levels).value_counts()
-    return tuple(int(pending.get(level, 0)) for level in levels)
-
-
 def cohort_evaluable_on(pending_rows: pd.DataFrame) -> tuple[date | None, int]:
     """(the day the cohort's last open DLT window closes, days left until then).
 
@@ -539,61 +296,6 @@ def cohort_evaluable_on(pending_rows: pd.DataFrame) -> tuple[date | None, int]:
         pd.Timestamp(pending_rows["window_end"].max()).date(),
         int(pending_rows["days_left"].max()),
     )
-
-
-def _first_n(config: StudyConfig) -> int | None:
-    """The n of the protocol's "k of the first n" rule (the largest, if there are several)."""
-    ns = [r.n for r in config.stopping_rules if r.kind == "k_of_first_n"]
-    return max(ns) if ns else None
-
-
-def _per_rule(pending_first: Sequence[int], n: int) -> tuple[int, ...]:
-    return tuple(min(int(p), n) for p in pending_first)
-
-
-def _dose_last(history: list[tuple[int, bool]], dose_level: int) -> list[tuple[int, bool]]:
-    """The same history with the patients of ``dose_level`` moved to the end (the current dose)."""
-    return [h for h in history if h[0] != dose_level] + [h for h in history if h[0] == dose_level]
-
-
-def pending_state(pending: int, treated: int, pending_rows: pd.DataFrame) -> RuleState:
-    """Accrual pause: more than half of the treated patients at a dose still in their DLT window.
-
-    References
-    ----------
-    Yuan Y., Lin R., Li D., Nie L., Warren K.E. (2018). Time-to-event Bayesian optimal interval
-    design to accelerate phase I trials. Clin Cancer Res 24(20):4921-4930 (accrual suspension rule).
-    """
-    name = "Accrual pause (pending DLT windows)"
-    if pending == 0:
-        return RuleState(name, "ok", "No patient at this dose is inside the DLT window.")
-    days = ", ".join(f"{r.usubjid} {int(r.days_left)} d" for r in pending_rows.itertuples())
-    state = "triggered" if pending > PENDING_PAUSE_FRACTION * treated else "warning"
-    verdict = (
-        "more than half: accrual should pause until windows complete"
-        if state == "triggered"
-        else "at most half: accrual may continue"
-    )
-    return RuleState(
-        name,
-        state,
-        f"{pending} of {treated} treated pending ({verdict}); days left: {days}.",
-        {"pending": pending, "treated": treated},
-    )
-
-
-def hard_stop_description(events: pd.DataFrame) -> str | None:
-    """What the hard-stop events were (None when there were none), for the HardStop rule."""
-    if events.empty:
-        return None
-    return "; ".join(
-        f"{r.pt} in {r.usubjid} on {r.start_date:%Y-%m-%d}" for r in events.itertuples()
-    )
-
-
-def hard_stop_terms(config: StudyConfig) -> list[str]:
-    """Every term that stops the study when it occurs (``hard_stop_terms`` rules)."""
-    return [t for r in config.stopping_rules if r.kind == "hard_stop_terms" for t in r.terms]
 
 
 def _cohort_status(

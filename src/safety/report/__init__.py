@@ -205,18 +205,25 @@ def generate_report(
     snapshot_id = None
     if record:
         with store.write_connection(db) as con:
+            at, actor = store.now(), created_by or os.environ.get("SAFETY_USER") or getpass.getuser()
             snapshot_id = queries.snapshot.record_snapshot(
                 con,
                 study_id=config.study_id,
                 cutoff=cutoff,
                 kind=kind,
-                created_at=store.now(),
-                created_by=created_by or os.environ.get("SAFETY_USER") or getpass.getuser(),
+                created_at=at,
+                created_by=actor,
                 content_sha256=content_sha256,
                 config_sha256=config.source_sha256,
                 software_version=__version__,
                 manifest=json.dumps(doc, sort_keys=True),
             )
+            queries.database.record_audit(
+                con, actor=actor, action="report.build", at=at, study_id=config.study_id,
+                detail=json.dumps({"snapshot_id": snapshot_id, "kind": kind,
+                                   "cutoff": cutoff.isoformat(),
+                                   "content_sha256": content_sha256}),
+            )  # fmt: skip
     seconds["total"] = time.perf_counter() - started
     log.info(
         "%s report of %s at %s written to %s in %.1f s (content %s)",

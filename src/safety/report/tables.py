@@ -1,8 +1,10 @@
 """Every table and figure of a DSMB report, as frames and plotly figures.
 
 One function, :func:`report_content`, builds them all from the same library functions the
-pages use (``safety.status``, ``safety.teae``, ``safety.labs``, ``safety.queries``), so a
-number in the report is the number on the page at the same cut-off and data.
+pages use (``safety.monitor``, ``safety.clinical``, ``safety.store.queries``), so a number in
+the report is the number on the page at the same cut-off and data; the functions after it
+shape each table for a reader. About 650 lines in one module: the list of the report's tables
+and the shape of each one are read together when the report changes.
 
 Open and closed reports
 -----------------------
@@ -591,7 +593,7 @@ def hys_law_listing(candidates: pd.DataFrame) -> pd.DataFrame:
 
 
 def escalation_table(status: StudyStatus) -> pd.DataFrame:
-    """Every cohort's counts and the design's decision with its reason (``safety.status``)."""
+    """Every cohort's counts and the design's decision with its reason (``safety.monitor.status``)."""
     return pd.DataFrame(
         [
             {

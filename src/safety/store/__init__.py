@@ -88,6 +88,23 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         )
 
 
+def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """A connection to an existing safety database of this schema version, with the clinical
+    rules' macros; raises StoreError otherwise."""
+    if not path.exists():
+        raise StoreError(
+            f"the database {path} does not exist; build it with: python -m safety demo --db {path}"
+        )
+    con = _connect_with_retry(path, read_only=read_only, wait=wait)
+    try:
+        _check_version(con, path)
+        schema.install_rules(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 @contextmanager
 def read_connection(
     db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
@@ -97,15 +114,8 @@ def read_connection(
     Raises StoreError when the file does not exist, is not a safety database, or has another
     schema version.
     """
-    path = resolve_db_path(db)
-    if not path.exists():
-        raise StoreError(
-            f"the database {path} does not exist; build it with: python -m safety demo --db {path}"
-        )
-    con = _connect_with_retry(path, read_only=True, wait=wait)
+    con = _open(resolve_db_path(db), read_only=True, wait=wait)
     try:
-        _check_version(con, path)
-        schema.install_rules(con)
         yield con
     finally:
         con.close()
@@ -120,15 +130,8 @@ def write_connection(
     Everything done through it commits together when the block ends, or not at all when it
     raises (or the process dies: DuckDB's write-ahead log replays only committed transactions).
     """
-    path = resolve_db_path(db)
-    if not path.exists():
-        raise StoreError(
-            f"the database {path} does not exist; build it with: python -m safety demo --db {path}"
-        )
-    con = _connect_with_retry(path, read_only=False, wait=wait)
+    con = _open(resolve_db_path(db), read_only=False, wait=wait)
     try:
-        _check_version(con, path)
-        schema.install_rules(con)
         con.execute("BEGIN TRANSACTION")
         try:
             yield con

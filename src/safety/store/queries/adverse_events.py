@@ -3,8 +3,8 @@
 
 Population: subjects of a cohort dosed on or before the cut-off; an AE counts at the cut-off
 when its start date (imputed when partial, see the ingest) is on or before the cut-off, or is
-unknown. Filters are parameters ($ae_min_grade, $ae_serious, $ae_related,
-$ae_onset_within_days; NULL = no filter); the summary's categories are fixed SQL fragments
+unknown. Filters are parameters (``clinical.teae.AeFilter.params``: $ae_min_grade, $ae_serious,
+$ae_related, $ae_dlt_window_only; NULL = no filter); the summary's categories are fixed SQL fragments
 (``clinical.teae.AE_CATEGORIES``), looked up by key, never pasted from input.
 """
 
@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from safety.clinical.teae import AE_CATEGORIES
+from safety.clinical.teae import AE_CATEGORIES, NO_FILTER, AeFilter
 
 
 def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
@@ -73,27 +73,14 @@ teae AS (
       AND ($ae_min_grade IS NULL OR grade >= $ae_min_grade)
       AND ($ae_serious IS NULL OR serious = $ae_serious)
       AND ($ae_related IS NULL OR related = $ae_related)
-      AND ($ae_onset_within_days IS NULL
-           OR date_diff('day', first_dose_date, start_date) < $ae_onset_within_days)
+      AND (NOT $ae_dlt_window_only
+           OR date_diff('day', first_dose_date, start_date)
+              < (SELECT window_days FROM rule_parameters WHERE study_id = $study_id))
 )"""
 
 
-def _ae_params(
-    study_id: str,
-    cutoff: date,
-    min_grade: int | None = None,
-    serious: bool | None = None,
-    related: bool | None = None,
-    window_days: int | None = None,
-) -> dict:
-    return {
-        "study_id": study_id,
-        "cutoff": cutoff,
-        "ae_min_grade": None if min_grade is None else int(min_grade),
-        "ae_serious": None if serious is None else bool(serious),
-        "ae_related": None if related is None else bool(related),
-        "ae_onset_within_days": None if window_days is None else int(window_days),
-    }
+def _ae_params(study_id: str, cutoff: date, filters: AeFilter = NO_FILTER) -> dict:
+    return {"study_id": study_id, "cutoff": cutoff, **filters.params()}
 
 
 def ae_teae_flags(
@@ -154,10 +141,7 @@ def ae_incidence(
     con: duckdb.DuckDBPyConnection,
     study_id: str,
     cutoff: date,
-    min_grade: int | None = None,
-    serious: bool | None = None,
-    related: bool | None = None,
-    window_days: int | None = None,
+    filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
     """Subjects with a TEAE per cohort: overall, by SOC and by SOC and PT, with worst grades.
 
@@ -215,9 +199,7 @@ def ae_incidence(
         FROM ranked
         ORDER BY level <> 'any', soc_total DESC, soc, level <> 'soc', total_n DESC, pt,
                  is_control DESC, dose_level, cohort_id""",
-        _ae_params(
-            study_id, cutoff, min_grade, serious, related, window_days
-        ),
+        _ae_params(study_id, cutoff, filters),
     ).df().drop(columns="soc_total")
 
 
@@ -225,10 +207,7 @@ def ae_listing(
     con: duckdb.DuckDBPyConnection,
     study_id: str,
     cutoff: date,
-    min_grade: int | None = None,
-    serious: bool | None = None,
-    related: bool | None = None,
-    window_days: int | None = None,
+    filters: AeFilter = NO_FILTER,
     *,
     category: str = "any",
     cohort_ids: list[str] | None = None,
@@ -251,12 +230,13 @@ def ae_listing(
     if category not in AE_CATEGORIES:
         raise ValueError(f"unknown AE category {category!r}; expected one of {list(AE_CATEGORIES)}")
     condition = AE_CATEGORIES[category][1]  # a fixed fragment, looked up by key
-    params = _ae_params(
-        study_id, cutoff, min_grade, serious, related, window_days
-    )
+    params = _ae_params(study_id, cutoff, filters)
     params.update(
-        ae_cohort_ids=cohort_ids, ae_soc=soc, ae_pt=pt, ae_usubjids=usubjids, ae_grade=grade,
-        ae_onset_from=onset_from_day, ae_onset_to=onset_to_day,
+        ae_cohort_ids=None if cohort_ids is None else list(cohort_ids), ae_soc=soc, ae_pt=pt,
+        ae_usubjids=None if usubjids is None else list(usubjids),
+        ae_grade=None if grade is None else int(grade),
+        ae_onset_from=None if onset_from_day is None else int(onset_from_day),
+        ae_onset_to=None if onset_to_day is None else int(onset_to_day),
         ae_first_only=bool(first_per_subject),
     )
     return con.execute(
@@ -286,10 +266,7 @@ def ae_first_onsets(
     con: duckdb.DuckDBPyConnection,
     study_id: str,
     cutoff: date,
-    min_grade: int | None = None,
-    serious: bool | None = None,
-    related: bool | None = None,
-    window_days: int | None = None,
+    filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
     """Per dosed subject: days from first dose to the first matching TEAE, and days observed.
 
@@ -312,9 +289,7 @@ def ae_first_onsets(
         CROSS JOIN (SELECT follow_up_days FROM rule_parameters WHERE study_id = $study_id) st
         LEFT JOIN first f USING (usubjid)
         ORDER BY p.is_control DESC, p.dose_level, p.usubjid""",
-        _ae_params(
-            study_id, cutoff, min_grade, serious, related, window_days
-        ),
+        _ae_params(study_id, cutoff, filters),
     ).df()
 
 
@@ -322,10 +297,7 @@ def ae_onset_days(
     con: duckdb.DuckDBPyConnection,
     study_id: str,
     cutoff: date,
-    min_grade: int | None = None,
-    serious: bool | None = None,
-    related: bool | None = None,
-    window_days: int | None = None,
+    filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
     """Matching TEAEs by cohort, day since first dose and grade (onset histogram, heatmap).
 
@@ -340,8 +312,6 @@ def ae_onset_days(
         FROM teae WHERE days_since_dose IS NOT NULL
         GROUP BY ALL
         ORDER BY is_control DESC, dose_level, days_since_dose, grade""",
-        _ae_params(
-            study_id, cutoff, min_grade, serious, related, window_days
-        ),
+        _ae_params(study_id, cutoff, filters),
     ).df()
 
