@@ -48,6 +48,14 @@ def _drill(section: str, parsers: dict[str, Callable[[dict], tuple | None]]) -> 
     return None
 
 
+def _picked_cell(selection: dict) -> tuple[int, str | None] | None:
+    """(row, column) of a table selection: the selected cell, else the selected row (no column)."""
+    cells, rows = selection.get("cells") or [], selection.get("rows") or []
+    if cells:
+        return cells[0]
+    return (rows[0], None) if rows else None
+
+
 def _first_point(selection: dict) -> dict | None:
     points = selection.get("points") or []
     return points[0] if points else None
@@ -167,13 +175,9 @@ with tab_summary:
     widgets.download_table(table.drop(columns="category"), "teae_summary")
 
     def _summary_cell(selection: dict) -> tuple | None:
-        cells, rows = selection.get("cells") or [], selection.get("rows") or []
-        if cells:
-            row, column = cells[0]
-        elif rows:
-            row, column = rows[0], None
-        else:
+        if (picked := _picked_cell(selection)) is None:
             return None
+        row, column = picked
         category, label = table.iloc[int(row)][["category", "Subjects with"]]
         cohort = headers.get(column)
         where = f" in {column}" if cohort else ", all cohorts"
@@ -229,13 +233,9 @@ with tab_socpt:
 
     def _table_cell(frame: pd.DataFrame, level: str) -> Callable[[dict], tuple | None]:
         def parse(selection: dict) -> tuple | None:
-            cells, rows = selection.get("cells") or [], selection.get("rows") or []
-            if cells:
-                row, column = cells[0]
-            elif rows:
-                row, column = rows[0], None
-            else:
+            if (picked := _picked_cell(selection)) is None:
                 return None
+            row, column = picked
             if int(row) >= len(frame):
                 return None
             term = frame.iloc[int(row)]
