@@ -343,11 +343,17 @@ class Run:
     stdout: str
     stderr: str
 
+    @property
+    def why(self) -> str:
+        """The end of stderr on one line (the error message, or a traceback's last lines)."""
+        lines = [ln.strip() for ln in self.stderr.splitlines()
+                 if ln.strip() and not ln.startswith("note:")]
+        return " | ".join(lines[-6:])
+
     def json(self) -> dict:
         """The JSON document on stdout; fails naming the command when it did not exit 0."""
         assert self.returncode == 0, (
-            f"`safety {' '.join(self.args)}` exited {self.returncode}: "
-            f"{self.stderr.strip()[-3000:]}")
+            f"`safety {' '.join(self.args)}` exited {self.returncode}: {self.why}")
         return json.loads(self.stdout)
 
 
@@ -427,9 +433,7 @@ def status_doc(db: Path, cutoff: date | str | None = None, study: str | None = N
 
 def check_loaded(run: Run) -> list[dict]:
     """The batches of an ingest that must have loaded every file and every row."""
-    assert run.returncode == 0, (
-        f"`safety {' '.join(run.args[:1])} ...` exited {run.returncode}: "
-        f"{run.stderr.strip()[-3000:]}")
+    assert run.returncode == 0, f"`safety {run.args[0]} ...` exited {run.returncode}: {run.why}"
     batches = json.loads(run.stdout)["batches"]
     bad = [(b["file"], b["status"], b["rows_quarantined"], b["reason"]) for b in batches
            if b["status"] != "loaded" or b["rows_quarantined"]]

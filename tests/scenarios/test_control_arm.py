@@ -77,7 +77,7 @@ def _study(with_control_events: bool) -> Study:
             aes = [*aes, CONTROL_EVENTS[sid]]
         return Subject(sid, "CTRL", dose, aes=aes)
 
-    return Study("SCN-CTL", COHORTS, stopping_rules=RULES, subjects=[
+    return Study("SCN-CTL", COHORTS, stopping_rules=RULES, labs=False, subjects=[
         Subject("C1-01", "DL1", "2023-01-09T09:00", aes=[AE("Headache", day=2, grade=1)]),
         Subject("C1-02", "DL1", "2023-01-10T09:00"),
         Subject("C1-03", "DL1", "2023-01-11T09:00", aes=[AE("Nausea", day=3, grade=2)]),
@@ -101,7 +101,7 @@ FINAL = date(2023, 4, 30)
 @pytest.fixture(scope="module")
 def docs(build) -> dict[str, dict[date, dict]]:
     out = {}
-    for variant, flag in (("with", True), ("without", False)):
+    for variant in ("with", "without"):
         db = build(STUDY[variant], f"SCN-CTL-{variant}")
         out[variant] = {c: status_doc(db, c) for c in CUTOFFS}
     return out

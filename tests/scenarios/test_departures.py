@@ -54,6 +54,7 @@ STUDY = Study("SCN-DEP", COHORTS, target=0.25, subjects=[
 
 # By hand, per cut-off: (treated, evaluable incl. DLT, in DLT window, not evaluable, DLTs)
 KEYS = ("treated", "evaluable", "in_dlt_window", "not_evaluable", "dlts")
+# fmt: off
 TRUTH = {  # cut-off:  DTH              LTFU             WDDLT            REPL
     "2023-01-13": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 0, 1, 0, 0), REPL=(3, 1, 2, 0, 1)),
     "2023-01-14": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 2, 0, 1)),
@@ -72,6 +73,7 @@ TRUTH = {  # cut-off:  DTH              LTFU             WDDLT            REPL
     "2023-02-21": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1)),
     "2023-03-31": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1)),
 }
+# fmt: on
 
 STORIES = {
     "DTH": "died on day 15 without a DLT: not evaluable from 2023-01-23 on",

@@ -12,7 +12,7 @@ Conventions:
        (9 patients is neither a cohort of 3 nor of 6): the design cannot decide, and says so
        ("outside the 3+3 rules"), for that study only.
 [ONE]  One study's failure never hides the others: ingest and status exit 0 for the database,
-       and SCN-NORM's status is the same as in a database of its own.
+       and SCN-NORM keeps the decisions it has by [3+3].
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ from .sdtm import (
     Subject,
     check_loaded,
     cohort,
-    deliver,
     ingest,
     status,
-    status_doc,
     study_of,
 )
 
@@ -56,33 +54,31 @@ NORM = Study("SCN-NORM", [CohortSpec("DL1", "Dose level 1", 1, 1.0),
 
 
 @pytest.fixture(scope="module")
-def dbs(tmp_path_factory):
-    """(the database of both studies, its ingest run, the database of SCN-NORM alone)."""
-    both = tmp_path_factory.mktemp("scn-exp")
-    cfg = both / "studies"
+def both(tmp_path_factory):
+    """(the database of both studies, the run of the one ingest call that loaded them)."""
+    folder = tmp_path_factory.mktemp("scn-exp")
+    cfg = folder / "studies"
     EXP.write_config(cfg)
     NORM.write_config(cfg)
-    files = EXP.write(both / "sdtm-exp") + NORM.write(both / "sdtm-norm")
-    run = ingest(both / "safety.duckdb", *files, studies_dir=cfg)
-    alone = deliver(NORM, tmp_path_factory.mktemp("scn-norm"))
-    return both / "safety.duckdb", run, alone
+    files = EXP.write(folder / "sdtm-exp") + NORM.write(folder / "sdtm-norm")
+    return folder / "safety.duckdb", ingest(folder / "safety.duckdb", *files, studies_dir=cfg)
 
 
-def test_ingest_of_both_studies_succeeds(dbs):
+def test_ingest_of_both_studies_succeeds(both):
     # [ONE] every file of both studies loads, and ingest says so with exit status 0
-    check_loaded(dbs[1])
+    check_loaded(both[1])
 
 
-def test_status_of_the_whole_database_exits_0(dbs):
+def test_status_of_the_whole_database_exits_0(both):
     # [ONE] a real `python -m safety status` over the database: exit 0, both studies reported
-    run = status(dbs[0], CUTOFF, mode="subprocess")
+    run = status(both[0], CUTOFF, mode="subprocess")
     assert sorted(s["id"] for s in run.json()["studies"]) == ["SCN-EXP", "SCN-NORM"]
 
 
-def test_expansion_study_says_it_is_outside_the_3plus3_rules(dbs):
+def test_expansion_study_says_it_is_outside_the_3plus3_rules(both):
     # [3+3] nine evaluable at dose level 1: counts as they are, and a decision that says the
     # design cannot decide
-    doc = status(dbs[0], CUTOFF, study="SCN-EXP").json()
+    doc = status(both[0], CUTOFF, study="SCN-EXP").json()
     st = study_of(doc, "SCN-EXP")
     dl1 = cohort(doc, "DL1", "SCN-EXP")
     texts = [st["recommendation"]["reason"], *(c["reason"] for c in st["cohorts"])]
@@ -90,16 +86,14 @@ def test_expansion_study_says_it_is_outside_the_3plus3_rules(dbs):
     assert any("outside the 3+3 rules" in t.lower() for t in texts), texts
 
 
-def test_normal_study_is_unaffected_by_the_other(dbs):
-    # [ONE] SCN-NORM reads the same beside SCN-EXP as in a database of its own
-    beside = status(dbs[0], CUTOFF, study="SCN-NORM").json()
-    alone = status_doc(dbs[2], CUTOFF)
-    assert study_of(beside, "SCN-NORM") == study_of(alone, "SCN-NORM")
-
-
-def test_normal_study_decisions(dbs):
+@pytest.mark.parametrize("study", [None, "SCN-NORM"])
+def test_normal_study_keeps_its_decisions(both, study):
+    # [ONE] SCN-NORM beside SCN-EXP, in the status of the whole database and in its own:
     # [3+3] DL1 0/3: escalate; DL2 1/3: treat 3 more at the same dose (stay at dose level 2)
-    doc = status_doc(dbs[2], CUTOFF)
-    rec = doc["studies"][0]["recommendation"]
-    assert (cohort(doc, "DL1")["decision"], cohort(doc, "DL2")["decision"], rec["decision"],
-            rec["dose_level"]) == ("escalate", "stay", "stay", 2), rec["reason"]
+    doc = status(both[0], CUTOFF, study=study).json()
+    rec = study_of(doc, "SCN-NORM")["recommendation"]
+    got = [(c["id"], c["treated"], c["evaluable"], c["dlts"], c["decision"])
+           for c in study_of(doc, "SCN-NORM")["cohorts"]]
+    assert got == [("DL1", 3, 3, 0, "escalate"), ("DL2", 3, 3, 1, "stay"),
+                   ("DL3", 0, 0, 0, "none")]
+    assert (rec["decision"], rec["dose_level"]) == ("stay", 2), rec["reason"]

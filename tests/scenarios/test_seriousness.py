@@ -56,6 +56,7 @@ STUDY = Study(
     "SCN-SER",
     cohorts=[CohortSpec(case, f"Case {case}", level, float(level))
              for level, case in enumerate(CASES, start=1)],
+    labs=False,  # no lab is needed here; fewer files keep the suite fast
     subjects=[Subject(f"{case}-01", case, DOSE, aes=[ae], died_day=died,
                       left=Left("DEATH", died) if died else None)
               for case, (ae, died, _, _) in CASES.items()],

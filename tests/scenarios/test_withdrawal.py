@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import pytest
 
-from .sdtm import AE, CohortSpec, Left, Study, Subject, cohort, counts, safety, status_doc
+from .sdtm import AE, CohortSpec, Left, Study, Subject, cohort, counts, safety, status, status_doc
 
 COHORTS = [CohortSpec("DL1", "Dose level 1", 1, 1.0), CohortSpec("DL2", "Dose level 2", 2, 2.0),
            CohortSpec("DL3", "Dose level 3", 3, 4.0)]
@@ -115,3 +115,9 @@ def test_boin_flip_the_scenario_rests_on(outcomes, dose):
     doc = safety("design", "decide", "--design", "boin", "--outcomes", outcomes,
                  "--num-doses", "3", "--target", "0.3", "--json").json()
     assert doc["recommended_dose"] == dose, doc["reason"]
+
+
+def test_status_of_a_real_process_is_the_same(build, docs):
+    # the in-process runs of the scenarios give what `python -m safety status` prints
+    run = status(build(STUDY), "2023-04-30", mode="subprocess")
+    assert run.json() == docs["2023-04-30"]
