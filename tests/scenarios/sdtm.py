@@ -105,6 +105,8 @@ class Subject:
     sex: str = "F"
     age: int = 45
     died_day: int | None = None  # DM.DTHDTC / DTHFL (with a DEATH disposition in ``left``)
+    dm_end: bool = True  # DM carries RFENDTC / RFPENDTC of her departure; False: only DS says
+    #                      she left (a DM exported before she left)
 
 
 # Lab visits (study day, VISIT, LBBLFL): screening baseline, day 8, and the end-of-DLT-period
@@ -210,7 +212,7 @@ class Study:
         for s in self.subjects:
             c = self.cohort_of(s.arm)
             fd = s.first_dose
-            end = dtc_on(fd, s.left.day) if (fd and s.left) else ""
+            end = dtc_on(fd, s.left.day) if (fd and s.left and s.dm_end) else ""
             death = dtc_on(fd, s.died_day) if (fd and s.died_day) else ""
             rows.append({
                 "STUDYID": self.study_id, "DOMAIN": "DM", "USUBJID": self.usubjid(s.sid),

@@ -13,12 +13,14 @@ REPL   R-01     2023-01-09  grade 3 related diarrhoea on day 5 (01-13): DLT
        R-03     2023-01-11  WITHDRAWAL BY SUBJECT on day 10 (01-20), no DLT; calendar day 28
                             would be 2023-02-07
        R-04     2023-01-25  R-03's replacement; no DLT; day 28 = 2023-02-21
+DSONLY DS-01    2023-01-09  WITHDRAWAL BY SUBJECT on day 12 (2023-01-20) in DS; DM was exported
+                            before she left, so it has no RFENDTC / RFPENDTC: no DLT
 
 Conventions:
 [EVAL] "Patients who discontinue before completing the DLT period for reasons other than a DLT
        are not evaluable and will be replaced" (typical phase 1 protocol): withdrawal, loss to
        follow-up and death without a DLT make a patient not evaluable from the day she left, at
-       every later cut-off. A DLT before leaving makes her evaluable (with DLT). The replacement
+       every later cut-off, whichever domain records it (DS disposition or DM). A DLT before leaving makes her evaluable (with DLT). The replacement
        is a patient like any other.
 [WIN]  Window days 1..28 inclusive; without DLT, evaluable when the cut-off reaches day 28.
 [BOIN] Liu & Yuan (2015), R BOIN get.boundary(target = 0.25): lambda_e 0.1968, lambda_d 0.2984.
@@ -34,7 +36,8 @@ from .sdtm import AE, CohortSpec, Left, Study, Subject, cohort, counts, status_d
 
 COHORTS = [CohortSpec("DTH", "Death", 1, 1.0), CohortSpec("LTFU", "Lost to follow-up", 2, 2.0),
            CohortSpec("WDDLT", "Withdrew after DLT", 3, 3.0),
-           CohortSpec("REPL", "Replacement", 4, 4.0)]
+           CohortSpec("REPL", "Replacement", 4, 4.0),
+           CohortSpec("DSONLY", "Withdrawal in DS only", 5, 5.0)]
 
 STUDY = Study("SCN-DEP", COHORTS, target=0.25, subjects=[
     Subject("DTH-01", "DTH", "2023-01-09T09:00", died_day=15, left=Left("DEATH", day=15),
@@ -50,28 +53,30 @@ STUDY = Study("SCN-DEP", COHORTS, target=0.25, subjects=[
     Subject("R-02", "REPL", "2023-01-10T09:00", aes=[AE("Nausea", day=2, grade=1)]),
     Subject("R-03", "REPL", "2023-01-11T09:00", left=Left("WITHDRAWAL BY SUBJECT", day=10)),
     Subject("R-04", "REPL", "2023-01-25T09:00", aes=[AE("Fatigue", day=3, grade=1)]),
+    Subject("DS-01", "DSONLY", "2023-01-09T09:00", aes=[AE("Nausea", day=4, grade=1)],
+            left=Left("WITHDRAWAL BY SUBJECT", day=12), dm_end=False),
 ])
 
 # By hand, per cut-off: (treated, evaluable incl. DLT, in DLT window, not evaluable, DLTs)
 KEYS = ("treated", "evaluable", "in_dlt_window", "not_evaluable", "dlts")
 # fmt: off
-TRUTH = {  # cut-off:  DTH              LTFU             WDDLT            REPL
-    "2023-01-13": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 0, 1, 0, 0), REPL=(3, 1, 2, 0, 1)),
-    "2023-01-14": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 2, 0, 1)),
-    "2023-01-16": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 2, 0, 1)),
-    "2023-01-20": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 1, 1, 1)),
-    "2023-01-22": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 1, 1, 1)),
-    "2023-01-23": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 1, 1, 1)),
-    "2023-01-25": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1)),
-    "2023-01-27": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1)),
-    "2023-01-28": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1)),
+TRUTH = {  # cut-off:   DTH                  LTFU                  WDDLT                  REPL                  DSONLY
+    "2023-01-13": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 0, 1, 0, 0), REPL=(3, 1, 2, 0, 1), DSONLY=(1, 0, 1, 0, 0)),
+    "2023-01-14": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 2, 0, 1), DSONLY=(1, 0, 1, 0, 0)),
+    "2023-01-16": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 2, 0, 1), DSONLY=(1, 0, 1, 0, 0)),
+    "2023-01-20": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 1, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-01-22": dict(DTH=(1, 0, 1, 0, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 1, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-01-23": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(3, 1, 1, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-01-25": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-01-27": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 1, 0, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-01-28": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
     # 02-05 = day 28 of the three 01-09 patients: DTH, LTFU stay not evaluable [EVAL]
-    "2023-02-05": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1)),
-    "2023-02-06": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 2, 1, 1, 1)),
+    "2023-02-05": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 1, 2, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-02-06": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 2, 1, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
     # 02-07 = R-03's calendar day 28: she stays not evaluable [EVAL]
-    "2023-02-07": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 2, 1, 1, 1)),
-    "2023-02-21": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1)),
-    "2023-03-31": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1)),
+    "2023-02-07": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 2, 1, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-02-21": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
+    "2023-03-31": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
 }
 # fmt: on
 
@@ -80,6 +85,7 @@ STORIES = {
     "LTFU": "lost to follow-up on day 20 without a DLT: not evaluable from 2023-01-28 on",
     "WDDLT": "DLT on day 6, withdrew on day 8: evaluable with DLT from 2023-01-14 on",
     "REPL": "R-03 withdrew on day 10 (not evaluable), her replacement R-04 is counted",
+    "DSONLY": "withdrew on day 12 per DS (DM without end dates): not evaluable from 2023-01-20",
 }
 
 
