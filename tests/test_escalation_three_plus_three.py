@@ -205,7 +205,7 @@ def test_top_dose_reached_names_it_the_mtd():
 
 def test_more_than_six_at_a_dose_is_refused():
     # Brock's three_plus_three warns "Inconsistent 3+3: more than six patients at a dose-level"
-    with pytest.raises(DesignError, match="7 patients at dose level 1"):
+    with pytest.raises(DesignError, match=r"outside the 3\+3 rules: 7 at dose level 1"):
         ThreePlusThree(num_doses=3).decide("1NNN 1NNN 1N")
 
 

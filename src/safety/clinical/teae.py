@@ -15,7 +15,10 @@ treatment-emergent when its onset is on or after the first dose and within the f
 onset dates are treated conservatively: the event is emergent *unless the known part of
 AESTDTC proves otherwise*:
 
-* a full date (``2020-03-05``) is compared day by day;
+* a full date (``2020-03-05``) is compared day by day; when the onset and the first dose both
+  carry a time (AESTDTC ``2020-03-05T07:00``, RFXSTDTC ``2020-03-05T09:30``), the date-times
+  are compared: an event at 07:00 before a 09:30 first dose is not treatment-emergent (the same
+  rule as the DLT window's start, ``safety.clinical.dlt``);
 * a year-month (``2020-03``) proves "before the first dose" only when that month is before the
   first dose's month, and "after the follow-up" only when the month starts after it ends;
 * a year (``2020``) likewise by the year;
@@ -23,20 +26,21 @@ AESTDTC proves otherwise*:
   before it;
 * a blank onset proves nothing: the event is emergent.
 
-``teae_basis`` on every row says which case applied. Onset days (``days_since_dose``: 0 = the
-day of the first dose; ``study_day``: SDTM --DY, 1 = the day of the first dose) use the ingest's
-imputed start date (``adverse_event.start_date``), which for a partial date that may fall on
-treatment is the first dose day.
+``teae_basis`` on every row says which case applied. The onset day (``study_day``: SDTM --DY,
+1 = the day of the first dose, -1 the day before, no day 0: the one day numbering of every page)
+uses the ingest's imputed start date (``adverse_event.start_date``), which for a partial date
+that may fall on treatment is the first dose day.
 
 The summary's rows (n = subjects with at least one such TEAE; % of N dosed in the cohort)
 ---------------------------------------------------------------------------------------------
-any TEAE; related (causality in the study's related list); serious (AESER); grade >= 3 (CTCAE);
+any TEAE; related (causality in the study's related list); serious (AESER or a seriousness
+criterion); grade >= 3 (CTCAE);
 DLT (a TEAE that is a candidate or confirmed DLT by the DLT rule (``safety.clinical.dlt``) and
 adjudication; rejected candidates do not count, and DLTs added by hand without an AE record are
 on the DLT view, not here); leading to discontinuation (AEACN = DRUG WITHDRAWN, or the subject
 withdrew from the study with DS.DSDECOD ADVERSE EVENT on or before the cut-off: DS does not say
 which AE, so all of that subject's TEAEs are listed behind the cell); fatal (grade 5 or AEOUT
-FATAL).
+FATAL or AESDTH Y).
 
 References
 ----------
@@ -67,7 +71,7 @@ AE_CATEGORIES: dict[str, tuple[str, str]] = {
     "grade3": ("Grade ≥ 3 TEAE", "grade >= 3"),
     "dlt": ("DLT (candidate or confirmed)", "is_dlt"),
     "discontinuation": ("TEAE leading to discontinuation", "leads_to_discontinuation"),
-    "fatal": ("Fatal TEAE (grade 5 or outcome fatal)", "fatal"),
+    "fatal": ("Fatal TEAE (grade 5, outcome fatal or results in death)", "fatal"),
 }
 
 # onset_earliest .. onset_latest is the range AESTDTC allows (year-only: the whole year;
@@ -86,9 +90,10 @@ WITH population AS (
 ae_precision AS (
     SELECT ae.usubjid, ae.seq, ae.verbatim, ae.pt, ae.soc, ae.start_dtc, ae.start_date,
            ae.start_imputed, ae.end_date, ae.grade, ae.serious, ae.related, ae.causality,
-           ae.outcome, ae.action_taken,
+           ae.outcome, ae.action_taken, ae.serious_criteria,
            p.cohort_id, p.cohort_label, p.is_control, p.dose_level, p.first_dose_date,
            p.follow_up_end, p.withdrawn_for_ae,
+           coalesce(ae.start_at < p.first_dose_at, false) AS before_dose_time,
            CASE WHEN regexp_matches(ae.start_dtc, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN 'day'
                 WHEN regexp_matches(ae.start_dtc, '^[0-9]{4}-[0-9]{2}') THEN 'month'
                 WHEN regexp_matches(ae.start_dtc, '^[0-9]{4}') THEN 'year'
@@ -116,23 +121,22 @@ ae_range AS (
                  END, end_date) AS onset_latest
     FROM ae_earliest
 )
-SELECT ae_range.*,
-       NOT coalesce(onset_latest < first_dose_date, false)
+SELECT ae_range.* EXCLUDE (before_dose_time),
+       NOT coalesce(onset_latest < first_dose_date, false) AND NOT before_dose_time
          AND NOT coalesce(onset_earliest > follow_up_end, false) AS teae,
        CASE WHEN onset_latest < first_dose_date THEN 'before first dose'
+            WHEN before_dose_time THEN 'before first dose (earlier time on the dosing day)'
             WHEN onset_earliest > follow_up_end THEN 'after follow-up'
             WHEN onset_precision IS NULL THEN 'onset unknown'
             WHEN onset_precision <> 'day' THEN 'partial onset, may be on treatment'
             ELSE 'onset on or after first dose'
        END AS teae_basis,
-       CASE WHEN start_date IS NOT NULL  -- greatest() would turn an unknown onset into 0
-            THEN greatest(date_diff('day', first_dose_date, start_date), 0)
-       END AS days_since_dose,
        CASE WHEN start_date >= first_dose_date
             THEN date_diff('day', first_dose_date, start_date) + 1
             ELSE date_diff('day', first_dose_date, start_date)
        END AS study_day,
-       (grade = 5 OR upper(outcome) = 'FATAL') AS fatal,
+       coalesce(grade = 5 OR upper(outcome) = 'FATAL'
+                OR contains(serious_criteria, 'AESDTH'), false) AS fatal,
        coalesce(upper(action_taken) = 'DRUG WITHDRAWN', false) OR withdrawn_for_ae
            AS leads_to_discontinuation,
        d.dlt_usubjid IS NOT NULL AS is_dlt

@@ -44,12 +44,14 @@ def subject_dlt_states(
     """Every subject's DLT-window state at the cut-off.
 
     Columns: usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
-    dlt_state (not treated | pending | evaluable | DLT | not evaluable), days_left.
+    dlt_state (not treated | pending | evaluable | DLT | not evaluable), days_left,
+    state_reason (why, in words), left_on (the day she left before her window ended),
+    received_fraction (dose received in the window / planned; NULL for control).
     """
     return con.execute(
         """
         SELECT usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
-               dlt_state, days_left
+               dlt_state, days_left, state_reason, left_on, received_fraction
         FROM subject_dlt_state($study_id, $cutoff, known_by := $known_by)
         ORDER BY cohort_id, first_dose_date, usubjid""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
@@ -166,17 +168,17 @@ def dlt_change_dates(
 ) -> pd.DataFrame:
     """Every day up to the cut-off on which the data behind the escalation changed: a first
     dose, a DLT onset (candidates, confirmed and added DLTs; not rejected ones), the last day of
-    a DLT window, a patient leaving before the end of the window.
+    a DLT window, a patient of a dose cohort leaving before the end of the window.
 
     Columns: day (DATE), usubjid, cohort_id, event ('first dose' | 'DLT' | 'window closed' |
     'left the study'), detail. Ordered by day.
     """
     return con.execute(
         """
-        WITH rule AS (SELECT window_days FROM rule_parameters WHERE study_id = $study_id),
-        subj AS (
-            SELECT s.*, s.first_dose_date + r.window_days - 1 AS window_end
-            FROM current_subject s CROSS JOIN rule r WHERE s.study_id = $study_id
+        WITH subj AS (
+            SELECT s.*, d.departure_date, d.departure_reason
+            FROM dlt_subject($study_id) s
+            LEFT JOIN subject_departure($study_id) d USING (usubjid)
         )
         SELECT day, usubjid, cohort_id, event, detail FROM (
             SELECT first_dose_date AS day, usubjid, cohort_id, 'first dose' AS event,
@@ -192,9 +194,8 @@ def dlt_change_dates(
             SELECT window_end, usubjid, cohort_id, 'window closed', ''
             FROM subj WHERE window_end <= $cutoff
             UNION ALL
-            SELECT end_of_study_date, usubjid, cohort_id, 'left the study', status
-            FROM subj WHERE status IN ('withdrawn', 'died')
-              AND end_of_study_date <= $cutoff AND end_of_study_date < window_end
+            SELECT departure_date, usubjid, cohort_id, 'left the study', departure_reason
+            FROM subj WHERE departure_date <= $cutoff AND departure_date < window_end
         )
         ORDER BY day, usubjid, event""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
