@@ -93,6 +93,31 @@ class Left:
 
 
 @dataclass(frozen=True)
+class Dose:
+    """One administration (SDTM EX): on study day ``day`` (time ``at`` HH:MM or None), ``amount``
+    in the cohort's unit (None: the cohort's dose)."""
+
+    day: int
+    amount: float | None = None
+    at: str | None = None
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One lab result (SDTM LB): LBTESTCD ``code`` on study day ``day`` at 08:00; ``baseline``
+    sets LBBLFL = Y."""
+
+    code: str
+    day: int
+    value: float
+    uln: float
+    unit: str = "U/L"
+    lln: float = 0.0
+    baseline: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Subject:
     """One subject: her arm (DM.ARMCD = a cohort's arm code), first dose (RFXSTDTC, date or
     date-time; None = enrolled, never dosed), AEs and how she left (None: still on study)."""
@@ -107,6 +132,9 @@ class Subject:
     died_day: int | None = None  # DM.DTHDTC / DTHFL (with a DEATH disposition in ``left``)
     dm_end: bool = True  # DM carries RFENDTC / RFPENDTC of her departure; False: only DS says
     #                      she left (a DM exported before she left)
+    doses: Sequence[Dose] | None = None  # EX records; None: one dose of the cohort at first_dose
+    labs: Sequence[Lab] | None = None  # LB records; None: the study's normal ALT/AST visits
+    supp: tuple[tuple[str, str], ...] = ()  # SUPPDM qualifiers (QNAM, QVAL)
 
 
 # Lab visits (study day, VISIT, LBBLFL): screening baseline, day 8, and the end-of-DLT-period
@@ -145,6 +173,8 @@ class Study:
     excluded_terms: Sequence[str] = ("Procedural pain",)
     stopping_rules: str = ""  # TOML text of [[stopping_rules]] tables
     labs: bool = True  # deliver normal ALT/AST at the LAB_VISITS
+    dlt_settings: str = ""  # more keys of the [dlt] table, TOML lines
+    extra_toml: str = ""  # more tables at the end ([labs], [[dlt.lab_criteria]], ...)
 
     def usubjid(self, sid: str) -> str:
         return f"{self.study_id}-{sid}"
@@ -190,12 +220,14 @@ class Study:
             "require_related = true",
             "always_terms = [" + ", ".join(f'"{t}"' for t in self.always_terms) + "]",
             "excluded_terms = [" + ", ".join(f'"{t}"' for t in self.excluded_terms) + "]",
+            self.dlt_settings,
             "",
             "[[dlt.lab_criteria]]",
             'term = "Alanine aminotransferase increased"',
             "min_grade = 3",
             "",
             self.stopping_rules,
+            self.extra_toml,
         ]
         return "\n".join(lines) + "\n"
 
@@ -254,12 +286,18 @@ class Study:
             if not s.first_dose:
                 continue
             c = self.cohort_of(s.arm)
-            rows.append({
-                "STUDYID": self.study_id, "DOMAIN": "EX", "USUBJID": self.usubjid(s.sid),
-                "EXSEQ": 1, "EXTRT": "VEHICLE" if c.control else "STUDY DRUG",
-                "EXDOSE": 0 if c.control else c.dose, "EXDOSU": c.unit, "EXDOSFRM": "INJECTION",
-                "EXROUTE": "INTRAVENOUS", "EXSTDTC": s.first_dose, "EXENDTC": s.first_dose,
-            })
+            doses = s.doses or [Dose(1)]
+            for seq, dose in enumerate(doses, start=1):
+                dtc = s.first_dose if (dose.day == 1 and dose.at is None) else dtc_on(
+                    s.first_dose, dose.day, dose.at)
+                amount = dose.amount if dose.amount is not None else c.dose
+                rows.append({
+                    "STUDYID": self.study_id, "DOMAIN": "EX", "USUBJID": self.usubjid(s.sid),
+                    "EXSEQ": seq, "EXTRT": "VEHICLE" if c.control else "STUDY DRUG",
+                    "EXDOSE": 0 if c.control else amount, "EXDOSU": c.unit,
+                    "EXDOSFRM": "INJECTION", "EXDOSFRQ": "ONCE", "EXROUTE": "INTRAVENOUS",
+                    "EXSTDTC": dtc, "EXENDTC": dtc,
+                })
         return rows
 
     def ae_rows(self) -> list[dict]:
@@ -283,6 +321,18 @@ class Study:
     def lb_rows(self) -> list[dict]:
         rows = []
         for s in self.subjects:
+            if s.first_dose and s.labs is not None:
+                rows += [{
+                    "STUDYID": self.study_id, "DOMAIN": "LB", "USUBJID": self.usubjid(s.sid),
+                    "LBSEQ": seq, "LBTESTCD": lab.code, "LBTEST": lab.name or lab.code,
+                    "LBCAT": "HEMATOLOGY" if lab.code == "INR" else "CHEMISTRY",
+                    "LBORRES": lab.value, "LBORRESU": lab.unit, "LBSTRESC": lab.value,
+                    "LBSTRESN": lab.value, "LBSTRESU": lab.unit, "LBSTNRLO": lab.lln,
+                    "LBSTNRHI": lab.uln, "LBNRIND": "HIGH" if lab.value > lab.uln else "NORMAL",
+                    "LBBLFL": "Y" if lab.baseline else "", "VISIT": f"DAY {lab.day}",
+                    "LBDTC": dtc_on(s.first_dose, lab.day, "08:00"),
+                } for seq, lab in enumerate(s.labs, start=1)]
+                continue
             if not (self.labs and s.first_dose):
                 continue
             seq = 0
@@ -302,8 +352,14 @@ class Study:
                     })
         return rows
 
-    def write(self, folder: Path, domains: Iterable[str] = ("DM", "DS", "EX", "AE", "LB")
-              ) -> list[Path]:
+    def suppdm_rows(self) -> list[dict]:
+        return [{"STUDYID": self.study_id, "RDOMAIN": "DM", "USUBJID": self.usubjid(s.sid),
+                 "IDVAR": "", "IDVARVAL": "", "QNAM": qnam, "QLABEL": qnam, "QVAL": qval,
+                 "QORIG": "CRF", "QEVAL": ""}
+                for s in self.subjects for qnam, qval in s.supp]
+
+    def write(self, folder: Path,
+              domains: Iterable[str] = ("DM", "DS", "EX", "AE", "LB", "SUPPDM")) -> list[Path]:
         """Write the domains as <domain>.csv into ``folder`` (empty domains are not written:
         an EDC export of a domain without records is no delivery). Returns the files."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -444,7 +500,7 @@ def check_loaded(run: Run) -> list[dict]:
 
 
 def deliver(study: Study, folder: Path, db: Path | None = None,
-            domains: Iterable[str] = ("DM", "DS", "EX", "AE", "LB")) -> Path:
+            domains: Iterable[str] = ("DM", "DS", "EX", "AE", "LB", "SUPPDM")) -> Path:
     """Write the study's configuration (``folder``/studies) and its SDTM files
     (``folder``/sdtm-<id>) and ingest them in one call, DM first; every row must load.
     Returns the database (default ``folder``/safety.duckdb)."""
@@ -467,6 +523,14 @@ def study_of(doc: dict, study_id: str) -> dict:
 
 
 COUNT_KEYS = ("treated", "evaluable", "in_dlt_window", "not_evaluable", "dlts")
+
+
+def explain_doc(db: Path, cohort_id: str, cutoff: date | str, study: str | None = None) -> dict:
+    """The JSON of ``status --explain COHORT`` at the cut-off (the command must exit 0)."""
+    args = ["status", "--db", str(db), "--explain", cohort_id, "--cutoff", str(cutoff), "--json"]
+    if study:
+        args += ["--study", study]
+    return safety(*args).json()
 
 
 def counts(c: dict, keys: Sequence[str] = COUNT_KEYS) -> dict:

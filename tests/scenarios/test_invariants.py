@@ -23,6 +23,14 @@ Invariants, at every cut-off:
 - treated_is_dosed_by_cutoff: "the same N for the same question": treated = the cohort's
   subjects whose first dose (DM.RFXSTDTC) is on or before the cut-off, counted from the
   delivered DM (scenario studies and the pilot; the demo has no files).
+- reasons_never_blank: every decision reason and every rule's detail says something.
+- pending_means_no_decision: a pending decision is "none" (the enum keeps its values) and a
+  decided one is not pending.
+- decisions_ignore_control_data (demo, pilot): the same database with the control arm's adverse
+  events and labs deleted gives the same outcomes, recommendation, study rules and dose cohorts
+  at every cut-off (the DLT rule and the designs read the dose cohorts only).
+- pilot_deaths: the CDISC pilot's 3 deaths (DTHFL Y; AESER N with AESDTH Y) count as deaths and
+  as serious adverse events in their cohorts (SDTMIG 3.x AE seriousness criteria).
 """
 
 from __future__ import annotations
@@ -35,8 +43,22 @@ from pathlib import Path
 
 import pytest
 
-from . import test_departures, test_withdrawal
-from .sdtm import PILOT_DIR, ROOT, Study, check_loaded, ingest, parse_dtc, safety, status_doc
+import shutil
+
+import duckdb
+
+from . import test_departures, test_min_exposure, test_withdrawal
+from .sdtm import (
+    PILOT_DIR,
+    ROOT,
+    Study,
+    check_loaded,
+    cohort,
+    ingest,
+    parse_dtc,
+    safety,
+    status_doc,
+)
 
 DEMO_CONFIG = ROOT / "data" / "studies" / "nct04232592.toml"
 PILOT_CONFIG = ROOT / "data" / "studies" / "cdiscpilot01.toml"
@@ -46,6 +68,7 @@ AFTER_LAST_RECORD = 30  # days walked past the study's own data cut-off
 SCENARIOS: dict[str, tuple[Study, str | None]] = {
     "SCN-WD": (test_withdrawal.STUDY, None),
     "SCN-DEP": (test_departures.STUDY, None),
+    "SCN-EXPO": (test_min_exposure.STUDY, None),
 }
 
 
@@ -226,6 +249,29 @@ def treated_is_dosed_by_cutoff(w: Walk) -> list[str]:
     return out
 
 
+def reasons_never_blank(w: Walk) -> list[str]:
+    out = []
+    for cutoff, doc in w.docs:
+        st = doc["studies"][0]
+        texts = [("recommendation", st["recommendation"]["reason"]),
+                 *((f"rule {r['name']}", r["detail"]) for r in st["rules"]),
+                 *((c["id"], c["reason"]) for c in st["cohorts"]),
+                 *((f"{c['id']} rule {r['name']}", r["detail"]) for c in st["cohorts"]
+                   for r in c["rules"])]
+        out += [f"{cutoff} {where}: blank" for where, text in texts if not (text or "").strip()]
+    return out
+
+
+def pending_means_no_decision(w: Walk) -> list[str]:
+    out = []
+    for cutoff, doc in w.docs:
+        st = doc["studies"][0]
+        items = [("study", st["recommendation"]), *((c["id"], c) for c in st["cohorts"])]
+        out += [f"{cutoff} {where}: pending {x['pending']} with decision {x['decision']}"
+                for where, x in items if x.get("pending") and x["decision"] != "none"]
+    return out
+
+
 INVARIANTS = [
     partition,
     control_no_dlts,
@@ -234,6 +280,8 @@ INVARIANTS = [
     treated_never_decreases,
     evaluable_never_decreases,
     never_back_to_pending,
+    reasons_never_blank,
+    pending_means_no_decision,
 ]
 DATASETS = [*SCENARIOS, "demo", "pilot"]
 CASES = [pytest.param(inv, ds, id=f"{inv.__name__}-{ds}") for inv in INVARIANTS for ds in DATASETS]
@@ -251,3 +299,45 @@ def test_invariant(walks, invariant, dataset):
         f"{invariant.__name__} fails at {len(bad)} of {len(w.docs)} cut-offs of "
         f"{dataset}; first: " + "; ".join(bad[:4])
     )
+
+
+def _without_control_data(db: Path, folder: Path) -> Path:
+    """A copy of the database without the control arm's adverse events and labs."""
+    copy = folder / "no-control.duckdb"
+    shutil.copy(db, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        control = """(SELECT s.usubjid FROM subject s JOIN cohort c
+                      ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
+                      WHERE c.is_control)"""
+        for table in ("adverse_event", "lab", "lab_graded"):
+            con.execute(f"DELETE FROM {table} WHERE usubjid IN {control}")
+    finally:
+        con.close()
+    return copy
+
+
+@pytest.mark.parametrize("dataset", ["demo", "pilot"])
+def test_decisions_ignore_control_data(walks, dataset, tmp_path):
+    w = walks(dataset)
+    copy = _without_control_data(w.db, tmp_path)
+    bad = []
+    for cutoff, doc in w.docs[::3]:
+        a, b = doc["studies"][0], status_doc(copy, cutoff)["studies"][0]
+        for key in ("outcomes", "recommendation", "rules"):
+            if a[key] != b[key]:
+                bad.append(f"{cutoff} {key}: {a[key]} vs {b[key]}")
+        for ca, cb in zip(a["cohorts"], b["cohorts"], strict=True):
+            if ca["control"]:
+                continue
+            diff = sorted(k for k in ca if ca[k] != cb[k])
+            bad += [f"{cutoff} {ca['id']} {k}: {ca[k]} vs {cb[k]}" for k in diff]
+    assert not bad, "control data changed decisions: " + "; ".join(bad[:6])
+
+
+def test_pilot_deaths(walks):
+    # CDISC pilot DM: DTHFL Y for 01-701-1211 (Xan_Lo), 01-704-1445 and 01-710-1083 (Pbo); their
+    # AEs are AESER N, AESDTH Y, AEOUT FATAL: serious and fatal (SDTMIG 3.x, ICH E2A)
+    doc = status_doc(walks("pilot").db)
+    assert {c: cohort(doc, c)["deaths"] for c in ("Pbo", "Xan_Lo", "Xan_Hi")} == {
+        "Pbo": 2, "Xan_Lo": 1, "Xan_Hi": 0}

@@ -56,7 +56,8 @@ are DuckDB table macros that every connection of ``safety.store`` has:
 - ``dlt_event(study_id, cutoff, known_by := NULL)``: one row per DLT candidate or adjudicated
   DLT known at the cut-off;
 - ``ae_dlt_verdict(study_id, cutoff)``: every AE of a dosed subject of a dose cohort, with the
-  rule's verdict (``is_candidate``, ``dlt_rule``, or ``not_dlt_reason``: why it is not one);
+  rule's verdict (``is_candidate``, ``dlt_rule``, or ``not_dlt_reason``: why it is not one,
+  e.g. "grade 2 < 3");
 - ``subject_dlt_state(study_id, cutoff, known_by := NULL)``: one row per subject of the study
   with her DLT-window state and why.
 
@@ -145,17 +146,17 @@ SELECT *,
        END || ', onset on study day ' || onset_day || ' of ' || window_days AS dlt_rule,
        CASE
          WHEN NOT on_treatment AND timed AND onset_day = 1
-           THEN 'not a DLT: began at ' || strftime(start_at, '%H:%M') || ', before the first dose at '
+           THEN 'began at ' || strftime(start_at, '%H:%M') || ', before the first dose at '
                 || strftime(first_dose_at, '%H:%M') || ' on study day 1'
-         WHEN NOT on_treatment THEN 'not a DLT: began before the first dose (study day '
+         WHEN NOT on_treatment THEN 'began before the first dose (study day '
                 || onset_day || ')'
-         WHEN NOT before_window_end THEN 'not a DLT: began on study day ' || onset_day
+         WHEN NOT before_window_end THEN 'began on study day ' || onset_day
                 || ', after the ' || window_days || '-day window'
-         WHEN excluded THEN 'not a DLT: ' || pt || ' is an excluded term'
+         WHEN excluded THEN pt || ' is an excluded term'
          WHEN always THEN NULL
-         WHEN grade IS NULL THEN 'not a DLT: no grade recorded'
-         WHEN NOT grade_ok THEN 'not a DLT: grade ' || grade || ' < ' || min_grade
-         WHEN NOT related_ok THEN 'not a DLT: not related (' || causality || ')'
+         WHEN grade IS NULL THEN 'no grade recorded'
+         WHEN NOT grade_ok THEN 'grade ' || grade || ' < ' || min_grade
+         WHEN NOT related_ok THEN 'not related (' || causality || ')'
        END AS not_dlt_reason
 FROM checked;
 
@@ -172,6 +173,7 @@ dlt_lab AS (
            g.x.term || ' grade ' || g.x.grade || ' (CTCAE v5.0) on study day ' || g.onset_day
              || ': ' || g.test_code || ' ' || CAST(round(g.value, 4) AS VARCHAR)
              || coalesce(' ' || g.unit, '')
+             || coalesce(' (ULN ' || CAST(g.uln AS VARCHAR) || ')', '')
              || coalesce(', ' || CAST(round(g.x_uln, 4) AS VARCHAR) || ' x ULN', '')
              || CASE WHEN g.baseline_range_flag IN ('HIGH', 'LOW') AND g.baseline <> 0
                      THEN ', ' || CAST(round(g.value / g.baseline, 4) AS VARCHAR)
@@ -180,7 +182,7 @@ dlt_lab AS (
                      ELSE '' END
              || '; protocol: grade >= '
              || r.lab_min_grades[list_position(r.lab_terms, lower(g.x.term))] AS dlt_rule
-    FROM (SELECT l.study_id, l.usubjid, l.seq, l.test_code, l.value, l.unit, l.x_uln,
+    FROM (SELECT l.study_id, l.usubjid, l.seq, l.test_code, l.value, l.unit, l.uln, l.x_uln,
                  l.baseline, l.baseline_range_flag,
                  l.collected_date AS onset_date,
                  date_diff('day', s.first_dose_date, l.collected_date) + 1 AS onset_day,

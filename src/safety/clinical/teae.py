@@ -294,3 +294,40 @@ def worst_grade_table(
         table[f"Grade {g}"] = format_n_pct(rows[f"worst_grade_{g}"], rows["N"]).to_numpy()
     table["Any grade"] = format_n_pct(rows["n"], rows["N"]).to_numpy()
     return table
+
+
+def deaths_table(deaths: pd.DataFrame, summary: pd.DataFrame, pooled: bool = False
+                 ) -> pd.DataFrame:
+    """Deaths per cohort as shown: one row, ``n (%)`` of N per cohort (N = the safety analysis
+    set), then All cohorts (only All cohorts when ``pooled``, as the open report shows it).
+
+    ``deaths``: ``queries.adverse_events.deaths`` (cohort_id per subject who died);
+    ``summary``: any frame with cohort_id, cohort_label and N per cohort (e.g. the AE summary).
+    """
+    cohorts = summary.drop_duplicates("cohort_id")[["cohort_id", "cohort_label", "N"]]
+    n = deaths.groupby("cohort_id").size()
+    died = cohorts["cohort_id"].map(n).fillna(0).astype("int64")
+    cells = format_n_pct(died, cohorts["N"])
+    row = {"Subjects": "Died by the cut-off"}
+    if not pooled:
+        row.update({cohort_header(lbl, total): cell for lbl, total, cell in
+                    zip(cohorts["cohort_label"], cohorts["N"], cells, strict=True)})
+    all_n = int(cohorts["N"].sum())
+    row[cohort_header("All cohorts", all_n)] = format_n_pct(
+        pd.Series([int(died.sum())]), pd.Series([all_n])).iloc[0]
+    return pd.DataFrame([row])
+
+
+def deaths_listing(deaths: pd.DataFrame) -> pd.DataFrame:
+    """Deaths, one row per subject, with readable headers."""
+    return pd.DataFrame({
+        "Cohort": deaths["cohort_label"],
+        "Subject": deaths["usubjid"],
+        "Date of death": [
+            "" if pd.isna(d) else f"{pd.Timestamp(d):%Y-%m-%d}" for d in deaths["death_date"]],
+        "Study day": deaths["study_day"].astype("Int64"),
+        "Fatal adverse event(s)": deaths["fatal_events"].fillna("none recorded"),
+        "Related": deaths["related"].map({True: "yes", False: "no"}),
+        "TEAE": deaths["teae"].map({True: "yes", False: "no"}),
+        "Serious": deaths["serious"].map({True: "yes", False: "no"}),
+    }).reset_index(drop=True)

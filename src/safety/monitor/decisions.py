@@ -233,16 +233,17 @@ def decision_history(
     -------
     DataFrame
         day, events (what happened that day), treated, pending, outcomes (the evaluable history
-        in Brock's notation), decision, dose_level (recommended next dose), reason, rules_not_ok
-        (rules in warning or triggered), changed (True where the decision or dose differs from
-        the day before).
+        in Brock's notation), decision, decision_state (the decision, or "pending" while it
+        waits for the patients of the current dose), dose_level (recommended next dose; the
+        dose being treated while pending), reason, rules_not_ok (rules in warning or
+        triggered), changed (True where the decision or dose differs from the day before).
     """
     changes = queries.dlt.dlt_change_dates(con, config.study_id, cutoff, adjudicated_by)
     dose_ids = {c.cohort_id for c in config.dose_cohorts}
     changes = changes[changes["cohort_id"].isin(dose_ids)].copy()  # the control is not escalated
     columns = [
-        "day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason",
-        "rules_not_ok", "changed",
+        "day", "events", "treated", "pending", "outcomes", "decision", "decision_state",
+        "dose_level", "reason", "rules_not_ok", "changed",
     ]  # fmt: skip
     if changes.empty:
         return pd.DataFrame(columns=columns)
@@ -257,7 +258,7 @@ def decision_history(
     )
     events = changes.groupby("day", sort=True)["what"].agg("; ".join)
     rows = []
-    previous: tuple[str, int | None] | None = None
+    previous: tuple[str, bool, int | None] | None = None
     for day, what in events.items():
         known = datetime.combine(day, time.max)
         if adjudicated_by is not None:
@@ -266,7 +267,7 @@ def decision_history(
         outcomes = cohorts_from_patients(history)
         decision = study_recommendation(states, history, design, config)
         dosed = states[states["cohort_id"].isin(dose_ids)]
-        now = (decision.action, decision.dose_level)
+        now = (decision.action, decision.pending, decision.dose_level)
         rows.append(
             {
                 "day": day,
@@ -275,6 +276,7 @@ def decision_history(
                 "pending": int((dosed["dlt_state"] == "pending").sum()),
                 "outcomes": format_outcomes(outcomes),
                 "decision": decision.action,
+                "decision_state": "pending" if decision.pending else decision.action,
                 "dose_level": decision.dose_level,
                 "reason": decision.reason,
                 "rules_not_ok": ", ".join(

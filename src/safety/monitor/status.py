@@ -89,6 +89,13 @@ class CohortStatus:
     pending: bool = False  # the decision at this dose waits for its patients
     decision_due_on: date | None = None
     provisional_reason: str | None = None  # what the design says on the evaluable so far
+    numbers: tuple[tuple[str, float], ...] = ()  # what the design's rule used at this dose
+
+    @property
+    def decision_label(self) -> str:
+        """``pending`` while the decision at this dose waits for its patients, else the
+        decision."""
+        return "pending" if self.pending else self.decision
 
     @property
     def facts(self) -> str:
@@ -123,6 +130,7 @@ class CohortStatus:
             "decision_due_on": self.decision_due_on.isoformat() if self.decision_due_on else None,
             "provisional_reason": self.provisional_reason,
             "facts": self.facts,
+            "numbers": dict(self.numbers),
             "rules": [r.to_dict() for r in self.rules],
             "evaluable_on": self.evaluable_on.isoformat() if self.evaluable_on else None,
             "days_to_evaluable": self.days_to_evaluable,
@@ -148,6 +156,17 @@ class StudyStatus:
     pending: bool = False  # the study's decision waits for the patients of the current dose
     decision_due_on: date | None = None
     provisional_reason: str | None = None
+
+    @property
+    def decision_label(self) -> str:
+        """``pending`` while the decision waits for the patients of the current dose, else the
+        decision."""
+        return "pending" if self.pending else self.recommendation
+
+    @property
+    def design_name(self) -> str:
+        """The design as a reason names it: BOIN, mTPI-2, the 3+3, the CRM."""
+        return DESIGN_LABELS[self.design]
 
     @property
     def outcomes(self) -> str:
@@ -191,8 +210,7 @@ class StudyStatus:
                     "With SAE": c.saes,
                     "Deaths": c.deaths,
                     "Worst TEAE grade 1/2/3/4/5": worst,
-                    "At this dose the design would say": (
-                        "pending" if c.pending else c.decision),
+                    "At this dose the design would say": c.decision_label,
                     "Rules not ok": ", ".join(
                         f"{r.name} ({r.state})" for r in c.rules if r.state != "ok"
                     ),
@@ -221,10 +239,9 @@ class StudyStatus:
         }
 
     def to_text(self) -> str:
-        lines = [
-            f"{self.study_id} at {self.cutoff} ({self.design}): {self.recommendation}: "
-            f"{self.recommendation_reason}"
-        ]
+        verdict = (self.recommendation_reason if self.pending
+                   else f"{self.recommendation}: {self.recommendation_reason}")
+        lines = [f"{self.study_id} at {self.cutoff} ({self.design}): {verdict}"]
         if self.provisional_reason:
             lines.append(f"  on the evaluable patients so far the design would say: "
                          f"{self.provisional_reason}")
@@ -236,9 +253,10 @@ class StudyStatus:
             )
         for r in self.rules:
             lines.append(f"  rule {r.name}: {r.state} ({r.detail})")
+        study_rules = {(r.name, r.detail) for r in self.rules}
         for c in self.cohorts:
             for r in c.rules:
-                if r.state in ATTENTION_STATES:
+                if r.state in ATTENTION_STATES and (r.name, r.detail) not in study_rules:
                     lines.append(f"  rule {r.name}, {c.label}: {r.state} ({r.detail})")
         return "\n".join(lines)
 
@@ -417,4 +435,6 @@ def _cohort_status(
         pending=at_dose is not None and at_dose.pending,
         decision_due_on=at_dose.decision_due_on if at_dose is not None else None,
         provisional_reason=at_dose.provisional if at_dose is not None else None,
+        numbers=tuple((k, float(v)) for k, v in at_dose.decision.numbers.items())
+        if at_dose is not None and at_dose.decision is not None else (),
     )

@@ -200,3 +200,24 @@ def dlt_change_dates(
         ORDER BY day, usubjid, event""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
     ).df()
+
+
+def ae_dlt_verdicts(
+    con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date, cohort_id: str | None = None
+) -> pd.DataFrame:
+    """The DLT rule's verdict on every AE of a dosed subject of a dose cohort (or of one
+    cohort) at the cut-off (macro ``ae_dlt_verdict``).
+
+    Columns: usubjid, cohort_id, seq, pt, start_date, start_at, onset_day (SDTM study day),
+    grade, causality, is_candidate, dlt_rule (for candidates), not_dlt_reason (the others).
+    """
+    return con.execute(
+        """
+        SELECT usubjid, cohort_id, seq, pt, start_date, start_at, onset_day, grade, causality,
+               is_candidate, CASE WHEN is_candidate THEN dlt_rule END AS dlt_rule,
+               not_dlt_reason
+        FROM ae_dlt_verdict($study_id, $cutoff)
+        WHERE $cohort_id IS NULL OR cohort_id = $cohort_id
+        ORDER BY usubjid, start_date, seq""",
+        {"study_id": study_id, "cutoff": cutoff, "cohort_id": cohort_id},
+    ).df()
