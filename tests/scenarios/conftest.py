@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .sdtm import Study, deliver
+from .sdtm import PILOT_DIR, Study, check_loaded, deliver, ingest, safety
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +24,20 @@ def build(tmp_path_factory) -> Callable[..., Path]:
         return cache[key]
 
     return _build
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The demo database, built by ``python -m safety demo`` once a session."""
+    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    run = safety("demo", "--db", db)
+    assert run.returncode == 0, run.stderr
+    return db
+
+
+@pytest.fixture(scope="session")
+def pilot_db(tmp_path_factory) -> Path:
+    """The CDISC pilot (DM, DS, EX, AE as delivered) ingested once a session."""
+    db = tmp_path_factory.mktemp("pilot") / "pilot.duckdb"
+    check_loaded(ingest(db, *(PILOT_DIR / f"{d}.csv" for d in ("dm", "ds", "ex", "ae"))))
+    return db

@@ -36,29 +36,17 @@ Invariants, at every cut-off:
 from __future__ import annotations
 
 import csv
+import shutil
 import tomllib
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
-import shutil
-
-import duckdb
-
 from . import test_departures, test_min_exposure, test_withdrawal
-from .sdtm import (
-    PILOT_DIR,
-    ROOT,
-    Study,
-    check_loaded,
-    cohort,
-    ingest,
-    parse_dtc,
-    safety,
-    status_doc,
-)
+from .sdtm import PILOT_DIR, ROOT, Study, cohort, parse_dtc, status_doc
 
 DEMO_CONFIG = ROOT / "data" / "studies" / "nct04232592.toml"
 PILOT_CONFIG = ROOT / "data" / "studies" / "cdiscpilot01.toml"
@@ -137,7 +125,7 @@ def _pilot_dosed() -> Callable[[date], dict[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def walks(build, tmp_path_factory) -> Callable[[str], Walk]:
+def walks(build, demo_db, pilot_db) -> Callable[[str], Walk]:
     cache: dict[str, Walk] = {}
 
     def walk(name: str) -> Walk:
@@ -150,21 +138,16 @@ def walks(build, tmp_path_factory) -> Callable[[str], Walk]:
                 name, build(study, key), start, SCENARIO_STRIDE, _scenario_dosed(study)
             )
         elif name == "demo":
-            db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-            run = safety("demo", "--db", db)
-            assert run.returncode == 0, run.stderr
             start = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["study"]["start_date"]
-            cache[name] = Walk(name, db, start, DEMO_STRIDE, None)
+            cache[name] = Walk(name, demo_db, start, DEMO_STRIDE, None)
         elif name == "pilot":
-            db = tmp_path_factory.mktemp("pilot") / "pilot.duckdb"
-            check_loaded(ingest(db, *(PILOT_DIR / f"{d}.csv" for d in ("dm", "ds", "ex", "ae"))))
             with (PILOT_DIR / "dm.csv").open(encoding="utf-8") as fh:
                 start = min(
                     date.fromisoformat(r["RFXSTDTC"][:10])
                     for r in csv.DictReader(fh)
                     if r["RFXSTDTC"]
                 )
-            cache[name] = Walk(name, db, start, PILOT_STRIDE, _pilot_dosed())
+            cache[name] = Walk(name, pilot_db, start, PILOT_STRIDE, _pilot_dosed())
         return cache[name]
 
     return walk

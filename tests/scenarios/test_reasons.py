@@ -17,7 +17,6 @@ import re
 
 from . import test_window_edges, test_withdrawal
 from .sdtm import cohort, explain_doc, status_doc
-from .test_invariants import walks  # noqa: F401  (the demo database, built once a session)
 
 
 def _reasons(doc: dict) -> list[str]:
@@ -43,9 +42,9 @@ def test_blank_causality_rule_text_is_not_blank(build):
                               "onset on study day 5 of 28")
 
 
-def test_demo_is_pending_after_the_first_evaluable_patient(walks):
+def test_demo_is_pending_after_the_first_evaluable_patient(demo_db):
     # [DUE] the case: one evaluable woman of a cohort of 8 decides nothing
-    doc = status_doc(walks("demo").db, "2020-02-28")
+    doc = status_doc(demo_db, "2020-02-28")
     rec, low = doc["studies"][0]["recommendation"], cohort(doc, "LOW")
     assert (rec["decision"], rec["pending"], rec["dose_level"]) == ("none", True, 1), rec
     assert rec["reason"].startswith("pending: 1 of 8 evaluable at dose level 1"), rec["reason"]
