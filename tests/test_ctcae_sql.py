@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from reference.ctcae_grader import grade
 
 from safety import store
+from safety.config import LabSettings, parse_study_config
 from safety.ctcae import labmap
 from safety.ctcae import sql as ctcae_sql
 from safety.ctcae.conversion import HGB_G_PER_L_PER_MMOL_L
@@ -74,12 +75,39 @@ CONSTANTS = {
 
 @pytest.fixture(scope="module")
 def con():
-    """An in-memory store whose lab_grading view maps a test code to every CTCAE term."""
+    """An in-memory store whose lab_grading view maps a test code to every CTCAE term.
+
+    Study S grades INR as admiral does (everyone on anticoagulation, ``[labs]
+    inr_anticoagulated``), so that every term is compared with admiral's own rule; the product's
+    default for INR (not on anticoagulation) has its own test below."""
     c = duckdb.connect()
     store.create_schema(c)
     c.execute(ctcae_sql.lab_graded_view_sql(SYNTHETIC_MAP))
+    queries.studies.record_rule_parameters(
+        c, "S", parse_study_config(MINIMAL_CONFIG).dlt, None, LabSettings(inr_anticoagulated=True))
     yield c
     c.close()
+
+
+MINIMAL_CONFIG = """
+[study]
+id = "S"
+title = "S"
+related_causality = ["RELATED"]
+[design]
+name = "boin"
+target = 0.3
+cohort_size = 3
+[[cohorts]]
+id = "D1"
+label = "D1"
+dose_level = 1
+dose = 1
+unit = "mg"
+[dlt]
+window_days = 28
+min_grade = 3
+"""
 
 
 def _load(con, labs: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +218,26 @@ def test_sql_view_agrees_with_scalar_grade_on_many_random_values(con):
     expected = [_expected(r) for r in out.itertuples()]
     assert got == expected
     assert sum(g is not None and g >= 1 for g in got) > len(got) // 5  # thresholds were hit
+
+
+@pytest.mark.parametrize("value, base, expected", [
+    # CTCAE v5.0 "INR increased", not on anticoagulation: >1.2 - 1.5 G1; >1.5 - 2.5 G2; >2.5 G3
+    (1.2, 1.0, 0), (1.21, 1.0, 1), (1.5, 1.0, 1), (1.51, 1.0, 2), (2.5, 1.0, 2), (2.51, 1.0, 3),
+    (0.99, 0.98, 0),  # the issue's case: normal INR above a normal baseline is no toxicity
+    (1.1, None, 0),  # no baseline needed
+])
+def test_inr_is_graded_as_not_anticoagulated_by_default(value, base, expected):
+    c = duckdb.connect()
+    store.create_schema(c)
+    queries.studies.record_rule_parameters(c, "S", parse_study_config(MINIMAL_CONFIG).dlt, None)
+    rows = [("P", 1, "INR", base, "RATIO", 0.8, 1.2, BASE_DAY),
+            ("P", 2, "INR", value, "RATIO", 0.8, 1.2, POST_DAY)]
+    labs = pd.DataFrame(rows, columns=["usubjid", "seq", "test_code", "value", "unit", "lln",
+                                       "uln", "collected_date"])
+    out = _load(c, labs).set_index("seq")
+    assert (out.loc[2, "term_high"], int(out.loc[2, "grade_high"])) == ("INR increased", expected)
+    assert not out.loc[2, "anticoagulated"]
+    c.close()
 
 
 def test_signif_macro_is_r_signif(con):

@@ -1,5 +1,6 @@
 """Scenario databases, built once per test session through the real ingest and reused by the
-scenario modules and by the invariant walks."""
+scenario modules and by the invariant walks (the demo database is the session's ``demo_db`` of
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .sdtm import PILOT_DIR, Study, check_loaded, deliver, ingest, safety
+from .sdtm import PILOT_DIR, Study, check_loaded, deliver, ingest
 
 
 @pytest.fixture(scope="session")
@@ -24,15 +25,6 @@ def build(tmp_path_factory) -> Callable[..., Path]:
         return cache[key]
 
     return _build
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Path:
-    """The demo database, built by ``python -m safety demo`` once a session."""
-    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    run = safety("demo", "--db", db)
-    assert run.returncode == 0, run.stderr
-    return db
 
 
 @pytest.fixture(scope="session")

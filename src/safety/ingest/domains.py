@@ -367,12 +367,12 @@ DOMAINS: dict[str, DomainSpec] = {spec.domain: spec for spec in (
     DomainSpec("SUPPAE", "supp_qualifier",
                ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL"),
                ("USUBJID", "IDVAR", "IDVARVAL", "QNAM"), map_supp, "Supplemental AE qualifiers"),
-    DomainSpec("SUPPDM", "supp_qualifier", ("STUDYID", "RDOMAIN", "USUBJID", "QNAM", "QVAL"),
-               ("USUBJID", "QNAM"), map_supp, "Supplemental DM qualifiers"),
     DomainSpec("LB", "lab", ("STUDYID", "USUBJID", "LBSEQ", "LBTESTCD"), ("USUBJID", "LBSEQ"),
                map_lb, "Laboratory"),
     DomainSpec("VS", "vital_sign", ("STUDYID", "USUBJID", "VSSEQ", "VSTESTCD"),
                ("USUBJID", "VSSEQ"), map_vs, "Vital signs"),
+    DomainSpec("SUPPDM", "supp_qualifier", ("STUDYID", "RDOMAIN", "USUBJID", "QNAM", "QVAL"),
+               ("USUBJID", "QNAM"), map_supp, "Supplemental DM qualifiers"),
 )}
 # Load order within one ingest: DM first (other domains are checked against it), DS next
 # (it sets subject status), then the rest.

@@ -34,7 +34,7 @@ import duckdb
 import pandas as pd
 
 from safety.config import StudyConfig, stored_study_config
-from safety.errors import StoreError
+from safety.errors import SafetyError, StoreError
 from safety.escalation import (
     Outcomes,
     RuleState,
@@ -263,22 +263,45 @@ class StudyStatus:
 
 def study_statuses(
     con: duckdb.DuckDBPyConnection, study_id: str | None = None, cutoff: date | None = None
-) -> list[StudyStatus]:
+) -> list[StudyStatus | UnavailableStudy]:
     """The status of every study in the database (or of one), each at its own data cut-off
-    unless ``cutoff`` is given. Raises StoreError for an unknown study."""
+    unless ``cutoff`` is given. Raises StoreError for an unknown study; a study whose status
+    cannot be computed is an :class:`UnavailableStudy` with the reason, the others go on."""
     all_studies = queries.studies.studies(con)
     if study_id is not None:
         all_studies = all_studies[all_studies["study_id"].str.lower() == study_id.lower()]
         if all_studies.empty:
             raise StoreError(f"no study {study_id!r} in the database")
-    result = []
+    result: list[StudyStatus | UnavailableStudy] = []
     for row in all_studies.itertuples():  # one per study
-        config = stored_study_config(row.config_toml, row.study_id)
         study_cutoff = cutoff or (
             row.data_cutoff.date() if pd.notna(row.data_cutoff) else date.today()
         )
-        result.append(study_status(con, config, study_cutoff))
+        try:
+            config = stored_study_config(row.config_toml, row.study_id)
+            result.append(study_status(con, config, study_cutoff))
+        except SafetyError as exc:  # one study's failure never hides the others
+            log.warning("status of %s not available: %s", row.study_id, exc)
+            result.append(UnavailableStudy(row.study_id, row.title, study_cutoff, str(exc)))
     return result
+
+
+@dataclass(frozen=True)
+class UnavailableStudy:
+    """A study whose status cannot be computed (e.g. its stored configuration no longer reads),
+    reported with the reason beside the others."""
+
+    study_id: str
+    title: str
+    cutoff: date
+    error: str
+
+    def to_json(self) -> dict:
+        return {"id": self.study_id, "title": self.title, "cutoff": self.cutoff.isoformat(),
+                "error": self.error, "cohorts": [], "rules": []}
+
+    def to_text(self) -> str:
+        return f"{self.study_id} at {self.cutoff}: status not available: {self.error}"
 
 
 def study_status(
