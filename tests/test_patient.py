@@ -244,3 +244,28 @@ def test_8_profile_of_an_earlier_cutoff_leaves_later_records_out(con, config):
     assert profile.dlt_state["dlt_state"] == "pending"
     assert profile.subject["days_on_study"] == 5
     assert (profile.labs["collected_date"].dt.date <= early).all()
+
+
+@pytest.mark.parametrize("left, text", [
+    (1, "pending: 1 day left of 28 (the window ends on 2021-01-16)"),
+    (12, "pending: 12 days left of 28 (the window ends on 2021-01-16)"),
+])
+def test_9_window_text_in_plain_words(left, text):
+    state = {"dlt_state": "pending", "days_left": left, "window_end": date(2021, 1, 16)}
+    assert patient.dlt_window_text(state, 28) == text
+
+
+def test_10_window_end_tense_follows_the_cutoff():
+    # "The DLT window ended on <a date after the cut-off>" was wrong text
+    assert patient.window_end_text(date(2021, 1, 27), date(2021, 1, 15)) == (
+        "The DLT window ends on 2021-01-27")
+    assert patient.window_end_text(date(2021, 1, 10), date(2021, 1, 15)) == (
+        "The DLT window ended on 2021-01-10")
+
+
+def test_11_study_days_have_no_day_0():
+    # SDTMIG 3.x --DY: the first dose day is day 1, the day before is day -1
+    first = date(2021, 1, 10)
+    days = patient.study_days(pd.Series(pd.to_datetime(["2021-01-09", "2021-01-10",
+                                                        "2021-01-11"])), first)
+    assert days.tolist() == [-1, 1, 2]

@@ -410,6 +410,22 @@ def test_14_pilot_pt_incidence_and_serious_and_fatal(pilot, raw):
         stats.fisher_exact([[22, 84 - 22], [6, 86 - 6]]).pvalue)
 
 
+def test_14b_pilot_inconsistent_seriousness_is_kept_and_listed(pilot):
+    # SDTMIG 3.x AE: AESER = N with AESDTH = Y contradicts itself; the record loads as delivered
+    # (AESER kept) and is listed as a data-quality finding, counted as serious. The pilot's 3
+    # deaths (01-701-1211, 01-704-1445, 01-710-1083) are such records.
+    db, config, cutoff = pilot
+    with store.read_connection(db) as con:
+        findings = adverse_events.data_quality(con, config, cutoff)
+        deaths = adverse_events.deaths(con, config, cutoff)
+    fatal = findings[findings["finding"].str.contains("AESDTH")]
+    assert sorted(fatal["usubjid"]) == ["01-701-1211", "01-704-1445", "01-710-1083"]
+    assert set(fatal["counted_as"]) == {"serious"}
+    assert all(f.startswith("AESER N but AESDTH") for f in fatal["finding"])
+    assert sorted(deaths["usubjid"]) == ["01-701-1211", "01-704-1445", "01-710-1083"]
+    assert deaths["serious"].all() and deaths["teae"].all()
+
+
 # --- charts: small frames in, traces out -----------------------------------------------------------
 
 def test_15_charts_carry_customdata_for_drill_down(tiny_db):

@@ -512,6 +512,18 @@ def deliver(study: Study, folder: Path, db: Path | None = None,
     return db
 
 
+def ingest_together(folder: Path, *studies: Study) -> tuple[Path, Run]:
+    """Several studies delivered in one ``ingest`` call into one database (``folder``/
+    safety.duckdb): (the database, the run, whose success the caller checks)."""
+    cfg = folder / "studies"
+    files = []
+    for study in studies:
+        study.write_config(cfg)
+        files += study.write(folder / f"sdtm-{study.study_id.lower()}")
+    db = folder / "safety.duckdb"
+    return db, ingest(db, *files, studies_dir=cfg)
+
+
 def cohort(doc: dict, cohort_id: str, study_id: str | None = None) -> dict:
     """One cohort of a status document (of ``study_id``, else of the first study)."""
     st = doc["studies"][0] if study_id is None else study_of(doc, study_id)

@@ -26,7 +26,7 @@ from .sdtm import (
     Subject,
     check_loaded,
     cohort,
-    ingest,
+    ingest_together,
     status,
     study_of,
 )
@@ -56,12 +56,7 @@ NORM = Study("SCN-NORM", [CohortSpec("DL1", "Dose level 1", 1, 1.0),
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     """(the database of both studies, the run of the one ingest call that loaded them)."""
-    folder = tmp_path_factory.mktemp("scn-exp")
-    cfg = folder / "studies"
-    EXP.write_config(cfg)
-    NORM.write_config(cfg)
-    files = EXP.write(folder / "sdtm-exp") + NORM.write(folder / "sdtm-norm")
-    return folder / "safety.duckdb", ingest(folder / "safety.duckdb", *files, studies_dir=cfg)
+    return ingest_together(tmp_path_factory.mktemp("scn-exp"), EXP, NORM)
 
 
 def test_ingest_of_both_studies_succeeds(both):

@@ -31,7 +31,7 @@ from .sdtm import (
     Subject,
     check_loaded,
     cohort,
-    ingest,
+    ingest_together,
     safety,
     status,
     study_of,
@@ -52,13 +52,9 @@ P33 = Study("SCN-P33", COHORTS, design="3+3", labs=False, subjects=[
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("scn-pend")
-    cfg = folder / "studies"
-    PEND.write_config(cfg)
-    P33.write_config(cfg)
-    files = PEND.write(folder / "sdtm-pend") + P33.write(folder / "sdtm-p33")
-    check_loaded(ingest(folder / "safety.duckdb", *files, studies_dir=cfg))
-    return folder / "safety.duckdb"
+    db, run = ingest_together(tmp_path_factory.mktemp("scn-pend"), PEND, P33)
+    check_loaded(run)
+    return db
 
 
 def _rec(db, cutoff, study="SCN-PEND"):

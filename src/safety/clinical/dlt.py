@@ -55,6 +55,8 @@ are DuckDB table macros that every connection of ``safety.store`` has:
 
 - ``dlt_event(study_id, cutoff, known_by := NULL)``: one row per DLT candidate or adjudicated
   DLT known at the cut-off;
+- ``dose_cohort_ae(study_id, cutoff)``: the AEs of dosed dose-cohort subjects, with
+  ``on_treatment`` by the rule above (also the hard-stop rule's events);
 - ``ae_dlt_verdict(study_id, cutoff)``: every AE of a dosed subject of a dose cohort, with the
   rule's verdict (``is_candidate``, ``dlt_rule``, or ``not_dlt_reason``: why it is not one,
   e.g. "grade 2 < 3");
@@ -109,62 +111,79 @@ JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
 CROSS JOIN (SELECT window_days FROM rule_parameters WHERE study_id = in_study) r
 WHERE s.study_id = in_study AND NOT c.is_control AND s.first_dose_date IS NOT NULL;
 
-CREATE OR REPLACE TEMP MACRO ae_dlt_verdict(in_study, at_cutoff) AS TABLE
--- Every AE of a dosed subject of a dose cohort known at the cut-off, with the DLT rule's
--- verdict on it: a candidate (and the rule that made it), or why not.
+CREATE OR REPLACE TEMP MACRO dose_cohort_ae(in_study, at_cutoff) AS TABLE
+-- The AEs of dosed subjects of the dose cohorts started by the cut-off, with whether each began
+-- on treatment (date-times when both sides have one, else dates) and its study day.
+SELECT ae.study_id, ae.usubjid, s.cohort_id, ae.seq, ae.pt, ae.start_date, ae.start_at,
+       s.first_dose_at, s.window_end, ae.grade, ae.causality, ae.related,
+       date_diff('day', s.first_dose_date, ae.start_date)
+         + CASE WHEN ae.start_date >= s.first_dose_date THEN 1 ELSE 0 END AS onset_day,
+       CASE WHEN ae.start_at IS NOT NULL AND s.first_dose_at IS NOT NULL
+            THEN ae.start_at >= s.first_dose_at
+            ELSE ae.start_date >= s.first_dose_date END AS on_treatment,
+       ae.start_at IS NOT NULL AND s.first_dose_at IS NOT NULL AS timed
+FROM current_adverse_event ae
+JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+WHERE ae.study_id = in_study AND ae.start_date <= at_cutoff;
+
+CREATE OR REPLACE TEMP MACRO dlt_rule_text(always, pt, grade, min_grade, require_related,
+                                          causality, onset_day, window_days) AS
+-- The rule that made an AE a DLT candidate, in words, with its numbers.
+    CASE
+      WHEN always THEN 'always-DLT term (' || pt || ')'
+      ELSE 'grade ' || grade || ' >= ' || min_grade
+           || CASE WHEN NOT require_related THEN ''
+                   WHEN causality IS NULL THEN ', related (causality missing, counted as related)'
+                   ELSE ', related (' || causality || ')' END
+    END || ', onset on study day ' || onset_day || ' of ' || window_days;
+
+CREATE OR REPLACE TEMP MACRO ae_dlt_check(in_study, at_cutoff) AS TABLE
+-- Every AE of a dosed subject of a dose cohort known at the cut-off, with the DLT rule's tests.
 WITH rule AS (SELECT * FROM rule_parameters WHERE study_id = in_study),
 checked AS (
-    SELECT ae.study_id, ae.usubjid, s.cohort_id, ae.seq, ae.pt, ae.start_date, ae.start_at,
-           s.first_dose_at, ae.grade, ae.causality, ae.related,
-           date_diff('day', s.first_dose_date, ae.start_date)
-             + CASE WHEN ae.start_date >= s.first_dose_date THEN 1 ELSE 0 END AS onset_day,
+    SELECT ae.* EXCLUDE (window_end),
            r.window_days, r.min_grade, r.require_related,
-           CASE WHEN ae.start_at IS NOT NULL AND s.first_dose_at IS NOT NULL
-                THEN ae.start_at >= s.first_dose_at
-                ELSE ae.start_date >= s.first_dose_date END AS on_treatment,
-           ae.start_at IS NOT NULL AND s.first_dose_at IS NOT NULL AS timed,
-           ae.start_date <= s.window_end AS before_window_end,
+           ae.start_date <= ae.window_end AS before_window_end,
            list_contains(r.excluded_terms, lower(ae.pt)) AS excluded,
            list_contains(r.always_terms, lower(ae.pt)) AS always,
            coalesce(ae.grade >= r.min_grade, false) AS grade_ok,
            ae.related OR NOT r.require_related AS related_ok
-    FROM current_adverse_event ae
-    JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+    FROM dose_cohort_ae(in_study, at_cutoff) ae
     CROSS JOIN rule r
-    WHERE ae.study_id = in_study AND ae.start_date <= at_cutoff
 )
 SELECT *,
        on_treatment AND before_window_end AND NOT excluded
-         AND (always OR (grade_ok AND related_ok)) AS is_candidate,
+         AND (always OR (grade_ok AND related_ok)) AS is_candidate
+FROM checked;
+
+CREATE OR REPLACE TEMP MACRO ae_dlt_verdict(in_study, at_cutoff) AS TABLE
+-- The same AEs with the verdict in words: the rule that made a candidate, or why not.
+SELECT *,
+       dlt_rule_text(always, pt, grade, min_grade, require_related, causality, onset_day,
+                     window_days) AS dlt_rule,
        CASE
-         WHEN always THEN 'always-DLT term (' || pt || ')'
-         ELSE 'grade ' || grade || ' >= ' || min_grade
-              || CASE WHEN NOT require_related THEN ''
-                      WHEN causality IS NULL
-                        THEN ', related (causality missing, counted as related)'
-                      ELSE ', related (' || causality || ')' END
-       END || ', onset on study day ' || onset_day || ' of ' || window_days AS dlt_rule,
-       CASE
+         WHEN is_candidate THEN NULL
          WHEN NOT on_treatment AND timed AND onset_day = 1
            THEN 'began at ' || strftime(start_at, '%H:%M') || ', before the first dose at '
                 || strftime(first_dose_at, '%H:%M') || ' on study day 1'
-         WHEN NOT on_treatment THEN 'began before the first dose (study day '
-                || onset_day || ')'
+         WHEN NOT on_treatment THEN 'began before the first dose (study day ' || onset_day || ')'
          WHEN NOT before_window_end THEN 'began on study day ' || onset_day
                 || ', after the ' || window_days || '-day window'
          WHEN excluded THEN pt || ' is an excluded term'
-         WHEN always THEN NULL
          WHEN grade IS NULL THEN 'no grade recorded'
          WHEN NOT grade_ok THEN 'grade ' || grade || ' < ' || min_grade
          WHEN NOT related_ok THEN 'not related (' || causality || ')'
        END AS not_dlt_reason
-FROM checked;
+FROM ae_dlt_check(in_study, at_cutoff);
 
-CREATE OR REPLACE TEMP MACRO dlt_event(in_study, at_cutoff, known_by := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO dlt_candidate(in_study, at_cutoff) AS TABLE
+-- DLT candidates by the rule, before adjudication: AE-based and lab-based.
 WITH rule AS (SELECT * FROM rule_parameters WHERE study_id = in_study),
 dlt_ae AS (
-    SELECT study_id, usubjid, seq, pt, start_date, onset_day, grade, dlt_rule
-    FROM ae_dlt_verdict(in_study, at_cutoff) WHERE is_candidate
+    SELECT study_id, usubjid, seq, pt, start_date, onset_day, grade,
+           dlt_rule_text(always, pt, grade, min_grade, require_related, causality, onset_day,
+                         window_days) AS dlt_rule
+    FROM ae_dlt_check(in_study, at_cutoff) WHERE is_candidate
 ),
 -- Lab-based candidates: one per subject and term, the first qualifying post-dose draw.
 dlt_lab AS (
@@ -203,34 +222,59 @@ dlt_lab AS (
       AND g.x.grade >= r.lab_min_grades[list_position(r.lab_terms, lower(g.x.term))]
     QUALIFY row_number() OVER (PARTITION BY g.usubjid, lower(g.x.term)
                                ORDER BY g.onset_date, g.seq) = 1
-),
-adjudication AS (
-    SELECT * FROM dlt_adjudication
-    WHERE study_id = in_study
-      AND decided_at <= coalesce(CAST(known_by AS TIMESTAMP), TIMESTAMP 'infinity')
-    QUALIFY row_number() OVER (PARTITION BY usubjid, source, coalesce(source_seq, -adjudication_id)
-                               ORDER BY decided_at DESC, adjudication_id DESC) = 1
 )
-SELECT d.study_id, d.usubjid, 'adverse_event' AS source, d.seq AS source_seq, d.pt AS term,
-       d.start_date AS onset_date, d.onset_day, d.grade, d.dlt_rule,
-       coalesce(a.decision, 'candidate') AS dlt_status, a.reason AS adjudication_reason,
-       a.decided_by, a.decided_at
-FROM dlt_ae d
-LEFT JOIN adjudication a
-  ON a.usubjid = d.usubjid AND a.source = 'adverse_event' AND a.source_seq = d.seq
+SELECT study_id, usubjid, 'adverse_event' AS source, seq AS source_seq, pt AS term,
+       start_date AS onset_date, onset_day, grade, dlt_rule
+FROM dlt_ae
 UNION ALL
-SELECT d.study_id, d.usubjid, 'lab', d.seq, d.term, d.onset_date, d.onset_day, d.grade,
-       d.dlt_rule, coalesce(a.decision, 'candidate'), a.reason, a.decided_by, a.decided_at
-FROM dlt_lab d
-LEFT JOIN adjudication a
-  ON a.usubjid = d.usubjid AND a.source = 'lab' AND a.source_seq = d.seq
+SELECT study_id, usubjid, 'lab', seq, term, onset_date, onset_day, grade, dlt_rule FROM dlt_lab;
+
+CREATE OR REPLACE TEMP MACRO latest_adjudication(in_study, days, known_by, by_day) AS TABLE
+-- Per cut-off of ``days``: the latest adjudication of each event recorded by ``known_by`` (and,
+-- with ``by_day``, by the end of that cut-off day: the decisions as they could be taken then).
+SELECT d.cutoff, a.*
+FROM (SELECT unnest(days) AS cutoff) d
+JOIN dlt_adjudication a
+  ON a.study_id = in_study
+ AND a.decided_at <= least(coalesce(CAST(known_by AS TIMESTAMP), TIMESTAMP 'infinity'),
+                           CASE WHEN by_day THEN CAST(d.cutoff + 1 AS TIMESTAMP)
+                                ELSE TIMESTAMP 'infinity' END)
+QUALIFY row_number() OVER (PARTITION BY d.cutoff, a.usubjid, a.source,
+                                        coalesce(a.source_seq, -a.adjudication_id)
+                           ORDER BY a.decided_at DESC, a.adjudication_id DESC) = 1;
+
+CREATE OR REPLACE TEMP MACRO dlt_event(in_study, at_cutoff, known_by := NULL) AS TABLE
+SELECT d.study_id, d.usubjid, d.source, d.source_seq, d.term, d.onset_date, d.onset_day,
+       d.grade, d.dlt_rule, coalesce(a.decision, 'candidate') AS dlt_status,
+       a.reason AS adjudication_reason, a.decided_by, a.decided_at
+FROM dlt_candidate(in_study, at_cutoff) d
+LEFT JOIN latest_adjudication(in_study, [at_cutoff], known_by, false) a
+  ON a.usubjid = d.usubjid AND a.source = d.source AND a.source_seq = d.source_seq
 UNION ALL
 SELECT a.study_id, a.usubjid, a.source, a.source_seq, a.description, a.onset_date,
        date_diff('day', s.first_dose_date, a.onset_date) + 1,
        NULL, 'added by adjudication: ' || a.reason,
        a.decision, a.reason, a.decided_by, a.decided_at
-FROM adjudication a JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+FROM latest_adjudication(in_study, [at_cutoff], known_by, false) a
+JOIN dlt_subject(in_study) s USING (study_id, usubjid)
 WHERE a.source = 'manual' AND a.onset_date <= at_cutoff;
+
+CREATE OR REPLACE TEMP MACRO counted_dlt(in_study, days, known_by, by_day) AS TABLE
+-- Per cut-off of ``days``: the DLTs that count (candidates, confirmed and added; not rejected).
+-- Candidates are the same at every cut-off once their onset has passed (the data are as
+-- delivered), so they are found once, at the last cut-off.
+WITH d AS (SELECT unnest(days) AS cutoff),
+adj AS (SELECT * FROM latest_adjudication(in_study, days, known_by, by_day))
+SELECT d.cutoff, c.usubjid, c.onset_date
+FROM dlt_candidate(in_study, (SELECT max(cutoff) FROM d)) c
+JOIN d ON c.onset_date <= d.cutoff
+LEFT JOIN adj a ON a.cutoff = d.cutoff AND a.usubjid = c.usubjid AND a.source = c.source
+               AND a.source_seq = c.source_seq
+WHERE coalesce(a.decision, 'candidate') IN ('candidate', 'confirmed', 'added')
+UNION ALL
+SELECT a.cutoff, a.usubjid, a.onset_date
+FROM adj a JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+WHERE a.source = 'manual' AND a.onset_date <= a.cutoff AND a.decision = 'added';
 
 CREATE OR REPLACE TEMP MACRO subject_departure(in_study) AS TABLE
 -- When and why each dosed subject left the study: the earliest of her DS disposition events
@@ -282,10 +326,13 @@ LEFT JOIN current_exposure e
  AND e.start_date >= s.first_dose_date AND e.start_date <= s.window_end
 GROUP BY s.usubjid;
 
-CREATE OR REPLACE TEMP MACRO subject_dlt_state(in_study, at_cutoff, known_by := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO subject_dlt_state_days(in_study, days, known_by := NULL,
+                                                   by_day := false) AS TABLE
+-- Every subject's state at each cut-off of ``days`` (one query for the decision history).
 WITH rule AS (SELECT * FROM rule_parameters WHERE study_id = in_study),
 subj AS (
-    SELECT s.study_id, s.usubjid, s.cohort_id, s.age, s.sex, s.status, s.first_dose_date,
+    SELECT d.cutoff AS at_cutoff, s.study_id, s.usubjid, s.cohort_id, s.age, s.sex, s.status,
+           s.first_dose_date,
            s.end_of_study_date,
            s.first_dose_date IS NOT NULL AND s.first_dose_date <= at_cutoff AS treated,
            s.first_dose_date + r.window_days - 1 AS window_end,
@@ -298,14 +345,14 @@ subj AS (
            CASE WHEN x.planned > 0 THEN x.received / x.planned END AS received_fraction,
            coalesce(c.is_control, false) AS is_control
     FROM current_subject s
+    CROSS JOIN (SELECT unnest(days) AS cutoff) d
     LEFT JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
     CROSS JOIN rule r
-    LEFT JOIN (SELECT usubjid, count(*) AS dlts, min(onset_date) AS first_dlt_date
-               FROM dlt_event(in_study, at_cutoff, known_by := known_by)
-               WHERE dlt_status IN ('candidate', 'confirmed', 'added')
-               GROUP BY usubjid) n USING (usubjid)
-    LEFT JOIN subject_departure(in_study) dep USING (usubjid)
-    LEFT JOIN subject_exposure(in_study) x USING (usubjid)
+    LEFT JOIN (SELECT cutoff, usubjid, count(*) AS dlts, min(onset_date) AS first_dlt_date
+               FROM counted_dlt(in_study, days, known_by, by_day)
+               GROUP BY ALL) n ON n.cutoff = d.cutoff AND n.usubjid = s.usubjid
+    LEFT JOIN subject_departure(in_study) dep ON dep.usubjid = s.usubjid
+    LEFT JOIN subject_exposure(in_study) x ON x.usubjid = s.usubjid
     WHERE s.study_id = in_study
 ),
 stated AS (
@@ -321,8 +368,8 @@ stated AS (
            END AS dlt_state
     FROM subj
 )
-SELECT study_id, usubjid, cohort_id, age, sex, status, first_dose_date, end_of_study_date,
-       treated, window_end, dlts, dlt_state,
+SELECT at_cutoff AS cutoff, study_id, usubjid, cohort_id, age, sex, status, first_dose_date,
+       end_of_study_date, treated, window_end, dlts, dlt_state,
        CASE WHEN treated
             THEN greatest(date_diff('day', at_cutoff, window_end), 0) END AS days_left,
        left_on, received_fraction,
@@ -335,8 +382,8 @@ SELECT study_id, usubjid, cohort_id, age, sex, status, first_dose_date, end_of_s
            CASE WHEN left_on IS NOT NULL
                 THEN 'left the study on ' || strftime(left_on, '%Y-%m-%d') || ' (study day '
                      || (date_diff('day', first_dose_date, left_on) + 1) || ', '
-                     || departure_reason || ') without a DLT, before the window ends on '
-                     || strftime(window_end, '%Y-%m-%d')
+                     || departure_reason || ') without a DLT, before the last day of her '
+                     || 'window (' || strftime(window_end, '%Y-%m-%d') || ')'
                 ELSE 'received ' || CAST(round(100 * coalesce(received_fraction, 0), 1) AS VARCHAR)
                      || '% of the planned dose in the window; the protocol requires at least '
                      || CAST(round(100 * min_exposure, 1) AS VARCHAR) || '%'
@@ -351,4 +398,8 @@ SELECT study_id, usubjid, cohort_id, age, sex, status, first_dose_date, end_of_s
               || ' of ' || window_days || ', the window ends on ' || strftime(window_end, '%Y-%m-%d')
        END AS state_reason
 FROM stated;
+
+CREATE OR REPLACE TEMP MACRO subject_dlt_state(in_study, at_cutoff, known_by := NULL) AS TABLE
+SELECT * EXCLUDE (cutoff)
+FROM subject_dlt_state_days(in_study, [at_cutoff], known_by := known_by);
 """

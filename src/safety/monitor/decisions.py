@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import duckdb
 import numpy as np
@@ -203,7 +203,16 @@ def escalation_inputs(
     evaluable history as (dose level, DLT) per patient, the design wrapped in the protocol's
     rules with the pending patients and hard-stop events of that day)."""
     states = queries.dlt.subject_dlt_states(con, config.study_id, cutoff, adjudicated_by)
-    hard_stops = queries.adverse_events.hard_stop_events(con, config.study_id, cutoff, hard_stop_terms(config))
+    hard_stops = queries.adverse_events.hard_stop_events(
+        con, config.study_id, cutoff, hard_stop_terms(config))
+    return (states, *inputs_from(config, states, hard_stops))
+
+
+def inputs_from(
+    config: StudyConfig, states: pd.DataFrame, hard_stops: pd.DataFrame
+) -> tuple[list[tuple[int, bool]], Design]:
+    """(the evaluable history, the design wrapped in the protocol's rules) from the subjects'
+    states and the hard-stop events of one cut-off."""
     levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
     design = design_from_config(
         config,
@@ -211,7 +220,7 @@ def escalation_inputs(
         unevaluated=unevaluated_by_dose(states, levels),
         pending_first=pending_among_first(states, levels, _first_n(config)),
     )
-    return states, evaluable_history(states, levels), design
+    return evaluable_history(states, levels), design
 
 
 def decision_history(
@@ -257,13 +266,18 @@ def decision_history(
         )
     )
     events = changes.groupby("day", sort=True)["what"].agg("; ".join)
+    # every day's states in one query; hard-stop events found once (an event of the last day
+    # with an onset on or before a day is that day's event)
+    by_day = dict(tuple(queries.dlt.subject_dlt_states_by_day(
+        con, config.study_id, list(events.index), adjudicated_by).groupby("cutoff")))
+    stops = queries.adverse_events.hard_stop_events(
+        con, config.study_id, cutoff, hard_stop_terms(config))
+    stop_days = pd.to_datetime(stops["start_date"]).dt.date
     rows = []
     previous: tuple[str, bool, int | None] | None = None
     for day, what in events.items():
-        known = datetime.combine(day, time.max)
-        if adjudicated_by is not None:
-            known = min(known, adjudicated_by)
-        states, history, design = escalation_inputs(con, config, day, known)
+        states = by_day[pd.Timestamp(day)].reset_index(drop=True)
+        history, design = inputs_from(config, states, stops[stop_days <= day])
         outcomes = cohorts_from_patients(history)
         decision = study_recommendation(states, history, design, config)
         dosed = states[states["cohort_id"].isin(dose_ids)]

@@ -41,17 +41,18 @@ def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: da
 def hard_stop_events(
     con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date, terms: list[str]
 ) -> pd.DataFrame:
-    """TEAEs of the dose cohorts whose preferred term is a hard-stop term (case-insensitive),
-    at the cut-off. The control arm's events do not stop the escalation: decisions depend on
-    the dose cohorts only.
+    """AEs of the dose cohorts on treatment (``dose_cohort_ae``, the DLT rule's time rule) whose
+    preferred term is a hard-stop term (case-insensitive), at the cut-off. The control arm's
+    events do not stop the escalation: decisions depend on the dose cohorts only.
 
     Columns: usubjid, seq, pt, grade, start_date.
     """
+    if not terms:  # no hard-stop rule: nothing to look up (the decision history asks daily)
+        return pd.DataFrame({"usubjid": [], "seq": [], "pt": [], "grade": [], "start_date": []})
     return con.execute(
         """
-        SELECT usubjid, seq, pt, grade, start_date FROM ae_teae($study_id, $cutoff)
-        WHERE teae AND NOT is_control AND start_date <= $cutoff
-          AND list_contains($terms, lower(pt))
+        SELECT usubjid, seq, pt, grade, start_date FROM dose_cohort_ae($study_id, $cutoff)
+        WHERE on_treatment AND list_contains($terms, lower(pt))
         ORDER BY start_date, usubjid
         """,
         {"study_id": study_id, "cutoff": cutoff, "terms": [t.lower() for t in terms]},

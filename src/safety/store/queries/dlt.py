@@ -58,6 +58,29 @@ def subject_dlt_states(
     ).df()
 
 
+def subject_dlt_states_by_day(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    days: list[date],
+    adjudicated_by: datetime | None = None,
+) -> pd.DataFrame:
+    """Every subject's DLT-window state at each of ``days``, in one query (the decision history),
+    with the adjudications recorded by the end of each day (and by ``adjudicated_by``).
+
+    Columns: cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlts, dlt_state,
+    days_left (text columns as Python objects: the history slices this frame once a day).
+    """
+    frame = con.execute(
+        """
+        SELECT cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlts,
+               dlt_state, days_left
+        FROM subject_dlt_state_days($study_id, $days, known_by := $known_by, by_day := true)
+        ORDER BY cutoff, cohort_id, first_dose_date, usubjid""",
+        {"study_id": study_id, "days": list(days), "known_by": adjudicated_by},
+    ).df()
+    return frame.astype({c: object for c in ("usubjid", "cohort_id", "dlt_state")})
+
+
 def record_adjudication(
     con: duckdb.DuckDBPyConnection,
     *,
