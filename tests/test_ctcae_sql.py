@@ -89,6 +89,15 @@ def con():
     c.close()
 
 
+@pytest.fixture(scope="module")
+def plain():
+    """An in-memory store with the product's own lab map (INR -> INR increased)."""
+    c = duckdb.connect()
+    store.create_schema(c)
+    yield c
+    c.close()
+
+
 MINIMAL_CONFIG = """
 [study]
 id = "S"
@@ -220,24 +229,33 @@ def test_sql_view_agrees_with_scalar_grade_on_many_random_values(con):
     assert sum(g is not None and g >= 1 for g in got) > len(got) // 5  # thresholds were hit
 
 
-@pytest.mark.parametrize("value, base, expected", [
+INR_CASES = [  # (value, baseline, anticoagulated, grade)
     # CTCAE v5.0 "INR increased", not on anticoagulation: >1.2 - 1.5 G1; >1.5 - 2.5 G2; >2.5 G3
-    (1.2, 1.0, 0), (1.21, 1.0, 1), (1.5, 1.0, 1), (1.51, 1.0, 2), (2.5, 1.0, 2), (2.51, 1.0, 3),
-    (0.99, 0.98, 0),  # the issue's case: normal INR above a normal baseline is no toxicity
-    (1.1, None, 0),  # no baseline needed
-])
-def test_inr_is_graded_as_not_anticoagulated_by_default(value, base, expected):
-    c = duckdb.connect()
-    store.create_schema(c)
-    queries.studies.record_rule_parameters(c, "S", parse_study_config(MINIMAL_CONFIG).dlt, None)
-    rows = [("P", 1, "INR", base, "RATIO", 0.8, 1.2, BASE_DAY),
-            ("P", 2, "INR", value, "RATIO", 0.8, 1.2, POST_DAY)]
+    (1.2, 1.0, False, 0), (1.21, 1.0, False, 1), (1.5, 1.0, False, 1), (1.51, 1.0, False, 2),
+    (2.5, 1.0, False, 2), (2.51, 1.0, False, 3),
+    (0.99, 0.98, False, 0),  # the issue's case: normal INR above a normal baseline is no toxicity
+    (1.1, None, False, 0),  # no baseline needed
+    # on anticoagulation (study setting [labs] inr_anticoagulated): >1 - 1.5 x baseline G1
+    (0.99, 0.98, True, 1), (1.48, 0.98, True, 2),
+]
+
+
+@pytest.mark.parametrize("anticoagulated", [False, True])
+def test_inr_is_graded_as_not_anticoagulated_unless_the_study_says(plain, anticoagulated):
+    cases = [c for c in INR_CASES if c[2] == anticoagulated]
+    queries.studies.record_rule_parameters(plain, "S", parse_study_config(MINIMAL_CONFIG).dlt,
+                                           None, LabSettings(inr_anticoagulated=anticoagulated))
+    rows = [row for i, (value, base, _, _) in enumerate(cases)
+            for row in ((f"P{i}", 1, "INR", base, "RATIO", 0.8, 1.2, BASE_DAY),
+                        (f"P{i}", 2, "INR", value, "RATIO", 0.8, 1.2, POST_DAY))]
     labs = pd.DataFrame(rows, columns=["usubjid", "seq", "test_code", "value", "unit", "lln",
                                        "uln", "collected_date"])
-    out = _load(c, labs).set_index("seq")
-    assert (out.loc[2, "term_high"], int(out.loc[2, "grade_high"])) == ("INR increased", expected)
-    assert not out.loc[2, "anticoagulated"]
-    c.close()
+    out = _load(plain, labs)
+    post = out[out["seq"] == 2].set_index("usubjid")
+    assert [int(post.loc[f"P{i}", "grade_high"]) for i in range(len(cases))] == [
+        c[3] for c in cases]
+    assert (post["term_high"] == "INR increased").all()
+    assert (post["anticoagulated"] == anticoagulated).all()
 
 
 def test_signif_macro_is_r_signif(con):

@@ -1,9 +1,10 @@
 """Treatment-emergent adverse events (TEAEs): the rule, its SQL, and the AE summary's rows.
 
-The rule is the DuckDB table macro ``ae_teae(study_id, cutoff)`` (:data:`MACROS`, on every
+The rule is the DuckDB table macro ``ae_emergence(study_id, cutoff)`` (:data:`MACROS`, on every
 connection of ``safety.store``): every AE of the safety analysis set
 (``safety.clinical.populations``) known at the cut-off, with its ``teae`` flag and the case that
-decided it. Every adverse-event table (``safety.store.queries.adverse_events``) reads it; this
+decided it; ``ae_teae(study_id, cutoff)`` is the same rows with ``is_dlt`` from the DLT rule (the
+AE tables' DLT row), kept apart because finding DLTs costs more than the rest. Every adverse-event table (``safety.store.queries.adverse_events``) reads it; this
 module also holds the table filters and the formatting of the AE tables (pure, frames in and
 out); ``safety.monitor.adverse_events`` asks the database.
 
@@ -77,7 +78,7 @@ AE_CATEGORIES: dict[str, tuple[str, str]] = {
 # onset_earliest .. onset_latest is the range AESTDTC allows (year-only: the whole year;
 # year-month: the whole month; a full date: that day; blank: unknown), narrowed by a known end.
 MACROS = """
-CREATE OR REPLACE TEMP MACRO ae_teae(in_study, at_cutoff) AS TABLE
+CREATE OR REPLACE TEMP MACRO ae_emergence(in_study, at_cutoff) AS TABLE
 WITH population AS (
     SELECT p.*,
            p.first_dose_date + st.follow_up_days AS follow_up_end,
@@ -138,13 +139,16 @@ SELECT ae_range.* EXCLUDE (before_dose_time),
        coalesce(grade = 5 OR upper(outcome) = 'FATAL'
                 OR contains(serious_criteria, 'AESDTH'), false) AS fatal,
        coalesce(upper(action_taken) = 'DRUG WITHDRAWN', false) OR withdrawn_for_ae
-           AS leads_to_discontinuation,
-       d.dlt_usubjid IS NOT NULL AS is_dlt
-FROM ae_range
+           AS leads_to_discontinuation
+FROM ae_range;
+
+CREATE OR REPLACE TEMP MACRO ae_teae(in_study, at_cutoff) AS TABLE
+SELECT e.*, d.dlt_usubjid IS NOT NULL AS is_dlt
+FROM ae_emergence(in_study, at_cutoff) e
 LEFT JOIN (SELECT DISTINCT usubjid AS dlt_usubjid, source_seq
            FROM dlt_event(in_study, at_cutoff)
            WHERE source = 'adverse_event' AND dlt_status IN ('candidate', 'confirmed')) d
-  ON d.dlt_usubjid = ae_range.usubjid AND d.source_seq = ae_range.seq;
+  ON d.dlt_usubjid = e.usubjid AND d.source_seq = e.seq;
 """
 
 

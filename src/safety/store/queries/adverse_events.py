@@ -29,7 +29,7 @@ def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: da
                count(*) AS aes,
                count(*) FILTER (WHERE grade >= 3) AS grade3plus,
                count(*) FILTER (WHERE serious) AS serious
-        FROM ae_teae($study_id, $cutoff)
+        FROM ae_emergence($study_id, $cutoff)
         WHERE teae AND start_date IS NOT NULL
         GROUP BY ALL
         ORDER BY month, cohort_label
@@ -85,7 +85,7 @@ def deaths(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.Da
                    bool_or(related) AS related, bool_or(teae) AS teae,
                    bool_or(serious) AS serious,
                    min(coalesce(end_date, start_date)) AS fatal_date
-            FROM ae_teae($study_id, $cutoff) WHERE fatal GROUP BY usubjid
+            FROM ae_emergence($study_id, $cutoff) WHERE fatal GROUP BY usubjid
         ),
         died AS (
             SELECT p.*, coalesce(p.death_date, ds.ds_death) AS known_death,

@@ -11,6 +11,10 @@ import pandas as pd
 
 from safety.store.queries.database import one_row
 
+# Text columns of the subjects' states as Python objects: the escalation slices these small
+# frames many times (once a day in the decision history), and Arrow strings cost more there.
+_AS_OBJECTS = {"usubjid": object, "cohort_id": object, "dlt_state": object}
+
 
 def dlt_events(
     con: duckdb.DuckDBPyConnection,
@@ -55,7 +59,7 @@ def subject_dlt_states(
         FROM subject_dlt_state($study_id, $cutoff, known_by := $known_by)
         ORDER BY cohort_id, first_dose_date, usubjid""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
-    ).df()
+    ).df().astype(_AS_OBJECTS)
 
 
 def subject_dlt_states_by_day(
@@ -78,7 +82,7 @@ def subject_dlt_states_by_day(
         ORDER BY cutoff, cohort_id, first_dose_date, usubjid""",
         {"study_id": study_id, "days": list(days), "known_by": adjudicated_by},
     ).df()
-    return frame.astype({c: object for c in ("usubjid", "cohort_id", "dlt_state")})
+    return frame.astype(_AS_OBJECTS)
 
 
 def record_adjudication(

@@ -14,7 +14,7 @@ def cohort_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) 
     """Per cohort at the cut-off: who is enrolled and treated, and their adverse events.
 
     The adverse events are those every AE table counts: the TEAEs of the safety analysis set
-    (``ae_teae`` over ``safety_population``, :mod:`safety.clinical.teae`), so ``treated`` is
+    (``ae_emergence`` over ``safety_population``, :mod:`safety.clinical.teae`), so ``treated`` is
     the N of every AE header. The DLT-window counts come from the DLT rule
     (``dlt.subject_dlt_states``), not from here.
     Columns: cohort_id, label, is_control, dose_level, dose, dose_unit, dose_illustrative,
@@ -30,7 +30,7 @@ def cohort_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) 
         dosed AS (SELECT usubjid FROM safety_population($study_id, $cutoff)),
         ae_by_subject AS (
             SELECT usubjid, count(*) AS aes, max(grade) AS worst_grade, bool_or(serious) AS any_sae
-            FROM ae_teae($study_id, $cutoff)
+            FROM ae_emergence($study_id, $cutoff)
             WHERE teae
             GROUP BY usubjid
         )
