@@ -199,6 +199,27 @@ with tab_summary:
     st.dataframe(teae.worst_grade_table(load("incidence")), hide_index=True,
                  key="ae_worst_grade_all")
     widgets.download_table(teae.worst_grade_table(load("incidence")), "teae_worst_grade")
+    st.markdown("##### Deaths")
+    deaths = load("deaths")
+    deaths_table = teae.deaths_table(deaths, summary)
+    st.dataframe(deaths_table, hide_index=True, key="ae_deaths_table")
+    widgets.download_table(deaths_table, "deaths")
+    if not deaths.empty:
+        deaths_listing = teae.deaths_listing(deaths)
+        st.dataframe(deaths_listing, hide_index=True, key="ae_deaths_listing")
+        widgets.download_table(deaths_listing, "deaths_listing")
+    st.caption("Subjects of the safety analysis set who died by the cut-off: death date from "
+               "DM.DTHDTC or a DS DEATH record, else a fatal adverse event (AEOUT FATAL, "
+               "AESDTH Y or grade 5).")
+    findings = load("data_quality")
+    if not findings.empty:
+        with st.expander(f"Data-quality findings: {len(findings)} adverse-event records "
+                         "contradict themselves"):
+            st.dataframe(findings, hide_index=True, key="ae_data_quality")
+            widgets.download_table(findings, "ae_data_quality")
+            st.caption("Kept as delivered; counted as the last column says (the conservative "
+                       "reading: serious when any seriousness criterion is Y, fatal when the "
+                       "outcome or AESDTH says so).")
 
 # --- SOC / PT ------------------------------------------------------------------------------------
 
@@ -373,7 +394,8 @@ with tab_control:
 # --- timing --------------------------------------------------------------------------------------
 
 with tab_timing:
-    st.caption(f"Counting {filters.describe(config)}. Day 0 is the day of the first dose.")
+    st.caption(f"Counting {filters.describe(config)}. Days are study days: day 1 is the day of "
+               "the first dose, the day before it day -1 (SDTM; there is no day 0).")
     times = load("first_times", filters)
     onsets = load("onsets", filters)
     cuminc = charts.adverse_events.cumulative_incidence_steps(ae_statistics.cumulative_incidence(times), colours)
@@ -418,7 +440,7 @@ with tab_timing:
         if not point:
             return None
         cohort, subjects = point["customdata"][:2]
-        return (f"First TEAE on day {point['x']} in {labels.get(cohort, cohort)}",
+        return (f"First TEAE on study day {point['x']} in {labels.get(cohort, cohort)}",
                 {"cohort_ids": [cohort], "usubjids": subjects.split(", "),
                  "first_per_subject": True})
 
@@ -427,7 +449,7 @@ with tab_timing:
         if not point:
             return None
         cohort, start, end = point["customdata"][:3]
-        return (f"Onset on days {start}–{end} in {labels.get(cohort, cohort)}",
+        return (f"Onset on study days {start}–{end} in {labels.get(cohort, cohort)}",
                 {"cohort_ids": [cohort], "onset_from_day": int(start), "onset_to_day": int(end)})
 
     def _heat_point(selection: dict) -> tuple | None:
@@ -437,7 +459,7 @@ with tab_timing:
         week, grade = (int(v) for v in point["customdata"][:2])
         return (f"Grade {grade} with onset in week {week}",
                 {"cohort_ids": heat_cohorts, "grade": grade,
-                 "onset_from_day": 7 * (week - 1), "onset_to_day": 7 * week - 1})
+                 "onset_from_day": 7 * (week - 1) + 1, "onset_to_day": 7 * week})
 
     show_listing(
         "timing", _drill("timing", {"ae_cuminc": _cuminc_point, "ae_onset_hist": _hist_point,

@@ -42,9 +42,11 @@ if notice:
     st.success(notice, icon=":material/check_circle:")
 
 st.info(
-    f"**Next patients: {status.recommendation}"
+    f"**Next patients: {status.decision_label}"
     + (f" (dose level {status.recommended_dose_level})" if status.recommended_dose_level else "")
-    + f".** {status.recommendation_reason}",
+    + f".** {status.recommendation_reason}"
+    + (f"  \nOn the evaluable patients so far {status.design_name} would say: "
+       f"{status.provisional_reason}" if status.provisional_reason else ""),
     icon=":material/stairs:",
 )
 for rule in status.triggered_rules:
@@ -84,7 +86,9 @@ widgets.download_table(cohort_table, "dose_cohorts")
 cards = st.columns(len(config.dose_cohorts))
 for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}** {widgets.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
+        st.markdown(f"**{cohort.label}**  \n{cohort.facts}")
+        badge = widgets.DECISION_BADGES.get(cohort.decision_label, cohort.decision_label)
+        st.markdown(f"What {status.design_name} would say at this dose: {badge}")
         if cohort.evaluable_on:
             st.markdown(
                 f":material/schedule: {cohort.in_dlt_window} pending: evaluable on "
@@ -123,6 +127,21 @@ else:
             },
         )
         widgets.download_table(clock_table, "dlt_window_clock_table")
+
+with st.expander("Explain a decision: every record and step behind it"):
+    explained_id = st.selectbox(
+        "Cohort", [c.cohort_id for c in config.dose_cohorts],
+        format_func=lambda cid: config.cohort(cid).label, key="explain_cohort",
+    )
+    explained = data.explanation(sel.db, sel.study_id, sel.cutoff, explained_id, sel.version)
+    st.markdown(f"**{explained.cohort_label}:** {explained.reason}")
+    st.markdown("\n".join(f"{i}. {step}" for i, step in enumerate(explained.steps, start=1)))
+    st.markdown("**Subjects and why each is or is not evaluable**")
+    st.dataframe(explained.subjects, hide_index=True, key="explain_subjects")
+    widgets.download_table(explained.subjects, f"explain_{explained_id}_subjects")
+    st.markdown("**Events and why each is or is not a DLT**")
+    st.dataframe(explained.events, hide_index=True, key="explain_events")
+    widgets.download_table(explained.events, f"explain_{explained_id}_events")
 
 # --- the design's decision table ------------------------------------------------------------------
 st.subheader("Decision table")
@@ -271,7 +290,8 @@ else:
     only_changes = st.toggle("Only days the decision changed", value=True, key="history_changes")
     shown = past[past["changed"] | (past.index == 0)] if only_changes else past
     history_table = shown[
-        ["day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason"]
+        ["day", "events", "treated", "pending", "outcomes", "decision_state", "dose_level",
+         "reason"]
     ]
     st.dataframe(
         history_table,

@@ -14,7 +14,8 @@ st.title("Labs")
 st.caption(
     "CTCAE v5.0 grades computed in the database from admiral's criteria tables (SI and US "
     "conventional units; hemoglobin in mmol/L converted to g/L with 16.11 g/L per mmol/L). "
-    "Baseline: last value on or before the first dose. Post-baseline: after the first-dose day."
+    "Baseline: last value on or before the first dose. Post-baseline: after the first-dose day. "
+    + labs.inr_assumption(sel.config.labs)
 )
 
 tests = data.lab_tests(sel.db, sel.study_id, sel.cutoff, sel.version)

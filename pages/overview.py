@@ -48,20 +48,23 @@ if config.doses_illustrative and config.dose_note:
 
 st.markdown(f"#### Escalation at the cut-off {sel.cutoff:%d %b %Y}")
 st.info(
-    f"**Next patients: {status.recommendation}.** {status.recommendation_reason}  \n"
-    f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
+    f"**Next patients: {status.decision_label}.** {status.recommendation_reason}  \n"
+    + (f"On the evaluable patients so far the design would say: {status.provisional_reason}  \n"
+       if status.provisional_reason else "")
+    + f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
     icon=ACTION_ICONS.get(status.recommendation, ":material/info:"),
 )
 for rule in status.triggered_rules:
     st.error(f"**{rule.name}: triggered.** {rule.detail}", icon=":material/block:")
 
 totals = status.totals
-cols = st.columns(5)
+cols = st.columns(6)
 cols[0].metric("Enrolled", totals["subjects"])
-cols[1].metric("Treated", totals["treated"])
+cols[1].metric("Treated (N)", totals["treated"], help="The safety analysis set: dosed subjects")
 cols[2].metric("In DLT window", totals["in_dlt_window"])
 cols[3].metric("Subjects with DLT", totals["dlts"])
-cols[4].metric("Subjects with SAE", totals["saes"])
+cols[4].metric("Subjects with SAE", totals["saes"], help="A serious TEAE")
+cols[5].metric("Deaths", totals["deaths"], help="Subjects of the safety analysis set who died")
 
 st.markdown("#### Cohorts")
 cohort_table = status.cohort_table()
@@ -71,7 +74,10 @@ widgets.download_table(cohort_table, f"{sel.study_id} cohorts {sel.cutoff}", key
 cards = st.columns(len(status.cohorts))
 for card, cohort in zip(cards, status.cohorts, strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}**  \n{widgets.DECISION_BADGES.get(cohort.decision, cohort.decision)}")
+        st.markdown(f"**{cohort.label}**  \n{cohort.facts}")
+        if not cohort.control:
+            badge = widgets.DECISION_BADGES.get(cohort.decision_label, cohort.decision_label)
+            st.markdown(f"What {status.design_name} would say at this dose: {badge}")
         st.caption(cohort.reason)
         # only what needs attention here; every rule's state is listed once below
         for rule in cohort.rules:

@@ -160,7 +160,7 @@ else:
         key="patient_span",
     )
     x_range = profile.time_range(window_only=span == "DLT window")
-    cutoff_day = (sel.cutoff - profile.first_dose_date).days
+    cutoff_day = patient.study_day(sel.cutoff, profile.first_dose_date)
     timeline_chart = charts.patient.patient_timeline(
         profile.timeline_events(),
         window_days=profile.window_days,
@@ -207,7 +207,7 @@ st.download_button(
 # --- DLT assessment and adjudication -------------------------------------------------------------
 st.markdown("#### DLT assessment")
 st.caption(
-    f"DLT window: {profile.window_days} days from the first dose. "
+    f"DLT window: study days 1 to {profile.window_days} (day 1 = the first dose). "
     f"State at the cut-off: {patient.dlt_window_text(state, profile.window_days)}."
 )
 events = profile.dlt_events
@@ -302,8 +302,9 @@ if profile.first_dose_date is not None:
                         description=description,
                     )
     st.caption(
-        f"The DLT window ended on {profile.first_dose_date + timedelta(days=profile.window_days - 1)}; "
-        "adjudications are recorded with who and when, and the Overview's decision uses them."
+        patient.window_end_text(
+            profile.first_dose_date + timedelta(days=profile.window_days - 1), sel.cutoff)
+        + "; adjudications are recorded with who and when, and the Overview's decision uses them."
     )
 
 

@@ -2,7 +2,10 @@
 
 The demo at its cut-off 2021-01-15 (BOIN, target 0.25, lambda_e 0.1968, lambda_d 0.2984):
 LOW 0/8 DLT, MED 1/8 (endometritis, day 5), HIGH 6 dosed, 2 DLTs in the 4 evaluable
-(anaphylaxis day 1, pelvic inflammatory disease day 6), 2 still in their DLT window.
+(anaphylaxis day 1, pelvic inflammatory disease day 6), 2 still in their DLT window. BOIN with
+cohorts of 8 decides when a cohort's patients are evaluable (Liu & Yuan 2015: the next cohort's
+dose from the current cohort's outcomes), so at the cut-off the decision at HIGH is pending and
+the adjudications change what BOIN would say on the evaluable so far.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
     usubjid, seq = _candidate(db, "MED")
     before = _cohort(_status(db), "MED")
     assert (before.dlts, before.evaluable) == (1, 8)
-    assert before.reason.startswith("1 DLT in 8 at dose level 2")
+    assert before.reason.startswith("What BOIN would say at this dose: 1 DLT in 8 at dose level 2")
 
     done = adjudication.adjudicate(
         db, STUDY, usubjid, "adverse_event", seq, "rejected",
@@ -71,7 +74,7 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
 
     after = _cohort(_status(db), "MED")
     assert after.dlts == 0
-    assert after.reason.startswith("0 DLTs in 8 at dose level 2")
+    assert after.reason.startswith("What BOIN would say at this dose: 0 DLTs in 8 at dose level 2")
     events = _events(db)
     rejected = events[(events["usubjid"] == usubjid) & (events["source_seq"] == seq)]
     assert rejected["dlt_status"].tolist() == ["rejected"]
@@ -93,9 +96,11 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
 
 def test_2_rejecting_a_high_dlt_changes_the_decision(db):
     # BOIN target 0.25: 2/4 = 0.50 > lambda_d 0.2984 -> de-escalate; 1/4 = 0.25 lies between
-    # lambda_e 0.1968 and lambda_d 0.2984 -> stay (Liu & Yuan 2015, boundaries by closed form)
+    # lambda_e 0.1968 and lambda_d 0.2984 -> stay (Liu & Yuan 2015, boundaries by closed form).
+    # HIGH's cohort of 8 is not evaluable yet: pending, with what BOIN would say so far
     before = _status(db)
-    assert (_cohort(before, "HIGH").decision, before.recommendation) == ("de-escalate",) * 2
+    assert (_cohort(before, "HIGH").decision, before.recommendation) == ("none",) * 2
+    assert before.pending and "de-escalate to dose level 2" in before.provisional_reason
     events = _events(db)
     high = events[events["cohort_id"] == "HIGH"]
     # the HIGH woman with a single DLT event (the other also has a lab DLT: perihepatitis)
@@ -106,9 +111,10 @@ def test_2_rejecting_a_high_dlt_changes_the_decision(db):
     )  # fmt: skip
     after = _status(db)
     high = _cohort(after, "HIGH")
-    assert (high.dlts, high.decision) == (1, "stay")
-    assert after.recommendation == "stay" and after.recommended_dose_level == 3
-    assert "1 DLT in 4 at dose level 3" in high.reason
+    assert (high.dlts, high.decision, high.pending) == (1, "none", True)
+    assert after.recommendation == "none" and after.recommended_dose_level == 3
+    assert "1 DLT in 4 at dose level 3" in high.provisional_reason
+    assert "stay at dose level 3" in after.provisional_reason
 
 
 def test_3_confirming_keeps_the_count_and_a_later_decision_wins(db):
@@ -224,9 +230,14 @@ def test_10_decision_history_recomputes_on_each_change(db):
         history = decision_history(con, _config(db), CUTOFF)
     assert history["day"].is_monotonic_increasing
     last = history.iloc[-1]
-    assert (last["decision"], last["dose_level"]) == ("de-escalate", 2)
+    assert (last["decision_state"], last["dose_level"]) == ("pending", 3)
     assert last["outcomes"] == _status(db).outcomes
-    # the first HIGH DLT (anaphylaxis on the day of dosing) turned escalate into de-escalate
+    # decisions as they could have been taken: LOW escalates once its 8 women are evaluable,
+    # not after the first one (the issue's February 2020 case)
+    first_escalation = history[history["decision"] == "escalate"].iloc[0]
+    assert (first_escalation["outcomes"], first_escalation["dose_level"]) == ("1NNNNNNNN", 2)
+    assert (history[history["day"] < first_escalation["day"]]["decision_state"] == "pending").all()
+    # the first HIGH woman (anaphylaxis on the day of dosing) opens HIGH's cohort: pending
     anaphylaxis = history[history["events"].str.contains("Anaphylactic")].iloc[0]
-    assert anaphylaxis["changed"] and anaphylaxis["decision"] == "de-escalate"
+    assert anaphylaxis["changed"] and anaphylaxis["decision_state"] == "pending"
     assert not history["events"].str.contains("-01-017").any()  # a control subject

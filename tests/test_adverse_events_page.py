@@ -123,7 +123,7 @@ def test_timing_views_drill_down_to_first_events(page, demo_db):
         "point_indices": [0], "box": [], "lasso": []}}
     page.run()
     assert not page.exception, page.exception
-    assert any(m.startswith(f"**First TEAE on day {step['day']} in High dose**")
+    assert any(m.startswith(f"**First TEAE on study day {step['day']} in High dose**")
                for m in _markdown(page))
     listing = [df.value for df in page.dataframe if "Subject" in df.value.columns][-1]
     assert len(listing) == step["events"]  # one first event per subject

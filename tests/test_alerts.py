@@ -172,8 +172,9 @@ def test_4_rule_and_decision_changes_against_the_previous_evaluation(db):
     with store.read_connection(db) as con:
         status = study_status(con, config, scenario.DEMO_CUTOFF)
     after = alerts.snapshot_of(status)
-    # the demo at its cut-off: HIGH de-escalate, max sample size warning, HIGH accrual warning
-    assert after.decisions["HIGH"] == "de-escalate"
+    # the demo at its cut-off: HIGH pending (4 of 8 evaluable), max sample size warning, HIGH
+    # accrual warning
+    assert after.decisions["HIGH"] == "pending"
     assert after.rule_states["study|Maximum sample size"] == "warning"
     before = alerts.StudySnapshot(
         {
@@ -186,12 +187,12 @@ def test_4_rule_and_decision_changes_against_the_previous_evaluation(db):
     got = alerts.derive_change_alerts(status, before, after, batch_id=42)
     assert sorted((a.kind, a.severity, a.cohort_id) for a in got) == [
         ("accrual_pause", "medium", "HIGH"),  # ok -> warning: not yet "should pause"
-        ("decision", "critical", "HIGH"),  # escalate -> de-escalate
+        ("decision", "high", "HIGH"),  # escalate -> pending: not a safety action
         ("rule", "medium", None),  # max sample size ok -> warning
     ]
     decision = next(a for a in got if a.kind == "decision")
-    assert decision.title == "Decision for High dose changed: escalate -> de-escalate"
-    assert decision.alert_key == "decision|HIGH|escalate->de-escalate|b42"
+    assert decision.title == "Decision for High dose changed: escalate -> pending"
+    assert decision.alert_key == "decision|HIGH|escalate->pending|b42"
     assert decision.link == "escalation?study=NCT04232592"
     # the same snapshot twice: nothing changed, nothing raised
     assert alerts.derive_change_alerts(status, after, after, batch_id=43) == []

@@ -60,7 +60,7 @@ def test_overview_shows_four_cohorts_32_subjects_and_a_dlt(app):
     assert len(charts) == 3
     timeline = json.loads(charts[0].proto.spec)
     dosed = sum(len(trace["x"]) for trace in timeline["data"])
-    assert dosed == table["Treated"].sum()
+    assert dosed == table["Treated (N)"].sum()
     assert any("illustrative" in w.value for w in app.warning)
 
 
@@ -69,8 +69,8 @@ def test_earlier_cutoff_shows_fewer_treated(app):
     app.run()
     assert not app.exception, app.exception
     table = app.dataframe[0].value
-    assert table["Treated"].sum() < 30
-    assert table.loc[table["Cohort"] == "High dose", "Treated"].item() == 0
+    assert table["Treated (N)"].sum() < 30
+    assert table.loc[table["Cohort"] == "High dose", "Treated (N)"].item() == 0
 
 
 def test_missing_database_is_built_on_first_run(tmp_path, monkeypatch):

@@ -74,6 +74,22 @@ def test_default_study_has_the_registry_facts():
             'start_date = "31/01/2020"',
             "[study] start_date must be a date",
         ),
+        (
+            "min_grade = 3                    #",
+            "min_exposure = 1.5\nmin_grade = 3 #",
+            "[dlt] min_exposure must be a fraction above 0 and at most 1 (e.g. 0.8 for 80%), "
+            "got 1.5",
+        ),
+        (
+            "min_grade = 3                    #",
+            "planned_administrations = 0\nmin_grade = 3 #",
+            "[dlt] planned_administrations must be a whole number above 0, got 0",
+        ),
+        (
+            "[dlt]\n",
+            '[labs]\ninr_anticoagulated = "yes"\n\n[dlt]\n',
+            "[labs] inr_anticoagulated must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_bad_value_is_refused_with_file_key_and_expectation(old, new, message):
@@ -82,6 +98,17 @@ def test_bad_value_is_refused_with_file_key_and_expectation(old, new, message):
         parse_study_config(GOOD.replace(old, new, 1), "nct04232592.toml")
     assert str(err.value).startswith("nct04232592.toml: ")
     assert message in str(err.value)
+
+
+def test_evaluability_and_lab_settings_default_to_the_protocol_neutral_choice():
+    # no [dlt] min_exposure: any dose makes a patient evaluable; no [labs]: INR graded as not
+    # on anticoagulation (CTCAE v5.0's absolute criterion), nobody flagged
+    config = parse_study_config(GOOD, "nct04232592.toml")
+    assert (config.dlt.min_exposure, config.dlt.planned_administrations) == (None, 1)
+    assert (config.labs.inr_anticoagulated, config.labs.anticoagulation_qnam) == (False, None)
+    set_ = parse_study_config(GOOD.replace("[dlt]\n", "[dlt]\nmin_exposure = 0.8\n", 1)
+                              + '\n[labs]\nanticoagulation_qnam = "ANTICOAG"\n')
+    assert (set_.dlt.min_exposure, set_.labs.anticoagulation_qnam) == (0.8, "ANTICOAG")
 
 
 def test_missing_table_and_missing_key():

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from reference.ctcae_grader import grade
 
 from safety import store
+from safety.config import LabSettings, parse_study_config
 from safety.ctcae import labmap
 from safety.ctcae import sql as ctcae_sql
 from safety.ctcae.conversion import HGB_G_PER_L_PER_MMOL_L
@@ -74,12 +75,48 @@ CONSTANTS = {
 
 @pytest.fixture(scope="module")
 def con():
-    """An in-memory store whose lab_grading view maps a test code to every CTCAE term."""
+    """An in-memory store whose lab_grading view maps a test code to every CTCAE term.
+
+    Study S grades INR as admiral does (everyone on anticoagulation, ``[labs]
+    inr_anticoagulated``), so that every term is compared with admiral's own rule; the product's
+    default for INR (not on anticoagulation) has its own test below."""
     c = duckdb.connect()
     store.create_schema(c)
     c.execute(ctcae_sql.lab_graded_view_sql(SYNTHETIC_MAP))
+    queries.studies.record_rule_parameters(
+        c, "S", parse_study_config(MINIMAL_CONFIG).dlt, None, LabSettings(inr_anticoagulated=True))
     yield c
     c.close()
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """An in-memory store with the product's own lab map (INR -> INR increased)."""
+    c = duckdb.connect()
+    store.create_schema(c)
+    yield c
+    c.close()
+
+
+MINIMAL_CONFIG = """
+[study]
+id = "S"
+title = "S"
+related_causality = ["RELATED"]
+[design]
+name = "boin"
+target = 0.3
+cohort_size = 3
+[[cohorts]]
+id = "D1"
+label = "D1"
+dose_level = 1
+dose = 1
+unit = "mg"
+[dlt]
+window_days = 28
+min_grade = 3
+"""
 
 
 def _load(con, labs: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +227,35 @@ def test_sql_view_agrees_with_scalar_grade_on_many_random_values(con):
     expected = [_expected(r) for r in out.itertuples()]
     assert got == expected
     assert sum(g is not None and g >= 1 for g in got) > len(got) // 5  # thresholds were hit
+
+
+INR_CASES = [  # (value, baseline, anticoagulated, grade)
+    # CTCAE v5.0 "INR increased", not on anticoagulation: >1.2 - 1.5 G1; >1.5 - 2.5 G2; >2.5 G3
+    (1.2, 1.0, False, 0), (1.21, 1.0, False, 1), (1.5, 1.0, False, 1), (1.51, 1.0, False, 2),
+    (2.5, 1.0, False, 2), (2.51, 1.0, False, 3),
+    (0.99, 0.98, False, 0),  # the issue's case: normal INR above a normal baseline is no toxicity
+    (1.1, None, False, 0),  # no baseline needed
+    # on anticoagulation (study setting [labs] inr_anticoagulated): >1 - 1.5 x baseline G1
+    (0.99, 0.98, True, 1), (1.48, 0.98, True, 2),
+]
+
+
+@pytest.mark.parametrize("anticoagulated", [False, True])
+def test_inr_is_graded_as_not_anticoagulated_unless_the_study_says(plain, anticoagulated):
+    cases = [c for c in INR_CASES if c[2] == anticoagulated]
+    queries.studies.record_rule_parameters(plain, "S", parse_study_config(MINIMAL_CONFIG).dlt,
+                                           None, LabSettings(inr_anticoagulated=anticoagulated))
+    rows = [row for i, (value, base, _, _) in enumerate(cases)
+            for row in ((f"P{i}", 1, "INR", base, "RATIO", 0.8, 1.2, BASE_DAY),
+                        (f"P{i}", 2, "INR", value, "RATIO", 0.8, 1.2, POST_DAY))]
+    labs = pd.DataFrame(rows, columns=["usubjid", "seq", "test_code", "value", "unit", "lln",
+                                       "uln", "collected_date"])
+    out = _load(plain, labs)
+    post = out[out["seq"] == 2].set_index("usubjid")
+    assert [int(post.loc[f"P{i}", "grade_high"]) for i in range(len(cases))] == [
+        c[3] for c in cases]
+    assert (post["term_high"] == "INR increased").all()
+    assert (post["anticoagulated"] == anticoagulated).all()
 
 
 def test_signif_macro_is_r_signif(con):

@@ -58,11 +58,13 @@ def test_1_page_shows_every_dose_cohort_with_decision_and_pending_clock(page):
     assert cohorts["Cohort"].tolist() == ["Low dose", "Medium dose", "High dose"]
     high = cohorts.set_index("Cohort").loc["High dose"]
     assert (high["Treated"], high["Evaluable"], high["Pending"]) == (6, 4, 2)
-    assert high["Decision"] == "de-escalate"
+    assert high["Decision"] == "pending"  # 4 of 8 evaluable: BOIN decides on the cohort
     assert high["Evaluable on"] == "27 Jan 2021"  # the last HIGH window closes
     assert cohorts.set_index("Cohort").loc["Low dose", "Evaluable on"] == "now"
-    # each cohort's card carries the reason with the numbers BOIN used
-    assert any(c.value.startswith("2 DLTs in 4 at dose level 3") for c in page.caption)
+    # each cohort's card carries its reason, labelled as what BOIN would say at that dose
+    assert any(c.value.startswith("pending: 4 of 8 evaluable at this dose") for c in page.caption)
+    assert any(c.value.startswith("What BOIN would say at this dose: 1 DLT in 8 at dose level 2")
+               for c in page.caption)
     clock = _frame(page, "days_left", "patient")
     assert len(clock) == 2 and clock["days_left"].between(1, 27).all()
     assert all("subject=NCT04232592-01-" in link for link in clock["patient"])

@@ -205,7 +205,7 @@ def test_top_dose_reached_names_it_the_mtd():
 
 def test_more_than_six_at_a_dose_is_refused():
     # Brock's three_plus_three warns "Inconsistent 3+3: more than six patients at a dose-level"
-    with pytest.raises(DesignError, match="7 patients at dose level 1"):
+    with pytest.raises(DesignError, match=r"outside the 3\+3 rules: 7 at dose level 1"):
         ThreePlusThree(num_doses=3).decide("1NNN 1NNN 1N")
 
 
@@ -237,3 +237,28 @@ def test_decide_on_excess_toxicity(outcomes, dose, cont):
     decision = design.decide(outcomes)
     assert (decision.dose_level, decision.continue_) == (dose, cont)
     check_decision(decision, 5)
+
+
+@pytest.mark.parametrize("outcomes, dose, reason", [
+    # Storer (1989): 2 or more DLTs at a dose exceed the MTD. A DLT reported late gave dose
+    # level 1 its second DLT: stopping at dose level 2 cannot name dose level 1 as the MTD
+    ("1NNNNTT 2NTT", None, "stop; no dose level is safe"),
+    ("1NNN 2NNNNTT 3NTT", 1, "stop; dose level 1 is the MTD (dose level 2 also has 2 DLTs in 6)"),
+    ("1NNN 2NNNNNT 3NTT", 2, "stop; dose level 2 is the MTD"),
+])
+def test_3plus3_never_names_a_dose_with_two_dlts_as_mtd(outcomes, dose, reason):
+    d = ThreePlusThree(num_doses=3).decide(outcomes)
+    assert (d.action, d.dose_level) == (Action.STOP, dose) and reason in d.reason, d.reason
+    check_decision(d, 3)
+
+
+@pytest.mark.parametrize("outcomes, mtd", [
+    ("1NNN 2NNN", None),  # no dose has 6 patients: no MTD by the 3+3 definition
+    ("1NNNNNT 2NNN", 1),  # dose level 1: 1 DLT in 6, the highest such
+    ("1NNNNNT 2NNNNNN 3NTT", 2),  # the 3+3 itself stops: its decision names the MTD
+])
+def test_3plus3_final_is_the_storer_mtd(outcomes, mtd):
+    # Storer (1989): the MTD is the highest dose level with at most 1 DLT in 6 patients; used
+    # when a sample-size rule stops the trial (escalation.rules information rules)
+    final = ThreePlusThree(num_doses=3, decide_on_excess_toxicity=True).final(outcomes)
+    assert (final.action, final.dose_level) == (Action.STOP, mtd), final.reason

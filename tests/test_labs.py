@@ -113,7 +113,8 @@ def test_grade_3_alt_inside_the_window_is_a_lab_dlt_and_outside_is_not(tiny):
     assert event["term"] == "Alanine aminotransferase increased"
     assert event["onset_day"] == 8 and event["dlt_status"] == "candidate"
     assert event["dlt_rule"].startswith(
-        "Alanine aminotransferase increased grade 3 (CTCAE v5.0) on day 8: ALT 210.0 U/L"
+        "Alanine aminotransferase increased grade 3 (CTCAE v5.0) on study day 8: ALT 210.0 U/L "
+        "(ULN 40.0), 5.25 x ULN"
     )
     assert "protocol: grade >= 3" in event["dlt_rule"]
     assert states.loc["IN", "dlt_state"] == "DLT"

@@ -150,7 +150,8 @@ def test_5_the_narrative_names_dlts_and_lab_abnormalities(con, config):
     text = narrative.narrative_text(
         narrative.patient_narrative(_profile(con, config, "NCT04232592-01-026"))
     )
-    assert "DLT candidate by the protocol rule (grade 3 >= 3, related (RELATED))" in text
+    assert ("DLT candidate by the protocol rule (grade 3 >= 3, related (RELATED), onset on study "
+            "day 6 of 28)") in text
     profile = _profile(con, config, "NCT04232592-01-026")
     for row in profile.dlt_events[profile.dlt_events["source"] == "lab"].itertuples():
         assert f"lab DLT criterion ({row.dlt_rule}): a DLT candidate" in text
@@ -217,20 +218,20 @@ def test_7_timeline_figure_has_the_patients_events(con, config):
     assert grade3.marker.color == charts.style.GRADE_COLOURS[3]
     assert list(grade3.marker.line.color) == [charts.patient.SERIOUS_OUTLINE]  # serious
     assert list(grade3.marker.pattern.shape) == ["/"]  # related
-    # the bar runs from onset (day 5 from first dose) to resolution (day 21), whole days
-    assert list(grade3.base) == [4.5] and list(grade3.x) == [17.0]
+    # the bar runs from onset (study day 6) to resolution (study day 22), whole days
+    assert list(grade3.base) == [5.5] and list(grade3.x) == [17.0]
     dlt = by_name["DLT candidate (not adjudicated)"]
     candidates = profile.dlt_events
     assert len(dlt.x) == len(candidates)
-    assert (5.0, "AE 4 · Pelvic inflammatory disease") in set(zip(dlt.x, dlt.y, strict=True))
+    assert (6.0, "AE 4 · Pelvic inflammatory disease") in set(zip(dlt.x, dlt.y, strict=True))
     for row in candidates[candidates["source"] == "lab"].itertuples():  # a row of its own
-        assert (float(row.onset_day - 1), f"Lab DLT · {row.term}") in set(
+        assert (float(row.onset_day), f"Lab DLT · {row.term}") in set(
             zip(dlt.x, dlt.y, strict=True)
         )
         assert f"Lab DLT · {row.term}" in fig.layout.yaxis.categoryarray
-    assert list(by_name["Dose"].x) == [0.0]
+    assert list(by_name["Dose"].x) == [1.0]  # study day 1 (SDTM --DY: no day 0)
     window = [s for s in fig.layout.shapes if s.type == "rect"][0]
-    assert (window.x0, window.x1) == (-0.5, 27.5)
+    assert (window.x0, window.x1) == (0.5, 28.5)  # study days 1..28
     ae_rows = sum(len(t.y) for t in fig.data if t.name.startswith("Grade"))
     assert ae_rows == len(profile.adverse_events)
 
@@ -243,3 +244,28 @@ def test_8_profile_of_an_earlier_cutoff_leaves_later_records_out(con, config):
     assert profile.dlt_state["dlt_state"] == "pending"
     assert profile.subject["days_on_study"] == 5
     assert (profile.labs["collected_date"].dt.date <= early).all()
+
+
+@pytest.mark.parametrize("left, text", [
+    (1, "pending: 1 day left of 28 (the window ends on 2021-01-16)"),
+    (12, "pending: 12 days left of 28 (the window ends on 2021-01-16)"),
+])
+def test_9_window_text_in_plain_words(left, text):
+    state = {"dlt_state": "pending", "days_left": left, "window_end": date(2021, 1, 16)}
+    assert patient.dlt_window_text(state, 28) == text
+
+
+def test_10_window_end_tense_follows_the_cutoff():
+    # "The DLT window ended on <a date after the cut-off>" was wrong text
+    assert patient.window_end_text(date(2021, 1, 27), date(2021, 1, 15)) == (
+        "The DLT window ends on 2021-01-27")
+    assert patient.window_end_text(date(2021, 1, 10), date(2021, 1, 15)) == (
+        "The DLT window ended on 2021-01-10")
+
+
+def test_11_study_days_have_no_day_0():
+    # SDTMIG 3.x --DY: the first dose day is day 1, the day before is day -1
+    first = date(2021, 1, 10)
+    days = patient.study_days(pd.Series(pd.to_datetime(["2021-01-09", "2021-01-10",
+                                                        "2021-01-11"])), first)
+    assert days.tolist() == [-1, 1, 2]

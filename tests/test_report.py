@@ -256,9 +256,10 @@ def test_report_numbers_equal_the_pages_numbers(db, closed):
         peaks = queries.labs.lab_liver_peaks(con, STUDY, DEMO_CUTOFF)
     content = closed.content
     escalation = content.table("escalation").frame
-    assert escalation["Decision"].tolist() == [c.decision for c in status.cohorts]
+    assert escalation["At this dose the design would say"].tolist() == [
+        c.decision_label for c in status.cohorts]
     assert escalation["Reason"].tolist() == [c.reason for c in status.cohorts]
-    assert escalation["DLTs"].tolist() == [c.dlts for c in status.cohorts]
+    assert escalation["With DLT"].tolist() == [c.dlts for c in status.cohorts]
     enrol = content.table("enrolment").frame
     assert enrol["Treated"].sum() == status.totals["treated"]
     pd.testing.assert_frame_equal(

@@ -27,6 +27,7 @@ def test_reports_page_builds_previews_and_offers_downloads(demo_db, tmp_path, mo
     assert labels[:5] == ["Whole folder (zip)", "PDF", "HTML", "XLSX", "manifest.json"]
     frames = [d.value for d in at.dataframe]  # the report's tables, its files, the snapshots
     assert any(list(f.columns[:2]) == ["Cohort", "Subject"] for f in frames)  # the listings
-    assert any("Decision" in f.columns and "Reason" in f.columns for f in frames)
+    assert any("At this dose the design would say" in f.columns and "Reason" in f.columns
+               for f in frames)
     snapshots = frames[-1]
     assert snapshots["kind"].iloc[0] == "closed"  # newest first

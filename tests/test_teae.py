@@ -210,19 +210,21 @@ def test_6_timing_frames(tiny_db):
         times = adverse_events.first_teae_times(con, CONFIG, CUTOFF)
         onsets = adverse_events.onset_days(con, CONFIG, CUTOFF)
         first = adverse_events.ae_listing(con, CONFIG, CUTOFF, first_per_subject=True)
+    # study days (SDTMIG --DY): the first dose day is day 1
     assert times.set_index("usubjid")["first_teae_day"].to_dict() == {
-        "C1": 0, "C2": 5, "L1": 0, "L2": 1}
-    # observed: to the end of follow-up (day 28) or L2's end of study (2020-03-30, day 20)
+        "C1": 1, "C2": 6, "L1": 1, "L2": 2}
+    # observed: to the end of follow-up (28 days after the first dose: study day 29) or L2's end
+    # of study (2020-03-30, study day 21)
     assert times.set_index("usubjid")["observed_days"].to_dict() == {
-        "C1": 28, "C2": 28, "L1": 28, "L2": 20}
+        "C1": 29, "C2": 29, "L1": 29, "L2": 21}
     assert first.set_index("usubjid")["seq"].to_dict() == {"C1": 2, "C2": 1, "L1": 1, "L2": 2}
     ci = ae_statistics.cumulative_incidence(times)
     ctrl = ci[ci["cohort_id"] == "CTRL"]
     assert ctrl[["day", "at_risk", "events", "cum_incidence"]].values.tolist() == [
-        [0, 2, 0, 0.0], [0, 2, 1, 0.5], [5, 1, 1, 1.0]]
+        [1, 2, 0, 0.0], [1, 2, 1, 0.5], [6, 1, 1, 1.0]]
     assert ctrl["usubjids"].tolist() == ["", "C1", "C2"]
     week = ae_statistics.grade_by_week(onsets)
-    # week 1 (days 0-6), grade 1: C1 #2, #3, #5 (day 0), L2 #2 (day 1), L1 #2 (day 2)
+    # week 1 (study days 1-7), grade 1: C1 #2, #3, #5 (day 1), L2 #2 (day 2), L1 #2 (day 3)
     assert week.set_index(["week", "grade"])["events"].loc[(1, 1)] == 5
     assert int(week["events"].sum()) == onsets["events"].sum() == 11  # C1 #8 has no onset day
     hist = ae_statistics.onset_distribution(onsets, bin_days=7)
@@ -394,13 +396,34 @@ def test_14_pilot_pt_incidence_and_serious_and_fatal(pilot, raw):
     independent = pruritus.groupby("ARMCD")["USUBJID"].nunique().to_dict()
     got = inc[inc["pt"] == "APPLICATION SITE PRURITUS"].set_index("cohort_id")["n"].to_dict()
     assert got == independent == {"Pbo": 6, "Xan_Lo": 22, "Xan_Hi": 22}
-    # README: 3 serious records in 3 subjects, 3 fatal (AEOUT FATAL) with AESER = N
-    assert sum(_n_by_arm(summary, "serious").values()) == 3
-    assert sum(_n_by_arm(summary, "fatal").values()) == 3
+    # serious: AESER Y or a seriousness criterion Y (SDTMIG 3.x AE, ICH E2A), counted from the
+    # raw file: Pbo 6, Xan_Lo 9, Xan_Hi 8 subjects (all of them treatment-emergent); the 3 fatal
+    # AEs (AEOUT FATAL, AESDTH Y) have AESER = N and are serious and fatal
+    criteria = ["AESER", "AESDTH", "AESHOSP", "AESLIFE", "AESDISAB", "AESCONG", "AESMIE"]
+    flagged = ae[(ae.reindex(columns=criteria) == "Y").any(axis=1)]  # the pilot has no AESMIE
+    assert _n_by_arm(summary, "serious") == flagged.groupby("ARMCD")["USUBJID"].nunique(
+        ).to_dict() == {"Pbo": 6, "Xan_Lo": 9, "Xan_Hi": 8}
+    assert _n_by_arm(summary, "fatal") == {"Pbo": 2, "Xan_Lo": 1, "Xan_Hi": 0}
     rd = ae_statistics.risk_differences(inc)
     row = rd[(rd["pt"] == "APPLICATION SITE PRURITUS") & (rd["cohort_id"] == "Xan_Hi")].iloc[0]
     assert row["fisher_p"] == pytest.approx(
         stats.fisher_exact([[22, 84 - 22], [6, 86 - 6]]).pvalue)
+
+
+def test_14b_pilot_inconsistent_seriousness_is_kept_and_listed(pilot):
+    # SDTMIG 3.x AE: AESER = N with AESDTH = Y contradicts itself; the record loads as delivered
+    # (AESER kept) and is listed as a data-quality finding, counted as serious. The pilot's 3
+    # deaths (01-701-1211, 01-704-1445, 01-710-1083) are such records.
+    db, config, cutoff = pilot
+    with store.read_connection(db) as con:
+        findings = adverse_events.data_quality(con, config, cutoff)
+        deaths = adverse_events.deaths(con, config, cutoff)
+    fatal = findings[findings["finding"].str.contains("AESDTH")]
+    assert sorted(fatal["usubjid"]) == ["01-701-1211", "01-704-1445", "01-710-1083"]
+    assert set(fatal["counted_as"]) == {"serious"}
+    assert all(f.startswith("AESER N but AESDTH") for f in fatal["finding"])
+    assert sorted(deaths["usubjid"]) == ["01-701-1211", "01-704-1445", "01-710-1083"]
+    assert deaths["serious"].all() and deaths["teae"].all()
 
 
 # --- charts: small frames in, traces out -----------------------------------------------------------

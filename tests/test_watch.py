@@ -50,9 +50,9 @@ def test_1_a_file_is_ready_only_after_an_unchanged_look(tmp_path):
         ("nct04232592_dm_20210116.csv", 0),
         ("2021-01-16-AE.xpt", 3),
         ("lb.parquet", 5),
-        ("notes.csv", 7),
+        ("notes.csv", 8),
     ],
-)  # DOMAIN_ORDER: DM, DS, EX, AE, SUPPAE, LB, VS; unknown last
+)  # DOMAIN_ORDER: DM, DS, EX, AE, SUPPAE, LB, VS, SUPPDM; unknown last
 def test_2_files_ready_together_load_dm_first(name, rank):
     assert domain_rank(name) == rank
 

@@ -21,6 +21,7 @@ from safety.escalation import cohorts_from_patients
 from safety.monitor import adverse_events
 from safety.monitor import escalation_review as review
 from safety.monitor.decisions import decision_history, escalation_inputs
+from safety.monitor.explain import Explanation, explain_cohort
 from safety.monitor.patient import PatientProfile, load_profile
 from safety.monitor.status import StudyStatus, study_status
 from safety.store import queries
@@ -148,6 +149,16 @@ def history(path: str, study_id: str, cutoff: date, version: tuple[int, int]) ->
 
 
 @st.cache_data(show_spinner=False)
+def explanation(
+    path: str, study_id: str, cutoff: date, cohort_id: str, version: tuple[int, int]
+) -> Explanation:
+    """Every record and step behind one cohort's decision (``safety.monitor.explain``)."""
+    config = current_config_for(path, study_id, version)
+    with store.read_connection(path) as con:
+        return explain_cohort(con, config, cutoff, cohort_id)
+
+
+@st.cache_data(show_spinner=False)
 def evidence(
     path: str, study_id: str, outcomes: str, version: tuple[int, int]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -175,6 +186,8 @@ _LOADERS: dict[str, Callable] = {
     "incidence": adverse_events.soc_pt_incidence,
     "first_times": adverse_events.first_teae_times,
     "onsets": adverse_events.onset_days,
+    "deaths": lambda con, cfg, cut, f: adverse_events.deaths(con, cfg, cut),
+    "data_quality": lambda con, cfg, cut, f: adverse_events.data_quality(con, cfg, cut),
 }
 
 

@@ -14,6 +14,7 @@ DECISION_BADGES = {
     "eliminate": ":red-badge[eliminate]",
     "stop": ":red-badge[stop]",
     "none": ":gray-badge[no decision]",
+    "pending": ":violet-badge[pending]",
 }
 
 

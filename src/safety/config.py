@@ -67,7 +67,13 @@ class LabDltCriterion:
 
 @dataclass(frozen=True, slots=True)
 class DltDefinition:
-    """What makes an event a dose-limiting toxicity, per the protocol."""
+    """What makes an event a dose-limiting toxicity, per the protocol, and who is evaluable.
+
+    ``min_exposure`` (``[dlt] min_exposure``, a fraction in (0, 1]; None: any dose) is the share
+    of the planned dose a patient must have received inside the DLT window to be evaluable
+    without a DLT; the planned dose is the cohort's ``dose`` times ``planned_administrations``
+    (``[dlt] planned_administrations``, default 1: a single dose).
+    """
 
     window_days: int
     min_grade: int
@@ -75,6 +81,23 @@ class DltDefinition:
     always_terms: tuple[str, ...]
     excluded_terms: tuple[str, ...]
     lab_criteria: tuple[LabDltCriterion, ...]
+    min_exposure: float | None = None
+    planned_administrations: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LabSettings:
+    """How the protocol grades labs where CTCAE v5.0 leaves a choice (``[labs]``).
+
+    INR increased has two criteria in CTCAE v5.0: absolute (>1.2, >1.5, >2.5) for patients not
+    on anticoagulation, and multiples of the baseline for patients on anticoagulation. The
+    absolute criterion is the default; the baseline-relative one applies to everyone when
+    ``inr_anticoagulated`` is true, and otherwise to the subjects whose SUPPDM qualifier named
+    ``anticoagulation_qnam`` has QVAL "Y".
+    """
+
+    inr_anticoagulated: bool = False
+    anticoagulation_qnam: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +132,7 @@ class StudyConfig:
     stopping_rules: tuple[StoppingRule, ...]
     source_text: str
     source_sha256: str
+    labs: LabSettings = LabSettings()
 
     @property
     def dose_cohorts(self) -> tuple[Cohort, ...]:
@@ -176,6 +200,10 @@ class _Reader:
                 lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5,
                 "a CTCAE grade from 1 to 5",
             ),
+            "fraction": (
+                lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
+                "a fraction above 0 and at most 1 (e.g. 0.8 for 80%)",
+            ),
         }
         ok, expected = checks[kind]
         if not ok(value):
@@ -220,6 +248,7 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
     rules = tuple(
         _read_stopping_rule(file_name, i, r) for i, r in enumerate(raw.get("stopping_rules", []))
     )
+    labs = _read_labs(_Reader(file_name, "labs", raw.get("labs", {})))
 
     if design.skeleton is not None and len(design.skeleton) != sum(
         not c.is_control for c in cohorts
@@ -266,6 +295,7 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
         stopping_rules=rules,
         source_text=text,
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        labs=labs,
     )
 
 
@@ -325,6 +355,7 @@ def _read_dlt(file_name: str, t: _Reader) -> DltDefinition:
         lab.append(
             LabDltCriterion(term=lt.get("term", "str"), min_grade=lt.get("min_grade", "grade"))
         )
+    min_exposure = t.get("min_exposure", "fraction", None)
     return DltDefinition(
         window_days=window,
         min_grade=t.get("min_grade", "grade"),
@@ -332,6 +363,15 @@ def _read_dlt(file_name: str, t: _Reader) -> DltDefinition:
         always_terms=tuple(t.get("always_terms", "strlist", [])),
         excluded_terms=tuple(t.get("excluded_terms", "strlist", [])),
         lab_criteria=tuple(lab),
+        min_exposure=None if min_exposure is None else float(min_exposure),
+        planned_administrations=t.get("planned_administrations", "posint", 1),
+    )
+
+
+def _read_labs(t: _Reader) -> LabSettings:
+    return LabSettings(
+        inr_anticoagulated=t.get("inr_anticoagulated", "bool", False),
+        anticoagulation_qnam=t.get("anticoagulation_qnam", "str", None),
     )
 
 

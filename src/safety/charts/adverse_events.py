@@ -184,7 +184,7 @@ def risk_difference_volcano(rd: pd.DataFrame, colours: dict[str, str]) -> go.Fig
 
 
 def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
-    """Cumulative incidence of the first TEAE by cohort: step lines over days since first dose.
+    """Cumulative incidence of the first TEAE by cohort: step lines over study days.
 
     ``ci``: ``ae_statistics.cumulative_incidence``. Markers sit on the days with events; customdata:
     cohort_id, usubjids (comma-separated), at_risk, events.
@@ -217,14 +217,14 @@ def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.
                 .astype(object)
                 .to_numpy(),
                 hovertemplate=(
-                    f"{label}, day %{{x}}: %{{y:.1f}}%<br>%{{customdata[3]}} first TEAE(s) of "
+                    f"{label}, study day %{{x}}: %{{y:.1f}}%<br>%{{customdata[3]}} first TEAE(s) of "
                     "%{customdata[2]} at risk<br>%{customdata[1]}<extra></extra>"
                 ),
             )
         )
     fig.update_layout(
         title="Cumulative incidence of the first TEAE (1 − Kaplan–Meier)",
-        xaxis_title="Days since first dose",
+        xaxis_title="Study day (day 1 = first dose)",
         yaxis={"title": "Subjects with a TEAE (%)", "range": [0, 102]},
         height=380,
         legend={"orientation": "h", "y": -0.2},
@@ -234,7 +234,7 @@ def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.
 
 
 def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) -> go.Figure:
-    """TEAE onsets per bin of days since first dose, stacked by cohort.
+    """TEAE onsets per bin of study days (day 1 = first dose), stacked by cohort.
 
     ``dist``: ``ae_statistics.onset_distribution``; customdata: cohort_id, bin_start, bin_end.
     """
@@ -242,22 +242,22 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
     for label, group in dist.groupby("cohort_label", sort=False):
         fig.add_trace(
             go.Bar(
-                x=group["bin_start"] + bin_days / 2,
+                x=group["bin_start"] + (bin_days - 1) / 2,
                 y=group["events"],
                 width=bin_days * 0.95,
                 name=label,
                 marker_color=colours.get(label, CONTROL_COLOUR),
                 customdata=group[["cohort_id", "bin_start", "bin_end"]].astype(object).to_numpy(),
                 hovertemplate=(
-                    f"{label}<br>days %{{customdata[1]}}–%{{customdata[2]}}: "
+                    f"{label}<br>study days %{{customdata[1]}}–%{{customdata[2]}}: "
                     "%{y} TEAE(s)<extra></extra>"
                 ),
             )
         )
     fig.update_layout(
-        title=f"TEAE onset, days since first dose ({bin_days}-day bins)",
+        title=f"TEAE onset by study day ({bin_days}-day bins)",
         barmode="stack",
-        xaxis_title="Days since first dose",
+        xaxis_title="Study day (day 1 = first dose)",
         yaxis_title="TEAEs",
         height=340,
         legend={"orientation": "h", "y": -0.25},
@@ -267,7 +267,7 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
 
 
 def grade_week_heatmap(grid: pd.DataFrame) -> go.Figure:
-    """TEAEs by week since first dose (x) and CTCAE grade (y), as a heatmap.
+    """TEAEs by study week (x; week 1 = study days 1-7) and CTCAE grade (y), as a heatmap.
 
     ``grid``: ``ae_statistics.grade_by_week`` (week, grade, events). Invisible markers on the cells carry
     customdata week, grade, events, so a click or box selection can be read back.
@@ -302,8 +302,8 @@ def grade_week_heatmap(grid: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="TEAEs by week since first dose and grade",
-        xaxis_title="Week since first dose (week 1 = days 0–6)",
+        title="TEAEs by study week and grade",
+        xaxis_title="Study week (week 1 = study days 1–7)",
         yaxis={
             "title": None,
             "categoryorder": "array",

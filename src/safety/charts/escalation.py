@@ -12,6 +12,7 @@ DECISION_COLOURS = {
     "eliminate": "#d94801",
     "stop": "#67000d",
     "none": "#bdbdbd",
+    "pending": "#9e9ac8",  # the decision waits for the patients of the current dose
 }
 
 
@@ -166,7 +167,8 @@ def dose_paths(paths: pd.DataFrame) -> go.Figure:
 def decision_history(history: pd.DataFrame) -> go.Figure:
     """The recommended next dose level on every day the data changed, coloured by decision.
 
-    ``history``: day, dose_level, decision, events, reason (from ``monitor.decisions.decision_history``).
+    ``history``: day, dose_level, decision_state (the decision, or "pending"), events, reason
+    (from ``monitor.decisions.decision_history``).
     """
     fig = go.Figure()
     fig.add_trace(
@@ -179,7 +181,7 @@ def decision_history(history: pd.DataFrame) -> go.Figure:
             showlegend=False,
         )
     )
-    for decision, group in history.groupby("decision", sort=False):
+    for decision, group in history.groupby("decision_state", sort=False):
         fig.add_trace(
             go.Scatter(
                 x=group["day"],

@@ -28,7 +28,7 @@ def patient_timeline(
     cutoff_day: int,
     x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """One patient's course on one axis of days from first dose (first dose = day 0).
+    """One patient's course on one axis of SDTM study days (first dose = day 1, no day 0).
 
     Rows from the top: dosing, one row per adverse event (a bar from onset to resolution, to
     the cut-off when ongoing, coloured by CTCAE grade; serious ones outlined in dark red,
@@ -46,19 +46,19 @@ def patient_timeline(
     rows.append("Visits")
     fig = go.Figure()
     fig.add_vrect(
-        x0=-0.5,
-        x1=window_days - 0.5,
+        x0=0.5,
+        x1=window_days + 0.5,
         fillcolor="#fee391",
         opacity=0.35,
         line_width=0,
         layer="below",
     )
     fig.add_annotation(
-        x=(window_days - 1) / 2,
+        x=(window_days + 1) / 2,
         y=1.0,
         yref="paper",
         yanchor="bottom",
-        text=f"DLT window ({window_days} days)",
+        text=f"DLT window (study days 1-{window_days})",
         showarrow=False,
         font={"size": 11, "color": "#8c6d1f"},
     )
@@ -149,7 +149,7 @@ def patient_timeline(
             name="Dose",
             marker={"symbol": "diamond", "size": 13, "color": "#08306b"},
             text=dosing["label"],
-            hovertemplate="%{text}<br>day %{x} from first dose<extra></extra>",
+            hovertemplate="%{text}<br>study day %{x}<extra></extra>",
         )
     )
     for status, (symbol, colour, name) in DLT_MARKERS.items():
@@ -164,7 +164,7 @@ def patient_timeline(
                 name=name,
                 marker={"symbol": symbol, "size": 16, "color": colour, "line": {"width": 2}},
                 text=part["term"],
-                hovertemplate=f"{name}: %{{text}}<br>onset day %{{x}}<extra></extra>",
+                hovertemplate=f"{name}: %{{text}}<br>onset on study day %{{x}}<extra></extra>",
             )
         )
     if not visits.empty:
@@ -181,7 +181,7 @@ def patient_timeline(
                     "line": {"width": 2},
                 },
                 text=visits["visit"],
-                hovertemplate="%{text}<br>day %{x} from first dose<extra></extra>",
+                hovertemplate="%{text}<br>study day %{x}<extra></extra>",
             )
         )
     fig.add_vline(x=cutoff_day + 0.5, line_dash="dot", line_color="#444")
@@ -195,7 +195,7 @@ def patient_timeline(
         font={"size": 11},
     )
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed", title=None)
-    fig.update_xaxes(title="Days from first dose (day 0 = dosing)", zeroline=False)
+    fig.update_xaxes(title="Study day (day 1 = first dose; no day 0)", zeroline=False)
     if x_range is not None:
         fig.update_xaxes(range=list(x_range))
     fig.update_layout(
@@ -216,12 +216,12 @@ def patient_labs(
     x_range: tuple[float, float] | None = None,
     columns: int = 3,
 ) -> go.Figure:
-    """Small multiples of one patient's key lab tests over days from first dose.
+    """Small multiples of one patient's key lab tests over study days.
 
     Each panel: the normal range (LLN to ULN) as a green band, the values as a line, each
     result a marker coloured by its CTCAE grade (:data:`GRADE_COLOURS`; grade 0 grey, not
-    gradable grey). ``labs``: test_code, test_name, unit, value, lln, uln, day (days from
-    first dose), collected_date, visit, worst_grade, ctcae_term. Tests without results are
+    gradable grey). ``labs``: test_code, test_name, unit, value, lln, uln, day (study
+    day), collected_date, visit, worst_grade, ctcae_term. Tests without results are
     left out.
     """
     present = [t for t in tests if (labs["test_code"] == t).any()] if not labs.empty else []
@@ -290,7 +290,7 @@ def patient_labs(
                     }
                 ).to_numpy(),
                 hovertemplate=(
-                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, day %{{x}})"
+                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, study day %{{x}})"
                     "<br>CTCAE grade %{customdata[2]} %{customdata[3]}<extra></extra>"
                 ),
             ),
@@ -316,9 +316,9 @@ def patient_vitals(
     *,
     x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """One patient's vital signs over days from first dose, one small panel per test.
+    """One patient's vital signs over study days, one small panel per test.
 
-    ``vitals``: test_code, unit, value, day (days from first dose), collected_date, visit.
+    ``vitals``: test_code, unit, value, day (study day), collected_date, visit.
     """
     present = [t for t in tests if (vitals["test_code"] == t).any()] if not vitals.empty else []
     if not present:
@@ -346,7 +346,7 @@ def patient_vitals(
                 customdata=part[["collected_date", "visit"]].astype(object).to_numpy(),
                 hovertemplate=(
                     f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, "
-                    "day %{x})<extra></extra>"
+                    "study day %{x})<extra></extra>"
                 ),
             ),
             row=1,

@@ -156,10 +156,11 @@ def cumulative_incidence(times: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        cohort_id, cohort_label, is_control, dose_level, day (days since first dose),
-        at_risk, events, censored, cum_incidence (0-1), usubjids (comma-separated subjects
-        whose first TEAE is on that day). A row at day 0 before any event starts each curve,
-        and every censoring time has a row, so a step line can be drawn straight from it.
+        cohort_id, cohort_label, is_control, dose_level, day (SDTM study day: the first dose
+        day is day 1, no day 0), at_risk, events, censored, cum_incidence (0-1), usubjids
+        (comma-separated subjects whose first TEAE is on that day). A row at day 1 with no
+        event starts each curve, and every censoring day has a row, so a step line can be drawn
+        straight from it.
 
     Notes
     -----
@@ -195,28 +196,28 @@ def cumulative_incidence(times: pd.DataFrame) -> pd.DataFrame:
     steps = steps.merge(usubjids.reset_index(), on=["cohort_id", "day"], how="left")
     starts = (
         t.groupby(keys, dropna=False, sort=False).size().rename("at_risk").reset_index()
-        .assign(day=-1, events=0, censored=0, cum_incidence=0.0, usubjids=pd.NA)
-    )  # day -1: before the dose, so the step at day 0 is drawn
+        .assign(day=0, events=0, censored=0, cum_incidence=0.0, usubjids=pd.NA)
+    )  # sorts before day 1 and is drawn at day 1, so a step on day 1 is drawn
     out = pd.concat([starts, steps], ignore_index=True)
     out["usubjids"] = out["usubjids"].astype("str").where(out["usubjids"].notna(), "")
     out = out.sort_values(["is_control", "dose_level", "cohort_id", "day"],
                           ascending=[False, True, True, True], kind="stable")
-    out["day"] = out["day"].clip(lower=0)
+    out["day"] = out["day"].clip(lower=1)
     out["dose_level"] = out["dose_level"].astype("Int64")
     return out[[*keys, "day", "at_risk", "events", "censored", "cum_incidence", "usubjids"]
                ].reset_index(drop=True)
 
 
 def onset_distribution(onsets: pd.DataFrame, bin_days: int = 7) -> pd.DataFrame:
-    """Onset-day histogram data: TEAEs per cohort per bin of days since the first dose.
+    """Onset-day histogram data: TEAEs per cohort per bin of study days (day 1 = first dose).
 
-    Columns: cohort_id, cohort_label, is_control, dose_level, bin_start, bin_end (days since
-    dose, inclusive), events.
+    Columns: cohort_id, cohort_label, is_control, dose_level, bin_start, bin_end (study days,
+    inclusive: 1-7, 8-14, ... for 7-day bins), events.
     """
     if bin_days < 1:
         raise ValueError(f"bin_days must be 1 or more, got {bin_days}")
     keys = ["cohort_id", "cohort_label", "is_control", "dose_level"]
-    binned = onsets.assign(bin_start=(onsets["days_since_dose"] // bin_days) * bin_days)
+    binned = onsets.assign(bin_start=((onsets["study_day"] - 1) // bin_days) * bin_days + 1)
     out = binned.groupby([*keys, "bin_start"], dropna=False, sort=False)["events"].sum()
     out = out.reset_index()
     out["bin_end"] = out["bin_start"] + bin_days - 1
@@ -226,9 +227,9 @@ def onset_distribution(onsets: pd.DataFrame, bin_days: int = 7) -> pd.DataFrame:
 
 
 def grade_by_week(onsets: pd.DataFrame, cohort_ids: list[str] | None = None) -> pd.DataFrame:
-    """Grade-by-week heatmap data: TEAEs per week since the first dose and CTCAE grade.
+    """Grade-by-week heatmap data: TEAEs per study week and CTCAE grade.
 
-    Week 1 is days 0-6 after the first dose. ``cohort_ids`` restricts the cohorts counted.
+    Week 1 is study days 1-7 (day 1 = the first dose day), week 2 days 8-14, ... ``cohort_ids`` restricts the cohorts counted.
     Columns: week, grade, events (every grade 1-5 for every week from 1 to the last one with
     an event, zeros included).
     """
@@ -237,7 +238,7 @@ def grade_by_week(onsets: pd.DataFrame, cohort_ids: list[str] | None = None) -> 
     if rows.empty:
         return pd.DataFrame({"week": pd.Series(dtype="int64"), "grade": pd.Series(dtype="int64"),
                              "events": pd.Series(dtype="int64")})
-    week = (rows["days_since_dose"] // 7 + 1).astype("int64")
+    week = ((rows["study_day"] - 1) // 7 + 1).astype("int64")
     counts = rows.groupby([week.rename("week"), rows["grade"].astype("int64")])["events"].sum()
     full = pd.MultiIndex.from_product(
         [range(1, int(week.max()) + 1), range(1, 6)], names=["week", "grade"]

@@ -21,7 +21,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from safety.config import LabSettings
+
 log = logging.getLogger(__name__)
+
+INR_CRITERIA = {  # CTCAE v5.0 "INR increased"
+    "not anticoagulated": "INR > 1.2 grade 1, > 1.5 grade 2, > 2.5 grade 3",
+    "anticoagulated": "the worse of those limits and > 1, > 1.5, > 2.5 x the baseline",
+}
 
 HY_LAW_ALT_X_ULN = 3.0  # FDA DILI guidance (2009): ALT or AST >= 3 x ULN
 HY_LAW_BILI_X_ULN = 2.0  # FDA DILI guidance (2009): total bilirubin >= 2 x ULN
@@ -236,3 +243,24 @@ def worst_grade_table(subject_grades: pd.DataFrame) -> pd.DataFrame:
             dtype="str",
         )
     return out
+
+
+def inr_assumption(labs: LabSettings) -> str:
+    """Which CTCAE v5.0 INR criterion grades whom, in one sentence for pages and reports.
+
+    CTCAE v5.0 "INR increased" has two criteria: absolute limits for patients not on
+    anticoagulation, multiples of the baseline for patients on anticoagulation. admiral always
+    takes the second (its worst case); the product takes the first unless the protocol says a
+    subject is anticoagulated (``[labs]`` in the study configuration).
+
+    References
+    ----------
+    NCI CTCAE v5.0 (2017), Investigations, "INR increased".
+    """
+    if labs.inr_anticoagulated:
+        return ("INR is graded for every subject as on anticoagulation (study setting "
+                f"[labs] inr_anticoagulated): {INR_CRITERIA['anticoagulated']} (CTCAE v5.0).")
+    flagged = (f"; subjects flagged as on anticoagulation (SUPPDM {labs.anticoagulation_qnam} = "
+               f"Y) by {INR_CRITERIA['anticoagulated']}" if labs.anticoagulation_qnam else "")
+    return ("INR is graded as not on anticoagulation (CTCAE v5.0: "
+            f"{INR_CRITERIA['not anticoagulated']}){flagged}.")

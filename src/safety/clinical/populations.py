@@ -7,7 +7,12 @@ subjects, screen failures and subjects enrolled but not dosed by the cut-off are
 
 It is the DuckDB table macro ``safety_population(study_id, cutoff)`` (:data:`MACROS`, on every
 connection of ``safety.store``): one row per subject with usubjid, cohort_id, cohort_label,
-is_control, dose_level, first_dose_date, end_of_study_date, status, status_reason.
+is_control, dose_level, first_dose_date, first_dose_at (its time, NULL when none was
+collected), end_of_study_date, death_date, status, status_reason.
+
+Every count of subjects on a page or in a report (N in a header, "subjects with ...", the
+cohort table's worst grades and SAEs, deaths) is a count of this set, so the same question
+gets the same number everywhere.
 
 References
 ----------
@@ -20,7 +25,8 @@ from __future__ import annotations
 MACROS = """
 CREATE OR REPLACE TEMP MACRO safety_population(in_study, at_cutoff) AS TABLE
 SELECT s.usubjid, s.cohort_id, c.label AS cohort_label, c.is_control, c.dose_level,
-       s.first_dose_date, s.end_of_study_date, s.status, s.status_reason
+       s.first_dose_date, s.first_dose_at, s.end_of_study_date, s.death_date, s.status,
+       s.status_reason
 FROM current_subject s
 JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
 WHERE s.study_id = in_study AND s.first_dose_date <= at_cutoff;

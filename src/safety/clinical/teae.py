@@ -1,9 +1,10 @@
 """Treatment-emergent adverse events (TEAEs): the rule, its SQL, and the AE summary's rows.
 
-The rule is the DuckDB table macro ``ae_teae(study_id, cutoff)`` (:data:`MACROS`, on every
+The rule is the DuckDB table macro ``ae_emergence(study_id, cutoff)`` (:data:`MACROS`, on every
 connection of ``safety.store``): every AE of the safety analysis set
 (``safety.clinical.populations``) known at the cut-off, with its ``teae`` flag and the case that
-decided it. Every adverse-event table (``safety.store.queries.adverse_events``) reads it; this
+decided it; ``ae_teae(study_id, cutoff)`` is the same rows with ``is_dlt`` from the DLT rule (the
+AE tables' DLT row), kept apart because finding DLTs costs more than the rest. Every adverse-event table (``safety.store.queries.adverse_events``) reads it; this
 module also holds the table filters and the formatting of the AE tables (pure, frames in and
 out); ``safety.monitor.adverse_events`` asks the database.
 
@@ -15,7 +16,10 @@ treatment-emergent when its onset is on or after the first dose and within the f
 onset dates are treated conservatively: the event is emergent *unless the known part of
 AESTDTC proves otherwise*:
 
-* a full date (``2020-03-05``) is compared day by day;
+* a full date (``2020-03-05``) is compared day by day; when the onset and the first dose both
+  carry a time (AESTDTC ``2020-03-05T07:00``, RFXSTDTC ``2020-03-05T09:30``), the date-times
+  are compared: an event at 07:00 before a 09:30 first dose is not treatment-emergent (the same
+  rule as the DLT window's start, ``safety.clinical.dlt``);
 * a year-month (``2020-03``) proves "before the first dose" only when that month is before the
   first dose's month, and "after the follow-up" only when the month starts after it ends;
 * a year (``2020``) likewise by the year;
@@ -23,20 +27,21 @@ AESTDTC proves otherwise*:
   before it;
 * a blank onset proves nothing: the event is emergent.
 
-``teae_basis`` on every row says which case applied. Onset days (``days_since_dose``: 0 = the
-day of the first dose; ``study_day``: SDTM --DY, 1 = the day of the first dose) use the ingest's
-imputed start date (``adverse_event.start_date``), which for a partial date that may fall on
-treatment is the first dose day.
+``teae_basis`` on every row says which case applied. The onset day (``study_day``: SDTM --DY,
+1 = the day of the first dose, -1 the day before, no day 0: the one day numbering of every page)
+uses the ingest's imputed start date (``adverse_event.start_date``), which for a partial date
+that may fall on treatment is the first dose day.
 
 The summary's rows (n = subjects with at least one such TEAE; % of N dosed in the cohort)
 ---------------------------------------------------------------------------------------------
-any TEAE; related (causality in the study's related list); serious (AESER); grade >= 3 (CTCAE);
+any TEAE; related (causality in the study's related list); serious (AESER or a seriousness
+criterion); grade >= 3 (CTCAE);
 DLT (a TEAE that is a candidate or confirmed DLT by the DLT rule (``safety.clinical.dlt``) and
 adjudication; rejected candidates do not count, and DLTs added by hand without an AE record are
 on the DLT view, not here); leading to discontinuation (AEACN = DRUG WITHDRAWN, or the subject
 withdrew from the study with DS.DSDECOD ADVERSE EVENT on or before the cut-off: DS does not say
 which AE, so all of that subject's TEAEs are listed behind the cell); fatal (grade 5 or AEOUT
-FATAL).
+FATAL or AESDTH Y).
 
 References
 ----------
@@ -67,13 +72,13 @@ AE_CATEGORIES: dict[str, tuple[str, str]] = {
     "grade3": ("Grade ≥ 3 TEAE", "grade >= 3"),
     "dlt": ("DLT (candidate or confirmed)", "is_dlt"),
     "discontinuation": ("TEAE leading to discontinuation", "leads_to_discontinuation"),
-    "fatal": ("Fatal TEAE (grade 5 or outcome fatal)", "fatal"),
+    "fatal": ("Fatal TEAE (grade 5, outcome fatal or results in death)", "fatal"),
 }
 
 # onset_earliest .. onset_latest is the range AESTDTC allows (year-only: the whole year;
 # year-month: the whole month; a full date: that day; blank: unknown), narrowed by a known end.
 MACROS = """
-CREATE OR REPLACE TEMP MACRO ae_teae(in_study, at_cutoff) AS TABLE
+CREATE OR REPLACE TEMP MACRO ae_emergence(in_study, at_cutoff) AS TABLE
 WITH population AS (
     SELECT p.*,
            p.first_dose_date + st.follow_up_days AS follow_up_end,
@@ -86,9 +91,10 @@ WITH population AS (
 ae_precision AS (
     SELECT ae.usubjid, ae.seq, ae.verbatim, ae.pt, ae.soc, ae.start_dtc, ae.start_date,
            ae.start_imputed, ae.end_date, ae.grade, ae.serious, ae.related, ae.causality,
-           ae.outcome, ae.action_taken,
+           ae.outcome, ae.action_taken, ae.serious_criteria,
            p.cohort_id, p.cohort_label, p.is_control, p.dose_level, p.first_dose_date,
            p.follow_up_end, p.withdrawn_for_ae,
+           coalesce(ae.start_at < p.first_dose_at, false) AS before_dose_time,
            CASE WHEN regexp_matches(ae.start_dtc, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN 'day'
                 WHEN regexp_matches(ae.start_dtc, '^[0-9]{4}-[0-9]{2}') THEN 'month'
                 WHEN regexp_matches(ae.start_dtc, '^[0-9]{4}') THEN 'year'
@@ -116,31 +122,33 @@ ae_range AS (
                  END, end_date) AS onset_latest
     FROM ae_earliest
 )
-SELECT ae_range.*,
-       NOT coalesce(onset_latest < first_dose_date, false)
+SELECT ae_range.* EXCLUDE (before_dose_time),
+       NOT coalesce(onset_latest < first_dose_date, false) AND NOT before_dose_time
          AND NOT coalesce(onset_earliest > follow_up_end, false) AS teae,
        CASE WHEN onset_latest < first_dose_date THEN 'before first dose'
+            WHEN before_dose_time THEN 'before first dose (earlier time on the dosing day)'
             WHEN onset_earliest > follow_up_end THEN 'after follow-up'
             WHEN onset_precision IS NULL THEN 'onset unknown'
             WHEN onset_precision <> 'day' THEN 'partial onset, may be on treatment'
             ELSE 'onset on or after first dose'
        END AS teae_basis,
-       CASE WHEN start_date IS NOT NULL  -- greatest() would turn an unknown onset into 0
-            THEN greatest(date_diff('day', first_dose_date, start_date), 0)
-       END AS days_since_dose,
        CASE WHEN start_date >= first_dose_date
             THEN date_diff('day', first_dose_date, start_date) + 1
             ELSE date_diff('day', first_dose_date, start_date)
        END AS study_day,
-       (grade = 5 OR upper(outcome) = 'FATAL') AS fatal,
+       coalesce(grade = 5 OR upper(outcome) = 'FATAL'
+                OR contains(serious_criteria, 'AESDTH'), false) AS fatal,
        coalesce(upper(action_taken) = 'DRUG WITHDRAWN', false) OR withdrawn_for_ae
-           AS leads_to_discontinuation,
-       d.dlt_usubjid IS NOT NULL AS is_dlt
-FROM ae_range
+           AS leads_to_discontinuation
+FROM ae_range;
+
+CREATE OR REPLACE TEMP MACRO ae_teae(in_study, at_cutoff) AS TABLE
+SELECT e.*, d.dlt_usubjid IS NOT NULL AS is_dlt
+FROM ae_emergence(in_study, at_cutoff) e
 LEFT JOIN (SELECT DISTINCT usubjid AS dlt_usubjid, source_seq
            FROM dlt_event(in_study, at_cutoff)
            WHERE source = 'adverse_event' AND dlt_status IN ('candidate', 'confirmed')) d
-  ON d.dlt_usubjid = ae_range.usubjid AND d.source_seq = ae_range.seq;
+  ON d.dlt_usubjid = e.usubjid AND d.source_seq = e.seq;
 """
 
 
@@ -290,3 +298,40 @@ def worst_grade_table(
         table[f"Grade {g}"] = format_n_pct(rows[f"worst_grade_{g}"], rows["N"]).to_numpy()
     table["Any grade"] = format_n_pct(rows["n"], rows["N"]).to_numpy()
     return table
+
+
+def deaths_table(deaths: pd.DataFrame, summary: pd.DataFrame, pooled: bool = False
+                 ) -> pd.DataFrame:
+    """Deaths per cohort as shown: one row, ``n (%)`` of N per cohort (N = the safety analysis
+    set), then All cohorts (only All cohorts when ``pooled``, as the open report shows it).
+
+    ``deaths``: ``queries.adverse_events.deaths`` (cohort_id per subject who died);
+    ``summary``: any frame with cohort_id, cohort_label and N per cohort (e.g. the AE summary).
+    """
+    cohorts = summary.drop_duplicates("cohort_id")[["cohort_id", "cohort_label", "N"]]
+    n = deaths.groupby("cohort_id").size()
+    died = cohorts["cohort_id"].map(n).fillna(0).astype("int64")
+    cells = format_n_pct(died, cohorts["N"])
+    row = {"Subjects": "Died by the cut-off"}
+    if not pooled:
+        row.update({cohort_header(lbl, total): cell for lbl, total, cell in
+                    zip(cohorts["cohort_label"], cohorts["N"], cells, strict=True)})
+    all_n = int(cohorts["N"].sum())
+    row[cohort_header("All cohorts", all_n)] = format_n_pct(
+        pd.Series([int(died.sum())]), pd.Series([all_n])).iloc[0]
+    return pd.DataFrame([row])
+
+
+def deaths_listing(deaths: pd.DataFrame) -> pd.DataFrame:
+    """Deaths, one row per subject, with readable headers."""
+    return pd.DataFrame({
+        "Cohort": deaths["cohort_label"],
+        "Subject": deaths["usubjid"],
+        "Date of death": [
+            "" if pd.isna(d) else f"{pd.Timestamp(d):%Y-%m-%d}" for d in deaths["death_date"]],
+        "Study day": deaths["study_day"].astype("Int64"),
+        "Fatal adverse event(s)": deaths["fatal_events"].fillna("none recorded"),
+        "Related": deaths["related"].map({True: "yes", False: "no"}),
+        "TEAE": deaths["teae"].map({True: "yes", False: "no"}),
+        "Serious": deaths["serious"].map({True: "yes", False: "no"}),
+    }).reset_index(drop=True)

@@ -4,6 +4,12 @@ Each row of ``ctcae_v5_lab_criteria.csv`` (SI units) or ``ctcae_v5_lab_criteria_
 conventional units) becomes a frozen ``Criterion`` that keeps the NCI wording of every grade next
 to the parsed rule, so a reviewer can read one against the other.
 
+``ctcae_v5_lab_criteria_local.csv`` (same columns plus ``APPLIES_WHEN``) holds this product's
+own rows: a CTCAE v5.0 criterion that admiral leaves out because it takes one worst case. Its one
+row is INR increased for patients **not** on anticoagulation (absolute limits >1.2, >1.5, >2.5);
+admiral's row ("Take worst case and assume on anticoagulation", multiples of the baseline) then
+applies only to subjects flagged as anticoagulated (``config.LabSettings``).
+
 References
 ----------
 National Cancer Institute. Common Terminology Criteria for Adverse Events (CTCAE) v5.0,
@@ -33,6 +39,9 @@ CRITERIA_FILES: dict[str, str] = {
     "SI": "ctcae_v5_lab_criteria.csv",
     "USCV": "ctcae_v5_lab_criteria_uscv.csv",
 }
+LOCAL_CRITERIA_FILE = "ctcae_v5_lab_criteria_local.csv"
+# When a local row applies: a condition on the subject, by name (the grading view's column).
+APPLIES_WHEN = ("not anticoagulated",)
 
 # Spellings of the same unit that admiral's plain case-insensitive comparison would reject.
 # Only identical quantities belong here, never conversions: "GI/L" is giga (10^9) per litre
@@ -95,6 +104,7 @@ class Criterion:
     comment: str | None
     code: str
     branches: tuple[Branch, ...]
+    applies_when: str | None = None  # a local row: the subject condition it applies under
 
     @property
     def unit_key(self) -> str | None:
@@ -158,6 +168,7 @@ def _parse_row(row: dict[str, str], filename: str, line: int) -> Criterion:
         comment=row["COMMENT"].strip() or None,
         code=row["GRADE_CRITERIA_CODE"],
         branches=branches,
+        applies_when=(row.get("APPLIES_WHEN") or "").strip() or None,
     )
 
 
@@ -188,10 +199,25 @@ def load_criteria(units: Units = "SI") -> CriteriaTable:
     """
     if units not in CRITERIA_FILES:
         raise ValueError(f'units must be "SI" or "USCV", got {units!r}')
-    filename = CRITERIA_FILES[units]
+    return CriteriaTable(units, _read_file(CRITERIA_FILES[units]))
+
+
+@cache
+def load_local_criteria() -> tuple[Criterion, ...]:
+    """This product's own criterion rows (``LOCAL_CRITERIA_FILE``), each applying only under
+    its ``applies_when`` condition; they are tried before admiral's rows of the same term."""
+    criteria = _read_file(LOCAL_CRITERIA_FILE)
+    for c in criteria:
+        if c.applies_when not in APPLIES_WHEN:
+            raise SafetyError(f"{LOCAL_CRITERIA_FILE}: APPLIES_WHEN must be one of "
+                              f"{', '.join(APPLIES_WHEN)}, got {c.applies_when!r} ({c.term})")
+    return criteria
+
+
+def _read_file(filename: str) -> tuple[Criterion, ...]:
     path = resources.files("safety") / "data" / "ctcae" / filename
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     criteria = tuple(_parse_row(row, filename, i + 2) for i, row in enumerate(rows))
     log.debug("loaded %d CTCAE v5.0 criteria from %s", len(criteria), filename)
-    return CriteriaTable(units, criteria)
+    return criteria

@@ -27,9 +27,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from safety.config import LabSettings
 from safety.ctcae import labmap
 from safety.ctcae.conversion import GRADING_CONVERSIONS
-from safety.ctcae.criteria import UNIT_EQUIVALENTS, Criterion, load_criteria, normalize_unit
+from safety.ctcae.criteria import (
+    UNIT_EQUIVALENTS,
+    Criterion,
+    load_criteria,
+    load_local_criteria,
+    normalize_term,
+    normalize_unit,
+)
 from safety.ctcae.rexpr import (
     And,
     Arith,
@@ -214,14 +222,28 @@ def _missing_reason_sql(branch: Branch) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+# The grading view's SQL for each local row's condition (``criteria.APPLIES_WHEN``).
+APPLIES_WHEN_SQL = {"not anticoagulated": "NOT anticoagulated"}
+
+
+def grading_parameters(labs: LabSettings) -> dict:
+    """A study's lab-grading choices as columns of table ``rule_parameters``: INR graded
+    against the baseline for everyone, and the SUPPDM QNAM that flags anticoagulated subjects."""
+    return {"inr_anticoagulated": bool(labs.inr_anticoagulated),
+            "anticoagulation_qnam": labs.anticoagulation_qnam}
+
+
 def criteria_for_term(term: str) -> tuple[Criterion, ...]:
-    """The SI rows of a term, then its US conventional rows; the first whose unit fits grades.
+    """The local rows of a term (each under its condition), then its SI rows, then its US
+    conventional rows; the first that applies and whose unit fits grades.
 
     A unit names its table (g/L vs g/dL, 10^9/L vs 10^3/uL): a result in conventional units is
     graded by admiral's ``atoxgr_criteria_ctcv5_uscv`` row, one in SI units by the SI row, and a
     rule without a unit (multiples of ULN) by the SI row, which is the same rule.
     """
-    return load_criteria("SI").for_term(term) + load_criteria("USCV").for_term(term)
+    local = tuple(c for c in load_local_criteria()
+                  if normalize_term(c.term) == normalize_term(term))
+    return local + load_criteria("SI").for_term(term) + load_criteria("USCV").for_term(term)
 
 
 def unit_key_sql(unit_col: str) -> str:
@@ -247,7 +269,9 @@ class _Catalog:
         for term in dict.fromkeys(terms):
             ids = []
             for c in criteria_for_term(term):
-                if c.unit_key is None and any(self.criteria[i - 1].unit_key is None for i in ids):
+                if c.unit_key is None and any(self.criteria[i - 1].unit_key is None
+                                              and self.criteria[i - 1].applies_when is None
+                                              for i in ids):
                     continue  # the SI row without a unit already grades every unit
                 self.criteria.append(c)
                 ids.append(len(self.criteria))
@@ -264,10 +288,14 @@ class _Catalog:
             picks = []
             for i in ids:
                 c = self.criteria[i - 1]
+                when = "TRUE" if c.applies_when is None else APPLIES_WHEN_SQL[c.applies_when]
                 if c.unit_key is None:
-                    picks.append(f"WHEN TRUE THEN {i}")
-                    break
-                picks.append(f"WHEN {unit_key_col} = {sql_literal(c.unit_key)} THEN {i}")
+                    picks.append(f"WHEN {when} THEN {i}")
+                    if c.applies_when is None:
+                        break
+                    continue
+                picks.append(
+                    f"WHEN {when} AND {unit_key_col} = {sql_literal(c.unit_key)} THEN {i}")
             if picks:
                 arms.append(f"WHEN {k} THEN CASE {' '.join(picks)} END")
         return f"CASE {term_id_col} {' '.join(arms)} END" if arms else "NULL"
@@ -417,7 +445,9 @@ def lab_graded_view_sql(lab_terms: Mapping[str, labmap.LabTerms] | None = None) 
 CREATE OR REPLACE VIEW lab_grading AS
 WITH lab_map AS ({_lab_map_sql(tests, cat_low, cat_high)}),
 lab_in AS (
-    SELECT l.*, s.first_dose_date,
+    SELECT l.*, s.first_dose_date, s.first_dose_at,
+           coalesce(rp.inr_anticoagulated, FALSE) OR coalesce(ac.flagged, FALSE)
+               AS anticoagulated,
            {unit_key} AS unit_key,
            CAST({factor_sql} AS DOUBLE) AS grading_factor,
            {grading_unit_sql} AS grading_unit,
@@ -425,9 +455,16 @@ lab_in AS (
            {urine} AS is_urine,
            m.map_low, m.map_high, m.low_id, m.high_id
     FROM current_lab l
-    LEFT JOIN (SELECT study_id, usubjid, any_value(first_dose_date) AS first_dose_date
+    LEFT JOIN (SELECT study_id, usubjid, any_value(first_dose_date) AS first_dose_date,
+                      any_value(first_dose_at) AS first_dose_at
                FROM current_subject GROUP BY ALL) s USING (study_id, usubjid)
     LEFT JOIN lab_map m ON m.test_key = upper(trim(l.test_code))
+    LEFT JOIN rule_parameters rp ON rp.study_id = l.study_id
+    LEFT JOIN (SELECT q.study_id, q.usubjid, bool_or(upper(trim(q.qval)) = 'Y') AS flagged
+               FROM current_supp_qualifier q
+               JOIN rule_parameters p ON p.study_id = q.study_id
+               WHERE q.rdomain = 'DM' AND upper(q.qnam) = upper(p.anticoagulation_qnam)
+               GROUP BY ALL) ac ON ac.study_id = l.study_id AND ac.usubjid = l.usubjid
 ),
 base AS (
     SELECT study_id, usubjid, test_code,
@@ -435,7 +472,9 @@ base AS (
                    date_diff('day', DATE '1970-01-01', collected_date) * 4294967296 + seq)
                AS b
     FROM lab_in
-    WHERE value IS NOT NULL AND collected_date <= first_dose_date
+    WHERE value IS NOT NULL
+      AND CASE WHEN collected_at IS NOT NULL AND first_dose_at IS NOT NULL
+               THEN collected_at <= first_dose_at ELSE collected_date <= first_dose_date END
     GROUP BY ALL
 ),
 with_base AS (

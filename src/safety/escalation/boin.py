@@ -33,10 +33,13 @@ from safety.errors import DesignError
 from safety.escalation.decision import (
     Action,
     Decision,
+    boundary_text,
     decision_maker,
+    decisive,
     dlt_phrase,
     eliminated_from,
     prob_exceeds,
+    rate_text,
 )
 from safety.escalation.outcomes import Cohort, as_outcomes, counts_by_dose, last_dose
 
@@ -325,7 +328,7 @@ class Boin:
         if bound.eliminate_at_least is not None:
             numbers["eliminate_at_least"] = bound.eliminate_at_least
         here = f"{dlt_phrase(y_d, n_d)} at dose level {d}"
-        rate = f"observed DLT rate {y_d / n_d:.2f}"
+        lam_e, lam_d = boundary_text(lambda_e), boundary_text(lambda_d)
 
         if 1 in eliminated:
             p1 = prob_exceeds(self.target, int(n[0]), int(y[0]))
@@ -333,8 +336,8 @@ class Boin:
                 None,
                 False,
                 f"{dlt_phrase(int(y[0]), int(n[0]))} at dose level 1: P(DLT rate > "
-                f"{self.target:g}) = {p1:.3f} > {self.cutoff_eli:g}, the lowest dose level "
-                "is eliminated: stop; no dose level is safe",
+                f"{self.target:g}) = {decisive(p1, self.cutoff_eli)} > {self.cutoff_eli:g}, the "
+                "lowest dose level is eliminated: stop; no dose level is safe",
                 numbers,
             )
         p1 = self._extrasafe_stop(n, y)
@@ -343,13 +346,14 @@ class Boin:
                 None,
                 False,
                 f"{dlt_phrase(int(y[0]), int(n[0]))} at dose level 1: P(DLT rate > "
-                f"{self.target:g}) = {p1:.3f} > {self.cutoff_eli - self.offset:g} "
+                f"{self.target:g}) = {decisive(p1, self.cutoff_eli - self.offset)} > "
+                f"{self.cutoff_eli - self.offset:g} "
                 "(extra-safe rule): stop; no dose level is safe",
                 numbers,
             )
 
         if y_d <= bound.escalate_at_most:
-            why = f"{here}: {rate} <= lambda_e {lambda_e:.4f}"
+            why = f"{here}: observed DLT rate {rate_text(y_d, n_d, lambda_e)} <= lambda_e {lam_e}"
             if d == self.num_doses:
                 next_dose, text = d, f"{why}, but dose level {d} is the top dose: stay there"
             elif d + 1 in eliminated:
@@ -363,26 +367,29 @@ class Boin:
             if d in eliminated:
                 next_dose = min(eliminated) - 1
                 text = (
-                    f"{here}: P(DLT rate > {self.target:g}) = {p_over:.3f} > "
+                    f"{here}: P(DLT rate > {self.target:g}) = "
+                    f"{decisive(p_over, self.cutoff_eli)} > "
                     f"{self.cutoff_eli:g}, eliminate dose level {min(eliminated)} and above; "
                     f"de-escalate to dose level {next_dose}"
                 )
             elif d == 1:
                 next_dose = 1
                 text = (
-                    f"{here}: {rate} > lambda_d {lambda_d:.4f}, but dose level 1 is the "
-                    "lowest: stay there"
+                    f"{here}: observed DLT rate {rate_text(y_d, n_d, lambda_d)} > lambda_d "
+                    f"{lam_d}, but dose level 1 is the lowest: stay there"
                 )
             else:
                 next_dose = d - 1
                 text = (
-                    f"{here}: {rate} > lambda_d {lambda_d:.4f}: de-escalate to dose level {d - 1}"
+                    f"{here}: observed DLT rate {rate_text(y_d, n_d, lambda_d)} > lambda_d "
+                    f"{lam_d}: de-escalate to dose level {d - 1}"
                 )
         else:
             next_dose = d
             text = (
-                f"{here}: {rate} is between lambda_e {lambda_e:.4f} and lambda_d "
-                f"{lambda_d:.3f}: stay at dose level {d}"
+                f"{here}: observed DLT rate {y_d}/{n_d} = "
+                f"{decisive(y_d / n_d, lambda_d, 4)} is between lambda_e {lam_e} and lambda_d "
+                f"{lam_d}: stay at dose level {d}"
             )
 
         if next_dose == d and n_d >= self.n_earlystop:

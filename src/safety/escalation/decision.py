@@ -207,6 +207,32 @@ def beta_cdf(x: float, a: float, b: float) -> float:
     return math.fsum(term(j) for j in range(a, m + 1))
 
 
+BOUNDARY_DIGITS = 4  # every boundary printed with 4 decimals (lambda_d 0.3585, never 0.359)
+
+
+def decisive(value: float, boundary: float, digits: int = 3) -> str:
+    """``value`` with the fewest decimals (at least ``digits``, at most 10) whose printed form
+    lies on the same side of ``boundary`` as the value itself, trailing zeros dropped:
+    P = 0.9504 against 0.95 prints 0.9504, not 0.950; a rate 1/8 prints 0.125, not 0.12."""
+    side = (value > boundary) - (value < boundary)
+    for k in range(digits, 11):
+        rounded = round(value, k)
+        if (rounded > boundary) - (rounded < boundary) == side:
+            break
+    text = f"{value:.{k}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def boundary_text(boundary: float) -> str:
+    """A design boundary in its one printed form (:data:`BOUNDARY_DIGITS` decimals)."""
+    return f"{boundary:.{BOUNDARY_DIGITS}f}"
+
+
+def rate_text(dlts: int, n: int, boundary: float) -> str:
+    """``"1/8 = 0.125"``: the observed DLT rate with the precision its comparison needs."""
+    return f"{dlts}/{n} = {decisive(dlts / n, boundary)}"
+
+
 def dlt_phrase(dlts: int, n: int) -> str:
     """``"1 DLT in 3"``, ``"0 DLTs in 3"``."""
     return f"{dlts} DLT{'' if dlts == 1 else 's'} in {n}"

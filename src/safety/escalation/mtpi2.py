@@ -36,6 +36,7 @@ from safety.escalation.decision import (
     Decision,
     beta_cdf,
     decision_maker,
+    decisive,
     dlt_phrase,
     eliminated_from,
     prob_exceeds,
@@ -207,8 +208,9 @@ class Mtpi2:
                 None,
                 False,
                 f"{dlt_phrase(int(y[0]), int(n[0]))} at dose level 1: P(DLT rate > "
-                f"{self.target:g}) = {p1:.3f} > {self.exclusion_certainty:g}, the lowest "
-                "dose level is excluded: stop; no dose level is safe",
+                f"{self.target:g}) = {decisive(p1, self.exclusion_certainty)} > "
+                f"{self.exclusion_certainty:g}, the lowest dose level is excluded: stop; no "
+                "dose level is safe",
                 numbers,
             )
         letter = self.letter(n_d, y_d)
@@ -217,7 +219,8 @@ class Mtpi2:
             first = min(eliminated) if eliminated else d
             next_dose = first - 1
             text = (
-                f"{here}: P(DLT rate > {self.target:g}) = {p_over:.3f} > "
+                f"{here}: P(DLT rate > {self.target:g}) = "
+                f"{decisive(p_over, self.exclusion_certainty)} > "
                 f"{self.exclusion_certainty:g}, eliminate dose level {first} and above; "
                 f"de-escalate to dose level {next_dose}"
             )

@@ -45,6 +45,7 @@ from safety.escalation.decision import (
     RuleState,
     RuleStatus,
     action_for,
+    decisive,
     dlt_phrase,
     eliminated_from,
     prob_exceeds,
@@ -356,7 +357,7 @@ class StopWhenTooToxic(_Rule):
         p = prob_exceeds(self.target, nd, yd)
         detail = (
             f"{dlt_phrase(yd, nd)} at dose level {self.dose}: P(DLT rate > "
-            f"{self.target:g}) = {p:.3f}, stop above {self.confidence:g}"
+            f"{self.target:g}) = {decisive(p, self.confidence)}, stop above {self.confidence:g}"
         )
         numbers = {"n": nd, "dlts": yd, "p_toxic": p, "confidence": self.confidence}
         if nd >= self.min_n and nd > 0 and p > self.confidence:

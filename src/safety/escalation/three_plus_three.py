@@ -101,8 +101,8 @@ class ThreePlusThree:
 
         if n_d > FULL_DOSE_SIZE:
             raise DesignError(
-                f"3+3: {n_d} patients at dose level {d}; the 3+3 decides only with up to "
-                f"{FULL_DOSE_SIZE} patients at a dose"
+                f"outside the 3+3 rules: {n_d} at dose level {d} (the 3+3 decides on cohorts "
+                f"of {COHORT_SIZE} and {FULL_DOSE_SIZE} patients at a dose, Storer 1989)"
             )
         unfinished = n_d < COHORT_SIZE or COHORT_SIZE < n_d < FULL_DOSE_SIZE
         if unfinished and self.decide_on_excess_toxicity and tox_d >= MIN_DLTS_TOO_TOXIC:
@@ -157,7 +157,8 @@ class ThreePlusThree:
             )
         # 2 or more DLTs at this dose.
         if not self.allow_deescalate:
-            if d == 1:
+            below = _highest_tolerated_below(d, tox)
+            if below is None:
                 return self._decision(
                     d,
                     None,
@@ -166,11 +167,13 @@ class ThreePlusThree:
                     numbers,
                     eliminated,
                 )
+            skipped = (f" (dose level {d - 1} also has {dlt_phrase(int(tox[d - 2]), int(n[d - 2]))})"
+                       if below != d - 1 else "")
             return self._decision(
                 d,
-                d - 1,
+                below,
                 False,
-                f"{here}: stop; dose level {d - 1} is the MTD ({label})",
+                f"{here}: stop; dose level {below} is the MTD{skipped} ({label})",
                 numbers,
                 eliminated,
             )
@@ -218,8 +221,27 @@ class ThreePlusThree:
         )
 
     def final(self, outcomes: str | Sequence[Cohort]) -> Decision:
-        """The 3+3 has no separate final selection: the decision itself names the MTD."""
-        return self.decide(outcomes)
+        """The MTD when the trial is stopped from outside (a maximum sample size): by the 3+3's
+        own definition, the highest dose level with at most 1 DLT in 6 or more patients below
+        any dose level with 2 or more DLTs (Storer 1989); none when no dose level qualifies.
+        When the 3+3 itself stops, its decision names the MTD (Brock's package)."""
+        cohorts = as_outcomes(outcomes)
+        n, tox = counts_by_dose(cohorts, self.num_doses)
+        decision = self.decide(cohorts)
+        if not decision.continue_:
+            return decision
+        first_toxic = next((j + 1 for j in range(self.num_doses)
+                            if tox[j] >= MIN_DLTS_TOO_TOXIC), self.num_doses + 1)
+        qualified = [j + 1 for j in range(first_toxic - 1)
+                     if n[j] >= FULL_DOSE_SIZE and tox[j] <= MAX_DLTS_FOR_ESCALATION]
+        mtd = qualified[-1] if qualified else None
+        reason = (f"dose level {mtd} is the highest with at most {MAX_DLTS_FOR_ESCALATION} DLT "
+                  f"in {FULL_DOSE_SIZE} or more patients, the MTD by the 3+3 definition"
+                  if mtd is not None else
+                  f"no dose level has at most {MAX_DLTS_FOR_ESCALATION} DLT in "
+                  f"{FULL_DOSE_SIZE} or more patients: no MTD by the 3+3 definition")
+        return self._decision(last_dose(cohorts), mtd, False, f"{reason} (Storer 1989)", {},
+                              decision.eliminated)
 
     def _decision(
         self,
@@ -242,3 +264,13 @@ class ThreePlusThree:
             design=self.name,
             current_dose=current,
         )
+
+
+def _highest_tolerated_below(dose: int, tox) -> int | None:
+    """The highest dose level below ``dose`` with fewer than 2 DLTs (None when there is none):
+    a 3+3 never names as MTD a dose level with 2 or more DLTs (Storer 1989), even when DLTs
+    reported late gave one to a dose level below."""
+    for level in range(dose - 1, 0, -1):
+        if tox[level - 1] < MIN_DLTS_TOO_TOXIC:
+            return level
+    return None

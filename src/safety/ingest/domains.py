@@ -18,14 +18,24 @@ Mapping decisions (also in the README's ingest section)
   min_dates = TRTSDT)``). ``start_imputed`` is true. Year-only and year-month are both handled.
 - AE end (AEENDTC) partial: the last possible day (the longest the event may have lasted);
   ``end_imputed`` is true.
-- Grade: AETOXGR when given; otherwise AESEV MILD/MODERATE/SEVERE -> 1/2/3 with
-  ``grade_derived`` true; neither -> NULL.
+- Grade: AETOXGR when given; otherwise 5 when the outcome is fatal (AEOUT FATAL or AESDTH Y:
+  CTCAE v5.0 grade 5 is death related to the AE), else AESEV MILD/MODERATE/SEVERE -> 1/2/3;
+  ``grade_derived`` true for both; nothing -> NULL. A delivered AETOXGR is kept as delivered
+  even when it contradicts a fatal outcome (a data-quality finding, not a correction).
 - Related: AEREL (upper-cased) in the configuration's ``related_causality``. A blank AEREL counts
   as related (the conservative convention for safety reporting: causality unknown is not
   "unrelated"); ``causality`` keeps the value as given (NULL when blank).
-- Serious: AESER Y -> true, N -> false; anything else is quarantined. ``serious_raw`` keeps it.
+- Serious: AESER Y, or any of the seriousness criteria AESDTH, AESHOSP, AESLIFE, AESDISAB,
+  AESCONG, AESMIE Y (SDTMIG 3.x AE; ICH E2A: an event meeting a criterion is serious whatever
+  AESER says). ``serious_raw`` keeps AESER as given and ``serious_criteria`` the criteria given
+  as Y, so an inconsistent record (AESER N, AESDTH Y) loads as delivered and is listed as a
+  data-quality finding (``queries.adverse_events.ae_data_quality``). AESER other than Y/N is
+  quarantined; a blank AESER loads only when some criterion is delivered (Y or N).
 - LB/VS dates: the date part of --DTC when complete; a partial --DTC is kept as text with a NULL
   date. EX start and DM RFXSTDTC must be complete dates.
+- Times: where a complete --DTC carries a time (``2023-03-01T09:30``), the date-time goes to the
+  ``*_at`` column beside the date (RFXSTDTC, EXSTDTC/EXENDTC, AESTDTC/AEENDTC, LBDTC, DSSTDTC),
+  NULL when no time was collected; a time zone offset is ignored (the site's clock).
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ log = logging.getLogger(__name__)
 
 SCREEN_FAILURE_ARMS = ("SCRNFAIL", "NOTASSGN", "SCREEN FAILURE", "NOT ASSIGNED")  # SDTMIG 3.x DM
 SEVERITY_GRADE = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}  # issue 5: only when AETOXGR is absent
+FATAL_GRADE = 5  # CTCAE v5.0: grade 5 = death related to AE
+# SDTMIG 3.x AE seriousness criteria (ICH E2A): any of them Y makes the event serious
+SERIOUSNESS_CRITERIA = ("AESDTH", "AESHOSP", "AESLIFE", "AESDISAB", "AESCONG", "AESMIE")
 MISSING_CAUSALITY_IS_RELATED = True  # conservative: an AE of unknown causality is not "unrelated"
 
 
@@ -151,6 +164,7 @@ def map_dm(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
         "race": v.text(raw, "RACE"),
         "enrolled_date": _complete(dates["RFICDTC"]),
         "first_dose_date": v.full_date(first, "RFXSTDTC", issues, required=False),
+        "first_dose_at": _timestamp(first),
         "last_dose_date": _complete(last),
         "end_of_study_date": _complete(dates["RFPENDTC"]),
         "status": "screening",  # placeholder inside the transaction; see refresh_subject_status
@@ -164,6 +178,14 @@ def map_dm(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
 def _complete(dates: pd.DataFrame) -> pd.Series:
     """The day of a --DTC when it is complete; partial or blank -> missing."""
     return dates["low"].where(dates["precision"].eq("day"))
+
+
+def _timestamp(dates: pd.DataFrame) -> pd.Series:
+    """The date-time of a complete --DTC that carries a time (``2023-03-01T09:30[:15]``);
+    missing when no time was collected. Seconds are kept, a time zone offset is dropped."""
+    dtc = dates["dtc"].where(dates["precision"].eq("day"))
+    timed = dtc.str.slice(0, 19).where(dtc.str.len().ge(16) & dtc.str.slice(10, 11).eq("T"))
+    return pd.to_datetime(timed, format="ISO8601", errors="coerce").astype("datetime64[us]")
 
 
 def impute_ae_start(start: pd.DataFrame, end: pd.DataFrame, first_dose: pd.Series
@@ -205,12 +227,19 @@ def map_ae(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
     toxgr = v.number(raw, "AETOXGR", issues, whole=True)
     issues.add("grade_out_of_range", toxgr.notna() & ~toxgr.isin(v.CTCAE_GRADES),
                lambda: "AETOXGR " + v.raw_value(raw, "AETOXGR") + " is not a CTCAE grade 1-5")
-    derived = toxgr.isna() & severity.notna()
-    grade = toxgr.fillna(severity.map(SEVERITY_GRADE).astype("Int64"))
+    outcome = v.terms(raw, "AEOUT", v.OUTCOME_TERMS, issues, codelist="OUT (C66768)")
+    criteria = pd.DataFrame({c: v.terms(raw, c, v.NY_TERMS, issues, codelist="NY (C66742)")
+                             for c in SERIOUSNESS_CRITERIA})
+    fatal = outcome.eq("FATAL") | criteria["AESDTH"].eq("Y")
+    fallback = severity.map(SEVERITY_GRADE).astype("Int64").mask(fatal, FATAL_GRADE)
+    derived = toxgr.isna() & fallback.notna()
+    grade = toxgr.fillna(fallback)
 
     serious_raw = v.text(raw, "AESER")
     serious = v.terms(raw, "AESER", v.NY_TERMS, issues, codelist="NY (C66742)")
-    issues.add("unknown_term", serious_raw.isna(), "AESER is blank (must be Y or N)")
+    by_criteria = criteria.eq("Y")
+    issues.add("unknown_term", serious_raw.isna() & criteria.isna().all(axis=1),
+               "AESER is blank (must be Y or N) and no seriousness criterion is given")
     causality = v.text(raw, "AEREL")
     related = causality.str.upper().isin(ctx.study.related_causality)
     if MISSING_CAUSALITY_IS_RELATED:
@@ -222,11 +251,21 @@ def map_ae(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
         end_dtc=end["dtc"], end_date=end["high"],
         end_imputed=end["precision"].isin(["month", "year"]),
         grade=grade.where(grade.isin(v.CTCAE_GRADES)).astype("Int32"), grade_derived=derived,
-        severity=severity, serious=serious.eq("Y"), serious_raw=serious_raw,
-        related=related, causality=causality,
-        outcome=v.terms(raw, "AEOUT", v.OUTCOME_TERMS, issues, codelist="OUT (C66768)"),
+        severity=severity, serious=serious.eq("Y") | by_criteria.any(axis=1),
+        serious_raw=serious_raw, related=related, causality=causality, outcome=outcome,
         action_taken=v.terms(raw, "AEACN", v.ACTION_TERMS, issues, codelist="ACN (C66767)"),
+        start_at=_timestamp(start), end_at=_timestamp(end),
+        serious_criteria=_flagged(criteria),
     )
+
+
+def _flagged(criteria: pd.DataFrame) -> pd.Series:
+    """Per row the criteria given as Y, as text ("AESDTH, AESLIFE"; "" when all are N or
+    blank); missing when none of them was delivered at all."""
+    text = pd.Series("", index=criteria.index, dtype="str")
+    for name in criteria.columns:
+        text = text + criteria[name].eq("Y").map({True: name + ", ", False: ""}).astype("str")
+    return text.str.removesuffix(", ").where(criteria.notna().any(axis=1))
 
 
 def map_ex(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataFrame:
@@ -243,7 +282,8 @@ def map_ex(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
         treatment=treatment, dose=v.number(raw, "EXDOSE", issues), dose_unit=v.text(raw, "EXDOSU"),
         route=v.text(raw, "EXROUTE"),
         start_date=v.full_date(start, "EXSTDTC", issues, required=True),
-        end_date=_complete(end),
+        end_date=_complete(end), start_at=_timestamp(start), end_at=_timestamp(end),
+        frequency=v.text(raw, "EXDOSFRQ").str.upper(),
     )
 
 
@@ -259,6 +299,7 @@ def _findings(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues, prefix: 
         seq=v.number(raw, f"{prefix}SEQ", issues, whole=True, required=True).astype("Int32"),
         test_code=test_code, test_name=v.text(raw, f"{prefix}TEST"),
         collected_dtc=collected["dtc"], collected_date=_complete(collected),
+        collected_at=_timestamp(collected),
         visit=v.text(raw, "VISIT"), visit_num=v.number(raw, "VISITNUM", issues),
         study_day=v.number(raw, f"{prefix}DY", issues, whole=True).astype("Int32"),
     )
@@ -278,7 +319,7 @@ def map_lb(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
 
 def map_vs(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataFrame:
     """VS -> vital_sign."""
-    out = _findings(raw, ctx, issues, "VS")
+    out = _findings(raw, ctx, issues, "VS").drop(columns="collected_at")  # VS: dates only
     return out.assign(
         value=v.number(raw, "VSSTRESN", issues), unit=v.text(raw, "VSSTRESU"),
         position=v.text(raw, "VSPOS"),
@@ -296,6 +337,7 @@ def map_ds(raw: pd.DataFrame, ctx: MappingContext, issues: v.Issues) -> pd.DataF
         seq=v.number(raw, "DSSEQ", issues, whole=True, required=True).astype("Int32"),
         term=v.text(raw, "DSTERM"), decod=decod, category=v.text(raw, "DSCAT").str.upper(),
         start_dtc=start["dtc"], start_date=_complete(start), visit=v.text(raw, "VISIT"),
+        start_at=_timestamp(start),
     )
 
 
@@ -329,6 +371,8 @@ DOMAINS: dict[str, DomainSpec] = {spec.domain: spec for spec in (
                map_lb, "Laboratory"),
     DomainSpec("VS", "vital_sign", ("STUDYID", "USUBJID", "VSSEQ", "VSTESTCD"),
                ("USUBJID", "VSSEQ"), map_vs, "Vital signs"),
+    DomainSpec("SUPPDM", "supp_qualifier", ("STUDYID", "RDOMAIN", "USUBJID", "QNAM", "QVAL"),
+               ("USUBJID", "QNAM"), map_supp, "Supplemental DM qualifiers"),
 )}
 # Load order within one ingest: DM first (other domains are checked against it), DS next
 # (it sets subject status), then the rest.

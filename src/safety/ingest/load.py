@@ -311,7 +311,7 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, ctx: _Conte
             superseded = queries.ingest.supersede_batches(con, study_id, spec.domain, batch_id)
             if spec.domain in {"DM", "DS"}:
                 queries.ingest.refresh_subject_status(con, study_id)
-            if spec.domain in {"DM", "LB"}:  # grades depend on labs and first-dose dates
+            if spec.domain in {"DM", "LB", "SUPPDM"}:  # grades: labs, first doses, INR flags
                 queries.labs.refresh_lab_grades(con, study_id)
             queries.ingest.refresh_data_cutoff(con, study_id)
         queries.database.record_audit(con, actor=actor, action="ingest.load", at=at, study_id=study_id,

@@ -38,7 +38,7 @@ def derive_teae_flag(
     DataFrame
         One row per AE: usubjid, cohort_id, cohort_label, is_control, seq, verbatim (AETERM),
         pt (AEDECOD), soc (AEBODSYS), start_dtc (AESTDTC as given), start_date (imputed),
-        start_imputed, end_date, study_day, days_since_dose, grade, serious, related,
+        start_imputed, end_date, study_day, grade, serious, related,
         causality, outcome, action_taken, is_dlt, fatal, leads_to_discontinuation, **teae**
         (bool), **teae_basis** (on or after first dose | partial onset, may be on treatment |
         onset unknown | before first dose | after follow-up), first_dose_date,
@@ -155,11 +155,11 @@ def first_teae_times(
     cutoff: date,
     filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
-    """Per dosed subject: days from first dose to the first TEAE, and days observed.
+    """Per dosed subject: the study day of the first TEAE, and the last study day observed.
 
     Columns: usubjid, cohort_id, cohort_label, is_control, dose_level, first_dose_date,
-    first_teae_day (NaN when none), observed_days (to the cut-off, end of study or end of
-    follow-up, whichever is first).
+    first_teae_day (NaN when none), observed_days (study day of the cut-off, end of study or
+    end of follow-up, whichever is first).
     """
     return queries.adverse_events.ae_first_onsets(
         con, config.study_id, cutoff, filters
@@ -172,11 +172,26 @@ def onset_days(
     cutoff: date,
     filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
-    """TEAEs by cohort, day since first dose and grade.
+    """TEAEs by cohort, onset study day (day 1 = first dose) and grade.
 
-    Columns: cohort_id, cohort_label, is_control, dose_level, days_since_dose, grade, events,
+    Columns: cohort_id, cohort_label, is_control, dose_level, study_day, grade, events,
     subjects.
     """
     return queries.adverse_events.ae_onset_days(
         con, config.study_id, cutoff, filters
     )
+
+
+def deaths(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: date) -> pd.DataFrame:
+    """Deaths in the safety analysis set by the cut-off, one row per subject
+    (``queries.adverse_events.deaths``: death date from DM.DTHDTC or DS DEATH, else a fatal
+    AE; its study day; the fatal AEs, related, treatment-emergent, serious)."""
+    return queries.adverse_events.deaths(con, config.study_id, cutoff)
+
+
+def data_quality(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: date
+                 ) -> pd.DataFrame:
+    """Adverse-event records that contradict themselves (AESER N with AESDTH Y, a fatal outcome
+    with AETOXGR below 5, ...), kept as delivered, with how the product counts them
+    (``queries.adverse_events.ae_data_quality``)."""
+    return queries.adverse_events.ae_data_quality(con, config.study_id, cutoff)

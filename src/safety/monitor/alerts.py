@@ -45,7 +45,7 @@ import pandas as pd
 from safety import store
 from safety.clinical import labs
 from safety.config import StudyConfig, stored_study_config
-from safety.errors import AlertError
+from safety.errors import AlertError, SafetyError
 from safety.links import escalation_link, patient_link
 from safety.monitor.status import StudyStatus, study_status
 from safety.store import queries
@@ -216,7 +216,7 @@ def snapshot_of(status: StudyStatus) -> StudySnapshot:
     for c in status.cohorts:
         if c.control:
             continue
-        decisions[c.cohort_id] = c.decision
+        decisions[c.cohort_id] = c.decision_label
         for r in c.rules:
             if r.name.startswith(ACCRUAL_RULE_PREFIX):
                 rules[f"{c.cohort_id}|{r.name}"] = r.state
@@ -225,7 +225,7 @@ def snapshot_of(status: StudyStatus) -> StudySnapshot:
 
 def _recommendation(status: StudyStatus) -> str:
     level = status.recommended_dose_level
-    return status.recommendation + (f" (dose level {level})" if level else "")
+    return status.decision_label + (f" (dose level {level})" if level else "")
 
 
 def derive_change_alerts(
@@ -353,7 +353,11 @@ def refresh_alerts(db: str | Path | None = None, now: datetime | None = None) ->
             config = stored_study_config(row.config_toml, row.study_id)
             cutoff = _date(row.data_cutoff) or date.today()
             before = StudySnapshot.from_json(row.rule_states, row.decisions)
-            evaluations.append(evaluate_study(con, config, cutoff, int(row.latest_batch), before))
+            try:
+                evaluations.append(
+                    evaluate_study(con, config, cutoff, int(row.latest_batch), before))
+            except SafetyError as exc:  # one study's failure never hides the others'
+                log.warning("alerts for %s not evaluated: %s", row.study_id, exc)
     if not evaluations:
         return []
     at = now or store.now()

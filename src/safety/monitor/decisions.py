@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
@@ -16,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from safety.config import StudyConfig
-from safety.errors import ConfigError
+from safety.errors import ConfigError, DesignError
 from safety.escalation import (
+    Action,
     Boin,
     Crm,
+    Decision,
     Design,
     DontSkipDoses,
     HardStop,
@@ -38,6 +41,156 @@ from safety.store import queries
 log = logging.getLogger(__name__)
 
 PENDING_PAUSE_FRACTION = 0.5  # Yuan et al. (2018) TITE-BOIN: pause when > half of a cohort pending
+DESIGN_LABELS = {"3+3": "the 3+3", "boin": "BOIN", "mtpi2": "mTPI-2", "crm": "the CRM"}
+# Decisions taken at once, whatever the patients still in their window show: a stop, or a dose
+# eliminated for toxicity (safety first: no more patients are exposed while waiting).
+IMMEDIATE_ACTIONS = (Action.STOP, Action.ELIMINATE)
+
+
+@dataclass(frozen=True)
+class DoseProgress:
+    """How far the patients treated at one dose level are, for the cohort-based decision.
+
+    A cohort-based design decides when the cohort's patients are evaluable: at least one full
+    cohort (``cohort_size``, the protocol's) dosed at the dose, none of them still inside the
+    DLT window, and at least one evaluable (patients who are not evaluable are replaced and do
+    not enter the decision). Until then the decision is pending.
+    """
+
+    dose_level: int
+    cohort_size: int
+    dosed: int
+    evaluable: int
+    pending: int
+    not_evaluable: int
+    last_window_end: date | None  # the last open DLT window's last day (None: none open)
+
+    @property
+    def complete(self) -> bool:
+        return self.pending == 0 and self.dosed >= self.cohort_size and self.evaluable > 0
+
+    @property
+    def to_dose(self) -> int:
+        """Patients of the cohort not dosed yet."""
+        return max(self.cohort_size - self.dosed, 0)
+
+    @property
+    def expected(self) -> int:
+        """The evaluable patients the decision will rest on: the cohort (or everyone dosed,
+        when more), less those who are not evaluable."""
+        return max(self.cohort_size, self.dosed) - self.not_evaluable
+
+    @property
+    def due_on(self) -> date | None:
+        """The day the decision is due: when the last open window closes, once the whole
+        cohort is dosed (None while patients of the cohort are still to be dosed)."""
+        return None if self.to_dose else self.last_window_end
+
+    def pending_text(self, where: str) -> str:
+        """``"pending: 4 of 8 evaluable at dose level 3 (2 in the DLT window, 2 not dosed
+        yet), decision due on 2021-02-02"``."""
+        parts = []
+        if self.pending:
+            parts.append(f"{self.pending} in the DLT window")
+        if self.to_dose:
+            parts.append(f"{self.to_dose} not dosed yet")
+        if self.not_evaluable:
+            parts.append(f"{self.not_evaluable} not evaluable")
+        detail = f" ({', '.join(parts)})" if parts else ""
+        if self.due_on is not None:
+            due = f", decision due on {self.due_on.isoformat()}"
+        elif self.last_window_end is not None:
+            due = (f", decision due once {self.expected} are evaluable (not before "
+                   f"{self.last_window_end.isoformat()})")
+        else:
+            due = f", decision due once {self.expected} are evaluable"
+        return f"pending: {self.evaluable} of {self.expected} evaluable {where}{detail}{due}"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The decision of a cohort-based design as it stands: taken, or pending.
+
+    ``action`` is the status JSON's decision (``none`` while pending or when the design cannot
+    decide); ``provisional`` is what the design would say on the evaluable patients so far
+    (labelled as such, never the decision).
+    """
+
+    action: str
+    dose_level: int | None
+    reason: str
+    pending: bool
+    decision_due_on: date | None
+    provisional: str | None
+    decision: Decision | None
+
+    @property
+    def rule_states(self) -> tuple[RuleState, ...]:
+        return self.decision.rule_states if self.decision is not None else ()
+
+
+def decide_when_due(
+    design: Design, history: list[tuple[int, bool]], progress: DoseProgress | None, where: str
+) -> Recommendation:
+    """The design's decision on the evaluable history, taken when it is due.
+
+    Due when the patients at the dose being decided (``progress``) are evaluable
+    (:class:`DoseProgress`), or at once when the decision stops the trial or eliminates a dose
+    (a safety stop does not wait). A design that cannot decide on these data (a 3+3 with more
+    than 6 at a dose) says why; the decision is then ``none``.
+    """
+    try:
+        decision = design.decide(cohorts_from_patients(history))
+    except DesignError as exc:
+        return Recommendation("none", None, f"{exc}: the design cannot decide.", False, None,
+                              None, None)
+    if progress is None or progress.complete or decision.action in IMMEDIATE_ACTIONS:
+        return Recommendation(decision.action.value, decision.dose_level, decision.reason, False,
+                              None, None, decision)
+    return Recommendation("none", progress.dose_level, progress.pending_text(where), True,
+                          progress.due_on, decision.reason, decision)
+
+
+def dose_progress(
+    states: pd.DataFrame, config: StudyConfig, dose_level: int
+) -> DoseProgress | None:
+    """The progress of the patients treated at ``dose_level`` (None when nobody is)."""
+    ids = [c.cohort_id for c in config.dose_cohorts if c.dose_level == dose_level]
+    at = states[states["cohort_id"].isin(ids) & states["treated"].fillna(False).astype(bool)]
+    if at.empty:
+        return None
+    state = at["dlt_state"]
+    pending = at[state == "pending"]
+    return DoseProgress(
+        dose_level=dose_level,
+        cohort_size=config.design.cohort_size,
+        dosed=len(at),
+        evaluable=int(state.isin(["evaluable", "DLT"]).sum()),
+        pending=len(pending),
+        not_evaluable=int((state == "not evaluable").sum()),
+        last_window_end=(pd.Timestamp(pending["window_end"].max()).date()
+                         if not pending.empty else None),
+    )
+
+
+def current_dose_level(states: pd.DataFrame, config: StudyConfig) -> int | None:
+    """The dose level being treated: that of the patient dosed last (first dose, then USUBJID)."""
+    levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
+    dosed = states[states["cohort_id"].isin(levels) & states["treated"].fillna(False).astype(bool)]
+    if dosed.empty:
+        return None
+    last = dosed.sort_values(["first_dose_date", "usubjid"]).iloc[-1]
+    return int(levels[last["cohort_id"]])
+
+
+def study_recommendation(
+    states: pd.DataFrame, history: list[tuple[int, bool]], design: Design, config: StudyConfig
+) -> Recommendation:
+    """The study's decision for the next patients: decided when the patients of the dose being
+    treated are evaluable (:func:`decide_when_due`)."""
+    level = current_dose_level(states, config)
+    progress = None if level is None else dose_progress(states, config, level)
+    return decide_when_due(design, history, progress, f"at dose level {level}")
 
 
 def escalation_inputs(
@@ -50,7 +203,16 @@ def escalation_inputs(
     evaluable history as (dose level, DLT) per patient, the design wrapped in the protocol's
     rules with the pending patients and hard-stop events of that day)."""
     states = queries.dlt.subject_dlt_states(con, config.study_id, cutoff, adjudicated_by)
-    hard_stops = queries.adverse_events.hard_stop_events(con, config.study_id, cutoff, hard_stop_terms(config))
+    hard_stops = queries.adverse_events.hard_stop_events(
+        con, config.study_id, cutoff, hard_stop_terms(config))
+    return (states, *inputs_from(config, states, hard_stops))
+
+
+def inputs_from(
+    config: StudyConfig, states: pd.DataFrame, hard_stops: pd.DataFrame
+) -> tuple[list[tuple[int, bool]], Design]:
+    """(the evaluable history, the design wrapped in the protocol's rules) from the subjects'
+    states and the hard-stop events of one cut-off."""
     levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
     design = design_from_config(
         config,
@@ -58,7 +220,7 @@ def escalation_inputs(
         unevaluated=unevaluated_by_dose(states, levels),
         pending_first=pending_among_first(states, levels, _first_n(config)),
     )
-    return states, evaluable_history(states, levels), design
+    return evaluable_history(states, levels), design
 
 
 def decision_history(
@@ -71,24 +233,26 @@ def decision_history(
 
     The days are those of ``queries.dlt.dlt_change_dates`` up to the cut-off: a first dose, a DLT
     onset, the last day of a DLT window, a patient leaving inside the window. On each, the
-    design and its stopping rules decide again exactly as :func:`study_status` does at that
-    cut-off. Adjudications apply as recorded now (``adjudicated_by`` limits them to those
-    recorded by then), so the history reads the events the way the review sees them today.
+    design and its stopping rules decide again exactly as the study status does at that
+    cut-off, so the history shows the decisions as they could have been taken: pending until the
+    cohort's patients were evaluable (:func:`decide_when_due`), and with the adjudications
+    recorded by the end of that day (``adjudicated_by`` limits them further).
 
     Returns
     -------
     DataFrame
         day, events (what happened that day), treated, pending, outcomes (the evaluable history
-        in Brock's notation), decision, dose_level (recommended next dose), reason, rules_not_ok
-        (rules in warning or triggered), changed (True where the decision or dose differs from
-        the day before).
+        in Brock's notation), decision, decision_state (the decision, or "pending" while it
+        waits for the patients of the current dose), dose_level (recommended next dose; the
+        dose being treated while pending), reason, rules_not_ok (rules in warning or
+        triggered), changed (True where the decision or dose differs from the day before).
     """
     changes = queries.dlt.dlt_change_dates(con, config.study_id, cutoff, adjudicated_by)
     dose_ids = {c.cohort_id for c in config.dose_cohorts}
     changes = changes[changes["cohort_id"].isin(dose_ids)].copy()  # the control is not escalated
     columns = [
-        "day", "events", "treated", "pending", "outcomes", "decision", "dose_level", "reason",
-        "rules_not_ok", "changed",
+        "day", "events", "treated", "pending", "outcomes", "decision", "decision_state",
+        "dose_level", "reason", "rules_not_ok", "changed",
     ]  # fmt: skip
     if changes.empty:
         return pd.DataFrame(columns=columns)
@@ -102,14 +266,22 @@ def decision_history(
         )
     )
     events = changes.groupby("day", sort=True)["what"].agg("; ".join)
+    # every day's states in one query; hard-stop events found once (an event of the last day
+    # with an onset on or before a day is that day's event)
+    by_day = dict(tuple(queries.dlt.subject_dlt_states_by_day(
+        con, config.study_id, list(events.index), adjudicated_by).groupby("cutoff")))
+    stops = queries.adverse_events.hard_stop_events(
+        con, config.study_id, cutoff, hard_stop_terms(config))
+    stop_days = pd.to_datetime(stops["start_date"]).dt.date
     rows = []
-    previous: tuple[str, int | None] | None = None
+    previous: tuple[str, bool, int | None] | None = None
     for day, what in events.items():
-        states, history, design = escalation_inputs(con, config, day, adjudicated_by)
+        states = by_day[pd.Timestamp(day)].reset_index(drop=True)
+        history, design = inputs_from(config, states, stops[stop_days <= day])
         outcomes = cohorts_from_patients(history)
-        decision = design.decide(outcomes)
+        decision = study_recommendation(states, history, design, config)
         dosed = states[states["cohort_id"].isin(dose_ids)]
-        now = (decision.action.value, decision.dose_level)
+        now = (decision.action, decision.pending, decision.dose_level)
         rows.append(
             {
                 "day": day,
@@ -117,7 +289,8 @@ def decision_history(
                 "treated": int(dosed["treated"].sum()),
                 "pending": int((dosed["dlt_state"] == "pending").sum()),
                 "outcomes": format_outcomes(outcomes),
-                "decision": decision.action.value,
+                "decision": decision.action,
+                "decision_state": "pending" if decision.pending else decision.action,
                 "dose_level": decision.dose_level,
                 "reason": decision.reason,
                 "rules_not_ok": ", ".join(

@@ -141,7 +141,8 @@ def cohort_review(status: StudyStatus, events: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Cohort, Dose, Treated, Evaluable, Pending, Evaluable on (the day the last open DLT
         window closes; empty when none is open), Subjects with DLT, DLTs confirmed, DLTs
-        candidate (not adjudicated yet), DLTs added, DLTs rejected, Decision, Reason.
+        candidate (not adjudicated yet), DLTs added, DLTs rejected, Decision (what the design
+        would say at this dose, or "pending"), Reason.
     """
     counts = dlt_counts(events)
     rows = []
@@ -162,7 +163,7 @@ def cohort_review(status: StudyStatus, events: pd.DataFrame) -> pd.DataFrame:
                 "DLTs candidate": 0 if n is None else int(n["candidate"]),
                 "DLTs added": 0 if n is None else int(n["added"]),
                 "DLTs rejected": 0 if n is None else int(n["rejected"]),
-                "Decision": c.decision,
+                "Decision": c.decision_label,
                 "Reason": c.reason,
             }
         )

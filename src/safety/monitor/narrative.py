@@ -289,12 +289,16 @@ def _dlt_window(p: PatientProfile) -> Sentence:
     state = p.dlt_state
     name = state.get("dlt_state")
     end = state.get("window_end")
-    text = f"DLT assessment window: {p.window_days} days from the first dose, to {end}: "
+    verb = "ends" if end is not None and end > p.cutoff else "ended"
+    text = (f"DLT assessment window: study days 1 to {p.window_days}, it {verb} on {end}: ")
     if name == "pending":
-        text += f"pending at the cut-off, {int(state.get('days_left') or 0)} days left."
+        left = int(state.get("days_left") or 0)
+        text += f"pending at the cut-off, {left} day{'' if left == 1 else 's'} left."
     elif name == "DLT":
         n = int(state.get("dlts") or 0)
         text += f"DLT ({n} counted event{'s' if n != 1 else ''})."
+    elif state.get("state_reason"):
+        text += f"{DLT_STATE_TEXT.get(name, name)}: {state['state_reason']}."
     else:
         text += f"{DLT_STATE_TEXT.get(name, name)}."
     return Sentence(text, ("DLT state",))

@@ -6,12 +6,10 @@ query per domain, each filtered on the study and the subject: see ``queries`` se
 what the page, the narrative (``safety.monitor.narrative``) and the tests read; nothing here imports
 streamlit.
 
-Time on the profile is counted two ways:
-
-- **study day** (SDTM --DY): the first dose is day 1, the day before it day -1; there is no
-  day 0. Listings and the narrative use it, as the DLT rule does (``onset_day``).
-- **days from first dose** (the timeline's axis): the first dose is day 0, so that the DLT
-  window of ``window_days`` days covers days 0 to ``window_days - 1``.
+Time on the profile is counted one way, everywhere (the timeline's axis, listings, the
+narrative, the DLT rule's ``onset_day``): the **study day** (SDTM --DY), the first dose is day 1,
+the day before it day -1; there is no day 0. The DLT window of ``window_days`` days covers days
+1 to ``window_days``.
 
 Review status and notes (reviewed / needs follow-up, with a note, who and when) are kept in
 ``subject_review``, append-only: the newest row is the current review, the others its history.
@@ -43,7 +41,7 @@ DLT_STATE_TEXT = {
     "pending": "pending",
     "evaluable": "evaluable (window completed without DLT)",
     "DLT": "DLT",
-    "not evaluable": "not evaluable (left before the window ended)",
+    "not evaluable": "not evaluable",
 }
 
 
@@ -84,7 +82,7 @@ class PatientProfile:
         return None if self.reviews.empty else _record(self.reviews.iloc[0])
 
     def timeline_events(self) -> dict[str, pd.DataFrame]:
-        """The timeline's frames, on the axis "days from first dose" (first dose = day 0).
+        """The timeline's frames, on the axis of study days (first dose = day 1, no day 0).
 
         Keys and columns:
 
@@ -101,18 +99,18 @@ class PatientProfile:
         first = self.first_dose_date
         if first is None:
             return {k: pd.DataFrame() for k in ("ae", "dosing", "dlt", "visits")}
-        cutoff_day = (self.cutoff - first).days
+        cutoff_day = study_day(self.cutoff, first)
         ae = self.adverse_events.copy()
         ae["label"] = [ae_label(s, p) for s, p in zip(ae["seq"], ae["pt"], strict=True)]
-        ae["start"] = days_from(ae["start_date"], first)
-        ae["end"] = days_from(ae["end_date"], first).fillna(cutoff_day).astype("Int64")
+        ae["start"] = study_days(ae["start_date"], first)
+        ae["end"] = study_days(ae["end_date"], first).fillna(cutoff_day).astype("Int64")
         ae_dlt = self.dlt_events[self.dlt_events["source"] == "adverse_event"]
         status = dict(zip(ae_dlt["source_seq"].astype(int), ae_dlt["dlt_status"], strict=True))
         ae["dlt_status"] = pd.array([status.get(int(s)) for s in ae["seq"]], dtype="str")
 
         dosing = pd.DataFrame(
             {
-                "day": days_from(self.exposure["start_date"], first),
+                "day": study_days(self.exposure["start_date"], first),
                 "label": [
                     f"{t} {d:g} {u}" if pd.notna(d) else str(t)
                     for t, d, u in zip(
@@ -126,7 +124,7 @@ class PatientProfile:
             }
         )
         if dosing.empty:  # no EX records: DM's first dose is the dosing day
-            dosing = pd.DataFrame({"day": [0], "label": ["first dose"], "start_date": [first]})
+            dosing = pd.DataFrame({"day": [1], "label": ["first dose"], "start_date": [first]})
 
         dlt = self.dlt_events.copy()
         labels = dict(zip(ae["seq"].astype(int), ae["label"], strict=True))
@@ -136,7 +134,7 @@ class PatientProfile:
             else (f"Lab DLT · {term}" if src == "lab" else MANUAL_DLT_ROW)
             for src, seq, term in zip(dlt["source"], dlt["source_seq"], dlt["term"], strict=True)
         ]
-        dlt["day"] = days_from(dlt["onset_date"], first)
+        dlt["day"] = study_days(dlt["onset_date"], first)
         dlt = dlt[["day", "label", "term", "dlt_status", "source"]]
 
         return {
@@ -164,38 +162,38 @@ class PatientProfile:
         }
 
     def with_days(self, frame: pd.DataFrame, column: str = "collected_date") -> pd.DataFrame:
-        """``frame`` with a column ``day``: days from the first dose (first dose = 0) of
+        """``frame`` with a column ``day``: the study day (first dose = day 1, no day 0) of
         ``column``; missing when the patient was not dosed by the cut-off."""
         first = self.first_dose_date
         out = frame.copy()
         out["day"] = (
-            days_from(out[column], first)
+            study_days(out[column], first)
             if first is not None
             else pd.array([pd.NA] * len(out), dtype="Int64")
         )
         return out
 
     def time_range(self, window_only: bool = False) -> tuple[float, float] | None:
-        """The x range of the profile's charts in days from first dose: the whole course (from
-        the earliest record to the cut-off), or the DLT window; None when not dosed."""
+        """The x range of the profile's charts in study days: the whole course (from the
+        earliest record to the cut-off), or the DLT window; None when not dosed."""
         first = self.first_dose_date
         if first is None:
             return None
-        cutoff_day = (self.cutoff - first).days
+        cutoff_day = study_day(self.cutoff, first)
         if window_only:
             return (-3.5, min(self.window_days + 3, cutoff_day + 3) + 0.5)
-        starts = [0]
+        starts = [1]
         for frame, column in (
             (self.labs, "collected_date"),
             (self.vital_signs, "collected_date"),
             (self.adverse_events, "start_date"),
         ):
             if not frame.empty:
-                starts.append(int(days_from(frame[column], first).min()))
+                starts.append(int(study_days(frame[column], first).min()))
         return (min(starts) - 3.5, cutoff_day + 4.5)
 
     def visits(self) -> pd.DataFrame:
-        """Study visits: the days with lab or vital-sign collections (first dose = day 0).
+        """Study visits: the days with lab or vital-sign collections (study days).
 
         Columns: day, visit (the visit names of that day, joined), date.
         """
@@ -214,7 +212,7 @@ class PatientProfile:
         )
         return pd.DataFrame(
             {
-                "day": days_from(days["collected_date"], first),
+                "day": study_days(days["collected_date"], first),
                 "visit": days["visit"],
                 "date": days["collected_date"],
             }
@@ -259,10 +257,23 @@ def ae_label(seq: int, pt: str, width: int = 38) -> str:
     return f"AE {int(seq)} · {text}"
 
 
-def days_from(dates: pd.Series, first_dose: date) -> pd.Series:
-    """Whole days from the first dose (first dose = 0) as nullable integers."""
-    delta = pd.to_datetime(dates) - pd.Timestamp(first_dose)
-    return pd.Series(delta.dt.days, index=dates.index).astype("Int64")
+def study_days(dates: pd.Series, first_dose: date) -> pd.Series:
+    """SDTM study days (--DY) of dates as nullable integers: the first dose day is day 1, the
+    day before it day -1; there is no day 0.
+
+    References
+    ----------
+    CDISC SDTMIG 3.x, section 4.4.4 (study day variables).
+    """
+    delta = pd.Series((pd.to_datetime(dates) - pd.Timestamp(first_dose)).dt.days,
+                      index=dates.index).astype("Int64")
+    return delta.where(delta < 0, delta + 1)
+
+
+def study_day(day: date, first_dose: date) -> int:
+    """The SDTM study day of one date (first dose day = 1, no day 0)."""
+    delta = (day - first_dose).days
+    return delta + 1 if delta >= 0 else delta
 
 
 def load_profile(
@@ -334,7 +345,8 @@ def neighbours(roster: pd.DataFrame, usubjid: str) -> tuple[str | None, str | No
 
 
 def dlt_window_text(state: dict, window_days: int) -> str:
-    """The DLT-window state in words: ``"pending: 12 days left (window ends 2021-01-27)"``."""
+    """The DLT-window state in words: ``"pending: 12 days left of 28 (the window ends on
+    2021-01-27)"``, ``"1 day left"``; the other states with the rule's reason."""
     name = state.get("dlt_state")
     if not name:
         return "unknown"
@@ -342,14 +354,23 @@ def dlt_window_text(state: dict, window_days: int) -> str:
     end = state.get("window_end")
     if name == "pending":
         left = state.get("days_left")
-        days = f"{int(left)} day{'s' if left != 1 else ''} left" if left is not None else ""
-        return f"{text}: {days} of {window_days} (window ends {end})"
+        days = (f"{int(left)} day{'' if int(left) == 1 else 's'} left of {window_days}"
+                if left is not None else f"{window_days}-day window")
+        return f"{text}: {days} (the window ends on {end})"
     if name == "DLT":
         dlts = int(state.get("dlts") or 0)
         return (
             f"DLT ({dlts} event{'s' if dlts != 1 else ''} counted in the {window_days}-day window)"
         )
-    return text
+    reason = state.get("state_reason")
+    return f"{text}: {reason}" if reason and name in ("not evaluable", "evaluable") else text
+
+
+def window_end_text(window_end: date, cutoff: date) -> str:
+    """``"The DLT window ended on 2021-01-27"`` when that day is on or before the cut-off,
+    ``"The DLT window ends on 2021-02-03"`` when it is after it."""
+    verb = "ended" if window_end <= cutoff else "ends"
+    return f"The DLT window {verb} on {window_end}"
 
 
 def audit_history(audit: pd.DataFrame) -> pd.DataFrame:

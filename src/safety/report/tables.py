@@ -227,6 +227,18 @@ def report_content(
             by_cohort=closed,
         )
     )  # fmt: skip
+    deaths = adverse_events.deaths(con, config, cutoff)
+    tables.append(
+        ReportTable(
+            "deaths", "Deaths", section,
+            teae.deaths_table(deaths, adverse_events.ae_summary(con, config, cutoff),
+                              pooled=not closed),
+            "Subjects of the safety analysis set who died by the cut-off, n (%) of N: death date "
+            "from DM.DTHDTC or DS DEATH, else a fatal adverse event (AEOUT FATAL, AESDTH Y or "
+            "grade 5).",
+            by_cohort=closed,
+        )
+    )  # fmt: skip
     counts = queries.adverse_events.ae_counts_by_month(con, config.study_id, cutoff)
     if closed:
         figures.append(
@@ -267,6 +279,22 @@ def report_content(
                 by_cohort=True, listing=True,
             )
         )  # fmt: skip
+        tables.append(
+            ReportTable(
+                "deaths_listing", "Listing: deaths", section, teae.deaths_listing(deaths),
+                "Every death in the safety analysis set up to the cut-off, with its fatal AEs.",
+                by_cohort=True, listing=True,
+            )
+        )  # fmt: skip
+        tables.append(
+            ReportTable(
+                "ae_data_quality", "Listing: adverse-event records that contradict themselves",
+                section, adverse_events.data_quality(con, config, cutoff),
+                "Kept as delivered; counted as the last column says (serious when any "
+                "seriousness criterion is Y; fatal when AEOUT or AESDTH says so).",
+                by_cohort=True, listing=True,
+            )
+        )  # fmt: skip
         dlts = queries.dlt.dlt_events(con, config.study_id, cutoff)
         tables.append(
             ReportTable(
@@ -288,7 +316,8 @@ def report_content(
         ReportTable(
             "lab_worst_grade", "Labs: subjects by worst post-baseline CTCAE grade", section,
             lab_worst_grade_table(grades),
-            "CTCAE v5.0; N = subjects with a graded post-baseline result for the term.",
+            "CTCAE v5.0; N = subjects with a graded post-baseline result for the term. "
+            + labs.inr_assumption(config.labs),
             by_cohort=closed,
         )
     )  # fmt: skip
@@ -341,7 +370,7 @@ def report_content(
         )  # fmt: skip
 
     recommendation = (
-        f"{status.recommendation}"
+        f"{status.decision_label}"
         + (f" (dose level {status.recommended_dose_level})"
            if status.recommended_dose_level is not None else "")
         + f": {status.recommendation_reason}"
@@ -598,12 +627,14 @@ def escalation_table(status: StudyStatus) -> pd.DataFrame:
         [
             {
                 "Cohort": c.label,
-                "Treated": c.treated,
+                "Treated (N)": c.treated,
                 "In DLT window": c.in_dlt_window,
                 "Evaluable": c.evaluable,
-                "DLTs": c.dlts,
-                "SAEs": c.saes,
-                "Decision": c.decision,
+                "Not evaluable": c.not_evaluable,
+                "With DLT": c.dlts,
+                "With SAE": c.saes,
+                "Deaths": c.deaths,
+                "At this dose the design would say": c.decision_label,
                 "Reason": c.reason,
             }
             for c in status.cohorts

@@ -1,6 +1,9 @@
 -- The data model (SDTM-aligned). One DuckDB file holds several studies; every clinical row
 -- carries its study_id and the ingest batch_id it came from. Column comments give the SDTM variable.
--- Bump SCHEMA_VERSION in store/__init__.py whenever this file changes.
+-- Bump SCHEMA_VERSION in store/schema.py whenever this file changes.
+-- Date-times: where SDTM --DTC carries a time, a TIMESTAMP column (*_at) keeps it beside the
+-- DATE column (NULL when no time was collected). Pages filter by the DATE columns (the cut-off
+-- is a date); the rules compare the *_at columns when both sides have a time.
 
 CREATE TABLE schema_version (
     version     INTEGER NOT NULL,
@@ -53,7 +56,11 @@ CREATE TABLE rule_parameters (
     excluded_terms    VARCHAR[] NOT NULL,
     lab_terms         VARCHAR[] NOT NULL,    -- lower-case CTCAE terms of the lab criteria ...
     lab_min_grades    INTEGER[] NOT NULL,    -- ... and their minimum grades (parallel lists)
-    lab_test_codes    VARCHAR[] NOT NULL     -- LBTESTCDs those CTCAE terms grade
+    lab_test_codes    VARCHAR[] NOT NULL,    -- LBTESTCDs those CTCAE terms grade
+    min_exposure      DOUBLE,                -- [dlt] min_exposure: fraction of the planned dose (NULL: any)
+    planned_administrations INTEGER NOT NULL DEFAULT 1,  -- [dlt] planned_administrations in the window
+    inr_anticoagulated BOOLEAN NOT NULL DEFAULT false,   -- [labs]: INR graded against the baseline for all
+    anticoagulation_qnam VARCHAR             -- [labs]: SUPPDM QNAM flagging subjects on anticoagulation
 );
 
 CREATE TABLE cohort (
@@ -81,6 +88,7 @@ CREATE TABLE subject (
     race              VARCHAR,               -- RACE
     enrolled_date     DATE,                  -- RFICDTC (informed consent)
     first_dose_date   DATE,                  -- RFXSTDTC
+    first_dose_at     TIMESTAMP,             -- RFXSTDTC with its time (NULL: no time collected)
     last_dose_date    DATE,                  -- RFXENDTC
     end_of_study_date DATE,                  -- RFPENDTC
     status            VARCHAR NOT NULL CHECK (status IN
@@ -106,7 +114,10 @@ CREATE TABLE exposure (
     route             VARCHAR,               -- EXROUTE
     start_date        DATE NOT NULL,         -- EXSTDTC
     end_date          DATE,                  -- EXENDTC
-    batch_id          INTEGER NOT NULL
+    batch_id          INTEGER NOT NULL,
+    start_at          TIMESTAMP,             -- EXSTDTC with its time (NULL: no time collected)
+    end_at            TIMESTAMP,             -- EXENDTC with its time
+    frequency         VARCHAR                -- EXDOSFRQ (ONCE, QD, BID, ...)
 );
 
 CREATE TABLE adverse_event (
@@ -123,15 +134,20 @@ CREATE TABLE adverse_event (
     end_date          DATE,                  -- AEENDTC (NULL = ongoing or unknown)
     end_imputed       BOOLEAN,               -- AEENDTC partial: end_date is the last possible day
     grade             INTEGER CHECK (grade BETWEEN 1 AND 5),  -- AETOXGR (CTCAE)
-    grade_derived     BOOLEAN NOT NULL DEFAULT false,         -- grade derived from AESEV
+    grade_derived     BOOLEAN NOT NULL DEFAULT false,         -- not AETOXGR: 5 for a fatal outcome, else from AESEV
     severity          VARCHAR,               -- AESEV
-    serious           BOOLEAN NOT NULL,      -- AESER = Y
+    serious           BOOLEAN NOT NULL,      -- AESER = Y or any seriousness criterion = Y
     serious_raw       VARCHAR,               -- AESER as given
     related           BOOLEAN NOT NULL,      -- causality in the study's "related" list
     causality         VARCHAR,               -- AEREL as given
     outcome           VARCHAR,               -- AEOUT
     action_taken      VARCHAR,               -- AEACN
-    batch_id          INTEGER NOT NULL
+    batch_id          INTEGER NOT NULL,
+    start_at          TIMESTAMP,             -- AESTDTC with its time (NULL: no time collected)
+    end_at            TIMESTAMP,             -- AEENDTC with its time
+    serious_criteria  VARCHAR                -- the criteria given as Y, e.g. 'AESDTH, AESLIFE' (of
+                                             -- AESDTH AESHOSP AESLIFE AESDISAB AESCONG AESMIE);
+                                             -- '' none Y; NULL none delivered
 );
 
 CREATE TABLE lab (
@@ -153,7 +169,8 @@ CREATE TABLE lab (
     visit_num         DOUBLE,                -- VISITNUM
     study_day         INTEGER,               -- LBDY
     baseline_flag     BOOLEAN NOT NULL DEFAULT false,  -- LBBLFL = Y
-    batch_id          INTEGER NOT NULL
+    batch_id          INTEGER NOT NULL,
+    collected_at      TIMESTAMP              -- LBDTC with its time (NULL: no time collected)
 );
 
 CREATE TABLE vital_sign (
@@ -197,7 +214,8 @@ CREATE TABLE disposition (
     start_dtc         VARCHAR,               -- DSSTDTC as given
     start_date        DATE,                  -- DSSTDTC (NULL when partial)
     visit             VARCHAR,               -- VISIT
-    batch_id          INTEGER NOT NULL
+    batch_id          INTEGER NOT NULL,
+    start_at          TIMESTAMP              -- DSSTDTC with its time (NULL: no time collected)
 );
 
 CREATE TABLE supp_qualifier (

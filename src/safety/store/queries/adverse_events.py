@@ -19,22 +19,20 @@ from safety.clinical.teae import AE_CATEGORIES, NO_FILTER, AeFilter
 
 
 def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
-    """Adverse events by onset month and cohort.
+    """TEAEs of the safety analysis set by onset month and cohort.
 
     Columns: month (first day), cohort_id, cohort_label, aes, grade3plus, serious.
     """
     return con.execute(
         """
-        SELECT date_trunc('month', ae.start_date) AS month, s.cohort_id, c.label AS cohort_label,
+        SELECT date_trunc('month', start_date) AS month, cohort_id, cohort_label,
                count(*) AS aes,
-               count(*) FILTER (WHERE ae.grade >= 3) AS grade3plus,
-               count(*) FILTER (WHERE ae.serious) AS serious
-        FROM current_adverse_event ae
-        JOIN current_subject s USING (study_id, usubjid)
-        LEFT JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
-        WHERE ae.study_id = $study_id AND ae.start_date <= $cutoff
+               count(*) FILTER (WHERE grade >= 3) AS grade3plus,
+               count(*) FILTER (WHERE serious) AS serious
+        FROM ae_emergence($study_id, $cutoff)
+        WHERE teae AND start_date IS NOT NULL
         GROUP BY ALL
-        ORDER BY month, c.label
+        ORDER BY month, cohort_label
         """,
         {"study_id": study_id, "cutoff": cutoff},
     ).df()
@@ -43,23 +41,129 @@ def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: da
 def hard_stop_events(
     con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date, terms: list[str]
 ) -> pd.DataFrame:
-    """Adverse events whose preferred term is a hard-stop term (case-insensitive), at the cut-off.
+    """AEs of the dose cohorts on treatment (``dose_cohort_ae``, the DLT rule's time rule) whose
+    preferred term is a hard-stop term (case-insensitive), at the cut-off. The control arm's
+    events do not stop the escalation: decisions depend on the dose cohorts only.
 
     Columns: usubjid, seq, pt, grade, start_date.
     """
+    if not terms:  # no hard-stop rule: nothing to look up (the decision history asks daily)
+        return pd.DataFrame({"usubjid": [], "seq": [], "pt": [], "grade": [], "start_date": []})
     return con.execute(
         """
-        SELECT usubjid, seq, pt, grade, start_date FROM current_adverse_event
-        WHERE study_id = $study_id AND start_date <= $cutoff
-          AND list_contains($terms, lower(pt))
+        SELECT usubjid, seq, pt, grade, start_date FROM dose_cohort_ae($study_id, $cutoff)
+        WHERE on_treatment AND list_contains($terms, lower(pt))
         ORDER BY start_date, usubjid
         """,
         {"study_id": study_id, "cutoff": cutoff, "terms": [t.lower() for t in terms]},
     ).df()
 
 
+def deaths(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
+    """Deaths in the safety analysis set by the cut-off, one row per subject who died.
+
+    A subject died by the cut-off when her death date (DM.DTHDTC, else the date of a DS DEATH
+    disposition event) is on or before it, or, without a death date, when a fatal AE (AEOUT
+    FATAL, AESDTH Y or grade 5) ended (or, without an end, started) on or before it.
+
+    Columns: usubjid, cohort_id, cohort_label, is_control, dose_level, first_dose_date,
+    death_date (NULL when only a fatal AE says so), study_day (of the death, SDTM --DY),
+    fatal_events (the fatal AEs' preferred terms, "; "), related (a fatal AE counted as
+    related), teae (a fatal AE is treatment-emergent), serious (a fatal AE is serious),
+    fatal_seqs (AESEQ list).
+    """
+    return con.execute(
+        """
+        WITH p AS (SELECT * FROM safety_population($study_id, $cutoff)),
+        ds AS (
+            SELECT usubjid, min(start_date) AS ds_death FROM current_disposition
+            WHERE study_id = $study_id AND decod = 'DEATH' GROUP BY usubjid
+        ),
+        fatal AS (
+            SELECT usubjid, string_agg(pt, '; ' ORDER BY start_date, seq) AS fatal_events,
+                   list(seq ORDER BY start_date, seq) AS fatal_seqs,
+                   bool_or(related) AS related, bool_or(teae) AS teae,
+                   bool_or(serious) AS serious,
+                   min(coalesce(end_date, start_date)) AS fatal_date
+            FROM ae_emergence($study_id, $cutoff) WHERE fatal GROUP BY usubjid
+        ),
+        died AS (
+            SELECT p.*, coalesce(p.death_date, ds.ds_death) AS known_death,
+                   f.fatal_events, f.fatal_seqs, f.related, f.teae, f.serious, f.fatal_date
+            FROM p LEFT JOIN ds USING (usubjid) LEFT JOIN fatal f USING (usubjid)
+        )
+        SELECT usubjid, cohort_id, cohort_label, is_control, dose_level, first_dose_date,
+               known_death AS death_date,
+               date_diff('day', first_dose_date, coalesce(known_death, fatal_date))
+                 + CASE WHEN coalesce(known_death, fatal_date) >= first_dose_date
+                        THEN 1 ELSE 0 END AS study_day,
+               fatal_events, coalesce(related, false) AS related,
+               coalesce(teae, false) AS teae, coalesce(serious, false) AS serious, fatal_seqs
+        FROM died
+        WHERE coalesce(known_death, fatal_date) <= $cutoff
+        ORDER BY is_control DESC, dose_level, coalesce(known_death, fatal_date), usubjid
+        """,
+        {"study_id": study_id, "cutoff": cutoff},
+    ).df()
+
+
+def ae_data_quality(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
+    """Adverse-event records that contradict themselves, kept as delivered and listed here
+    (the product counts them by the conservative reading, e.g. serious when a criterion is Y).
+
+    Findings: AESER N (or blank) although a seriousness criterion is Y; AESER Y without any
+    criterion Y (when criteria were delivered); a fatal outcome (AEOUT FATAL or AESDTH Y) with
+    AETOXGR below 5; AETOXGR 5 without a fatal outcome; AESDTH Y without AEOUT FATAL, or AEOUT
+    FATAL without AESDTH Y (when criteria were delivered).
+
+    Columns: usubjid, cohort_label, seq, pt, start_date, finding, counted_as.
+    """
+    return con.execute(
+        """
+        WITH ae AS (
+            SELECT a.*, c.label AS cohort_label,
+                   coalesce(contains(a.serious_criteria, 'AESDTH'), false) AS sdth,
+                   upper(a.outcome) = 'FATAL' AS out_fatal
+            FROM current_adverse_event a
+            JOIN current_subject s USING (study_id, usubjid)
+            LEFT JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
+            WHERE a.study_id = $study_id AND (a.start_date IS NULL OR a.start_date <= $cutoff)
+        ),
+        found AS (
+            SELECT usubjid, cohort_label, seq, pt, start_date,
+                   'AESER ' || coalesce(serious_raw, 'blank') || ' but ' || serious_criteria
+                     || ' is Y' AS finding, 'serious' AS counted_as
+            FROM ae WHERE coalesce(serious_raw, '') <> 'Y' AND serious_criteria <> ''
+            UNION ALL
+            SELECT usubjid, cohort_label, seq, pt, start_date,
+                   'AESER Y but no seriousness criterion is Y', 'serious'
+            FROM ae WHERE serious_raw = 'Y' AND serious_criteria = ''
+            UNION ALL
+            SELECT usubjid, cohort_label, seq, pt, start_date,
+                   'fatal (' || CASE WHEN out_fatal THEN 'AEOUT FATAL' ELSE 'AESDTH Y' END
+                     || ') but AETOXGR ' || grade, 'grade ' || grade || ' as delivered, fatal'
+            FROM ae WHERE (out_fatal OR sdth) AND NOT grade_derived AND grade < 5
+            UNION ALL
+            SELECT usubjid, cohort_label, seq, pt, start_date,
+                   'AETOXGR 5 but AEOUT ' || coalesce(outcome, 'blank'), 'grade 5, fatal'
+            FROM ae WHERE grade = 5 AND NOT grade_derived AND NOT coalesce(out_fatal, false)
+            UNION ALL
+            SELECT usubjid, cohort_label, seq, pt, start_date,
+                   'AESDTH Y but AEOUT ' || coalesce(outcome, 'blank'), 'fatal'
+            FROM ae WHERE sdth AND NOT coalesce(out_fatal, false)
+            UNION ALL
+            SELECT usubjid, cohort_label, seq, pt, start_date,
+                   'AEOUT FATAL but AESDTH is not Y', 'fatal'
+            FROM ae WHERE out_fatal AND NOT sdth AND serious_criteria IS NOT NULL
+        )
+        SELECT * FROM found ORDER BY usubjid, seq, finding
+        """,
+        {"study_id": study_id, "cutoff": cutoff},
+    ).df()
+
+
 _LISTING_COLUMNS = """usubjid, cohort_id, cohort_label, is_control, seq, verbatim, pt, soc,
-       start_dtc, start_date, start_imputed, end_date, study_day, days_since_dose, grade, serious,
+       start_dtc, start_date, start_imputed, end_date, study_day, grade, serious,
        related, causality, outcome, action_taken, is_dlt, fatal, leads_to_discontinuation,
        teae, teae_basis"""
 
@@ -74,8 +178,7 @@ teae AS (
       AND ($ae_serious IS NULL OR serious = $ae_serious)
       AND ($ae_related IS NULL OR related = $ae_related)
       AND (NOT $ae_dlt_window_only
-           OR date_diff('day', first_dose_date, start_date)
-              < (SELECT window_days FROM rule_parameters WHERE study_id = $study_id))
+           OR study_day <= (SELECT window_days FROM rule_parameters WHERE study_id = $study_id))
 )"""
 
 
@@ -91,7 +194,7 @@ def ae_teae_flags(
     """Every AE of the dosed subjects at the cut-off with its treatment-emergence flag.
 
     Columns: the listing columns (usubjid, cohort_id, cohort_label, is_control, seq, verbatim,
-    pt, soc, start_dtc, start_date, start_imputed, end_date, study_day, days_since_dose, grade,
+    pt, soc, start_dtc, start_date, start_imputed, end_date, study_day, grade,
     serious, related, causality, outcome, action_taken, is_dlt, fatal,
     leads_to_discontinuation, teae, teae_basis) plus first_dose_date, onset_precision
     (day | month | year | NULL), onset_earliest, onset_latest.
@@ -222,7 +325,7 @@ def ae_listing(
     """The TEAEs behind a cell: filtered as the tables are, then narrowed to the cell.
 
     ``category`` is a key of AE_CATEGORIES; ``onset_from_day`` / ``onset_to_day`` bound
-    days_since_dose (inclusive); ``first_per_subject`` keeps each subject's earliest matching
+    the onset's study day (inclusive; SDTM --DY, the first dose day is day 1); ``first_per_subject`` keeps each subject's earliest matching
     TEAE (the event that enters the cumulative incidence). Columns: the listing columns of
     :func:`ae_teae_flags` (without first_dose_date and the onset range). Sorted by cohort,
     subject, onset.
@@ -250,12 +353,12 @@ def ae_listing(
               AND ($ae_pt IS NULL OR pt = $ae_pt)
               AND ($ae_usubjids IS NULL OR list_contains($ae_usubjids, usubjid))
               AND ($ae_grade IS NULL OR grade = $ae_grade)
-              AND ($ae_onset_from IS NULL OR days_since_dose >= $ae_onset_from)
-              AND ($ae_onset_to IS NULL OR days_since_dose <= $ae_onset_to)
+              AND ($ae_onset_from IS NULL OR study_day >= $ae_onset_from)
+              AND ($ae_onset_to IS NULL OR study_day <= $ae_onset_to)
         )
         SELECT {_LISTING_COLUMNS} FROM chosen
         WHERE NOT $ae_first_only OR (usubjid, seq) IN (
-            SELECT (usubjid, arg_min(seq, days_since_dose * 100000 + seq)) FROM chosen
+            SELECT (usubjid, arg_min(seq, study_day * 100000 + seq)) FROM chosen
             GROUP BY usubjid)
         ORDER BY is_control DESC, dose_level, usubjid, start_date, seq""",
         params,
@@ -268,23 +371,23 @@ def ae_first_onsets(
     cutoff: date,
     filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
-    """Per dosed subject: days from first dose to the first matching TEAE, and days observed.
+    """Per dosed subject: the study day of the first matching TEAE, and the last day observed.
 
-    Columns: usubjid, cohort_id, cohort_label, is_control, dose_level, first_dose_date,
-    first_teae_day (days since dose of the earliest matching TEAE; NULL when none),
-    observed_days (first dose to the earliest of the cut-off, end of study and end of
-    follow-up; the censoring time of a subject without a TEAE).
+    Days are SDTM study days (the first dose day is day 1). Columns: usubjid, cohort_id,
+    cohort_label, is_control, dose_level, first_dose_date, first_teae_day (study day of the
+    earliest matching TEAE; NULL when none), observed_days (study day of the earliest of the
+    cut-off, end of study and end of follow-up: the censoring day of a subject without a TEAE).
     """
     return con.execute(
         f"""
         WITH {_TEAE},
-        first AS (SELECT usubjid, min(days_since_dose) AS first_teae_day FROM teae GROUP BY usubjid)
+        first AS (SELECT usubjid, min(study_day) AS first_teae_day FROM teae GROUP BY usubjid)
         SELECT p.usubjid, p.cohort_id, p.cohort_label, p.is_control, p.dose_level,
                p.first_dose_date, f.first_teae_day,
                greatest(date_diff('day', p.first_dose_date,
                                   least($cutoff, coalesce(p.end_of_study_date, $cutoff),
                                         coalesce(p.first_dose_date + st.follow_up_days, $cutoff))),
-                        0) AS observed_days
+                        0) + 1 AS observed_days
         FROM safety_population($study_id, $cutoff) p
         CROSS JOIN (SELECT follow_up_days FROM rule_parameters WHERE study_id = $study_id) st
         LEFT JOIN first f USING (usubjid)
@@ -299,19 +402,20 @@ def ae_onset_days(
     cutoff: date,
     filters: AeFilter = NO_FILTER,
 ) -> pd.DataFrame:
-    """Matching TEAEs by cohort, day since first dose and grade (onset histogram, heatmap).
+    """Matching TEAEs by cohort, onset study day and grade (onset histogram, heatmap).
 
-    Columns: cohort_id, cohort_label, is_control, dose_level, days_since_dose, grade,
-    events, subjects. TEAEs with an unknown onset are left out.
+    Columns: cohort_id, cohort_label, is_control, dose_level, study_day (SDTM --DY of the
+    onset, the first dose day is day 1), grade, events, subjects. TEAEs with an unknown onset
+    are left out.
     """
     return con.execute(
         f"""
         WITH {_TEAE}
-        SELECT cohort_id, cohort_label, is_control, dose_level, days_since_dose, grade,
+        SELECT cohort_id, cohort_label, is_control, dose_level, study_day, grade,
                count(*) AS events, count(DISTINCT usubjid) AS subjects
-        FROM teae WHERE days_since_dose IS NOT NULL
+        FROM teae WHERE study_day IS NOT NULL
         GROUP BY ALL
-        ORDER BY is_control DESC, dose_level, days_since_dose, grade""",
+        ORDER BY is_control DESC, dose_level, study_day, grade""",
         _ae_params(study_id, cutoff, filters),
     ).df()
 

@@ -11,6 +11,10 @@ import pandas as pd
 
 from safety.store.queries.database import one_row
 
+# Text columns of the subjects' states as Python objects: the escalation slices these small
+# frames many times (once a day in the decision history), and Arrow strings cost more there.
+_AS_OBJECTS = {"usubjid": object, "cohort_id": object, "dlt_state": object}
+
 
 def dlt_events(
     con: duckdb.DuckDBPyConnection,
@@ -44,16 +48,41 @@ def subject_dlt_states(
     """Every subject's DLT-window state at the cut-off.
 
     Columns: usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
-    dlt_state (not treated | pending | evaluable | DLT | not evaluable), days_left.
+    dlt_state (not treated | pending | evaluable | DLT | not evaluable), days_left,
+    state_reason (why, in words), left_on (the day she left before her window ended),
+    received_fraction (dose received in the window / planned; NULL for control).
     """
     return con.execute(
         """
         SELECT usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
-               dlt_state, days_left
+               dlt_state, days_left, state_reason, left_on, received_fraction
         FROM subject_dlt_state($study_id, $cutoff, known_by := $known_by)
         ORDER BY cohort_id, first_dose_date, usubjid""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
+    ).df().astype(_AS_OBJECTS)
+
+
+def subject_dlt_states_by_day(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    days: list[date],
+    adjudicated_by: datetime | None = None,
+) -> pd.DataFrame:
+    """Every subject's DLT-window state at each of ``days``, in one query (the decision history),
+    with the adjudications recorded by the end of each day (and by ``adjudicated_by``).
+
+    Columns: cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlts, dlt_state,
+    days_left (text columns as Python objects: the history slices this frame once a day).
+    """
+    frame = con.execute(
+        """
+        SELECT cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlts,
+               dlt_state, days_left
+        FROM subject_dlt_state_days($study_id, $days, known_by := $known_by, by_day := true)
+        ORDER BY cutoff, cohort_id, first_dose_date, usubjid""",
+        {"study_id": study_id, "days": list(days), "known_by": adjudicated_by},
     ).df()
+    return frame.astype(_AS_OBJECTS)
 
 
 def record_adjudication(
@@ -166,17 +195,17 @@ def dlt_change_dates(
 ) -> pd.DataFrame:
     """Every day up to the cut-off on which the data behind the escalation changed: a first
     dose, a DLT onset (candidates, confirmed and added DLTs; not rejected ones), the last day of
-    a DLT window, a patient leaving before the end of the window.
+    a DLT window, a patient of a dose cohort leaving before the end of the window.
 
     Columns: day (DATE), usubjid, cohort_id, event ('first dose' | 'DLT' | 'window closed' |
     'left the study'), detail. Ordered by day.
     """
     return con.execute(
         """
-        WITH rule AS (SELECT window_days FROM rule_parameters WHERE study_id = $study_id),
-        subj AS (
-            SELECT s.*, s.first_dose_date + r.window_days - 1 AS window_end
-            FROM current_subject s CROSS JOIN rule r WHERE s.study_id = $study_id
+        WITH subj AS (
+            SELECT s.*, d.departure_date, d.departure_reason
+            FROM dlt_subject($study_id) s
+            LEFT JOIN subject_departure($study_id) d USING (usubjid)
         )
         SELECT day, usubjid, cohort_id, event, detail FROM (
             SELECT first_dose_date AS day, usubjid, cohort_id, 'first dose' AS event,
@@ -192,10 +221,30 @@ def dlt_change_dates(
             SELECT window_end, usubjid, cohort_id, 'window closed', ''
             FROM subj WHERE window_end <= $cutoff
             UNION ALL
-            SELECT end_of_study_date, usubjid, cohort_id, 'left the study', status
-            FROM subj WHERE status IN ('withdrawn', 'died')
-              AND end_of_study_date <= $cutoff AND end_of_study_date < window_end
+            SELECT departure_date, usubjid, cohort_id, 'left the study', departure_reason
+            FROM subj WHERE departure_date <= $cutoff AND departure_date < window_end
         )
         ORDER BY day, usubjid, event""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
+    ).df()
+
+
+def ae_dlt_verdicts(
+    con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date, cohort_id: str | None = None
+) -> pd.DataFrame:
+    """The DLT rule's verdict on every AE of a dosed subject of a dose cohort (or of one
+    cohort) at the cut-off (macro ``ae_dlt_verdict``).
+
+    Columns: usubjid, cohort_id, seq, pt, start_date, start_at, onset_day (SDTM study day),
+    grade, causality, is_candidate, dlt_rule (for candidates), not_dlt_reason (the others).
+    """
+    return con.execute(
+        """
+        SELECT usubjid, cohort_id, seq, pt, start_date, start_at, onset_day, grade, causality,
+               is_candidate, CASE WHEN is_candidate THEN dlt_rule END AS dlt_rule,
+               not_dlt_reason
+        FROM ae_dlt_verdict($study_id, $cutoff)
+        WHERE $cohort_id IS NULL OR cohort_id = $cohort_id
+        ORDER BY usubjid, start_date, seq""",
+        {"study_id": study_id, "cutoff": cutoff, "cohort_id": cohort_id},
     ).df()

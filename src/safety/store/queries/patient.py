@@ -57,7 +57,7 @@ def patient_dlt_state(
     return con.execute(
         """
         SELECT usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
-               dlt_state, days_left
+               dlt_state, days_left, state_reason, left_on, received_fraction
         FROM subject_dlt_state($study_id, $cutoff) WHERE usubjid = $usubjid""",
         {"study_id": study_id, "cutoff": cutoff, "usubjid": usubjid},
     ).df()

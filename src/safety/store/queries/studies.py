@@ -9,7 +9,8 @@ import pandas as pd
 
 from safety.clinical.dlt import rule_parameters
 from safety.clinical.teae import follow_up_days
-from safety.config import DltDefinition, StudyConfig
+from safety.config import DltDefinition, LabSettings, StudyConfig
+from safety.ctcae.sql import grading_parameters
 from safety.store.queries.database import insert_frame, one_row
 
 
@@ -73,16 +74,22 @@ def record_study(
                               for c in config.cohorts],
         "batch_id": batch_id,
     }))
-    record_rule_parameters(con, config.study_id, config.dlt, follow_up_days(config))
+    record_rule_parameters(con, config.study_id, config.dlt, follow_up_days(config), config.labs)
 
 
 def record_rule_parameters(
-    con: duckdb.DuckDBPyConnection, study_id: str, dlt: DltDefinition, follow_up_days: int | None
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    dlt: DltDefinition,
+    follow_up_days: int | None,
+    labs: LabSettings | None = None,
 ) -> None:
     """Store the parameters of a study's clinical rules (its row of ``rule_parameters``,
-    replacing any): the DLT definition (``clinical.dlt.rule_parameters``) and the TEAE
-    follow-up in days after the first dose (None: no limit)."""
-    row = {"study_id": study_id, "follow_up_days": follow_up_days, **rule_parameters(dlt)}
+    replacing any): the DLT definition (``clinical.dlt.rule_parameters``), the TEAE
+    follow-up in days after the first dose (None: no limit) and the lab grading's choices
+    (``ctcae.sql.grading_parameters``)."""
+    row = {"study_id": study_id, "follow_up_days": follow_up_days, **rule_parameters(dlt),
+           **grading_parameters(labs or LabSettings())}
     con.execute("DELETE FROM rule_parameters WHERE study_id = $study_id", {"study_id": study_id})
     con.execute(
         f"INSERT INTO rule_parameters ({', '.join(row)}) VALUES "

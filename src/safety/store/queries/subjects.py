@@ -11,30 +11,33 @@ from safety.store.queries.database import one_row
 
 
 def cohort_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
-    """Per cohort at the cut-off: who is enrolled and treated, and what adverse events they had.
+    """Per cohort at the cut-off: who is enrolled and treated, and their adverse events.
 
-    The DLT-window counts come from the DLT rule (``dlt.subject_dlt_states``), not from here.
+    The adverse events are those every AE table counts: the TEAEs of the safety analysis set
+    (``ae_emergence`` over ``safety_population``, :mod:`safety.clinical.teae`), so ``treated`` is
+    the N of every AE header. The DLT-window counts come from the DLT rule
+    (``dlt.subject_dlt_states``), not from here.
     Columns: cohort_id, label, is_control, dose_level, dose, dose_unit, dose_illustrative,
-    planned_subjects, subjects (enrolled), treated, saes (subjects with a serious AE), aes
-    (events), subjects_with_ae, worst_grade_1 .. worst_grade_5 (subjects by their worst AE grade).
+    planned_subjects, subjects (enrolled), treated (N of the safety analysis set), saes
+    (subjects with a serious TEAE), aes (TEAEs), subjects_with_ae (subjects with a TEAE),
+    worst_grade_1 .. worst_grade_5 (subjects by their worst TEAE grade).
     """
     return con.execute(
         """
         WITH subj AS (
-            SELECT usubjid, cohort_id,
-                   first_dose_date IS NOT NULL AND first_dose_date <= $cutoff AS treated
-            FROM current_subject WHERE study_id = $study_id
+            SELECT usubjid, cohort_id FROM current_subject WHERE study_id = $study_id
         ),
+        dosed AS (SELECT usubjid FROM safety_population($study_id, $cutoff)),
         ae_by_subject AS (
             SELECT usubjid, count(*) AS aes, max(grade) AS worst_grade, bool_or(serious) AS any_sae
-            FROM current_adverse_event
-            WHERE study_id = $study_id AND start_date <= $cutoff
+            FROM ae_emergence($study_id, $cutoff)
+            WHERE teae
             GROUP BY usubjid
         )
         SELECT c.cohort_id, c.label, c.is_control, c.dose_level, c.dose, c.dose_unit,
                c.dose_illustrative, c.planned_subjects,
                count(ss.usubjid) AS subjects,
-               count(*) FILTER (WHERE ss.treated) AS treated,
+               count(d.usubjid) AS treated,
                count(*) FILTER (WHERE a.any_sae) AS saes,
                coalesce(sum(a.aes), 0) AS aes,
                count(a.usubjid) AS subjects_with_ae,
@@ -45,6 +48,7 @@ def cohort_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) 
                count(*) FILTER (WHERE a.worst_grade = 5) AS worst_grade_5
         FROM cohort c
         LEFT JOIN subj ss ON ss.cohort_id = c.cohort_id
+        LEFT JOIN dosed d ON d.usubjid = ss.usubjid
         LEFT JOIN ae_by_subject a ON a.usubjid = ss.usubjid
         WHERE c.study_id = $study_id
         GROUP BY ALL
