@@ -1,0 +1,231 @@
+"""What a delivery would change, and whether the protocol lets it change that without a person.
+
+Before a delivery becomes the current cut of its domain, the loader applies it inside its write
+transaction and compares the study's data before and after (:func:`compare`):
+
+- records of the domain removed (keys of the current cut that the new cut lacks: a cumulative
+  export that is truncated, or of one subject, removes the rest) and subjects removed (for DM:
+  no longer in DM, which removes their records everywhere; otherwise: subjects left without any
+  record of the domain);
+- DLT candidates and adjudicated DLTs that would disappear (the DLT rule's ``dlt_event``),
+  serious and fatal AEs that would disappear (the TEAE rule's ``ae_teae`` with the AE summary's
+  "serious" and "fatal" categories) and deaths (subject status ``died``): the same definitions
+  every table of the product counts, read through ``queries.deliveries.safety_picture``;
+- the share of the file's rows quarantined.
+
+:func:`breaches` holds the comparison against the protocol's tolerances
+(``config.DeliveryRules``); any breach holds the delivery (``safety.ingest.holds``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import duckdb
+import pandas as pd
+
+from safety.config import DeliveryRules
+from safety.store import queries
+
+# How an item of the safety picture is recognised in both cuts (a multiset: two events with the
+# same key count twice). Dates rather than --DTC text, so a re-export that writes the same day
+# differently does not "remove" anything.
+PICTURE_KEYS = {
+    "dlts": ("source", "usubjid", "term", "onset_date"),
+    "saes": ("usubjid", "pt", "start_date"),
+    "fatal": ("usubjid", "pt", "start_date"),
+    "deaths": ("usubjid",),
+}
+PICTURE_LABELS = {"dlts": "DLT candidate(s)", "saes": "SAE(s)", "fatal": "fatal AE(s)",
+                  "deaths": "death(s)"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a delivery does to the study's data compared with the current cut.
+
+    ``removed`` maps ``dlts``, ``saes``, ``fatal`` and ``deaths`` to the items that would
+    disappear (records of the current data, one dict each); ``added`` to how many appear.
+    """
+
+    domain: str
+    delivery: str
+    current_batches: tuple[int, ...] = ()
+    current_records: int = 0
+    removed_records: int = 0
+    removed_record_keys: tuple[dict, ...] = ()
+    removed_subjects: tuple[str, ...] = ()
+    removed: dict[str, tuple[dict, ...]] = field(default_factory=dict)
+    added: dict[str, int] = field(default_factory=dict)
+    rows_in: int = 0
+    rows_quarantined: int = 0
+    quarantine_rules: dict[str, int] = field(default_factory=dict)
+    breaches: tuple[str, ...] = ()
+
+    @property
+    def removed_share(self) -> float:
+        return self.removed_records / self.current_records if self.current_records else 0.0
+
+    @property
+    def quarantined_share(self) -> float:
+        return self.rows_quarantined / self.rows_in if self.rows_in else 0.0
+
+    def removals(self) -> dict:
+        """What the comparison removes, as a stable value: a confirmation must see the same."""
+        return {"records": self.removed_records, "subjects": list(self.removed_subjects),
+                **{k: sorted(json.dumps(i, sort_keys=True, default=str) for i in v)
+                   for k, v in self.removed.items()},
+                "quarantined": self.rows_quarantined}
+
+    def summary(self) -> str:
+        """One line: the breaches, else what it changes."""
+        if self.breaches:
+            return "; ".join(self.breaches)
+        parts = [f"{self.removed_records} of {self.current_records} {self.domain} records removed"
+                 if self.current_batches else f"first {self.domain} delivery"]
+        parts += [f"{n} {PICTURE_LABELS[k]} added" for k, n in self.added.items() if n]
+        return ", ".join(parts)
+
+    def to_json(self) -> dict:
+        record = asdict(self)
+        record["removed_share"] = round(self.removed_share, 4)
+        record["quarantined_share"] = round(self.quarantined_share, 4)
+        return json.loads(json.dumps(record, default=str))
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Comparison:
+        fields = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        for key in ("current_batches", "removed_record_keys", "removed_subjects", "breaches"):
+            fields[key] = tuple(fields.get(key, ()))
+        fields["removed"] = {k: tuple(v) for k, v in fields.get("removed", {}).items()}
+        return cls(**fields)
+
+    def to_text(self) -> str:
+        """The comparison for a person: the breaches, then every item that would disappear."""
+        lines = [f"{self.domain} delivery ({self.delivery}): {self.summary()}"]
+        if self.current_batches:
+            lines.append(f"current cut: batch(es) {', '.join(map(str, self.current_batches))}, "
+                         f"{self.current_records} records; {self.removed_records} would be "
+                         f"removed ({self.removed_share:.1%})")
+        if self.removed_subjects:
+            shown = ", ".join(self.removed_subjects[:20])
+            more = f" and {len(self.removed_subjects) - 20} more" if len(
+                self.removed_subjects) > 20 else ""
+            lines.append(f"subjects removed ({len(self.removed_subjects)}): {shown}{more}")
+        for kind, items in self.removed.items():
+            for item in items:
+                lines.append(f"{PICTURE_LABELS[kind][:-3]} would disappear: {_describe(kind, item)}")
+        if self.rows_quarantined:
+            rules = ", ".join(f"{r} {n}" for r, n in self.quarantine_rules.items())
+            lines.append(f"quarantined: {self.rows_quarantined} of {self.rows_in} rows "
+                         f"({self.quarantined_share:.1%}; {rules})")
+        return "\n".join(lines)
+
+
+def _describe(kind: str, item: dict) -> str:
+    if kind == "dlts":
+        return (f"{item['usubjid']} {item['term']} ({item['source']}, onset {item['onset_date']},"
+                f" grade {item.get('grade')}, {item.get('dlt_status')})")
+    if kind == "deaths":
+        return f"{item['usubjid']} (died {item.get('death_date') or 'date unknown'})"
+    return f"{item['usubjid']} {item['pt']} (AESEQ {item.get('seq')}, start " \
+           f"{item.get('start_date')}, grade {item.get('grade')})"
+
+
+def picture(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, pd.DataFrame]:
+    """The study's safety picture now (``queries.deliveries.safety_picture``)."""
+    return queries.deliveries.safety_picture(con, study_id)
+
+
+def _disappearing(before: pd.DataFrame, after: pd.DataFrame, key: tuple[str, ...]
+                  ) -> tuple[list[dict], int]:
+    """Items of ``before`` missing from ``after`` (as a multiset by key), and how many are new."""
+    def counted(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        for k in key:
+            if k in ("term", "pt"):
+                frame[k] = frame[k].astype("str").str.lower()
+        frame["_n"] = frame.groupby(list(key), dropna=False).cumcount()
+        return frame
+    old, new = counted(before), counted(after)
+    on = [*key, "_n"]
+    merged = old.merge(new[on], on=on, how="left", indicator=True)
+    gone = before.loc[(merged["_merge"] == "left_only").to_numpy()]
+    appeared = len(new.merge(old[on], on=on, how="left", indicator=True)
+                   .query("_merge == 'left_only'"))
+    records = json.loads(gone.to_json(orient="records", date_format="iso"))
+    for r in records:  # dates as days
+        for k, v in r.items():
+            if isinstance(v, str) and len(v) >= 10 and v[4] == "-" and "T00:00:00" in v:
+                r[k] = v[:10]
+    return records, appeared
+
+
+def compare(
+    con: duckdb.DuckDBPyConnection,
+    study_id: str,
+    domain: str,
+    delivery: str,
+    current: list[int],
+    new_batch: int,
+    before: dict[str, pd.DataFrame] | None,
+    *,
+    rows_in: int,
+    rows_quarantined: int,
+    quarantine_rules: dict[str, int],
+) -> Comparison:
+    """Compare the study after batch ``new_batch`` with ``before`` (the picture before it),
+    inside the transaction that wrote the batch. ``current`` is the cut it replaced."""
+    total = removed = 0
+    keys = pd.DataFrame()
+    subjects: list[str] = []
+    if current:
+        total, removed, keys = queries.deliveries.removed_records(
+            con, study_id, domain, current, new_batch)
+        subjects = queries.deliveries.subjects_without_records(
+            con, study_id, domain, current, new_batch)
+    removed_items: dict[str, tuple[dict, ...]] = {}
+    added: dict[str, int] = {}
+    if before is not None:
+        after = picture(con, study_id)
+        for kind, key in PICTURE_KEYS.items():
+            gone, appeared = _disappearing(before[kind], after[kind], key)
+            removed_items[kind] = tuple(gone)
+            added[kind] = appeared
+    return Comparison(
+        domain=domain, delivery=delivery, current_batches=tuple(current),
+        current_records=total, removed_records=removed,
+        removed_record_keys=tuple(json.loads(keys.to_json(orient="records"))),
+        removed_subjects=tuple(subjects), removed=removed_items, added=added,
+        rows_in=rows_in, rows_quarantined=rows_quarantined,
+        quarantine_rules=dict(quarantine_rules),
+    )
+
+
+def breaches(comparison: Comparison, rules: DeliveryRules) -> tuple[str, ...]:
+    """Every way the comparison exceeds the protocol's tolerances, one sentence each."""
+    found = []
+    c = comparison
+    if c.current_records and c.removed_share > rules.max_removed_records:
+        found.append(f"{c.removed_records} of {c.current_records} {c.domain} records would be "
+                     f"removed ({c.removed_share:.1%}; the protocol tolerates "
+                     f"{rules.max_removed_records:.0%})")
+    if len(c.removed_subjects) > rules.max_removed_subjects:
+        what = ("removed from DM" if c.domain == "DM"
+                else f"left without any {c.domain} record")
+        found.append(f"{len(c.removed_subjects)} subject(s) {what}")
+    limits = {"dlts": rules.max_removed_dlts, "saes": rules.max_removed_saes,
+              "fatal": rules.max_removed_deaths, "deaths": rules.max_removed_deaths}
+    for kind, limit in limits.items():
+        items = c.removed.get(kind, ())
+        if len(items) > limit:
+            names = ", ".join(f"{i['usubjid']} {i.get('term') or i.get('pt') or ''}".strip()
+                              for i in items[:10])
+            more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+            found.append(f"{len(items)} {PICTURE_LABELS[kind]} would disappear ({names}{more})")
+    if c.rows_in and c.quarantined_share > rules.max_quarantined:
+        found.append(f"{c.rows_quarantined} of {c.rows_in} rows quarantined "
+                     f"({c.quarantined_share:.1%}; the protocol tolerates "
+                     f"{rules.max_quarantined:.0%})")
+    return tuple(found)
