@@ -101,6 +101,18 @@ class Comparison:
         fields["removed"] = {k: tuple(v) for k, v in fields.get("removed", {}).items()}
         return cls(**fields)
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """What would disappear, one frame per kind that has any (for the Data page): the DLT
+        candidates, SAEs, fatal AEs, deaths, subjects, and the first removed record keys."""
+        frames = {f"{PICTURE_LABELS[k][:-3]}s that would disappear": pd.DataFrame(list(v))
+                  for k, v in self.removed.items() if v}
+        if self.removed_subjects:
+            frames["Subjects removed"] = pd.DataFrame({"usubjid": list(self.removed_subjects)})
+        if self.removed_record_keys:
+            frames[f"{self.domain} records removed (first {len(self.removed_record_keys)} of "
+                   f"{self.removed_records})"] = pd.DataFrame(list(self.removed_record_keys))
+        return frames
+
     def to_text(self) -> str:
         """The comparison for a person: the breaches, then every item that would disappear."""
         lines = [f"{self.domain} delivery ({self.delivery}): {self.summary()}"]

@@ -417,8 +417,11 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: _Prepared, 
 
 
 def refresh_derived(con, study_id: str, domain: str) -> None:
-    """What follows a new cut of a domain: subject status (DM, DS), CTCAE grades (DM, LB: they
-    depend on labs and first-dose dates), the study's data cut-off."""
+    """What follows a new cut of a domain: the subjects no longer in DM (DM), subject status
+    (DM, DS), CTCAE grades (DM, LB: they depend on labs and first-dose dates), the study's data
+    cut-off."""
+    if domain == "DM":  # records of subjects this DM no longer has stop being current
+        queries.ingest.refresh_removed_subjects(con, study_id)
     if domain in {"DM", "DS"}:
         queries.ingest.refresh_subject_status(con, study_id)
     if domain in {"DM", "LB"}:

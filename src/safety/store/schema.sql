@@ -314,34 +314,49 @@ CREATE TABLE snapshot (
     manifest          VARCHAR NOT NULL       -- JSON
 );
 
+-- Subjects the current DM no longer has while current cuts of other domains still hold records
+-- of theirs (a DM cut that dropped them, confirmed or within tolerance): those records are not
+-- current. Recomputed whenever the DM cut changes (queries.ingest.refresh_removed_subjects), so
+-- a DM that brings a subject back, or the retraction of the DM that dropped her, restores them.
+CREATE TABLE removed_subject (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    dm_batch          INTEGER NOT NULL,      -- the DM cut that does not have her
+    PRIMARY KEY (study_id, usubjid)
+);
+
 -- Current data: every read of clinical rows goes through these views. A batch is current while it
 -- is loaded and no later batch of its study and domain superseded it (each batch holds the whole
 -- cut of its domain; rows written by the demo generator belong to batches that only a delivery of
--- their domain supersedes). Records of other domains are current only for subjects of the current
--- DM: a DM cut that drops a subject drops her records everywhere, and restoring the DM cut
--- (retraction) restores them.
+-- their domain supersedes). Records of subjects removed from DM (removed_subject) are not current.
 CREATE VIEW superseded_batch AS
     SELECT batch_id FROM ingest_batch WHERE superseded_by IS NOT NULL OR status <> 'loaded';
 CREATE VIEW current_subject AS
     SELECT * FROM subject WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
 CREATE VIEW current_exposure AS
-    SELECT * FROM exposure WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
-    AND (study_id, usubjid) IN (SELECT study_id, usubjid FROM current_subject);
+    SELECT * FROM exposure t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_adverse_event AS
-    SELECT * FROM adverse_event WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
-    AND (study_id, usubjid) IN (SELECT study_id, usubjid FROM current_subject);
+    SELECT * FROM adverse_event t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_lab AS
-    SELECT * FROM lab WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
-    AND (study_id, usubjid) IN (SELECT study_id, usubjid FROM current_subject);
+    SELECT * FROM lab t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_vital_sign AS
-    SELECT * FROM vital_sign WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
-    AND (study_id, usubjid) IN (SELECT study_id, usubjid FROM current_subject);
+    SELECT * FROM vital_sign t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_disposition AS
-    SELECT * FROM disposition WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
-    AND (study_id, usubjid) IN (SELECT study_id, usubjid FROM current_subject);
+    SELECT * FROM disposition t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_supp_qualifier AS
-    SELECT * FROM supp_qualifier WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
-    AND (study_id, usubjid) IN (SELECT study_id, usubjid FROM current_subject);
+    SELECT * FROM supp_qualifier t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 
 -- Alerts (safety.alerts): raised once per new batch by refresh_alerts, never on a page view.
 -- alert_key identifies what raised it (an SAE, a rule's new state, ...) so it is raised once.

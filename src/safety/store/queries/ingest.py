@@ -153,6 +153,31 @@ def refresh_subject_status(con: duckdb.DuckDBPyConnection, study_id: str) -> Non
     )
 
 
+def refresh_removed_subjects(con: duckdb.DuckDBPyConnection, study_id: str) -> list[str]:
+    """Recompute which subjects have records in current cuts of other domains but are not in the
+    current DM (``removed_subject``: their records stop being current). Returns them."""
+    con.execute("DELETE FROM removed_subject WHERE study_id = $s", {"s": study_id})
+    rows = con.execute(
+        """
+        INSERT INTO removed_subject
+        SELECT DISTINCT r.study_id, r.usubjid,
+               (SELECT coalesce(max(batch_id), 0) FROM ingest_batch WHERE study_id = $s
+                AND domain = 'DM' AND status = 'loaded' AND superseded_by IS NULL)
+        FROM (SELECT study_id, usubjid, batch_id FROM exposure WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM adverse_event WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM lab WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM vital_sign WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM disposition WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM supp_qualifier
+                        WHERE study_id = $s) r
+        WHERE r.batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+          AND r.usubjid NOT IN (SELECT usubjid FROM current_subject WHERE study_id = $s)
+        RETURNING usubjid""",
+        {"s": study_id},
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 def refresh_data_cutoff(con: duckdb.DuckDBPyConnection, study_id: str) -> None:
     """Set the study's data cut-off to the last day its current data cover, never later than the
     day of its latest delivery (implausible dates are quarantined on ingest, so a 9999-12-31
