@@ -20,6 +20,7 @@ transaction and compares the study's data before and after (:func:`compare`):
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import duckdb
@@ -28,13 +29,14 @@ import pandas as pd
 from safety.config import DeliveryRules
 from safety.store import queries
 
-# How an item of the safety picture is recognised in both cuts (a multiset: two events with the
-# same key count twice). Dates rather than --DTC text, so a re-export that writes the same day
-# differently does not "remove" anything.
+# How an item of the safety picture is recognised in both cuts (a multiset: two items with the
+# same key count twice): by its record (USUBJID + AESEQ, the key EDC exports keep), so a
+# corrected grade, term or date is a change, not a disappearance; a lab-based DLT (one per
+# subject and term) by its term, so an earlier qualifying draw does not "remove" it.
 PICTURE_KEYS = {
-    "dlts": ("source", "usubjid", "term", "onset_date"),
-    "saes": ("usubjid", "pt", "start_date"),
-    "fatal": ("usubjid", "pt", "start_date"),
+    "dlts": ("source", "usubjid", "identity"),
+    "saes": ("usubjid", "seq"),
+    "fatal": ("usubjid", "seq"),
     "deaths": ("usubjid",),
 }
 PICTURE_LABELS = {"dlts": "DLT candidate(s)", "saes": "SAE(s)", "fatal": "fatal AE(s)",
@@ -54,6 +56,7 @@ class Comparison:
     current_batches: tuple[int, ...] = ()
     current_records: int = 0
     removed_records: int = 0
+    changed_records: int = 0
     removed_record_keys: tuple[dict, ...] = ()
     removed_subjects: tuple[str, ...] = ()
     removed: dict[str, tuple[dict, ...]] = field(default_factory=dict)
@@ -141,37 +144,47 @@ def _describe(kind: str, item: dict) -> str:
                 f" grade {item.get('grade')}, {item.get('dlt_status')})")
     if kind == "deaths":
         return f"{item['usubjid']} (died {item.get('death_date') or 'date unknown'})"
-    return f"{item['usubjid']} {item['pt']} (AESEQ {item.get('seq')}, start " \
-           f"{item.get('start_date')}, grade {item.get('grade')})"
+    return (f"{item['usubjid']} {item['pt']} (AESEQ {item.get('seq')}, start "
+            f"{item.get('start_date')}, grade {item.get('grade')})")
 
 
 def picture(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, pd.DataFrame]:
-    """The study's safety picture now (``queries.deliveries.safety_picture``)."""
+    """The study's safety picture now (``queries.deliveries.safety_picture``); the connection
+    must have the rules' macros."""
     return queries.deliveries.safety_picture(con, study_id)
 
 
 def _disappearing(before: pd.DataFrame, after: pd.DataFrame, key: tuple[str, ...]
                   ) -> tuple[list[dict], int]:
-    """Items of ``before`` missing from ``after`` (as a multiset by key), and how many are new."""
-    def counted(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.copy()
-        for k in key:
-            if k in ("term", "pt"):
-                frame[k] = frame[k].astype("str").str.lower()
-        frame["_n"] = frame.groupby(list(key), dropna=False).cumcount()
-        return frame
-    old, new = counted(before), counted(after)
-    on = [*key, "_n"]
-    merged = old.merge(new[on], on=on, how="left", indicator=True)
-    gone = before.loc[(merged["_merge"] == "left_only").to_numpy()]
-    appeared = len(new.merge(old[on], on=on, how="left", indicator=True)
-                   .query("_merge == 'left_only'"))
-    records = json.loads(gone.to_json(orient="records", date_format="iso"))
+    """Items of ``before`` missing from ``after`` (as a multiset by key), and how many are new.
+
+    A handful of rows each (DLTs, SAEs, deaths): counted in Python, not joined.
+    """
+    def keys(frame: pd.DataFrame) -> list[tuple]:
+        return [tuple("" if pd.isna(v) else str(v) for v in values)
+                for values in zip(*(frame[k] for k in key), strict=True)] if len(frame) else []
+    remaining = Counter(keys(after))
+    gone = []
+    for position, k in enumerate(keys(before)):
+        if remaining[k] > 0:
+            remaining[k] -= 1
+        else:
+            gone.append(position)
+    records = json.loads(before.iloc[gone].to_json(orient="records", date_format="iso"))
     for r in records:  # dates as days
         for k, v in r.items():
             if isinstance(v, str) and len(v) >= 10 and v[4] == "-" and "T00:00:00" in v:
                 r[k] = v[:10]
-    return records, appeared
+    return records, sum(remaining.values())
+
+
+def may_remove(domain: str, difference: dict | None) -> bool:
+    """Whether a new cut can make a DLT, SAE or death disappear: when it removes or changes a
+    record of the current cut. Only added records cannot, except in LB (a new abnormal
+    baseline draw can lower the CTCAE grades of later draws)."""
+    if difference is None:  # the domain's first cut: nothing to remove
+        return False
+    return bool(difference["removed"] or difference["changed"]) or domain == "LB"
 
 
 def compare(
@@ -180,23 +193,20 @@ def compare(
     domain: str,
     delivery: str,
     current: list[int],
-    new_batch: int,
+    difference: dict | None,
     before: dict[str, pd.DataFrame] | None,
     *,
     rows_in: int,
     rows_quarantined: int,
     quarantine_rules: dict[str, int],
 ) -> Comparison:
-    """Compare the study after batch ``new_batch`` with ``before`` (the picture before it),
-    inside the transaction that wrote the batch. ``current`` is the cut it replaced."""
-    total = removed = 0
-    keys = pd.DataFrame()
+    """Compare the study as it is now (after the new cut, inside the transaction that wrote it)
+    with ``before`` (its safety picture before, None when nothing could disappear).
+    ``difference`` is ``queries.deliveries.cut_difference`` of the new cut against ``current``."""
     subjects: list[str] = []
-    if current:
-        total, removed, keys = queries.deliveries.removed_records(
-            con, study_id, domain, current, new_batch)
+    if difference is not None and (difference["removed"] or domain == "DM"):
         subjects = queries.deliveries.subjects_without_records(
-            con, study_id, domain, current, new_batch)
+            con, study_id, domain, current, difference["batch_id"])
     removed_items: dict[str, tuple[dict, ...]] = {}
     added: dict[str, int] = {}
     if before is not None:
@@ -205,10 +215,14 @@ def compare(
             gone, appeared = _disappearing(before[kind], after[kind], key)
             removed_items[kind] = tuple(gone)
             added[kind] = appeared
+    difference = difference or {"records": 0, "removed": 0, "changed": 0,
+                                "removed_keys": pd.DataFrame()}
     return Comparison(
         domain=domain, delivery=delivery, current_batches=tuple(current),
-        current_records=total, removed_records=removed,
-        removed_record_keys=tuple(json.loads(keys.to_json(orient="records"))),
+        current_records=difference["records"], removed_records=difference["removed"],
+        changed_records=difference["changed"],
+        removed_record_keys=tuple(json.loads(difference["removed_keys"].to_json(
+            orient="records"))) if len(difference["removed_keys"]) else (),
         removed_subjects=tuple(subjects), removed=removed_items, added=added,
         rows_in=rows_in, rows_quarantined=rows_quarantined,
         quarantine_rules=dict(quarantine_rules),

@@ -43,10 +43,10 @@ from safety import store
 from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
-from safety.ingest.compare import Comparison, breaches, compare, picture
+from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
 from safety.ingest.domains import DOMAINS, DomainSpec, MappingContext, detect_domain, sort_for_table
 from safety.ingest.readers import RawDataset, identifier
-from safety.store import queries
+from safety.store import queries, schema
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _already_held(name: str, sha: str, domain: str, study_id: str, hold_id: int)
 
 
 def _read_context(db: str | Path | None, study_id: str, sha: str) -> _Context:
-    with store.read_connection(db) as con:
+    with store.read_connection(db, rules=False) as con:
         study_id = queries.ingest.known_study_id(con, study_id) or study_id
         duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, sha)
         held = queries.deliveries.pending_hold_with_hash(con, study_id, sha)
@@ -302,7 +302,7 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, ctx: _Conte
     else:
         delivery = study.delivery.delivery_type(spec.domain)
     started = time.perf_counter()
-    with store.write_connection(db) as con:
+    with store.write_connection(db, rules=False) as con:  # apply_batch installs them if needed
         if confirm is None and reevaluation is None:
             duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, raw.sha256)
             if duplicate is not None and not duplicate[2]:  # another process loaded it meanwhile
@@ -387,33 +387,41 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: _Prepared, 
     loaded, quarantined = len(prepared.rows), len(prepared.quarantine)
     status: Status = "loaded" if loaded else "rejected"
     reason = None if loaded else "every row failed validation; see the quarantine"
-    current = queries.deliveries.current_batches(con, study_id, spec.domain)
-    before = picture(con, study_id) if loaded else None
+    current = queries.deliveries.current_batches(con, study_id, spec.domain) if loaded else []
     batch_id = queries.database.next_batch_id(con)
+    # written as rejected (not current) first: the current cut stays what readers see until the
+    # comparison below has looked at both
     queries.database.insert_frame(con, "ingest_batch", pd.DataFrame([{
         "batch_id": batch_id, "study_id": study_id, "file_name": file_name, "sha256": sha256,
         "domain": spec.domain, "rows_in": prepared.rows_in, "rows_loaded": loaded,
-        "rows_quarantined": quarantined, "status": status, "reason": reason, "loaded_by": actor,
-        "loaded_at": at, "delivery": delivery, "hold_id": hold_id,
+        "rows_quarantined": quarantined, "status": "rejected", "reason": reason,
+        "loaded_by": actor, "loaded_at": at, "delivery": delivery, "hold_id": hold_id,
     }]))
     queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
     queries.database.insert_frame(con, "quarantine", prepared.quarantine.assign(
         batch_id=batch_id, study_id=study_id, domain=spec.domain))
-    carried = 0
-    if loaded and current:
+    carried, difference, before = 0, None, None
+    if current:
         if delivery in ("incremental", "reevaluation"):
             carried = queries.deliveries.carry_forward(con, study_id, spec.domain, current,
                                                        batch_id)
             queries.ingest.record_carried(con, batch_id, carried, max(current))
-        queries.deliveries.supersede(con, current, batch_id)
+        difference = {**queries.deliveries.cut_difference(con, study_id, spec.domain, current,
+                                                          batch_id), "batch_id": batch_id}
+        if may_remove(spec.domain, difference):
+            schema.install_rules(con)  # the write connection opens without them: most
+            before = picture(con, study_id)  # deliveries only add records and need no picture
     if loaded:
+        queries.ingest.mark_loaded(con, batch_id)
+        if current:
+            queries.deliveries.supersede(con, current, batch_id)
         refresh_derived(con, study_id, spec.domain)
     comparison = compare(
-        con, study_id, spec.domain, delivery, current if loaded else [], batch_id, before,
+        con, study_id, spec.domain, delivery, current, difference, before,
         rows_in=prepared.rows_in, rows_quarantined=quarantined,
         quarantine_rules=prepared.rule_counts)
-    return Applied(batch_id, status, reason, loaded, quarantined, carried,
-                   tuple(current) if loaded else (), comparison)
+    return Applied(batch_id, status, reason, loaded, quarantined, carried, tuple(current),
+                   comparison)
 
 
 def refresh_derived(con, study_id: str, domain: str) -> None:
@@ -424,7 +432,7 @@ def refresh_derived(con, study_id: str, domain: str) -> None:
         queries.ingest.refresh_removed_subjects(con, study_id)
     if domain in {"DM", "DS"}:
         queries.ingest.refresh_subject_status(con, study_id)
-    if domain in {"DM", "LB"}:
+    if domain in {"DM", "LB"} and queries.ingest.has_labs(con, study_id):  # ~0.4 s even empty
         queries.labs.refresh_lab_grades(con, study_id)
     queries.ingest.refresh_data_cutoff(con, study_id)
 

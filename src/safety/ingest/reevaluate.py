@@ -39,7 +39,7 @@ def release_waiting_rows(db: str | Path | None, study_id: str, actor: str) -> li
 
     Returns one result per domain re-evaluated (none when nothing waits: one short read).
     """
-    with store.read_connection(db) as con:
+    with store.read_connection(db, rules=False) as con:
         batches = queries.deliveries.batches_waiting_for_dm(con, study_id)
         jobs = []
         for b in batches.itertuples(index=False):

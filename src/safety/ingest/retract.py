@@ -75,7 +75,9 @@ def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str)
         queries.ingest.record_carried(con, new, carried, max(previous) if previous else None)
         queries.deliveries.supersede(con, [batch_id], new)
         refresh_derived(con, study.study_id, domain)
-        comparison = compare(con, study_id, domain, "retraction", [batch_id], new, before,
+        difference = {**queries.deliveries.cut_difference(con, study_id, domain, [batch_id], new),
+                      "batch_id": new}
+        comparison = compare(con, study_id, domain, "retraction", [batch_id], difference, before,
                              rows_in=0, rows_quarantined=0, quarantine_rules={})
         queries.database.record_audit(
             con, actor=actor, action="ingest.retract", at=at, study_id=study_id,

@@ -17,7 +17,7 @@ import pandas as pd
 from safety.clinical.dlt import COUNTED_STATUSES
 from safety.clinical.teae import AE_CATEGORIES
 from safety.store.queries.database import insert_frame, one_row
-from safety.store.queries.ingest import CUT_TABLES
+from safety.store.queries.ingest import CUT_TABLES, value_columns
 
 EVERY_DATE = date(9999, 12, 31)  # a cut-off that keeps every dated record in the comparison
 
@@ -38,7 +38,9 @@ def safety_picture(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, p
     """What must not disappear unnoticed, as the study's current data stand (any date).
 
     - ``dlts``: DLT candidates and adjudicated DLTs that count (``dlt_event``,
-      ``COUNTED_STATUSES``): source, usubjid, term, onset_date, grade, dlt_rule, dlt_status;
+      ``COUNTED_STATUSES``): source, usubjid, identity (an AE-based DLT is its AE record,
+      ``AESEQ n``; a lab-based or added one its term, there is one per subject and term),
+      term, onset_date, grade, dlt_rule, dlt_status;
     - ``saes``: serious AEs of the safety analysis set (``ae_teae``, the AE summary's "serious"
       category): usubjid, seq, pt, start_date, grade;
     - ``fatal``: fatal AEs (``ae_teae``'s "fatal" category: grade 5 or outcome fatal), same
@@ -49,20 +51,27 @@ def safety_picture(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, p
     params = {"s": study_id, "every": EVERY_DATE}
     dlts = con.execute(
         """
-        SELECT source, usubjid, term, onset_date, grade, dlt_rule, dlt_status
+        SELECT source, usubjid,
+               CASE WHEN source = 'adverse_event' THEN 'AESEQ ' || source_seq
+                    ELSE lower(term) END AS identity,
+               term, onset_date, grade, dlt_rule, dlt_status
         FROM dlt_event($s, $every) WHERE list_contains($counted, dlt_status)
         ORDER BY usubjid, onset_date, term""",
         {**params, "counted": list(COUNTED_STATUSES)},
     ).df()
-    picture = {"dlts": dlts}
-    for name, category in (("saes", "serious"), ("fatal", "fatal")):
-        condition = AE_CATEGORIES[category][1]  # a fixed fragment of the TEAE module, not input
-        picture[name] = con.execute(
-            f"""
-            SELECT usubjid, seq, pt, start_date, grade FROM ae_teae($s, $every)
-            WHERE {condition} ORDER BY usubjid, start_date, pt""",
-            params,
-        ).df()
+    serious, fatal = AE_CATEGORIES["serious"][1], AE_CATEGORIES["fatal"][1]  # fixed fragments
+    aes = con.execute(
+        f"""
+        SELECT usubjid, seq, pt, start_date, grade, coalesce({serious}, false) AS is_serious,
+               coalesce({fatal}, false) AS is_fatal
+        FROM ae_teae($s, $every) WHERE ({serious}) OR ({fatal})
+        ORDER BY usubjid, start_date, pt, seq""",
+        params,
+    ).df()
+    columns = ["usubjid", "seq", "pt", "start_date", "grade"]
+    picture = {"dlts": dlts,
+               "saes": aes.loc[aes["is_serious"].astype(bool), columns].reset_index(drop=True),
+               "fatal": aes.loc[aes["is_fatal"].astype(bool), columns].reset_index(drop=True)}
     picture["deaths"] = con.execute(
         """
         SELECT usubjid, death_date FROM current_subject
@@ -72,30 +81,47 @@ def safety_picture(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, p
     return picture
 
 
-def _key_match(table: str, key: tuple[str, ...], new: str = "n", old: str = "o") -> str:
+def _key_match(key: tuple[str, ...], new: str = "n", old: str = "o") -> str:
     return " AND ".join(f"{new}.{k} IS NOT DISTINCT FROM {old}.{k}" for k in key)
 
 
-def removed_records(
+def cut_difference(
     con: duckdb.DuckDBPyConnection, study_id: str, domain: str, old: list[int], new: int,
     sample: int = 20,
-) -> tuple[int, int, pd.DataFrame]:
-    """Records of the old cut (batches ``old``) whose key is not in batch ``new``.
+) -> dict:
+    """How batch ``new`` differs from the cut made of batches ``old``, record by record (a
+    record is its key, e.g. USUBJID + AESEQ; changed = same key, another delivered value).
 
-    Returns (records in the old cut, records removed, the first ``sample`` removed keys).
+    Returns records (in the old cut), removed, changed, and removed_keys (the first ``sample``
+    removed keys as a frame).
     """
     table, key = CUT_TABLES[domain]
-    keys = ", ".join(f"o.{k}" for k in key)
-    where = f"""FROM {table} o WHERE o.study_id = $s AND list_contains($old, o.batch_id)
-                AND NOT EXISTS (SELECT 1 FROM {table} n WHERE n.study_id = $s
-                                AND n.batch_id = $new AND {_key_match(table, key)})"""
+    keys = ", ".join(key)
+    values = ", ".join(value_columns(con, table))
     params = {"s": study_id, "old": old, "new": new}
-    total = one_row(con, f"SELECT count(*) FROM {table} WHERE study_id = $s "
-                         "AND list_contains($old, batch_id)", {"s": study_id, "old": old})[0]
-    removed = one_row(con, f"SELECT count(*) {where}", params)[0]
-    keys_frame = con.execute(f"SELECT {keys} {where} ORDER BY {keys} LIMIT {int(sample)}",
-                             params).df()
-    return int(total), int(removed), keys_frame
+    counts = one_row(
+        con,
+        f"""
+        WITH o AS (SELECT {values} FROM {table} WHERE study_id = $s
+                   AND list_contains($old, batch_id)),
+             n AS (SELECT {values} FROM {table} WHERE study_id = $s AND batch_id = $new)
+        SELECT (SELECT count(*) FROM o),
+               (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE {_key_match(key)})),
+               (SELECT count(*) FROM (SELECT * FROM n EXCEPT SELECT * FROM o) n
+                WHERE EXISTS (SELECT 1 FROM o WHERE {_key_match(key)}))""",
+        params,
+    )
+    removed_keys = con.execute(
+        f"""
+        SELECT {", ".join(f"o.{k}" for k in key)} FROM {table} o
+        WHERE o.study_id = $s AND list_contains($old, o.batch_id)
+          AND NOT EXISTS (SELECT 1 FROM {table} n WHERE n.study_id = $s AND n.batch_id = $new
+                          AND {_key_match(key)})
+        ORDER BY {keys} LIMIT {int(sample)}""",
+        params,
+    ).df()
+    return {"records": int(counts[0]), "removed": int(counts[1]), "changed": int(counts[2]),
+            "removed_keys": removed_keys}
 
 
 def subjects_without_records(
@@ -127,7 +153,7 @@ def carry_forward(
         INSERT INTO {table} SELECT * REPLACE (CAST($new AS INTEGER) AS batch_id) FROM {table} o
         WHERE o.study_id = $s AND list_contains($old, o.batch_id)
           AND NOT EXISTS (SELECT 1 FROM {table} n WHERE n.study_id = $s AND n.batch_id = $new
-                          AND {_key_match(table, key)})""",
+                          AND {_key_match(key)})""",
         {"s": study_id, "old": old, "new": new},
     )
     return int(row[0]) if row else 0

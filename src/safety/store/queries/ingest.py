@@ -97,6 +97,21 @@ def supersede_batches(
     return sorted(int(r[0]) for r in rows)
 
 
+def has_labs(con: duckdb.DuckDBPyConnection, study_id: str) -> bool:
+    """Whether the study has lab rows or stored lab grades (else there is nothing to grade)."""
+    return bool(one_row(
+        con,
+        "SELECT EXISTS (SELECT 1 FROM lab WHERE study_id = $s) "
+        "OR EXISTS (SELECT 1 FROM lab_graded WHERE study_id = $s)",
+        {"s": study_id},
+    )[0])
+
+
+def mark_loaded(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+    """A batch written as not yet current becomes a loaded, current batch."""
+    con.execute("UPDATE ingest_batch SET status = 'loaded' WHERE batch_id = $b", {"b": batch_id})
+
+
 def record_carried(
     con: duckdb.DuckDBPyConnection, batch_id: int, rows_carried: int, based_on: int | None
 ) -> None:
@@ -338,17 +353,8 @@ def cut_changes(
     table, key = CUT_TABLES[domain]
     if new_batch is None:
         old_batch, new_batch = latest_cuts(con, study_id, domain)
-    cols = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
-            "ORDER BY ordinal_position",
-            {"t": table},
-        ).fetchall()
-        if r[0] not in _CUT_IGNORED
-    ]
     keys = ", ".join(key)  # identifiers from CUT_TABLES and the catalog, never from input
-    values = ", ".join(cols)
+    values = ", ".join(value_columns(con, table))
     on = " AND ".join(f"n.{k} IS NOT DISTINCT FROM o.{k}" for k in key)
     return con.execute(
         f"""
@@ -364,6 +370,20 @@ def cut_changes(
         ORDER BY {keys}""",
         {"old": old_batch, "new": new_batch, "s": study_id},
     ).df()
+
+
+def value_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of a clinical table that make a record's delivered values (from the catalog;
+    the batch and the derived subject status left out)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
+            "ORDER BY ordinal_position",
+            {"t": table},
+        ).fetchall()
+        if r[0] not in _CUT_IGNORED
+    ]
 
 
 def cut_change_summary(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
