@@ -49,6 +49,8 @@ class Comparison:
 
     ``removed`` maps ``dlts``, ``saes``, ``fatal`` and ``deaths`` to the items that would
     disappear (records of the current data, one dict each); ``added`` to how many appear.
+    ``removed_with_subjects`` (a DM): the records of other domains, by domain, that the removed
+    subjects take out of the current data with them.
     """
 
     domain: str
@@ -59,6 +61,7 @@ class Comparison:
     changed_records: int = 0
     removed_record_keys: tuple[dict, ...] = ()
     removed_subjects: tuple[str, ...] = ()
+    removed_with_subjects: dict[str, int] = field(default_factory=dict)
     removed: dict[str, tuple[dict, ...]] = field(default_factory=dict)
     added: dict[str, int] = field(default_factory=dict)
     rows_in: int = 0
@@ -111,6 +114,10 @@ class Comparison:
                   for k, v in self.removed.items() if v}
         if self.removed_subjects:
             frames["Subjects removed"] = pd.DataFrame({"usubjid": list(self.removed_subjects)})
+        if self.removed_with_subjects:
+            frames["Their records in other domains"] = pd.DataFrame(
+                {"domain": list(self.removed_with_subjects),
+                 "records": list(self.removed_with_subjects.values())})
         if self.removed_record_keys:
             frames[f"{self.domain} records removed (first {len(self.removed_record_keys)} of "
                    f"{self.removed_records})"] = pd.DataFrame(list(self.removed_record_keys))
@@ -128,6 +135,9 @@ class Comparison:
             more = f" and {len(self.removed_subjects) - 20} more" if len(
                 self.removed_subjects) > 20 else ""
             lines.append(f"subjects removed ({len(self.removed_subjects)}): {shown}{more}")
+        if self.removed_with_subjects:
+            lines.append("their records in other domains go with them: " + ", ".join(
+                f"{n} {d}" for d, n in self.removed_with_subjects.items()))
         for kind, items in self.removed.items():
             for item in items:
                 lines.append(f"{PICTURE_LABELS[kind][:-3]} would disappear: {_describe(kind, item)}")
@@ -204,9 +214,12 @@ def compare(
     with ``before`` (its safety picture before, None when nothing could disappear).
     ``difference`` is ``queries.deliveries.cut_difference`` of the new cut against ``current``."""
     subjects: list[str] = []
+    dependents: dict[str, int] = {}
     if difference is not None and (difference["removed"] or domain == "DM"):
         subjects = queries.deliveries.subjects_without_records(
             con, study_id, domain, current, difference["batch_id"])
+        if domain == "DM" and subjects:
+            dependents = queries.deliveries.records_of_subjects(con, study_id, subjects)
     removed_items: dict[str, tuple[dict, ...]] = {}
     added: dict[str, int] = {}
     if before is not None:
@@ -223,7 +236,8 @@ def compare(
         changed_records=difference["changed"],
         removed_record_keys=tuple(json.loads(difference["removed_keys"].to_json(
             orient="records"))) if len(difference["removed_keys"]) else (),
-        removed_subjects=tuple(subjects), removed=removed_items, added=added,
+        removed_subjects=tuple(subjects), removed_with_subjects=dependents,
+        removed=removed_items, added=added,
         rows_in=rows_in, rows_quarantined=rows_quarantined,
         quarantine_rules=dict(quarantine_rules),
     )

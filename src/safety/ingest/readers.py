@@ -29,6 +29,7 @@ import io
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,7 @@ def read_dataset(path: Path | str, display_name: str | None = None) -> RawDatase
                           f"{safe_detail(exc)}") from exc
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    dupes = sorted(c for c, n in Counter(frame.columns).items() if n > 1)
     if dupes:
         raise IngestError(f"{name} has the column(s) {', '.join(map(identifier, dupes))} "
                           "more than once")
@@ -204,6 +205,8 @@ def read_head(path: Path | str, display_name: str | None = None, rows: int = 5
             dataset_name = meta.table_name or None
         elif fmt == "parquet":
             first = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+            if first is not None:
+                first.validate(full=True)
             dataset_name, frame = None, (first.to_pandas() if first is not None
                                          else pd.DataFrame())
         elif fmt == "csv":
@@ -329,7 +332,9 @@ def _read_ndjson(path: Path) -> tuple[str | None, pd.DataFrame]:
 
 
 def _read_parquet(path: Path) -> tuple[str | None, pd.DataFrame]:
-    return None, pq.read_table(path).to_pandas(ignore_metadata=True)
+    table = pq.read_table(path)
+    table.validate(full=True)  # e.g. text that is not UTF-8: refused here, not while mapping
+    return None, table.to_pandas(ignore_metadata=True)
 
 
 _FORMAT_NAMES = {"xpt": "SAS transport (XPT)", "csv": "CSV", "json": "Dataset-JSON",

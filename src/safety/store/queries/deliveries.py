@@ -141,6 +141,27 @@ def subjects_without_records(
     return [r[0] for r in rows]
 
 
+def records_of_subjects(con: duckdb.DuckDBPyConnection, study_id: str, subjects: list[str]
+                        ) -> dict[str, int]:
+    """Records of the given subjects in the current cuts of every domain but DM (what a DM
+    without them takes out of the current data), by domain; domains with none left out."""
+    counts = {}
+    for domain, (table, _) in CUT_TABLES.items():
+        if domain == "DM":
+            continue
+        n = one_row(
+            con,
+            f"""
+            SELECT count(*) FROM {table} WHERE study_id = $s AND list_contains($u, usubjid)
+              AND batch_id IN (SELECT batch_id FROM ingest_batch WHERE study_id = $s
+                               AND status = 'loaded' AND superseded_by IS NULL)""",
+            {"s": study_id, "u": subjects},
+        )[0]
+        if n:
+            counts[domain] = int(n)
+    return counts
+
+
 def carry_forward(
     con: duckdb.DuckDBPyConnection, study_id: str, domain: str, old: list[int], new: int
 ) -> int:
