@@ -4,8 +4,7 @@ The order of work keeps the write lock short (DuckDB lets one process write and 
 other process out, readers included: ../shared/STACK.md section 5):
 
 1. read the file, find its domain and study, check its columns (no database needed);
-2. a short read-only connection: is this content already loaded or held? is the study known?
-   which subjects are in DM?;
+2. is this content already loaded or held? is the study known? which subjects are in DM?;
 3. map and validate every row in memory (dates outside the plausible range of the delivery
    day are quarantined like any bad value);
 4. one short read-write transaction: insert the batch, its rows and its quarantined rows; make
@@ -15,7 +14,10 @@ other process out, readers included: ../shared/STACK.md section 5):
    beyond the protocol's tolerances rolls the transaction back and the file is **held**
    instead (``holds.py``): kept with its comparison until a data manager confirms or rejects it.
 
-If DM changed between steps 2 and 4 (another process loaded one), step 3 is redone. A process
+Steps 2 and 3 run in a read-only connection before the write for a large file, so the write lock
+is held only for step 4; a small file (:data:`VALIDATE_INSIDE_ROWS`) runs them inside the write
+transaction, saving a connection. If DM changed between steps 2 and 4 (another process loaded
+one), step 3 is redone. A process
 killed at any moment leaves the database as before or as after step 4: DuckDB replays only
 committed transactions from its write-ahead log. The batch row itself records that its alerts
 are due (``alert_state.evaluated_batch`` is older): the next process completes them
@@ -215,8 +217,9 @@ def domain_spec(raw: RawDataset) -> DomainSpec:
     """
     name, domain = raw.file_name, detect_domain(raw)
     if domain is None or domain not in DOMAINS:
-        what = (f"holds domain {identifier(domain)}" if domain
-                else "does not say its SDTM domain (no DOMAIN)")
+        what = ("does not say its SDTM domain (no DOMAIN)" if not domain else
+                "mixes the domains " + ", ".join(map(identifier, domain[6:].split(",")))
+                if domain.startswith("MIXED:") else f"holds domain {identifier(domain)}")
         raise IngestError(f"{name} {what}; this product loads " + ", ".join(DOMAINS))
     spec = DOMAINS[domain]
     missing = v.missing_columns(raw.frame, spec.required)
