@@ -1,5 +1,6 @@
 """Study configuration: the shipped files load, and a bad file is refused with file, key and expectation."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,32 @@ def test_not_toml_and_missing_file(tmp_path):
         parse_study_config("[study\nid=1", "broken.toml")
     with pytest.raises(ConfigError, match="cannot read the study configuration"):
         load_study_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('incremental = ["XX"]', "[delivery] incremental must be a list of SDTM domains"),
+    ("max_removed_records = 1.5", "[delivery] max_removed_records must be a share from 0 to 1"),
+    ("max_removed_dlts = -1", "[delivery] max_removed_dlts must be a whole number of 0 or more"),
+    ("max_quarantined = true", "[delivery] max_quarantined must be a share from 0 to 1"),
+    ("tolerate_everything = true", "[delivery] has unknown key(s) tolerate_everything"),
+])
+def test_delivery_rules_are_checked_naming_file_and_key(table, message):
+    with pytest.raises(ConfigError, match=re.escape(f"study.toml: {message}")):
+        parse_study_config(GOOD + f"\n[delivery]\n{table}\n", "study.toml")
+
+
+def test_delivery_rules_default_to_cumulative_with_issue_14_tolerances():
+    rules = parse_study_config(GOOD, "study.toml").delivery
+    assert rules.delivery_type("AE") == "cumulative"
+    assert (rules.max_removed_records, rules.max_removed_subjects, rules.max_removed_dlts,
+            rules.max_removed_saes, rules.max_removed_deaths, rules.max_quarantined) == (
+        0.05, 0, 0, 0, 0, 0.20)
+    lb = parse_study_config(GOOD + '\n[delivery]\nincremental = ["lb"]\n', "s.toml").delivery
+    assert (lb.delivery_type("LB"), lb.delivery_type("AE")) == ("incremental", "cumulative")
+
+
+def test_the_domains_a_study_may_declare_are_those_ingest_loads():
+    from safety.config import DELIVERED_DOMAINS
+    from safety.ingest.domains import DOMAINS
+
+    assert DELIVERED_DOMAINS == tuple(DOMAINS)

@@ -207,3 +207,41 @@ def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatc
     assert not at.exception, at.exception
     expected = date(2021, 1, 10) if user_picked else date(2021, 1, 18)
     assert at.date_input(key="cutoff").value == expected
+
+
+def test_data_page_shows_a_held_delivery_confirms_it_and_retracts_it(tmp_path, monkeypatch):
+    # issue 14: a truncated cumulative AE of the CDISC pilot is held with its comparison; a data
+    # manager confirms it with a reason on the Data page, then takes it back
+    import pandas as pd
+
+    db = tmp_path / "holds.duckdb"
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False)
+    ae.head(386).to_csv(tmp_path / "ae.csv", index=False)
+    (held,) = ingest_paths([tmp_path / "ae.csv"], db=db)
+    assert held.status == "held"
+    at = _app(db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    saes = next(d.value for d in at.dataframe if "pt" in d.value.columns
+                and "seq" in d.value.columns)
+    assert set(saes["pt"]) == {"SYNCOPE", "PARTIAL SEIZURES WITH SECONDARY GENERALISATION"}
+    at.text_input(key=f"hold_reason_{held.hold_id}").input("site re-exported after a crash")
+    next(b for b in at.button if b.label == "Confirm: load it").click().run()
+    assert not at.exception, at.exception
+    assert any("loaded, 386 rows in, 386 loaded" in s.value for s in at.success)
+    with store.read_connection(db) as con:
+        assert con.execute("SELECT count(*) FROM current_adverse_event").fetchall() == [(386,)]
+        (batch,) = con.execute("SELECT batch_id FROM ingest_batch WHERE hold_id = $h",
+                               {"h": held.hold_id}).fetchall()[0]
+        assert con.execute("SELECT decided_by FROM held_delivery").fetchall() == [("apptest",)]
+    at.selectbox(key="retract_batch").select(batch)
+    at.text_input(key="retract_reason").input("the crash cut the export")
+    next(b for b in at.button if b.label == "Retract").click().run()
+    assert not at.exception, at.exception
+    with store.read_connection(db) as con:
+        assert con.execute("SELECT count(*) FROM current_adverse_event").fetchall() == [(1191,)]
+        assert con.execute("SELECT actor FROM audit_log WHERE action = 'ingest.retract'"
+                           ).fetchall() == [("apptest",)]

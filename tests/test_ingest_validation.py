@@ -6,6 +6,7 @@ one value changed, so each test shows exactly which value breaks which rule.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -86,6 +87,53 @@ def test_bad_value_quarantines_only_that_row(db, tmp_path, column, value, rule, 
     assert reason in q.loc[0, "reason"]
     raw = json.loads(q.loc[0, "raw_record"])
     assert raw[column] == value and raw["AETERM"] == frame.loc[3, "AETERM"]  # as delivered
+
+
+# issue 14, defects 3 and 4: inf and 1e400 were graded CTCAE grade 4, a 10^30 AESEQ and AGE inf
+# ended in a traceback, a 9999-12-31 start moved the study's data cut-off.
+IMPLAUSIBLE = {
+    "lb": [("LBSTRESN", "inf", "LBSTRESN 'inf' is not a finite number"),
+           ("LBSTRESN", "Infinity", "LBSTRESN 'Infinity' is not a finite number"),
+           ("LBSTRESN", "1e400", "LBSTRESN '1e400' is not a finite number"),
+           ("LBSTRESN", "NaN", "LBSTRESN 'NaN' is not a number"),
+           ("LBSTRESN", "2e12", "LBSTRESN '2e12' is beyond 1e+12"),
+           ("LBSTNRHI", "-inf", "LBSTNRHI '-inf' is not a finite number")],
+    "ae": [("AESEQ", "1e30", "AESEQ '1e30' is beyond"),
+           ("AESTDTC", "9999-12-31", "AESTDTC '9999-12-31' is after the delivery"),
+           ("AEENDTC", "1899-12-31", "AEENDTC '1899-12-31' is before 1900-01-01")],
+    "dm": [("AGE", "inf", "AGE 'inf' is not a finite number"),
+           ("AGE", "200", "AGE '200' is outside 0-130"), ("AGE", "-1", "AGE '-1' is outside 0-130"),
+           ("AGE", "1e30", "AGE '1e30' is beyond")],
+}
+
+
+@functools.cache
+def pilot_rows(domain: str, n: int = 10) -> pd.DataFrame:
+    return pd.read_csv(PILOT / f"{domain}.csv", dtype=str, keep_default_na=False, nrows=n)
+
+
+@pytest.mark.parametrize("domain", ["lb", "ae", "dm"])
+def test_4_implausible_values_are_quarantined_never_loaded_nor_graded(dm_db, tmp_path, domain):
+    db = tmp_path / "t.duckdb"
+    if domain != "dm":
+        shutil.copy(dm_db, db)
+    frame = pilot_rows(domain, 40).copy()  # under 20 % quarantined: not held
+    cases = IMPLAUSIBLE[domain]
+    for row, (column, value, _) in enumerate(cases):
+        frame.loc[row, column] = value
+    result = load_csv(frame, tmp_path / f"{domain}.csv", db)
+    assert (result.status, result.rows_quarantined) == ("loaded", len(cases))
+    q = quarantine(db)
+    assert q["row_number"].tolist() == list(range(1, len(cases) + 1))
+    for reason, (_, _, expected) in zip(q["reason"], cases, strict=True):
+        assert expected in reason
+    with store.read_connection(db) as con:
+        assert con.execute("SELECT count(*) FROM lab WHERE NOT isfinite(value) OR value > 1e12 "
+                           "OR NOT isfinite(uln)").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM subject WHERE age NOT BETWEEN 0 AND 130"
+                           ).fetchall() == [(0,)]
+        assert con.execute("SELECT data_cutoff < DATE '2100-01-01' FROM study").fetchall() == [
+            (True,)]
 
 
 def test_grade_outside_1_to_5(db, tmp_path):
@@ -171,13 +219,17 @@ def _craft(tmp_path: Path, name: str, data: bytes) -> Path:
                                     "records": 2000}).encode(), "declares 2000 records"),
     ("ae.parquet", lambda: (PILOT / "ae.json").read_bytes(), "is not a Parquet file"),
     ("ae.csv", lambda: b"", "is empty"),
+    ("ae.json", lambda: b'{"rows": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "nests values too deeply"),  # issue 14, defect 4: a RecursionError traceback before
+    ("ae.csv", lambda: b"STUDYID,DOMAIN\nsecret line, of a file,not,this\n",
+     "cannot be read as CSV"),
     ("mh.csv", lambda: b"STUDYID,DOMAIN,USUBJID\nCDISCPILOT01,MH,01-701-1015\n", "holds domain MH"),
 ])
 def test_unreadable_file_is_rejected_and_changes_nothing(db, tmp_path, name, make, expected):
     before = (PILOT.stat(), batches(db), db.read_bytes())
     result = ingest_paths([_craft(tmp_path, name, make())], db=db)[0]
     assert result.status == "rejected" and expected in result.reason, result.reason
-    assert "\n" not in result.reason
+    assert "\n" not in result.reason and "secret" not in result.reason  # never the content
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (0, 0, 0)
     assert batches(db) == before[1] and db.read_bytes() == before[2]
 

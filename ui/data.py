@@ -274,6 +274,12 @@ def quarantined_rows(
 
 
 @st.cache_data(show_spinner=False)
+def held_deliveries(path: str, study_id: str | None, version: tuple[int, int]) -> pd.DataFrame:
+    with store.read_connection(path) as con:
+        return queries.deliveries.holds(con, study_id)
+
+
+@st.cache_data(show_spinner=False)
 def counts_by_domain(path: str, version: tuple[int, int]) -> pd.DataFrame:
     with store.read_connection(path) as con:
         return queries.ingest.counts_by_domain(con)

@@ -112,6 +112,43 @@ class StoppingRule:
     certainty: float | None = None
 
 
+DELIVERY_TYPES = ("cumulative", "incremental")
+# The SDTM domains ingest loads (safety.ingest.domains.DOMAINS; a test keeps the two equal).
+DELIVERED_DOMAINS = ("DM", "DS", "EX", "AE", "SUPPAE", "LB", "VS")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRules:
+    """How the study's data arrive and what one delivery may change before a person looks.
+
+    Each domain is delivered **cumulatively** (every file a full export that supersedes the
+    current cut) unless listed in ``incremental`` (a file adds and updates records by key). A
+    delivery is **held** for a data manager's confirmation when, against the current data, it
+    would remove more than the tolerances allow (records of its domain as a share of the current
+    ones, subjects, DLT candidates, SAEs, deaths), or when more than ``max_quarantined`` of its
+    rows are quarantined. Dates before ``earliest_date`` or more than ``future_days`` after the
+    day of delivery are implausible (quarantined).
+
+    Defaults (issue 14): any SAE, DLT or death removed, any subject removed, more than 5 % of the
+    records removed, or more than 20 % of the rows quarantined holds the delivery; a date may be
+    one day ahead of the delivery (an EDC in a time zone ahead of ours).
+    """
+
+    incremental: tuple[str, ...] = ()
+    max_removed_records: float = 0.05
+    max_removed_subjects: int = 0
+    max_removed_dlts: int = 0
+    max_removed_saes: int = 0
+    max_removed_deaths: int = 0
+    max_quarantined: float = 0.20
+    future_days: int = 1
+    earliest_date: date = date(1900, 1, 1)
+
+    def delivery_type(self, domain: str) -> str:
+        """``incremental`` or ``cumulative``: how a file of this SDTM domain is applied."""
+        return "incremental" if domain.upper() in self.incremental else "cumulative"
+
+
 @dataclass(frozen=True, slots=True)
 class StudyConfig:
     """A study's protocol facts, cohorts, DLT definition, design and stopping rules."""
@@ -133,6 +170,7 @@ class StudyConfig:
     source_text: str
     source_sha256: str
     labs: LabSettings = LabSettings()
+    delivery: DeliveryRules = DeliveryRules()
 
     @property
     def dose_cohorts(self) -> tuple[Cohort, ...]:
@@ -204,6 +242,14 @@ class _Reader:
                 lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
                 "a fraction above 0 and at most 1 (e.g. 0.8 for 80%)",
             ),
+            "count": (
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                "a whole number of 0 or more",
+            ),
+            "share": (
+                lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1,
+                "a share from 0 to 1 (0.05 = 5 %)",
+            ),
         }
         ok, expected = checks[kind]
         if not ok(value):
@@ -249,6 +295,7 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
         _read_stopping_rule(file_name, i, r) for i, r in enumerate(raw.get("stopping_rules", []))
     )
     labs = _read_labs(_Reader(file_name, "labs", raw.get("labs", {})))
+    delivery = _read_delivery(_Reader(file_name, "delivery", raw.get("delivery", {})))
 
     if design.skeleton is not None and len(design.skeleton) != sum(
         not c.is_control for c in cohorts
@@ -296,6 +343,32 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
         source_text=text,
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         labs=labs,
+        delivery=delivery,
+    )
+
+
+def _read_delivery(t: _Reader) -> DeliveryRules:
+    default = DeliveryRules()
+    incremental = tuple(d.upper() for d in t.get("incremental", "strlist", []))
+    unknown = [d for d in incremental if d not in DELIVERED_DOMAINS]
+    if unknown:
+        t.fail("incremental", "a list of SDTM domains out of " + ", ".join(DELIVERED_DOMAINS),
+               unknown)
+    unknown_keys = sorted(set(t.data) - {
+        "incremental", "max_removed_records", "max_removed_subjects", "max_removed_dlts",
+        "max_removed_saes", "max_removed_deaths", "max_quarantined", "future_days"})
+    if unknown_keys:
+        raise ConfigError(f"{t.file_name}: [delivery] has unknown key(s) {', '.join(unknown_keys)}")
+    return DeliveryRules(
+        incremental=incremental,
+        max_removed_records=float(t.get("max_removed_records", "share",
+                                        default.max_removed_records)),
+        max_removed_subjects=t.get("max_removed_subjects", "count", default.max_removed_subjects),
+        max_removed_dlts=t.get("max_removed_dlts", "count", default.max_removed_dlts),
+        max_removed_saes=t.get("max_removed_saes", "count", default.max_removed_saes),
+        max_removed_deaths=t.get("max_removed_deaths", "count", default.max_removed_deaths),
+        max_quarantined=float(t.get("max_quarantined", "share", default.max_quarantined)),
+        future_days=t.get("future_days", "count", default.future_days),
     )
 
 

@@ -1,24 +1,35 @@
 """A batch arrived: the one sequence every entry point runs (the ``ingest`` command, the inbox
-watcher, the Data page's upload, the demo build and its live feed).
+watcher, the Data page's upload, confirmations and retractions, the demo build and its live
+feed).
 
-1. **load** (``safety.ingest``): each file one transaction, in domain order (DM first); inside
-   it the derived data follow the delivery: subject status, the CTCAE lab grades, the study's
-   data cut-off;
-2. **alerts** (``safety.monitor.alerts.refresh_alerts``): the alert rules run once for the new
-   batches. A new database's first evaluation records what is there as the baseline.
+1. **load** (``safety.ingest``): each file one transaction, the files of one delivery in content
+   order (DM first); inside it the derived data follow the delivery (subject status, the CTCAE
+   lab grades, the study's data cut-off) and the comparison with the current data decides
+   whether it loads or is held; a DM is followed by the re-evaluation of rows that waited for it;
+2. **alerts** (``safety.monitor.alerts.refresh_alerts``): the alert rules run for every study
+   whose latest batch is newer than its last evaluation. A new database's first evaluation
+   records what is there as the baseline.
+
+Alerts are never lost: the committed batch row is itself the record that its alerts are due
+(``alert_state.evaluated_batch`` stays older until they are stored), so a process killed between
+the commit and step 2 leaves them pending, and whichever process next runs this sequence (even
+for a duplicate), the watcher at start and every round, or ``status`` / ``report`` completes
+them (:func:`raise_alerts`).
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from safety import store
+from safety import ingest, store
 from safety.demo import generator
-from safety.ingest import BatchResult, ingest_bytes, ingest_paths
-from safety.ingest.domains import domain_rank
+from safety.ingest import BatchResult, ingest_paths
+from safety.ingest.files import ingest_file, order_by_content
+from safety.ingest.load import flatten
 from safety.monitor.alerts import Alert, refresh_alerts
 
 log = logging.getLogger(__name__)
@@ -26,7 +37,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Delivery:
-    """What a delivery did: one result per file (in load order) and the alerts it raised."""
+    """What a delivery did: one result per batch (in load order) and the alerts it raised."""
 
     results: list[BatchResult]
     alerts: list[Alert]
@@ -44,7 +55,7 @@ def deliver_paths(
 ) -> Delivery:
     """Load files and folders (``safety.ingest.ingest_paths``), then raise the alerts."""
     results = ingest_paths(paths, db, study_id, actor)
-    return Delivery(results, raise_alerts(db) if any_loaded(results) else [])
+    return Delivery(results, raise_alerts(db))
 
 
 def deliver_uploads(
@@ -53,19 +64,42 @@ def deliver_uploads(
     study_id: str | None = None,
     actor: str | None = None,
 ) -> Delivery:
-    """Load uploaded files (name, content) in domain order, then raise the alerts."""
-    ordered = sorted(files, key=lambda f: (domain_rank(f[0]), f[0]))
-    results = [ingest_bytes(name, data, db, study_id, actor) for name, data in ordered]
-    return Delivery(results, raise_alerts(db) if any_loaded(results) else [])
+    """Load uploaded files (name, content) in content order, then raise the alerts."""
+    with tempfile.TemporaryDirectory(prefix="safety-upload-") as tmp:
+        paths = []
+        for i, (name, data) in enumerate(files):
+            folder = Path(tmp) / str(i)  # one folder each: two uploads may share a name
+            folder.mkdir()
+            path = folder / (Path(name).name or "upload")
+            path.write_bytes(data)
+            paths.append(path)
+        if paths:
+            store.create_if_missing(db)
+        results = flatten(ingest_file(p, db, study_id, actor) for p in order_by_content(paths))
+    return Delivery(results, raise_alerts(db))
+
+
+def confirm_delivery(db: str | Path | None, hold_id: int, actor: str, reason: str) -> Delivery:
+    """A data manager confirms a held delivery (``safety.ingest.confirm_delivery``); alerts."""
+    result = ingest.confirm_delivery(db, hold_id, actor, reason)
+    return Delivery(flatten([result]), raise_alerts(db))
+
+
+def reject_delivery(db: str | Path | None, hold_id: int, actor: str, reason: str) -> Delivery:
+    """A data manager rejects a held delivery (``safety.ingest.reject_delivery``)."""
+    return Delivery([ingest.reject_delivery(db, hold_id, actor, reason)], [])
+
+
+def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str) -> Delivery:
+    """Take a batch back, restoring the cut before it (``safety.ingest.retract_batch``); alerts."""
+    result = ingest.retract_batch(db, batch_id, actor, reason)
+    return Delivery(flatten([result]), raise_alerts(db))
 
 
 def raise_alerts(db: str | Path | None = None) -> list[Alert]:
-    """Evaluate the alert rules for every study with new batches (cheap when nothing is new)."""
+    """Evaluate the alert rules for every study with batches newer than its last evaluation,
+    including those a killed process left pending (cheap when nothing is new: one read)."""
     return refresh_alerts(db)
-
-
-def any_loaded(results: Iterable[BatchResult]) -> bool:
-    return any(r.status == "loaded" for r in results)
 
 
 def build_demo(db: str | Path | None = None, **options) -> generator.DemoSummary:

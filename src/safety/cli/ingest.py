@@ -1,8 +1,15 @@
-"""The ``ingest`` command: ``python -m safety ingest PATH... [--db PATH] [--study ID] [--json]``.
+"""The ``ingest`` command: load deliveries, decide on held ones, take a batch back.
 
-Exit status 0 when every file was loaded or was a duplicate; 2 when a file was rejected or the
-input is bad (one line on stderr); 1 on an internal error. With ``--json`` stdout carries only
-``{"batches": [...]}``.
+    python -m safety ingest PATH... [--db PATH] [--study ID] [--actor NAME] [--json]
+    python -m safety ingest --confirm HOLD --reason TEXT [--actor NAME] [--json]
+    python -m safety ingest --reject HOLD --reason TEXT [--actor NAME] [--json]
+    python -m safety ingest --retract BATCH --reason TEXT [--actor NAME] [--json]
+    python -m safety ingest --held [--study ID] [--json]
+
+Exit status 0 when every file was loaded or was a duplicate (or the decision was recorded); 2
+when a file was rejected or held, or the input is bad (one line on stderr); 1 on an internal
+error. With ``--json`` stdout carries only ``{"batches": [...]}`` (``{"holds": [...]}`` for
+``--held``); a held file's record has ``hold_id`` and its ``comparison``.
 """
 
 from __future__ import annotations
@@ -14,45 +21,100 @@ from pathlib import Path
 import click
 
 from safety import pipeline, store
-from safety.cli.base import BadInput, db_option
+from safety.cli.base import BadInput, db_option, json_default
 from safety.errors import SafetyError
-from safety.ingest.load import BatchResult
+from safety.ingest import held_deliveries
+from safety.ingest.holds import held_comparison
+from safety.ingest.load import BatchResult, default_actor
 
 log = logging.getLogger(__name__)
 
+
 @click.command("ingest")
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @db_option
 @click.option("--study", "study_id", default=None,
               help="Study to load into (default: each file's STUDYID).")
-@click.option("--actor", default=None, help="Who loads (default: the OS user).")
+@click.option("--actor", default=None, help="Who loads or decides (default: the OS user).")
+@click.option("--confirm", "confirm", type=int, default=None, metavar="HOLD",
+              help="Confirm the held delivery HOLD: load it as delivered (needs --reason).")
+@click.option("--reject", "reject", type=int, default=None, metavar="HOLD",
+              help="Reject the held delivery HOLD (needs --reason).")
+@click.option("--retract", "retract", type=int, default=None, metavar="BATCH",
+              help="Take back batch BATCH, restoring its domain's cut before it (needs --reason).")
+@click.option("--reason", default=None, help="Why (for --confirm, --reject, --retract).")
+@click.option("--held", "list_held", is_flag=True, help="List held deliveries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None, actor: str | None,
-           as_json: bool) -> None:
-    """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file."""
+           confirm: int | None, reject: int | None, retract: int | None, reason: str | None,
+           list_held: bool, as_json: bool) -> None:
+    """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file; or
+    confirm, reject or retract."""
+    actions = [a for a, given in (("PATH", bool(paths)), ("--confirm", confirm is not None),
+                                  ("--reject", reject is not None),
+                                  ("--retract", retract is not None), ("--held", list_held))
+               if given]
+    if len(actions) != 1:
+        raise BadInput("ingest: give PATH..., or one of --confirm, --reject, --retract, --held"
+                       + (f" (got {', '.join(actions)})" if actions else ""))
+    if list_held:
+        _print_holds(db, study_id, as_json)
+        return
+    actor = actor or default_actor()
+    created = False
     try:
-        if store.create_if_missing(db):
-            click.echo(f"note: created a new database at {store.resolve_db_path(db)}", err=True)
-        results = pipeline.deliver_paths(paths, db=db, study_id=study_id, actor=actor).results
+        if paths:
+            created = store.create_if_missing(db)
+            delivery = pipeline.deliver_paths(paths, db=db, study_id=study_id, actor=actor)
+        elif confirm is not None:
+            delivery = pipeline.confirm_delivery(db, confirm, actor, reason)
+        elif reject is not None:
+            delivery = pipeline.reject_delivery(db, reject, actor, reason)
+        else:
+            delivery = pipeline.retract_batch(db, retract, actor, reason)
     except SafetyError as exc:
         raise BadInput(str(exc)) from exc
+    results = delivery.results
     if as_json:
-        click.echo(json.dumps({"batches": [r.to_json() for r in results]}))
+        click.echo(json.dumps({"batches": [r.to_json() for r in results]}, default=json_default))
     else:
         for r in results:
             click.echo(_line(r))
-    rejected = [r for r in results if r.status == "rejected"]
-    if rejected:
-        first = rejected[0]
-        more = f" (and {len(rejected) - 1} more rejected)" if len(rejected) > 1 else ""
-        reason = " ".join(str(first.reason).split())
-        if not reason.startswith(first.file):
-            reason = f"{first.file}: {reason}"
-        raise BadInput(reason + more)
+            if r.status == "held" and r.comparison is not None:
+                click.echo("          " + r.comparison.to_text().replace("\n", "\n          "))
+    note = f" (a new database was created at {store.resolve_db_path(db)})" if created else ""
+    failed = [r for r in results if r.status in ("rejected", "held") and reject is None]
+    if failed:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more rejected or held)" if len(failed) > 1 else ""
+        text = " ".join(str(first.reason).split())
+        if not text.startswith(first.file):
+            text = f"{first.file}: {text}"
+        raise BadInput(text + more + note)
+    if created:
+        click.echo(f"note: created a new database at {store.resolve_db_path(db)}", err=True)
 
 
 def _line(r: BatchResult) -> str:
     counts = f"{r.rows_in} in, {r.rows_loaded} loaded, {r.rows_quarantined} quarantined"
-    tail = f" - {r.reason}" if r.reason else ""
+    if r.rows_carried:
+        counts += f", {r.rows_carried} carried"
+    tail = f" - {' '.join(str(r.reason).split())}" if r.reason else ""
     return f"{r.status:9} {r.domain or '?':6} {r.file}: {counts}{tail}"
+
+
+def _print_holds(db: str | None, study_id: str | None, as_json: bool) -> None:
+    try:
+        holds = held_deliveries(db, study_id)
+    except SafetyError as exc:
+        raise BadInput(str(exc)) from exc
+    if as_json:
+        records = json.loads(holds.drop(columns="comparison").to_json(orient="records",
+                                                                     date_format="iso"))
+        for record, (_, row) in zip(records, holds.iterrows(), strict=True):
+            record["comparison"] = held_comparison(row).to_json()
+        click.echo(json.dumps({"holds": records}))
+        return
+    for row in holds.to_dict(orient="records"):
+        click.echo(f"hold {row['hold_id']} {row['status']:10} {row['study_id']} {row['domain']} "
+                   f"{row['file_name']}: {row['reason']}")

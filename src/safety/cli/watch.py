@@ -13,6 +13,7 @@ import click
 
 from safety import store
 from safety.cli.base import db_option, stop_on_signals
+from safety.ingest.load import flatten
 from safety.monitor.alerts import Alert
 from safety.watch import DEFAULT_POLL_SECONDS, Outcome, Watcher
 
@@ -20,10 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def _echo_outcome(o: Outcome) -> None:
-    r = o.result
-    counts = f"{r.rows_in} in, {r.rows_loaded} loaded, {r.rows_quarantined} quarantined"
-    tail = f" - {' '.join(str(r.reason).split())}" if r.reason else ""
-    click.echo(f"{r.status:9} {r.domain or '?':6} {o.source.name}: {counts}{tail}")
+    for r in flatten([o.result]):
+        counts = f"{r.rows_in} in, {r.rows_loaded} loaded, {r.rows_quarantined} quarantined"
+        tail = f" - {' '.join(str(r.reason).split())}" if r.reason else ""
+        click.echo(f"{r.status:9} {r.domain or '?':6} {r.file}: {counts}{tail}")
 
 
 def _echo_alerts(alerts: list[Alert]) -> None:
@@ -50,7 +51,9 @@ def watch(
 ) -> None:
     """Ingest files as they arrive in INBOX; move them to processed/ or rejected/.
 
-    Senders: write under a temporary name (.part, .tmp or a leading dot), then rename.
+    Senders: write under a temporary name (.part, .tmp or a leading dot), then rename. Links
+    and files still open for writing are not read; held and rejected files go to rejected/
+    with a reason file.
     """
     watcher = Watcher(
         inbox,

@@ -41,7 +41,6 @@ Mapping decisions (also in the README's ingest section)
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -375,20 +374,20 @@ DOMAINS: dict[str, DomainSpec] = {spec.domain: spec for spec in (
                ("USUBJID", "QNAM"), map_supp, "Supplemental DM qualifiers"),
 )}
 # Load order within one ingest: DM first (other domains are checked against it), DS next
-# (it sets subject status), then the rest.
+# (it sets subject status), then the rest; a SUPP-- dataset after its parent domain.
 DOMAIN_ORDER = tuple(DOMAINS)
 
 
-def domain_rank(file_name: str) -> int:
-    """Load order of a file by the first SDTM domain its name mentions: DM first, unknown last.
-
-    ``DM.csv``, ``nct04232592_dm_20210116.csv`` and ``2021-01-16-DM.xpt`` all rank as DM; the
-    loader itself finds the domain from the content, this only orders files loaded together.
+def domain_rank(domain: str | None) -> float:
+    """Load order of a file by the SDTM domain its content holds (``detect_domain``): DM first,
+    then DS, EX, AE, LB, VS; a SUPP-- dataset (SUPPDM, SUPPAE) right after its parent;
+    unknown or unreadable last. File names play no part (``DM_2015.csv`` may hold anything).
     """
-    stem = file_name.rsplit("/", 1)[-1].rsplit(".", 1)[0].upper()
-    for token in re.split(r"[^A-Z0-9]+", stem):
-        if token in DOMAIN_ORDER:
-            return DOMAIN_ORDER.index(token)
+    domain = (domain or "").upper()
+    if domain.startswith("SUPP") and domain[4:] in DOMAIN_ORDER:
+        return DOMAIN_ORDER.index(domain[4:]) + 0.5
+    if domain in DOMAIN_ORDER:
+        return DOMAIN_ORDER.index(domain)
     return len(DOMAIN_ORDER)
 
 

@@ -4,19 +4,28 @@ The order of work keeps the write lock short (DuckDB lets one process write and 
 other process out, readers included: ../shared/STACK.md section 5):
 
 1. read the file, find its domain and study, check its columns (no database needed);
-2. a short read-only connection: is this content already loaded? is the study known? which
-   subjects are in DM?;
-3. map and validate every row in memory;
-4. one short read-write transaction: insert the batch, its rows and its quarantined rows,
-   mark the earlier delivery of the domain superseded, re-derive subject status, commit.
+2. is this content already loaded or held? is the study known? which subjects are in DM?;
+3. map and validate every row in memory (dates outside the plausible range of the delivery
+   day are quarantined like any bad value);
+4. one short read-write transaction: insert the batch, its rows and its quarantined rows; make
+   it the domain's new cut (cumulative: it replaces the current cut; incremental: the current
+   cut's records it does not deliver are carried into it); re-derive subject status, lab grades
+   and the data cut-off; compare the study before and after (``compare.py``). A comparison
+   beyond the protocol's tolerances rolls the transaction back and the file is **held**
+   instead (``holds.py``): kept with its comparison until a data manager confirms or rejects it.
 
-If DM changed between steps 2 and 4 (another process loaded one), step 3 is redone. A process
+Steps 2 and 3 run in a read-only connection before the write for a large file, so the write lock
+is held only for step 4; a small file (:data:`VALIDATE_INSIDE_ROWS`) runs them inside the write
+transaction, saving a connection. If DM changed between steps 2 and 4 (another process loaded
+one), step 3 is redone. A process
 killed at any moment leaves the database as before or as after step 4: DuckDB replays only
-committed transactions from its write-ahead log.
+committed transactions from its write-ahead log. The batch row itself records that its alerts
+are due (``alert_state.evaluated_batch`` is older): the next process completes them
+(``safety.pipeline``).
 
-Data cuts: a new delivery of a domain (EDC exports are cumulative) supersedes the study's
-current delivery of that domain; the earlier rows stay, reachable by batch_id. Read current
-data through the ``current_*`` views (schema.sql).
+After a DM loads, quarantined rows of other domains that waited for their subject
+(``not_in_dm``) are evaluated again (``reevaluate.py``). Files loaded together are ordered by
+what they hold, not by their names (:func:`order_by_content`).
 """
 
 from __future__ import annotations
@@ -24,42 +33,41 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import tempfile
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
 
 from safety import store
 from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
-from safety.ingest.domains import (
-    DOMAINS,
-    DomainSpec,
-    MappingContext,
-    detect_domain,
-    domain_rank,
-    sort_for_table,
-)
-from safety.ingest.readers import EXTENSIONS, RawDataset, file_sha256, read_dataset
-from safety.store import queries
+from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
+from safety.ingest.domains import DOMAINS, DomainSpec, MappingContext, detect_domain, sort_for_table
+from safety.ingest.readers import RawDataset, identifier
+from safety.store import queries, schema
 
 log = logging.getLogger(__name__)
 
-Status = Literal["loaded", "duplicate", "rejected"]
+Status = Literal["loaded", "duplicate", "rejected", "held"]
 MAX_ATTEMPTS = 3  # re-validations when another process changes DM while we prepare
+VALIDATE_INSIDE_ROWS = 20_000  # up to this many rows, validated inside the write transaction
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """What happened to one delivered file (the ``ingest --json`` record).
 
-    Always ``rows_in == rows_loaded + rows_quarantined``; a duplicate or a file that could not
-    be read counts 0 rows (nothing of it went in).
+    Always ``rows_in == rows_loaded + rows_quarantined``; a duplicate, a held file or a file
+    that could not be read counts 0 rows (nothing of it went in; a held file's rows are in its
+    hold, ``comparison`` says what it would do). ``delivery`` is how the batch was applied
+    (cumulative, incremental, reevaluation, retraction); ``rows_carried`` the records it kept
+    from the cut it builds on. ``followed_by``: batches this one set off (DM: the re-evaluated
+    quarantined rows of other domains).
     """
 
     file: str
@@ -73,12 +81,38 @@ class BatchResult:
     study_id: str | None = None
     batch_id: int | None = None
     superseded: tuple[int, ...] = ()
+    delivery: str | None = None
+    rows_carried: int = 0
+    hold_id: int | None = None
+    comparison: Comparison | None = None
+    followed_by: tuple[BatchResult, ...] = ()
 
     def to_json(self) -> dict:
-        """The JSON record of DESIGN.md (plus study_id, batch_id, superseded)."""
-        record = asdict(self)
+        """The JSON record of DESIGN.md (plus study_id, batch_id, superseded, delivery,
+        rows_carried, hold_id and comparison)."""
+        record = {k: v for k, v in asdict(self).items() if k not in ("comparison", "followed_by")}
         record["superseded"] = list(self.superseded)
+        record["comparison"] = self.comparison.to_json() if self.comparison else None
         return record
+
+
+def flatten(results: Iterable[BatchResult]) -> list[BatchResult]:
+    """Results in order with the batches each one set off right after it."""
+    out: list[BatchResult] = []
+    for r in results:
+        out.append(r)
+        out.extend(flatten(r.followed_by))
+    return out
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A data manager's confirmation of a held delivery: who, why, and what they saw."""
+
+    hold_id: int
+    actor: str
+    reason: str
+    removals: dict  # Comparison.removals() of the hold as shown
 
 
 @dataclass(frozen=True)
@@ -87,135 +121,145 @@ class _Context:
     study_in_db: bool
     subjects: pd.DataFrame
     fingerprint: tuple
-    duplicate_of: tuple[int, int | None] | None
+    duplicate_of: tuple[int, int | None, int] | None
+    pending_hold: int | None
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A dataset mapped and validated in memory: what would load and what would not."""
+
     rows: pd.DataFrame  # mapped rows that passed every rule
-    quarantine: pd.DataFrame  # row_number, raw_record, reason, rule
+    quarantine: pd.DataFrame  # row_number, raw_record, reason, rule, rules, previous_id
     rows_in: int
+    rule_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reevaluation:
+    """Quarantined rows evaluated again: their ids and original row numbers, in frame order."""
+
+    quarantine_ids: tuple[int, ...]
+    row_numbers: tuple[int, ...]
+    merge: bool  # onto the current cut (its rows were quarantined from it), else a new delivery
 
 
 class _ContextChanged(Exception):
     """DM changed between validation and the write: validate again."""
 
 
-def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files to load: files as given, folders by their data files; DM first, then DS, EX, ...
+class _Held(Exception):
+    """The delivery broke the protocol's tolerances: roll back and hold it."""
 
-    Inside a folder only files with a known extension (.xpt, .csv, .json, .ndjson, .jsonl,
-    .parquet, .pq) are taken; define.xml, READMEs etc. are skipped.
-    """
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in EXTENSIONS)
-            skipped = [f.name for f in p.iterdir() if f.is_file() and f not in found]
-            if skipped:
-                log.info("skipping files that are not data in %s: %s", p,
-                         ", ".join(sorted(skipped)))
-            files.extend(found)
-        else:
-            files.append(p)
-    return sorted(files, key=lambda f: (domain_rank(f.name), f.name))
+    def __init__(self, comparison: Comparison, prepared: Prepared, study: StudyConfig,
+                 changed: bool = False):
+        super().__init__(comparison.summary())
+        self.comparison, self.prepared, self.study = comparison, prepared, study
+        self.changed = changed
 
 
-def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
-                 study_id: str | None = None, actor: str | None = None) -> list[BatchResult]:
-    """Load files and folders of SDTM datasets, one batch (transaction) per file.
+# --- loading one dataset ------------------------------------------------------------------------
 
-    Parameters
-    ----------
-    paths
-        Files (XPT, CSV, Dataset-JSON, Parquet) or folders of them.
-    db
-        The database (default: ``$SAFETY_DB``, else data/safety.duckdb); an empty one is
-        created when the file does not exist yet.
-    study_id
-        The study to load into; default: each file's STUDYID, matched to a configuration in
-        data/studies when the study is not in the database yet.
-    actor
-        Who loads (recorded in the ledger and audit log); default: the OS user.
-
-    Returns
-    -------
-    list of BatchResult, in load order (DM first).
-
-    Raises
-    ------
-    StoreError
-        When the database is missing, has another schema version or stays locked.
-    """
-    files = expand_paths(paths)
-    if files:
-        store.create_if_missing(db)
-    return [ingest_file(p, db, study_id, actor) for p in files]
-
-
-def ingest_bytes(name: str, data: bytes, db: str | Path | None = None,
-                 study_id: str | None = None, actor: str | None = None) -> BatchResult:
-    """Load one uploaded file given as bytes (the Data page's upload); see :func:`ingest_file`."""
-    safe_name = Path(name).name or "upload"
-    with tempfile.TemporaryDirectory(prefix="safety-upload-") as tmp:
-        path = Path(tmp) / safe_name
-        path.write_bytes(data)
-        return ingest_file(path, db, study_id, actor, display_name=safe_name)
-
-
-def ingest_file(path: Path | str, db: str | Path | None = None, study_id: str | None = None,
-                actor: str | None = None, display_name: str | None = None) -> BatchResult:
-    """Load one delivered file as one batch: loaded (maybe with quarantined rows), duplicate or
-    rejected. A file that cannot be read, has no known domain, lacks required columns or has no
-    study configuration is rejected and changes nothing.
-    """
-    path = Path(path)
-    name = display_name or path.name
-    actor = actor or _default_actor()
+def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, actor: str,
+                 content: Callable[[], bytes], *, confirm: Confirmation | None = None,
+                 reevaluation: Reevaluation | None = None) -> BatchResult:
+    """Load a dataset already read (a file, a held delivery being confirmed, quarantined rows
+    evaluated again). ``content`` gives the bytes to keep if it is held."""
+    name = raw.file_name
     try:
-        sha = file_sha256(path)
-    except OSError as exc:
-        return _rejected(name, "", None, f"{name} cannot be opened: {exc.strerror}")
-    try:
-        raw = read_dataset(path, name)
+        spec = domain_spec(raw)
     except IngestError as exc:
-        return _rejected(name, sha, None, str(exc))
-
-    domain = detect_domain(raw)
-    if domain is None or domain not in DOMAINS:
-        what = f"holds domain {domain}" if domain else "does not say its SDTM domain (no DOMAIN)"
-        return _rejected(name, sha, domain, f"{name} {what}; this product loads "
-                         + ", ".join(DOMAINS))
-    spec = DOMAINS[domain]
-    missing = v.missing_columns(raw.frame, spec.required)
-    if missing:
-        return _rejected(name, sha, domain,
-                         f"{name} ({domain}) lacks required columns: {', '.join(missing)}")
+        return rejected(name, raw.sha256, None, str(exc))
+    domain = spec.domain
     study_id = study_id or _study_of(raw)
     if study_id is None:
-        return _rejected(name, sha, domain, f"{name} has no STUDYID; give the study (--study)")
+        return rejected(name, raw.sha256, domain,
+                        f"{name} has no STUDYID; give the study (--study)")
+    if identifier(study_id) != study_id:
+        return rejected(name, raw.sha256, domain,
+                        f"{name} has a STUDYID that is not an identifier; give the study "
+                        "(--study)")
 
+    # A small file is validated inside its write transaction (one connection, ~40 ms less); a
+    # large one outside it, so the write lock is held only for the write.
+    inside = len(raw.frame) <= VALIDATE_INSIDE_ROWS
     for _attempt in range(MAX_ATTEMPTS):
         try:
-            ctx = _read_context(db, study_id, sha)
-        except ConfigError as exc:
-            return _rejected(name, sha, domain, str(exc), study_id)
-        if ctx.duplicate_of is not None:
-            return _duplicate(name, sha, domain, study_id, ctx.duplicate_of)
-        started = time.perf_counter()
-        prepared = _prepare(raw, spec, ctx)
-        log.info("%s: mapped %d rows of %s in %.2f s", name, prepared.rows_in, domain,
-                 time.perf_counter() - started)
-        if prepared.rows_in == 0:
-            return _rejected(name, sha, domain, f"{name} has no data rows", study_id)
-        try:
-            return _write(db, raw, spec, ctx, prepared, actor)
+            if inside:
+                result = _write(db, raw, spec, study_id, None, None, actor, confirm,
+                                reevaluation)
+            else:
+                with store.read_connection(db, rules=False) as con:
+                    ctx = _read_context(con, study_id, raw.sha256)
+                result = _early_result(raw, spec, ctx, confirm, reevaluation)
+                if result is None:
+                    prepared = _prepare(raw, spec, ctx, reevaluation)
+                    result = _write(db, raw, spec, study_id, ctx, prepared, actor, confirm,
+                                    reevaluation)
+        except (ConfigError, IngestError) as exc:
+            return rejected(name, raw.sha256, domain, str(exc), identifier(study_id))
         except _ContextChanged:
             log.info("%s: DM changed while validating; validating again", name)
+            continue
+        except _Held as held:
+            return _hold(db, raw, spec, held.study, held, actor, content, confirm)
+        return result
     raise IngestError(f"{name}: DM kept changing while this file was validated; try again")
 
 
-def _default_actor() -> str:
+def domain_spec(raw: RawDataset) -> DomainSpec:
+    """The loadable SDTM domain a dataset holds, with every required variable present.
+
+    Raises
+    ------
+    IngestError
+        When it names no domain, one this product does not load, or lacks required columns.
+    """
+    name, domain = raw.file_name, detect_domain(raw)
+    if domain is None or domain not in DOMAINS:
+        what = ("does not say its SDTM domain (no DOMAIN)" if not domain else
+                "mixes the domains " + ", ".join(map(identifier, domain[6:].split(",")))
+                if domain.startswith("MIXED:") else f"holds domain {identifier(domain)}")
+        raise IngestError(f"{name} {what}; this product loads " + ", ".join(DOMAINS))
+    spec = DOMAINS[domain]
+    missing = v.missing_columns(raw.frame, spec.required)
+    if missing:
+        raise IngestError(f"{name} ({domain}) lacks required columns: {', '.join(missing)}")
+    return spec
+
+
+def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame) -> Prepared:
+    """Map and validate a dataset in memory as a load would, without a database: the rows that
+    would load and those that would be quarantined, with their reasons.
+
+    ``subjects``: the study's DM subjects (index USUBJID, column first_dose_date). Raises
+    IngestError as :func:`domain_spec`.
+    """
+    return _prepare(raw, domain_spec(raw), _Context(study, True, subjects, (), None, None))
+
+
+def _early_result(raw: RawDataset, spec: DomainSpec, ctx: _Context,
+                  confirm: Confirmation | None, reevaluation: Reevaluation | None
+                  ) -> BatchResult | None:
+    """A duplicate or an already held file needs no work (None: load it)."""
+    study_id = ctx.study.study_id
+    if ctx.duplicate_of is not None and confirm is None and reevaluation is None:
+        batch, _, open_rows = ctx.duplicate_of
+        if not open_rows:
+            return _duplicate(raw.file_name, raw.sha256, spec.domain, study_id, ctx.duplicate_of)
+        log.info("%s: identical to batch %d, whose %d quarantined rows are still waiting for "
+                 "their DM: loading it again", raw.file_name, batch, open_rows)
+    if ctx.pending_hold is not None and confirm is None:
+        return _already_held(raw.file_name, raw.sha256, spec.domain, study_id, ctx.pending_hold)
+    if len(raw.frame) == 0:
+        return rejected(raw.file_name, raw.sha256, spec.domain,
+                        f"{raw.file_name} has no data rows", study_id)
+    return None
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+def default_actor() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -229,102 +273,289 @@ def _study_of(raw: RawDataset) -> str | None:
     return str(ids.mode().iloc[0]) if len(ids) else None
 
 
-def _rejected(name: str, sha: str, domain: str | None, reason: str,
+def rejected(name: str, sha: str, domain: str | None, reason: str,
               study_id: str | None = None) -> BatchResult:
-    log.warning("rejected %s", reason)
+    log.info("rejected %s", reason)  # the caller reports it: the CLI prints one line
     return BatchResult(name, sha, domain, 0, 0, 0, "rejected", reason, study_id)
 
 
 def _duplicate(name: str, sha: str, domain: str, study_id: str,
-               earlier: tuple[int, int | None]) -> BatchResult:
-    batch, superseded_by = earlier
+               earlier: tuple[int, int | None, int]) -> BatchResult:
+    batch, superseded_by, _ = earlier
     later = f", since superseded by batch {superseded_by}" if superseded_by else ""
     reason = f"identical content was loaded as batch {batch}{later}; nothing changed"
     log.info("%s: %s", name, reason)
     return BatchResult(name, sha, domain, 0, 0, 0, "duplicate", reason, study_id, batch)
 
 
-def _read_context(db: str | Path | None, study_id: str, sha: str) -> _Context:
-    with store.read_connection(db) as con:
-        duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, sha)
-        stored = queries.studies.study_config_text(con, study_id)
-        subjects = queries.ingest.current_subjects(con, study_id)
-        fingerprint = queries.ingest.subjects_fingerprint(con, study_id)
+def _already_held(name: str, sha: str, domain: str, study_id: str, hold_id: int) -> BatchResult:
+    reason = (f"identical content is already held as delivery {hold_id}, pending confirmation "
+              f"(python -m safety ingest --confirm {hold_id} --reason ..., or the Data page)")
+    return BatchResult(name, sha, domain, 0, 0, 0, "held", reason, study_id, hold_id=hold_id)
+
+
+def _read_context(con, study_id: str, sha: str) -> _Context:
+    """What validation needs from the database (read on any connection)."""
+    study_id = queries.ingest.known_study_id(con, study_id) or study_id
+    duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, sha)
+    held = queries.deliveries.pending_hold_with_hash(con, study_id, sha)
+    stored = queries.studies.study_config_text(con, study_id)
+    subjects = queries.ingest.current_subjects(con, study_id)
+    fingerprint = queries.ingest.subjects_fingerprint(con, study_id)
     if stored is not None:
         study = stored_study_config(stored, study_id)
     else:
         study = find_study_config(study_id)
     subjects = subjects.set_index("usubjid")
-    return _Context(study, stored is not None, subjects, fingerprint, duplicate)
+    return _Context(study, stored is not None, subjects, fingerprint, duplicate, held)
 
 
-def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context) -> _Prepared:
+def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
+             reevaluation: Reevaluation | None = None) -> Prepared:
     frame = raw.frame
-    issues = v.Issues(frame.index)
-    mapped = spec.mapper(frame, MappingContext(ctx.study, ctx.subjects), issues)
+    rules = ctx.study.delivery
+    issues = v.Issues(frame.index, v.PlausibleDates(
+        store.now().date(), rules.future_days, rules.earliest_date))
+    try:
+        mapped = spec.mapper(frame, MappingContext(ctx.study, ctx.subjects), issues)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, KeyError,
+            IndexError) as exc:  # values no SDTM variable holds, met by a parser (logged)
+        log.exception("%s: mapping failed", raw.file_name)
+        raise IngestError(f"{raw.file_name} holds values that cannot be read as their SDTM "
+                          f"variables ({type(exc).__name__}); see the log") from exc
     bad = issues.bad
     reasons = issues.reasons()
     if bad.any():
         records = frame.loc[bad].to_json(orient="records", lines=True, date_format="iso")
+        positions = reasons.index.to_numpy()
         quarantine = pd.DataFrame({
-            "row_number": (reasons.index.to_numpy() + 1).astype("int64"),
+            "row_number": (positions + 1).astype("int64"),
             "raw_record": records.splitlines(),
             "reason": reasons["reason"].to_numpy(),
             "rule": reasons["rule"].to_numpy(),
+            "rules": reasons["rules"].to_list(),
+            "previous_id": pd.array([None] * len(positions), dtype="Int64"),
         })
+        if reevaluation is not None:  # keep the original row numbers, link the history
+            quarantine["row_number"] = [reevaluation.row_numbers[i] for i in positions]
+            quarantine["previous_id"] = pd.array(
+                [reevaluation.quarantine_ids[i] for i in positions], dtype="Int64")
         log.info("%s: %d of %d rows quarantined (%s)", raw.file_name, len(quarantine), len(frame),
                  ", ".join(f"{k} {n}" for k, n in issues.rule_counts().items()))
     else:
-        quarantine = pd.DataFrame(columns=["row_number", "raw_record", "reason", "rule"])
+        quarantine = pd.DataFrame(columns=["row_number", "raw_record", "reason", "rule", "rules",
+                                           "previous_id"])
     rows = sort_for_table(mapped.loc[~bad.to_numpy()], spec.table)
-    return _Prepared(rows=rows, quarantine=quarantine, rows_in=len(frame))
+    log.info("%s: mapped %d rows of %s", raw.file_name, len(frame), spec.domain)
+    return Prepared(rows=rows, quarantine=quarantine, rows_in=len(frame),
+                     rule_counts=issues.rule_counts())
 
 
-def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, ctx: _Context,
-           prepared: _Prepared, actor: str) -> BatchResult:
-    study_id = ctx.study.study_id
+def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: str,
+           ctx: _Context | None, prepared: Prepared | None, actor: str,
+           confirm: Confirmation | None, reevaluation: Reevaluation | None) -> BatchResult:
+    """The write transaction; with ``ctx`` None the context is read and the rows validated in
+    it, else the context read before (and the rows validated with it) is checked to still hold
+    (DM unchanged)."""
+    started = time.perf_counter()
+    with store.write_connection(db, rules=False) as con:  # apply_batch installs them if needed
+        if ctx is None:
+            ctx = _read_context(con, study_id, raw.sha256)
+            early = _early_result(raw, spec, ctx, confirm, reevaluation)
+            if early is not None:
+                return early
+        else:
+            if confirm is None and reevaluation is None:
+                duplicate = queries.ingest.loaded_batch_with_hash(con, ctx.study.study_id,
+                                                                  raw.sha256)
+                if duplicate is not None and not duplicate[2]:  # loaded by another meanwhile
+                    return _duplicate(raw.file_name, raw.sha256, spec.domain,
+                                      ctx.study.study_id, duplicate)
+            if spec.domain != "DM" and queries.ingest.subjects_fingerprint(
+                    con, ctx.study.study_id) != ctx.fingerprint:
+                raise _ContextChanged
+        study = ctx.study
+        study_id = study.study_id
+        delivery = ("reevaluation" if reevaluation is not None and reevaluation.merge
+                    else study.delivery.delivery_type(spec.domain))
+        if prepared is None:
+            prepared = _prepare(raw, spec, ctx, reevaluation)
+        at = store.now()
+        if queries.studies.study_config_text(con, study_id) is None:
+            _create_study(con, study, actor, at)
+        applied = apply_batch(
+            con, study, spec, prepared, file_name=raw.file_name, sha256=raw.sha256,
+            actor=actor, at=at, delivery=delivery,
+            hold_id=confirm.hold_id if confirm else None)
+        comparison = applied.comparison
+        if applied.status == "loaded" and delivery != "reevaluation":  # a merge only adds
+            found = breaches(comparison, study.delivery)
+            comparison = replace(comparison, breaches=found)
+            if confirm is not None and comparison.removals() != confirm.removals:
+                raise _Held(comparison, prepared, study, changed=True)
+            if found and confirm is None:
+                raise _Held(comparison, prepared, study)
+        if reevaluation is not None:
+            queries.deliveries.mark_reevaluated(con, list(reevaluation.quarantine_ids),
+                                                applied.batch_id)
+        if confirm is not None:
+            queries.deliveries.decide_hold(con, confirm.hold_id, status="confirmed",
+                                           actor=confirm.actor, at=at, reason=confirm.reason,
+                                           batch_id=applied.batch_id)
+        if applied.status == "loaded" and delivery == "cumulative":
+            for hold_id in queries.deliveries.pending_holds_of_domain(con, study_id, spec.domain):
+                queries.deliveries.decide_hold(
+                    con, hold_id, status="superseded", actor=actor, at=at,
+                    reason=f"a later {spec.domain} delivery was loaded as batch "
+                           f"{applied.batch_id}", batch_id=applied.batch_id)
+        queries.database.record_audit(
+            con, actor=confirm.actor if confirm else actor,
+            action="ingest.confirm" if confirm else "ingest.load", at=at, study_id=study_id,
+            detail=json.dumps({
+                "batch_id": applied.batch_id, "file": raw.file_name, "sha256": raw.sha256,
+                "domain": spec.domain, "status": applied.status, "delivery": delivery,
+                "rows_in": prepared.rows_in, "rows_loaded": applied.rows_loaded,
+                "rows_quarantined": applied.rows_quarantined, "rows_carried": applied.carried,
+                "superseded": list(applied.superseded),
+                **({"hold_id": confirm.hold_id, "reason": confirm.reason} if confirm else {}),
+                **({"reevaluated": list(reevaluation.quarantine_ids)} if reevaluation else {}),
+                "comparison": comparison.to_json()}))
+    log.info("ingested %s as batch %d (%s, %s): %d rows, %d quarantined, %d carried, write %.2f s",
+             raw.file_name, applied.batch_id, spec.domain, delivery, applied.rows_loaded,
+             applied.rows_quarantined, applied.carried, time.perf_counter() - started)
+    return BatchResult(raw.file_name, raw.sha256, spec.domain, prepared.rows_in,
+                       applied.rows_loaded, applied.rows_quarantined, applied.status,
+                       applied.reason, study_id, applied.batch_id, applied.superseded, delivery,
+                       applied.carried, confirm.hold_id if confirm else None, comparison)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A batch written inside a transaction (not yet committed) and what it changed."""
+
+    batch_id: int
+    status: Status
+    reason: str | None
+    rows_loaded: int
+    rows_quarantined: int
+    carried: int
+    superseded: tuple[int, ...]
+    comparison: Comparison
+
+
+def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *,
+                file_name: str, sha256: str, actor: str, at, delivery: str,
+                hold_id: int | None = None) -> Applied:
+    """Write one batch inside the caller's transaction and make it the domain's new cut.
+
+    Cumulative: the batch replaces the current cut. Incremental and re-evaluation: the current
+    cut's records whose key the batch does not deliver are carried into it first. A batch whose
+    every row failed is recorded as rejected (its rows in quarantine) and changes no cut. Then
+    subject status, lab grades and the data cut-off follow, and the study is compared with how
+    it was before (``compare.compare``).
+    """
+    study_id = study.study_id
     loaded, quarantined = len(prepared.rows), len(prepared.quarantine)
     status: Status = "loaded" if loaded else "rejected"
     reason = None if loaded else "every row failed validation; see the quarantine"
-    started = time.perf_counter()
+    current = queries.deliveries.current_batches(con, study_id, spec.domain) if loaded else []
+    batch_id = queries.database.next_batch_id(con)
+    # written as rejected (not current) first: the current cut stays what readers see until the
+    # comparison below has looked at both
+    queries.database.insert_frame(con, "ingest_batch", pd.DataFrame([{
+        "batch_id": batch_id, "study_id": study_id, "file_name": file_name, "sha256": sha256,
+        "domain": spec.domain, "rows_in": prepared.rows_in, "rows_loaded": loaded,
+        "rows_quarantined": quarantined, "status": "rejected", "reason": reason,
+        "loaded_by": actor, "loaded_at": at, "delivery": delivery, "hold_id": hold_id,
+    }]))
+    queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
+    queries.database.insert_frame(con, "quarantine", prepared.quarantine.assign(
+        batch_id=batch_id, study_id=study_id, domain=spec.domain))
+    carried, difference, before = 0, None, None
+    if current:
+        if delivery in ("incremental", "reevaluation"):
+            carried = queries.deliveries.carry_forward(con, study_id, spec.domain, current,
+                                                       batch_id)
+            queries.ingest.record_carried(con, batch_id, carried, max(current))
+        difference = {**queries.deliveries.cut_difference(con, study_id, spec.domain, current,
+                                                          batch_id), "batch_id": batch_id}
+        if may_remove(spec.domain, difference):
+            schema.install_rules(con)  # the write connection opens without them: most
+            before = picture(con, study_id)  # deliveries only add records and need no picture
+    if loaded:
+        queries.ingest.mark_loaded(con, batch_id)
+        if current:
+            queries.deliveries.supersede(con, current, batch_id)
+        refresh_derived(con, study_id, spec.domain)
+    comparison = compare(
+        con, study_id, spec.domain, delivery, current, difference, before,
+        rows_in=prepared.rows_in, rows_quarantined=quarantined,
+        quarantine_rules=prepared.rule_counts)
+    return Applied(batch_id, status, reason, loaded, quarantined, carried, tuple(current),
+                   comparison)
+
+
+def refresh_derived(con, study_id: str, domain: str) -> None:
+    """What follows a new cut of a domain: the subjects no longer in DM (DM), subject status
+    (DM, DS), CTCAE grades (DM, LB, SUPPDM: they depend on labs, first-dose dates and INR
+    anticoagulation flags), the study's data cut-off."""
+    if domain == "DM":  # records of subjects this DM no longer has stop being current
+        queries.ingest.refresh_removed_subjects(con, study_id)
+    if domain in {"DM", "DS"}:
+        queries.ingest.refresh_subject_status(con, study_id)
+    if domain in {"DM", "LB", "SUPPDM"} and queries.ingest.has_labs(con, study_id):  # ~0.4 s even empty
+        queries.labs.refresh_lab_grades(con, study_id)
+    queries.ingest.refresh_data_cutoff(con, study_id)
+
+
+def _hold(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study: StudyConfig,
+          held: _Held, actor: str, content: Callable[[], bytes],
+          confirm: Confirmation | None) -> BatchResult:
+    """Keep a delivery that broke the tolerances, with its content and comparison (nothing of
+    it is in the clinical tables); or, for a confirmation that no longer matches the data, show
+    the hold its new comparison."""
+    study_id, comparison, prepared = study.study_id, held.comparison, held.prepared
+    delivery = study.delivery.delivery_type(spec.domain)
+    record = {"reason": comparison.summary(), "comparison": json.dumps(comparison.to_json()),
+              "rows_loaded": len(prepared.rows), "rows_quarantined": len(prepared.quarantine)}
+    at = store.now()
+    if confirm is not None and held.changed:
+        with store.write_connection(db) as con:
+            queries.deliveries.update_hold_comparison(con, confirm.hold_id, **record)
+            _audit_hold(con, confirm.actor, at, study_id, confirm.hold_id, raw, comparison,
+                        "compared again: the data changed since it was held")
+        reason = (f"the current data changed since delivery {confirm.hold_id} was held; its "
+                  f"comparison is updated ({comparison.summary()}): review it and confirm again")
+        return BatchResult(raw.file_name, raw.sha256, spec.domain, 0, 0, 0, "held", reason,
+                           study_id, delivery=delivery, hold_id=confirm.hold_id,
+                           comparison=comparison)
+    try:
+        data = content()
+    except IngestError as exc:
+        return rejected(raw.file_name, raw.sha256, spec.domain, str(exc), study_id)
     with store.write_connection(db) as con:
-        duplicate = queries.ingest.loaded_batch_with_hash(con, study_id, raw.sha256)
-        if duplicate is not None:  # another process loaded it meanwhile
-            return _duplicate(raw.file_name, raw.sha256, spec.domain, study_id, duplicate)
-        if spec.domain != "DM" and queries.ingest.subjects_fingerprint(con, study_id) != ctx.fingerprint:
-            raise _ContextChanged
-        at = store.now()
-        if queries.studies.study_config_text(con, study_id) is None:
-            _create_study(con, ctx.study, actor, at)
-        batch_id = queries.database.next_batch_id(con)
-        queries.database.insert_frame(con, "ingest_batch", pd.DataFrame([{
-            "batch_id": batch_id, "study_id": study_id, "file_name": raw.file_name,
-            "sha256": raw.sha256, "domain": spec.domain, "rows_in": prepared.rows_in,
-            "rows_loaded": loaded, "rows_quarantined": quarantined, "status": status,
-            "reason": reason, "loaded_by": actor, "loaded_at": at,
-        }]))
-        queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
-        queries.database.insert_frame(con, "quarantine", prepared.quarantine.assign(
-            batch_id=batch_id, study_id=study_id, domain=spec.domain))
-        superseded: list[int] = []
-        if loaded:
-            superseded = queries.ingest.supersede_batches(con, study_id, spec.domain, batch_id)
-            if spec.domain in {"DM", "DS"}:
-                queries.ingest.refresh_subject_status(con, study_id)
-            if spec.domain in {"DM", "LB", "SUPPDM"}:  # grades: labs, first doses, INR flags
-                queries.labs.refresh_lab_grades(con, study_id)
-            queries.ingest.refresh_data_cutoff(con, study_id)
-        queries.database.record_audit(con, actor=actor, action="ingest.load", at=at, study_id=study_id,
-                             detail=json.dumps({
-                                 "batch_id": batch_id, "file": raw.file_name,
-                                 "sha256": raw.sha256, "domain": spec.domain, "status": status,
-                                 "rows_in": prepared.rows_in, "rows_loaded": loaded,
-                                 "rows_quarantined": quarantined, "superseded": superseded}))
-    log.info("ingested %s as batch %d (%s): %d rows, %d quarantined, write %.2f s",
-             raw.file_name, batch_id, spec.domain, loaded, quarantined,
-             time.perf_counter() - started)
-    return BatchResult(raw.file_name, raw.sha256, spec.domain, prepared.rows_in, loaded,
-                       quarantined, status, reason, study_id, batch_id, tuple(superseded))
+        existing = queries.deliveries.pending_hold_with_hash(con, study_id, raw.sha256)
+        if existing is not None:  # another process held it meanwhile
+            return _already_held(raw.file_name, raw.sha256, spec.domain, study_id, existing)
+        hold_id = queries.deliveries.record_hold(con, {
+            "study_id": study_id, "file_name": raw.file_name, "sha256": raw.sha256,
+            "domain": spec.domain, "delivery": delivery, "rows_in": prepared.rows_in,
+            "content": data, "held_by": actor, "held_at": at, **record})
+        _audit_hold(con, actor, at, study_id, hold_id, raw, comparison, "held")
+    log.info("held %s as delivery %d: %s", raw.file_name, hold_id, comparison.summary())
+    reason = (f"held pending confirmation as delivery {hold_id}: {comparison.summary()}; "
+              f"confirm it (python -m safety ingest --confirm {hold_id} --reason ...) or reject "
+              "it (--reject), or on the Data page")
+    return BatchResult(raw.file_name, raw.sha256, spec.domain, 0, 0, 0, "held", reason,
+                       study_id, delivery=delivery, hold_id=hold_id, comparison=comparison)
+
+
+def _audit_hold(con, actor: str, at, study_id: str, hold_id: int, raw: RawDataset,
+                comparison: Comparison, what: str) -> None:
+    queries.database.record_audit(
+        con, actor=actor, action="ingest.hold", at=at, study_id=study_id,
+        detail=json.dumps({"hold_id": hold_id, "file": raw.file_name, "sha256": raw.sha256,
+                           "what": what, "comparison": comparison.to_json()}))
 
 
 def _create_study(con, study: StudyConfig, actor: str, at) -> None:

@@ -2,15 +2,18 @@
 
 One reader per format, chosen by the file name's extension and checked against the content
 (a ``.xpt`` that holds CSV is refused, not guessed at). Every failure to read a file at all
-(truncated, wrong encoding, not its format, empty) becomes an :class:`IngestError` with one
-sentence; bad *rows* are not the readers' business (see ``validate.py``).
+(truncated, wrong encoding, not its format, empty, nested too deeply) becomes an
+:class:`IngestError` with one sentence; bad *rows* are not the readers' business (see
+``validate.py``). The sentence never quotes the file's bytes (a parser's message often does): only
+positions, counts and names that look like SDTM identifiers, so a reason written next to a
+delivery (the watcher's ``.reason.txt``) cannot carry a line of some other file.
 
 Formats
 -------
 - SAS transport v5 (``.xpt``) via pyreadstat.
 - CSV (``.csv``): UTF-8 (a BOM is allowed), header row, every value read as text.
 - CDISC Dataset-JSON v1.1 (``.json``) and its NDJSON form (``.ndjson``, ``.jsonl``): the first
-  line holds the metadata, each further line one row.
+  line holds the metadata, each further line one row. UTF-8, a byte-order mark allowed.
 - Parquet (``.parquet``, ``.pq``).
 
 References
@@ -25,6 +28,8 @@ import hashlib
 import io
 import json
 import logging
+import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,17 +141,91 @@ def read_dataset(path: Path | str, display_name: str | None = None) -> RawDatase
         dataset_name, frame = _READERS[fmt](path)
     except IngestError as exc:
         raise IngestError(f"{name}: {exc}") from exc
+    except RecursionError as exc:
+        raise IngestError(f"{name} cannot be read as {_FORMAT_NAMES[fmt]}: it nests values "
+                          "too deeply") from exc
     except (pa.ArrowException, pyreadstat.ReadstatError, ValueError, OSError, UnicodeError,
-            KeyError, TypeError, IndexError, csv.Error) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise IngestError(f"{name} cannot be read as {_FORMAT_NAMES[fmt]}: {detail}") from exc
+            KeyError, TypeError, IndexError, AttributeError, OverflowError, csv.Error) as exc:
+        raise IngestError(f"{name} cannot be read as {_FORMAT_NAMES[fmt]}: "
+                          f"{safe_detail(exc)}") from exc
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    dupes = sorted(c for c, n in Counter(frame.columns).items() if n > 1)
     if dupes:
-        raise IngestError(f"{name} has the column(s) {', '.join(dupes)} more than once")
+        raise IngestError(f"{name} has the column(s) {', '.join(map(identifier, dupes))} "
+                          "more than once")
     log.info("read %s (%s): %d rows, %d columns", name, fmt, len(frame), frame.shape[1])
     return RawDataset(file_name=name, sha256=sha, format=fmt, name=dataset_name, frame=frame)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
+_SAFE_DETAILS = (  # what a parser's message may pass on: shapes and positions, never values
+    re.compile(r"Expected \d+ columns, got \d+"),
+    re.compile(r"(?:line|row|column|char|position|offset) \d+(?: column \d+)?", re.I),
+)
+
+
+def identifier(value: object) -> str:
+    """``value`` when it looks like an SDTM name or code (STUDYID, DOMAIN, a variable), else a
+    placeholder: messages name what a file declares without quoting arbitrary bytes of it."""
+    text = str(value).strip()
+    return text if _IDENTIFIER.fullmatch(text) else "(a value that is not an identifier)"
+
+
+def safe_detail(exc: BaseException) -> str:
+    """Why a parser failed, without the file content its message may quote.
+
+    Keeps the kind of error and the positions or column counts it gives (``invalid JSON at
+    line 3 column 7``, ``Expected 35 columns, got 2``); drops everything else.
+    """
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, UnicodeError):
+        return "it is not UTF-8 text"
+    message = " ".join(str(exc).split())
+    found = [m.group(0) for pattern in _SAFE_DETAILS for m in pattern.finditer(message)]
+    kind = {pa.ArrowInvalid: "malformed content", pyreadstat.ReadstatError: "malformed content"}
+    what = next((v for k, v in kind.items() if isinstance(exc, k)), type(exc).__name__)
+    return what + (f" ({', '.join(dict.fromkeys(found))})" if found else "")
+
+
+def read_head(path: Path | str, display_name: str | None = None, rows: int = 5
+              ) -> RawDataset | None:
+    """The first rows of a delivered file, to see its domain before loading (None: unreadable).
+
+    Used to order the files of one delivery by content (DM before the domains that need it);
+    the full read (:func:`read_dataset`) decides whether the file loads.
+    """
+    path = Path(path)
+    name = display_name or path.name
+    try:
+        fmt = format_of(path, name)
+        if fmt == "xpt":
+            frame, meta = pyreadstat.read_xport(str(path), encoding="latin1", row_limit=rows)
+            dataset_name = meta.table_name or None
+        elif fmt == "parquet":
+            first = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+            if first is not None:
+                first.validate(full=True)
+            dataset_name, frame = None, (first.to_pandas() if first is not None
+                                         else pd.DataFrame())
+        elif fmt == "csv":
+            with path.open(encoding="utf-8-sig", newline="", errors="replace") as fh:
+                head = list(zip(range(rows + 1), csv.reader(fh), strict=False))
+            lines = [r for _, r in head]
+            dataset_name, frame = None, pd.DataFrame(
+                [r[: len(lines[0])] for r in lines[1:]], columns=lines[0]) if lines else None
+        else:
+            dataset_name, frame = _READERS[fmt](path)
+    except (IngestError, RecursionError, pa.ArrowException, pyreadstat.ReadstatError, ValueError,
+            OSError, UnicodeError, KeyError, TypeError, IndexError, AttributeError,
+            OverflowError, csv.Error):
+        return None
+    if frame is None:
+        return None
+    frame = frame.head(rows).reset_index(drop=True)
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    return RawDataset(file_name=name, sha256="", format=fmt, name=dataset_name, frame=frame)
 
 
 def _read_xpt(path: Path) -> tuple[str | None, pd.DataFrame]:
@@ -204,11 +283,12 @@ def _last_bytes(path: Path, n: int = 4096) -> bytes:
 def _dataset_json_frame(meta: dict, rows: list) -> tuple[str | None, pd.DataFrame]:
     version = str(meta.get("datasetJSONVersion", ""))
     if not version.startswith("1.1"):
-        raise IngestError(f"it is not Dataset-JSON v1.1 (datasetJSONVersion {version!r})")
+        shown = version if re.fullmatch(r"[0-9.]{1,12}", version) else "not a version number"
+        raise IngestError(f"it is not Dataset-JSON v1.1 (datasetJSONVersion {shown})")
     columns = meta.get("columns")
     if not isinstance(columns, list) or not columns:
         raise IngestError("its Dataset-JSON metadata has no columns")
-    names = [c["name"] for c in columns]
+    names = [str(c["name"]) for c in columns]
     declared = meta.get("records")
     if isinstance(declared, int) and declared != len(rows):
         raise IngestError(f"it declares {declared} records but holds {len(rows)} (truncated?)")
@@ -218,16 +298,17 @@ def _dataset_json_frame(meta: dict, rows: list) -> tuple[str | None, pd.DataFram
     if bad is not None:
         raise IngestError(f"row {bad} does not have the {len(names)} values of the columns")
     frame = pd.DataFrame(rows, columns=names, dtype=object)
-    for col in columns:
+    for name, col in zip(names, columns, strict=True):
         if col.get("dataType") in {"string", "date", "datetime", "time", "URI"}:
-            frame[col["name"]] = frame[col["name"]].astype("str")
+            frame[name] = frame[name].astype("str")
         elif col.get("dataType") in {"integer", "float", "double", "decimal"}:
-            frame[col["name"]] = pd.to_numeric(frame[col["name"]], errors="coerce")
-    return meta.get("name") or meta.get("itemGroupOID"), frame
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    declared_name = meta.get("name") or meta.get("itemGroupOID")
+    return (declared_name if isinstance(declared_name, str) else None), frame
 
 
 def _read_json(path: Path) -> tuple[str | None, pd.DataFrame]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:
         try:
             doc = json.load(fh)
         except json.JSONDecodeError as exc:
@@ -240,7 +321,7 @@ def _read_json(path: Path) -> tuple[str | None, pd.DataFrame]:
 
 
 def _read_ndjson(path: Path) -> tuple[str | None, pd.DataFrame]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:
         meta = json.loads(fh.readline())
         body = fh.read().strip()
     if not isinstance(meta, dict):
@@ -251,7 +332,9 @@ def _read_ndjson(path: Path) -> tuple[str | None, pd.DataFrame]:
 
 
 def _read_parquet(path: Path) -> tuple[str | None, pd.DataFrame]:
-    return None, pq.read_table(path).to_pandas(ignore_metadata=True)
+    table = pq.read_table(path)
+    table.validate(full=True)  # e.g. text that is not UTF-8: refused here, not while mapping
+    return None, table.to_pandas(ignore_metadata=True)
 
 
 _FORMAT_NAMES = {"xpt": "SAS transport (XPT)", "csv": "CSV", "json": "Dataset-JSON",

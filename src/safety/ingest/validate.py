@@ -17,6 +17,11 @@ Rules (the ``rule`` stored with a quarantined row)
   every occurrence is quarantined, since which one is right cannot be told.
 - ``missing_value``: a required variable is blank.
 - ``wrong_study``: STUDYID is not the study being loaded.
+- ``implausible_date``: a --DTC before 1900 or after the day of delivery plus the study's
+  tolerance (``[delivery] future_days``): 9999-12-31 is a placeholder, not a date.
+- ``implausible_value``: a number that is not finite (inf, 1e400), beyond 10^12, a whole
+  number too large to store (a 10^30 sequence number), or outside a variable's range
+  (AGE 0-130 years).
 
 References
 ----------
@@ -29,6 +34,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -48,6 +55,11 @@ SEX_TERMS = ("F", "M", "U", "UNDIFFERENTIATED")  # SEX, C66731
 RANGE_FLAG_TERMS = ("NORMAL", "HIGH", "LOW", "ABNORMAL")  # LBNRIND, NRIND C78736
 YES_TERMS = ("Y",)  # --BLFL, DTHFL: Y or blank
 CTCAE_GRADES = (1, 2, 3, 4, 5)  # CTCAE v5.0: grades 1 (mild) to 5 (death related to AE)
+# Plausible numbers (issue 14). No SDTM result in its standard unit comes near 10^12 (the largest
+# counts, e.g. platelets, are ~10^3 in 10^9/L); beyond it a value is a corrupt export.
+MAX_MAGNITUDE = 1e12
+WHOLE_LIMIT = 2**31 - 1  # whole-number variables are stored as INTEGER (--SEQ, AGE, --DY)
+VALUE_RANGES = {"AGE": (0, 130)}  # years (AGEU); the oldest documented human lived 122 years
 
 _DTC_PATTERN = (
     r"\d{4}(?:-\d{2}(?:-\d{2}"
@@ -55,11 +67,29 @@ _DTC_PATTERN = (
 )
 
 
-class Issues:
-    """The validation findings of one file: per row, the rules failed and their reasons."""
+@dataclass(frozen=True, slots=True)
+class PlausibleDates:
+    """The dates a delivery may hold: from ``earliest`` to the day of delivery + ``future_days``."""
 
-    def __init__(self, index: pd.Index):
+    delivered_on: date
+    future_days: int = 1
+    earliest: date = date(1900, 1, 1)
+
+    @property
+    def latest(self) -> date:
+        return self.delivered_on + timedelta(days=self.future_days)
+
+
+class Issues:
+    """The validation findings of one file: per row, the rules failed and their reasons.
+
+    ``dates`` is the delivery's plausible date range, checked by every --DTC parse
+    (:func:`iso_dates`); None checks only the form.
+    """
+
+    def __init__(self, index: pd.Index, dates: PlausibleDates | None = None):
         self.index = index
+        self.dates = dates
         self._found: list[tuple[str, pd.Series]] = []  # (rule, reason text on failing rows)
 
     def add(self, rule: str, mask: pd.Series | np.ndarray,
@@ -89,15 +119,18 @@ class Issues:
         return mask
 
     def reasons(self) -> pd.DataFrame:
-        """One row per failing row: ``rule`` (the first rule failed) and ``reason`` (all, "; ")."""
+        """One row per failing row: ``rule`` (the first rule failed), ``reason`` (all, "; ") and
+        ``rules`` (every rule failed)."""
         if not self._found:
-            return pd.DataFrame({"rule": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
+            return pd.DataFrame({"rule": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
+                                 "rules": pd.Series(dtype="object")})
         long = pd.concat(
             [pd.DataFrame({"rule": rule, "reason": text}) for rule, text in self._found]
         )
         grouped = long.groupby(level=0, sort=True)
         return pd.DataFrame({"rule": grouped["rule"].first(),
-                             "reason": grouped["reason"].agg("; ".join)})
+                             "reason": grouped["reason"].agg("; ".join),
+                             "rules": grouped["rule"].agg(lambda r: sorted(set(r)))})
 
     def rule_counts(self) -> dict[str, int]:
         """How many rows failed each rule (a row can count for several)."""
@@ -120,7 +153,8 @@ def text(frame: pd.DataFrame, column: str) -> pd.Series:
     s = frame[column]
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         out = s.astype("float64")
-        whole = out.notna() & (out == np.floor(out))
+        # beyond 2^53 a float has no exact whole value (and Int64 would overflow): keep it a float
+        whole = out.notna() & (out.abs() < 2.0**53) & (out == np.floor(out))
         as_text = out.astype("str")
         as_text = as_text.where(~whole, out.where(whole).astype("Int64").astype("str"))
         return as_text.where(out.notna()).astype("str")
@@ -152,6 +186,7 @@ def number(frame: pd.DataFrame, column: str, issues: Issues, *, whole: bool = Fa
         values = _to_float(given)
         issues.add("wrong_type", given.notna() & values.isna(),
                    lambda: column + " " + raw_value(frame, column) + " is not a number")
+    values = implausible_numbers(frame, column, values, issues, whole=whole)
     if whole:
         fraction = values.notna() & (values != np.floor(values))
         issues.add("wrong_type", fraction,
@@ -161,6 +196,32 @@ def number(frame: pd.DataFrame, column: str, issues: Issues, *, whole: bool = Fa
         issues.add("missing_value", values.isna() & text(frame, column).isna(),
                    f"{column} is blank")
     return values.round().astype("Int64") if whole else values
+
+
+def implausible_numbers(frame: pd.DataFrame, column: str, values: pd.Series, issues: Issues,
+                        *, whole: bool) -> pd.Series:
+    """Flag numbers no delivery can mean (``implausible_value``) and return the rest.
+
+    Not finite (inf, -inf, 1e400); beyond :data:`MAX_MAGNITUDE`; a whole-number variable beyond
+    :data:`WHOLE_LIMIT` (a 10^30 sequence number); outside the variable's range in
+    :data:`VALUE_RANGES` (AGE 0-130). Flagged values become missing, so they are never graded.
+    """
+    infinite = np.isinf(values)
+    issues.add("implausible_value", infinite,
+               lambda: column + " " + raw_value(frame, column) + " is not a finite number")
+    limit = WHOLE_LIMIT if whole else MAX_MAGNITUDE
+    huge = ~infinite & (values.abs() > limit)
+    issues.add("implausible_value", huge,
+               lambda: column + " " + raw_value(frame, column) + f" is beyond {limit:.0e}"
+               " (implausible)")
+    bad = infinite | huge
+    if column in VALUE_RANGES:
+        low, high = VALUE_RANGES[column]
+        outside = ~bad & values.notna() & ((values < low) | (values > high))
+        issues.add("implausible_value", outside,
+                   lambda: column + " " + raw_value(frame, column) + f" is outside {low}-{high}")
+        bad = bad | outside
+    return values.where(~bad)
 
 
 def terms(frame: pd.DataFrame, column: str, allowed: Iterable[str], issues: Issues,
@@ -212,7 +273,35 @@ def iso_dates(frame: pd.DataFrame, column: str, issues: Issues) -> pd.DataFrame:
     high[by_month] = low[by_month] + pd.offsets.MonthEnd(0)
     by_year = precision.eq("year")
     high[by_year] = low[by_year] + pd.offsets.YearEnd(0)
-    return pd.DataFrame({"dtc": dtc, "precision": precision, "low": low, "high": high})
+    dates = pd.DataFrame({"dtc": dtc, "precision": precision, "low": low, "high": high})
+    if issues.dates is not None:
+        dates = implausible_dates(dates, column, issues)
+    return dates
+
+
+def implausible_dates(dates: pd.DataFrame, column: str, issues: Issues) -> pd.DataFrame:
+    """Flag --DTC values before 1900 or after the delivery date + tolerance (``implausible_date``).
+
+    A date no event of the trial can have (9999-12-31 is an EDC placeholder) would move the
+    study's data cut-off and every window computed from it; the row is quarantined and its dates
+    are dropped. A partial date counts by its earliest possible day.
+    """
+    plausible = issues.dates
+    early = dates["low"] < pd.Timestamp(plausible.earliest)
+    late = dates["low"] > pd.Timestamp(plausible.latest)
+    issues.add("implausible_date", early,
+               lambda: column + " '" + dates["dtc"].fillna("") + "' is before "
+               + plausible.earliest.isoformat())
+    issues.add("implausible_date", late,
+               lambda: column + " '" + dates["dtc"].fillna("") + "' is after the delivery ("
+               + plausible.delivered_on.isoformat() + f", + {plausible.future_days} day(s))")
+    bad = early | late
+    if not bad.any():
+        return dates
+    out = dates.copy()
+    out.loc[bad, ["low", "high"]] = pd.NaT
+    out.loc[bad, "precision"] = np.nan
+    return out
 
 
 def full_date(dates: pd.DataFrame, column: str, issues: Issues, *, required: bool) -> pd.Series:

@@ -123,6 +123,7 @@ def frozen_database(
     frozen = store.memory_database()
     for table, data in rows.items():
         queries.snapshot.load_frozen_rows(frozen, table, data)
+    queries.ingest.refresh_removed_subjects(frozen, study_id)  # as the DM of the freeze point
     graded = queries.labs.refresh_lab_grades(frozen, study_id)
     log.info(
         "frozen %s at batch %d, adjudication %d: %d lab grades",

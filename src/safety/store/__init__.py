@@ -88,9 +88,10 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         )
 
 
-def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, read_only: bool, wait: float, rules: bool = True
+          ) -> duckdb.DuckDBPyConnection:
     """A connection to an existing safety database of this schema version, with the clinical
-    rules' macros; raises StoreError otherwise."""
+    rules' macros (unless ``rules`` is False); raises StoreError otherwise."""
     if not path.exists():
         raise StoreError(
             f"the database {path} does not exist; build it with: python -m safety demo --db {path}"
@@ -98,7 +99,8 @@ def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection
     con = _connect_with_retry(path, read_only=read_only, wait=wait)
     try:
         _check_version(con, path)
-        schema.install_rules(con)
+        if rules:
+            schema.install_rules(con)
     except BaseException:
         con.close()
         raise
@@ -107,14 +109,15 @@ def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection
 
 @contextmanager
 def read_connection(
-    db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
+    db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS, rules: bool = True
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived read-only connection; waits while a writer holds the lock.
+    """A short-lived read-only connection; waits while a writer holds the lock. ``rules=False``
+    leaves out the clinical rules' macros (a quick look at plain tables: ~25 ms less).
 
     Raises StoreError when the file does not exist, is not a safety database, or has another
     schema version.
     """
-    con = _open(resolve_db_path(db), read_only=True, wait=wait)
+    con = _open(resolve_db_path(db), read_only=True, wait=wait, rules=rules)
     try:
         yield con
     finally:
@@ -123,14 +126,15 @@ def read_connection(
 
 @contextmanager
 def write_connection(
-    db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS
+    db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS, rules: bool = True
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived read-write connection to an existing database, inside one transaction.
 
     Everything done through it commits together when the block ends, or not at all when it
     raises (or the process dies: DuckDB's write-ahead log replays only committed transactions).
+    ``rules=False``: without the clinical rules' macros until ``schema.install_rules`` is called.
     """
-    con = _open(resolve_db_path(db), read_only=False, wait=wait)
+    con = _open(resolve_db_path(db), read_only=False, wait=wait, rules=rules)
     try:
         con.execute("BEGIN TRANSACTION")
         try:

@@ -16,7 +16,8 @@ from safety.clinical import dlt, populations, teae
 from safety.ctcae import sql as ctcae_sql
 
 SCHEMA_VERSION = 8  # 8: date-times (*_at), AE seriousness criteria, EX frequency, evaluability and
-#    INR settings in rule_parameters
+#    INR settings in rule_parameters; deliveries (ingest_batch.delivery ..., held_delivery,
+#    quarantine history)
 # 7: rule_parameters table (the clinical rules' parameters per study)
 # 6: alert and alert_state tables (live monitoring)
 # 5: lab_graded is a table refreshed per study from the lab_grading view

@@ -28,6 +28,16 @@ CREATE TABLE ingest_batch (
     -- Data cuts: a later delivery of the same study and domain supersedes this one. Superseded
     -- rows stay in their tables (reachable by batch_id); the current_* views below hide them.
     superseded_by     INTEGER,               -- batch_id of the delivery that replaced this one
+    -- What the batch is (README "Deliveries"): 'cumulative' (a full export: its rows are the new
+    -- cut), 'incremental' (adds and updates by key: the cut is the previous one plus its rows),
+    -- 'reevaluation' (quarantined rows evaluated again after their DM arrived), 'retraction'
+    -- (restores the cut before the retracted batch). Every batch of a domain holds the whole cut.
+    delivery          VARCHAR NOT NULL DEFAULT 'cumulative'
+                        CHECK (delivery IN ('cumulative', 'incremental', 'reevaluation', 'retraction')),
+    rows_carried      INTEGER NOT NULL DEFAULT 0,  -- rows copied from the cut it builds on
+    based_on          INTEGER,               -- the batch whose cut was carried forward or restored
+    retracts          INTEGER,               -- retraction: the batch it took back
+    hold_id           INTEGER,               -- loaded by confirming this held delivery
     CHECK (rows_in = rows_loaded + rows_quarantined)
 );
 
@@ -200,7 +210,42 @@ CREATE TABLE quarantine (
     row_number        INTEGER NOT NULL,      -- 1-based data row in the delivered file
     raw_record        VARCHAR NOT NULL,      -- the row as JSON, values as delivered
     reason            VARCHAR NOT NULL,
-    rule              VARCHAR                -- the first rule the row failed, e.g. not_in_dm, wrong_type
+    rule              VARCHAR,               -- the first rule the row failed, e.g. not_in_dm, wrong_type
+    rules             VARCHAR[],             -- every rule the row failed
+    -- History: a row quarantined as not_in_dm is evaluated again when its subject's DM arrives;
+    -- reevaluated_in is that batch (where it loaded, or was quarantined again with previous_id
+    -- pointing back here). Open quarantine: reevaluated_in IS NULL.
+    reevaluated_in    INTEGER,
+    previous_id       INTEGER
+);
+
+-- Deliveries held for a data manager (README "Holds"): a cumulative delivery that would remove
+-- more than the protocol tolerates, or a file with a large share quarantined. The file's content
+-- is kept, so confirming loads it without re-sending; nothing of it is in the clinical tables.
+CREATE SEQUENCE hold_id_seq START 1;
+CREATE TABLE held_delivery (
+    hold_id           INTEGER PRIMARY KEY DEFAULT nextval('hold_id_seq'),
+    study_id          VARCHAR NOT NULL,
+    file_name         VARCHAR NOT NULL,
+    sha256            VARCHAR NOT NULL,
+    domain            VARCHAR NOT NULL,
+    delivery          VARCHAR NOT NULL,      -- cumulative | incremental | reevaluation
+    rows_in           INTEGER NOT NULL,
+    rows_loaded       INTEGER NOT NULL,      -- rows that would load ...
+    rows_quarantined  INTEGER NOT NULL,      -- ... and be quarantined
+    reason            VARCHAR NOT NULL,      -- why it is held, one line
+    comparison        VARCHAR NOT NULL,      -- JSON: what it would remove, add, quarantine
+    content           BLOB NOT NULL,         -- the file as delivered
+    held_by           VARCHAR NOT NULL,
+    held_at           TIMESTAMP NOT NULL,
+    status            VARCHAR NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'confirmed', 'rejected', 'superseded')),
+    decided_by        VARCHAR,
+    decided_at        TIMESTAMP,
+    decision_reason   VARCHAR,
+    batch_id          INTEGER,               -- confirmed: the batch it became; superseded: the later one
+    CHECK (rows_in = rows_loaded + rows_quarantined),
+    CHECK (status = 'pending' OR length(trim(coalesce(decision_reason, ''))) > 0)
 );
 
 -- DS (disposition): drives subject.status; and SUPP-- qualifiers (e.g. SUPPAE AETRTEM).
@@ -287,25 +332,49 @@ CREATE TABLE snapshot (
     manifest          VARCHAR NOT NULL       -- JSON
 );
 
--- Current data: every read of clinical rows goes through these views. A row is current unless
--- the batch it came from has been superseded by a later delivery of its domain (rows written by
--- the demo generator belong to batches that are never superseded, so they are always current).
+-- Subjects the current DM no longer has while current cuts of other domains still hold records
+-- of theirs (a DM cut that dropped them, confirmed or within tolerance): those records are not
+-- current. Recomputed whenever the DM cut changes (queries.ingest.refresh_removed_subjects), so
+-- a DM that brings a subject back, or the retraction of the DM that dropped her, restores them.
+CREATE TABLE removed_subject (
+    study_id          VARCHAR NOT NULL,
+    usubjid           VARCHAR NOT NULL,
+    dm_batch          INTEGER NOT NULL,      -- the DM cut that does not have her
+    PRIMARY KEY (study_id, usubjid)
+);
+
+-- Current data: every read of clinical rows goes through these views. A batch is current while it
+-- is loaded and no later batch of its study and domain superseded it (each batch holds the whole
+-- cut of its domain; rows written by the demo generator belong to batches that only a delivery of
+-- their domain supersedes). Records of subjects removed from DM (removed_subject) are not current.
 CREATE VIEW superseded_batch AS
-    SELECT batch_id FROM ingest_batch WHERE superseded_by IS NOT NULL;
+    SELECT batch_id FROM ingest_batch WHERE superseded_by IS NOT NULL OR status <> 'loaded';
 CREATE VIEW current_subject AS
     SELECT * FROM subject WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
 CREATE VIEW current_exposure AS
-    SELECT * FROM exposure WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+    SELECT * FROM exposure t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_adverse_event AS
-    SELECT * FROM adverse_event WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+    SELECT * FROM adverse_event t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_lab AS
-    SELECT * FROM lab WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+    SELECT * FROM lab t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_vital_sign AS
-    SELECT * FROM vital_sign WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+    SELECT * FROM vital_sign t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_disposition AS
-    SELECT * FROM disposition WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+    SELECT * FROM disposition t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_supp_qualifier AS
-    SELECT * FROM supp_qualifier WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch);
+    SELECT * FROM supp_qualifier t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 
 -- Alerts (safety.alerts): raised once per new batch by refresh_alerts, never on a page view.
 -- alert_key identifies what raised it (an SAE, a rule's new state, ...) so it is raised once.

@@ -11,6 +11,7 @@ from safety.store.queries import (
     adverse_events,
     alerts,
     database,
+    deliveries,
     dlt,
     ingest,
     labs,
@@ -22,6 +23,6 @@ from safety.store.queries import (
 )
 
 __all__ = [
-    "adverse_events", "alerts", "database", "dlt", "ingest", "labs", "patient", "report",
+    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "patient", "report",
     "snapshot", "studies", "subjects",
 ]

@@ -15,7 +15,7 @@ import pandas as pd
 LOADABLE_TABLES = frozenset({
     "ingest_batch", "study", "cohort", "rule_parameters", "subject", "exposure", "adverse_event", "lab",
     "vital_sign", "disposition", "supp_qualifier", "quarantine", "dlt_adjudication",
-    "audit_log", "snapshot", "alert",
+    "audit_log", "snapshot", "alert", "held_delivery",
 })  # fmt: skip
 
 

@@ -31,16 +31,32 @@ _CUT_IGNORED = ("batch_id", "status", "status_reason")
 
 def loaded_batch_with_hash(
     con: duckdb.DuckDBPyConnection, study_id: str, sha256: str
-) -> tuple[int, int | None] | None:
-    """(batch_id, superseded_by) of a loaded batch of this study with this content, or None."""
+) -> tuple[int, int | None, int] | None:
+    """(batch_id, superseded_by, open rows waiting for DM) of the latest loaded batch of this
+    study with this content, or None. Rows quarantined as ``not_in_dm`` and not yet evaluated
+    again make a re-sent file worth loading again: its subjects may be in DM now."""
     return one_row(
         con,
         """
-        SELECT batch_id, superseded_by FROM ingest_batch
+        SELECT batch_id, superseded_by,
+               (SELECT count(*) FROM quarantine q WHERE q.batch_id = b.batch_id
+                AND q.reevaluated_in IS NULL AND list_contains(q.rules, 'not_in_dm'))
+        FROM ingest_batch b
         WHERE study_id = $study_id AND sha256 = $sha256 AND status = 'loaded'
-        ORDER BY batch_id LIMIT 1""",
+          AND delivery IN ('cumulative', 'incremental')
+        ORDER BY batch_id DESC LIMIT 1""",
         {"study_id": study_id, "sha256": sha256},
     )
+
+
+def known_study_id(con: duckdb.DuckDBPyConnection, study_id: str) -> str | None:
+    """The study's id as recorded, matched without regard to case (STUDYID 'cdiscpilot01')."""
+    row = one_row(
+        con,
+        "SELECT study_id FROM study WHERE upper(study_id) = upper($s) ORDER BY study_id LIMIT 1",
+        {"s": study_id},
+    )
+    return row[0] if row else None
 
 
 def current_subjects(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
@@ -79,6 +95,31 @@ def supersede_batches(
         {"study_id": study_id, "domain": domain, "batch_id": batch_id},
     ).fetchall()
     return sorted(int(r[0]) for r in rows)
+
+
+def has_labs(con: duckdb.DuckDBPyConnection, study_id: str) -> bool:
+    """Whether the study has lab rows or stored lab grades (else there is nothing to grade)."""
+    return bool(one_row(
+        con,
+        "SELECT EXISTS (SELECT 1 FROM lab WHERE study_id = $s) "
+        "OR EXISTS (SELECT 1 FROM lab_graded WHERE study_id = $s)",
+        {"s": study_id},
+    )[0])
+
+
+def mark_loaded(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+    """A batch written as not yet current becomes a loaded, current batch."""
+    con.execute("UPDATE ingest_batch SET status = 'loaded' WHERE batch_id = $b", {"b": batch_id})
+
+
+def record_carried(
+    con: duckdb.DuckDBPyConnection, batch_id: int, rows_carried: int, based_on: int | None
+) -> None:
+    """Record on a batch how many records it carried forward from the cut ``based_on``."""
+    con.execute(
+        "UPDATE ingest_batch SET rows_carried = $n, based_on = $based WHERE batch_id = $b",
+        {"n": rows_carried, "based": based_on, "b": batch_id},
+    )
 
 
 def refresh_subject_status(con: duckdb.DuckDBPyConnection, study_id: str) -> None:
@@ -127,11 +168,41 @@ def refresh_subject_status(con: duckdb.DuckDBPyConnection, study_id: str) -> Non
     )
 
 
+def refresh_removed_subjects(con: duckdb.DuckDBPyConnection, study_id: str) -> list[str]:
+    """Recompute which subjects have records in current cuts of other domains but are not in the
+    current DM (``removed_subject``: their records stop being current). Returns them."""
+    con.execute("DELETE FROM removed_subject WHERE study_id = $s", {"s": study_id})
+    rows = con.execute(
+        """
+        INSERT INTO removed_subject
+        SELECT DISTINCT r.study_id, r.usubjid,
+               (SELECT coalesce(max(batch_id), 0) FROM ingest_batch WHERE study_id = $s
+                AND domain = 'DM' AND status = 'loaded' AND superseded_by IS NULL)
+        FROM (SELECT study_id, usubjid, batch_id FROM exposure WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM adverse_event WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM lab WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM vital_sign WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM disposition WHERE study_id = $s
+              UNION ALL SELECT study_id, usubjid, batch_id FROM supp_qualifier
+                        WHERE study_id = $s) r
+        WHERE r.batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+          AND r.usubjid NOT IN (SELECT usubjid FROM current_subject WHERE study_id = $s)
+        RETURNING usubjid""",
+        {"s": study_id},
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 def refresh_data_cutoff(con: duckdb.DuckDBPyConnection, study_id: str) -> None:
-    """Set the study's data cut-off to the last day its current data cover."""
+    """Set the study's data cut-off to the last day its current data cover, never later than the
+    day of its latest delivery (implausible dates are quarantined on ingest, so a 9999-12-31
+    cannot get here; the cap keeps a date a day ahead, within the tolerance, from moving it)."""
     con.execute(
         """
-        UPDATE study SET data_cutoff = (SELECT max(d) FROM (
+        UPDATE study SET data_cutoff = least((SELECT CAST(max(loaded_at) AS DATE)
+                                              FROM ingest_batch
+                                              WHERE study_id = $s AND status = 'loaded'),
+                                             (SELECT max(d) FROM (
             SELECT max(greatest(start_date, end_date)) AS d FROM current_adverse_event
                 WHERE study_id = $s
             UNION ALL SELECT max(collected_date) FROM current_lab WHERE study_id = $s
@@ -140,7 +211,7 @@ def refresh_data_cutoff(con: duckdb.DuckDBPyConnection, study_id: str) -> None:
                 WHERE study_id = $s
             UNION ALL SELECT max(start_date) FROM current_disposition WHERE study_id = $s
             UNION ALL SELECT max(greatest(first_dose_date, last_dose_date, end_of_study_date))
-                FROM current_subject WHERE study_id = $s))
+                FROM current_subject WHERE study_id = $s)))
         WHERE study_id = $s""",
         {"s": study_id},
     )
@@ -149,17 +220,20 @@ def refresh_data_cutoff(con: duckdb.DuckDBPyConnection, study_id: str) -> None:
 def batch_ledger(con: duckdb.DuckDBPyConnection, study_id: str | None = None) -> pd.DataFrame:
     """Every recorded delivery, newest first (the Data page's ledger).
 
-    Columns: batch_id, study_id, file_name, domain, sha256, rows_in, rows_loaded,
-    rows_quarantined, status, reason, loaded_by, loaded_at, superseded_by, current (bool).
+    Columns: batch_id, study_id, file_name, domain, delivery, sha256, rows_in, rows_loaded,
+    rows_quarantined, rows_carried, based_on, status, reason, loaded_by, loaded_at,
+    superseded_by, retracted_by (the retraction that took it back), hold_id, current (bool).
     """
     return con.execute(
         """
-        SELECT batch_id, study_id, file_name, domain, sha256, rows_in, rows_loaded,
-               rows_quarantined, status, reason, loaded_by, loaded_at, superseded_by,
-               (status = 'loaded' AND superseded_by IS NULL) AS current
-        FROM ingest_batch
-        WHERE $study_id IS NULL OR study_id = $study_id
-        ORDER BY batch_id DESC""",
+        SELECT b.batch_id, b.study_id, b.file_name, b.domain, b.delivery, b.sha256, b.rows_in,
+               b.rows_loaded, b.rows_quarantined, b.rows_carried, b.based_on, b.status,
+               b.reason, b.loaded_by, b.loaded_at, b.superseded_by, r.batch_id AS retracted_by,
+               b.hold_id, (b.status = 'loaded' AND b.superseded_by IS NULL) AS current
+        FROM ingest_batch b
+        LEFT JOIN ingest_batch r ON r.retracts = b.batch_id AND r.delivery = 'retraction'
+        WHERE $study_id IS NULL OR b.study_id = $study_id
+        ORDER BY b.batch_id DESC""",
         {"study_id": study_id},
     ).df()
 
@@ -175,12 +249,14 @@ def quarantined_rows(
     """Quarantined rows with their raw record and reason, filtered as asked.
 
     Columns: quarantine_id, batch_id, file_name, study_id, domain, row_number, rule, reason,
-    raw_record (JSON text of the row as delivered).
+    reevaluated_in (the batch that evaluated the row again, where it loaded or was quarantined
+    again; NULL while open), previous_id (the earlier quarantine of the same row), raw_record
+    (JSON text of the row as delivered).
     """
     return con.execute(
         """
         SELECT q.quarantine_id, q.batch_id, b.file_name, q.study_id, q.domain, q.row_number,
-               q.rule, q.reason, q.raw_record
+               q.rule, q.reason, q.reevaluated_in, q.previous_id, q.raw_record
         FROM quarantine q JOIN ingest_batch b USING (batch_id)
         WHERE ($study_id IS NULL OR q.study_id = $study_id)
           AND ($batch_id IS NULL OR q.batch_id = $batch_id)
@@ -277,17 +353,8 @@ def cut_changes(
     table, key = CUT_TABLES[domain]
     if new_batch is None:
         old_batch, new_batch = latest_cuts(con, study_id, domain)
-    cols = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
-            "ORDER BY ordinal_position",
-            {"t": table},
-        ).fetchall()
-        if r[0] not in _CUT_IGNORED
-    ]
     keys = ", ".join(key)  # identifiers from CUT_TABLES and the catalog, never from input
-    values = ", ".join(cols)
+    values = ", ".join(value_columns(con, table))
     on = " AND ".join(f"n.{k} IS NOT DISTINCT FROM o.{k}" for k in key)
     return con.execute(
         f"""
@@ -303,6 +370,20 @@ def cut_changes(
         ORDER BY {keys}""",
         {"old": old_batch, "new": new_batch, "s": study_id},
     ).df()
+
+
+def value_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of a clinical table that make a record's delivered values (from the catalog;
+    the batch and the derived subject status left out)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
+            "ORDER BY ordinal_position",
+            {"t": table},
+        ).fetchall()
+        if r[0] not in _CUT_IGNORED
+    ]
 
 
 def cut_change_summary(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
