@@ -3,15 +3,20 @@
 import streamlit as st
 
 from safety import pipeline
+from safety.access import PERMISSIONS, Action
 from safety.errors import SafetyError
+from safety.escaping import md
 from safety.ingest.readers import EXTENSIONS
-from ui import data, sidebar, widgets
+from safety.report.csv_files import frame_csv
+from ui import auth, data, sidebar, widgets
 
 FROM_FILE = "the study named in each file (STUDYID)"
 STATUS_MESSAGE = {"loaded": st.success, "duplicate": st.info, "rejected": st.error}
 SHOWN_QUARANTINE_ROWS = 2000  # the download holds them all
 
-sel = sidebar.selection(required=False)
+sel = sidebar.selection(needs=Action.VIEW_DELIVERIES, required=False)
+access, user = sidebar.signed_in()
+may_load = any(Action.INGEST in PERMISSIONS[g.role] for g in user.grants)
 path = sidebar.db_path()
 version = sel.version if sel else data.data_version(path)
 st.title("Data")
@@ -26,7 +31,9 @@ upload, ledger_tab, quarantine_tab, counts_tab, changes_tab = st.tabs(
 )
 
 with upload:
-    studies = data.studies(path, version)["study_id"].tolist()
+    if not may_load:
+        st.caption(f"Loading deliveries is for data managers; you are {md(user.titles())}.")
+    studies = data.studies(path, user, version)["study_id"].tolist()
     with st.form("upload_form", clear_on_submit=True):
         files = st.file_uploader(
             "SDTM datasets (DM, EX, AE, LB, VS, DS, SUPPAE)",
@@ -35,7 +42,7 @@ with upload:
             key="upload_files",
         )
         target = st.selectbox("Load into", [FROM_FILE, *studies], key="upload_study")
-        submitted = st.form_submit_button("Load", type="primary")
+        submitted = st.form_submit_button("Load", type="primary", disabled=not may_load)
     if submitted and files:
         with st.spinner(f"Loading {len(files)} file(s) ..."):
             try:
@@ -43,10 +50,10 @@ with upload:
                     [(f.name, f.getvalue()) for f in files],
                     path,
                     None if target == FROM_FILE else target,
-                    sidebar.signed_in_user(),
+                    user,
                 )
             except SafetyError as exc:
-                st.error(str(exc))
+                auth.refusal(exc)
                 st.stop()
         st.session_state["upload_results"] = (
             [r.to_json() for r in delivery.results], len(delivery.alerts)
@@ -62,8 +69,8 @@ with upload:
             )
             reason = f": {r['reason']}" if r["reason"] else ""
             STATUS_MESSAGE[r["status"]](
-                f"**{r['file']}** ({r['domain'] or 'unknown domain'}, {r['study_id'] or '?'}): "
-                f"{r['status']}, {counts}{reason}"
+                f"**{md(r['file'])}** ({md(r['domain'] or 'unknown domain')}, "
+                f"{md(r['study_id'] or '?')}): {r['status']}, {counts}{md(reason)}"
             )
         if raised:
             st.warning(f"{raised} new alert(s): see the Alerts page.")
@@ -74,7 +81,7 @@ if sel is None:
 
 with ledger_tab:
     every_study = st.toggle("All studies", key="ledger_all")
-    ledger = data.ledger(path, None if every_study else sel.study_id, version)
+    ledger = data.ledger(path, user, None if every_study else sel.study_id, version)
     st.dataframe(
         ledger,
         hide_index=True,
@@ -115,7 +122,7 @@ with ledger_tab:
     widgets.download_table(ledger, "batch_ledger")
 
 with quarantine_tab:
-    summary = data.quarantine_summary(path, sel.study_id, version)
+    summary = data.quarantine_summary(path, user, sel.study_id, version)
     if summary.empty:
         st.success(f"No quarantined rows in {sel.study_id}.")
     else:
@@ -125,11 +132,12 @@ with quarantine_tab:
         left, middle, right = st.columns(3)
         rule = left.selectbox("Rule", ["all", *rules], key="quarantine_rule")
         reason = middle.text_input("Reason contains", key="quarantine_reason")
-        batches = data.ledger(path, sel.study_id, version)
+        batches = data.ledger(path, user, sel.study_id, version)
         batch_ids = batches.loc[batches["rows_quarantined"] > 0, "batch_id"].tolist()
         batch = right.selectbox("Batch", ["all", *batch_ids], key="quarantine_batch")
         rows = data.quarantined_rows(
             path,
+            user,
             sel.study_id,
             None if batch == "all" else int(batch),
             None if rule == "all" else rule,
@@ -155,7 +163,7 @@ with quarantine_tab:
         widgets.download_table(rows.drop(columns=["raw_record"]), f"quarantine_rows_{sel.study_id}")
         st.download_button(
             "Download these rows (CSV)",
-            rows.to_csv(index=False).encode("utf-8"),
+            frame_csv(rows),
             file_name=f"quarantine_{sel.study_id}.csv",
             mime="text/csv",
             key="quarantine_download",
@@ -164,13 +172,13 @@ with quarantine_tab:
         if chosen:
             record = rows.iloc[chosen[0]]
             st.markdown(
-                f"**Row {record['row_number']} of {record['file_name']}**: {record['reason']}"
+                f"**Row {record['row_number']} of {md(record['file_name'])}**: {md(record['reason'])}"
             )
             st.json(record["raw_record"])
 
 with counts_tab:
     st.caption("Current rows (superseded data cuts left out) per study and domain.")
-    counts = data.counts_by_domain(path, version)
+    counts = data.counts_by_domain(path, user, version)
     st.dataframe(
         counts,
         hide_index=True,
@@ -187,7 +195,7 @@ with counts_tab:
     widgets.download_table(counts, "counts_by_domain")
 
 with changes_tab:
-    changes = data.cut_change_summary(path, sel.study_id, version)
+    changes = data.cut_change_summary(path, user, sel.study_id, version)
     st.caption(
         "Per domain: records added, removed or changed between the two latest deliveries "
         "(a record is its key, e.g. USUBJID + AESEQ). With one delivery, every record is added."
@@ -196,6 +204,6 @@ with changes_tab:
     widgets.download_table(changes, f"changes_since_last_cut_{sel.study_id}")
     if not changes.empty:
         domain = st.selectbox("Records of domain", changes["domain"].tolist(), key="cut_domain")
-        changed = data.cut_changes(path, sel.study_id, domain, version)
+        changed = data.cut_changes(path, user, sel.study_id, domain, version)
         st.dataframe(changed, hide_index=True, key="cut_rows")
         widgets.download_table(changed, f"changes_{domain}_{sel.study_id}", key="cut_rows")

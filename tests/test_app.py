@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import people
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -24,8 +25,7 @@ PAGES = [
 @pytest.fixture
 def app(demo_db, monkeypatch) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(demo_db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    return AppTest.from_file(APP, default_timeout=60)
+    return people.signed_in(AppTest.from_file(APP, default_timeout=60))
 
 
 def test_dashboard_opens_on_the_overview(app):
@@ -76,7 +76,7 @@ def test_earlier_cutoff_shows_fewer_treated(app):
 def test_missing_database_is_built_on_first_run(tmp_path, monkeypatch):
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("SAFETY_DB", str(db))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     assert not at.exception, at.exception
     assert db.exists()
     assert at.title[0].value == "Overview"

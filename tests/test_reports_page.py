@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import people
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
@@ -13,8 +14,7 @@ APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 def test_reports_page_builds_previews_and_offers_downloads(demo_db, tmp_path, monkeypatch):
     db = shutil.copy(demo_db, tmp_path / "safety.duckdb")  # the page records a snapshot
     monkeypatch.setenv("SAFETY_DB", str(db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     at.switch_page("pages/reports.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "DSMB reports"

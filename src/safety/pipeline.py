@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safety import store
+from safety.access import Action, User, require
 from safety.demo import generator
 from safety.ingest import BatchResult, ingest_bytes, ingest_paths
 from safety.ingest.domains import domain_rank
@@ -40,10 +41,10 @@ def deliver_paths(
     paths: Iterable[Path | str],
     db: str | Path | None = None,
     study_id: str | None = None,
-    actor: str | None = None,
+    user: User | None = None,
 ) -> Delivery:
-    """Load files and folders (``safety.ingest.ingest_paths``), then raise the alerts."""
-    results = ingest_paths(paths, db, study_id, actor)
+    """Load files and folders (``safety.ingest.ingest_paths``) as ``user``, then raise the alerts."""
+    results = ingest_paths(paths, db, study_id, user)
     return Delivery(results, raise_alerts(db) if any_loaded(results) else [])
 
 
@@ -51,11 +52,11 @@ def deliver_uploads(
     files: list[tuple[str, bytes]],
     db: str | Path | None = None,
     study_id: str | None = None,
-    actor: str | None = None,
+    user: User | None = None,
 ) -> Delivery:
-    """Load uploaded files (name, content) in domain order, then raise the alerts."""
+    """Load uploaded files (name, content) in domain order as ``user``, then raise the alerts."""
     ordered = sorted(files, key=lambda f: (domain_rank(f[0]), f[0]))
-    results = [ingest_bytes(name, data, db, study_id, actor) for name, data in ordered]
+    results = [ingest_bytes(name, data, db, study_id, user) for name, data in ordered]
     return Delivery(results, raise_alerts(db) if any_loaded(results) else [])
 
 
@@ -68,9 +69,17 @@ def any_loaded(results: Iterable[BatchResult]) -> bool:
     return any(r.status == "loaded" for r in results)
 
 
-def build_demo(db: str | Path | None = None, **options) -> generator.DemoSummary:
+def build_demo(
+    db: str | Path | None = None, user: User | None = None, **options
+) -> generator.DemoSummary:
     """Write the demo database (``safety.demo.generator.build_demo``) and record its alert
-    baseline, so that only data arriving later raise alerts."""
+    baseline, so that only data arriving later raise alerts.
+
+    Replacing an existing database (and its audit trail) needs an administrator (``user``);
+    where there is no database yet (the dashboard's first start), nobody's data is at stake.
+    """
+    if store.resolve_db_path(db).exists():
+        require(user, Action.BUILD_DATABASE)
     summary = generator.build_demo(db, **options)
     raise_alerts(store.resolve_db_path(db))
     return summary

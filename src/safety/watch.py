@@ -32,9 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safety.access import User
 from safety.errors import SafetyError, StoreError
 from safety.ingest.domains import domain_rank
-from safety.ingest.load import BatchResult, ingest_file
+from safety.ingest.load import BatchResult, ingest_file, require_ingest
 from safety.monitor.alerts import Alert
 from safety.pipeline import raise_alerts
 
@@ -78,8 +79,9 @@ class Watcher:
         Seconds between looks at the inbox; a file must be unchanged for one interval.
     study_id
         Load every file into this study (default: each file's STUDYID).
-    actor
-        Who loads, for the ledger and the audit log (default: the OS user).
+    user
+        Who loads, for the ledger and the audit log: the command line's user (a data manager,
+        or the service account the watcher runs as).
     on_outcome, on_alerts
         Called after each file and after each alert evaluation that raised alerts (the CLI
         prints them).
@@ -89,12 +91,13 @@ class Watcher:
     db: str | Path | None = None
     poll: float = DEFAULT_POLL_SECONDS
     study_id: str | None = None
-    actor: str | None = None
+    user: User | None = None
     on_outcome: Callable[[Outcome], None] | None = None
     on_alerts: Callable[[list[Alert]], None] | None = None
     _seen: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        require_ingest(self.user, self.study_id)  # refuse at start, not file by file
         self.inbox = Path(self.inbox)
         if not self.inbox.is_dir():
             raise SafetyError(f"the inbox {self.inbox} is not a folder")
@@ -124,7 +127,7 @@ class Watcher:
     def process(self, path: Path) -> Outcome | None:
         """Ingest one ready file and move it; None when the database stayed locked (retry)."""
         try:
-            result = ingest_file(path, self.db, self.study_id, self.actor)
+            result = ingest_file(path, self.db, self.study_id, self.user)
         except StoreError as exc:
             log.warning("%s: database unavailable, will retry: %s", path.name, exc)
             self._seen.pop(path, None)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from safety.charts.style import inert
+from safety.escaping import plotly_text
+
 DECISION_COLOURS = {
     "escalate": "#2171b5",
     "stay": "#7f7f7f",
@@ -18,6 +21,7 @@ DECISION_COLOURS = {
 TARGET_COLOUR = "#cb181d"
 
 
+@inert
 def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
     """Each pending patient's DLT window as a bar: days gone (filled) out of the window.
 
@@ -66,6 +70,7 @@ def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
     return fig
 
 
+@inert
 def toxicity_estimates(estimates: pd.DataFrame, target: float, labels: list[str]) -> go.Figure:
     """Estimated DLT rate by dose with intervals (BOIN isotonic, CRM posterior) and the target.
 
@@ -126,7 +131,7 @@ def toxicity_estimates(estimates: pd.DataFrame, target: float, labels: list[str]
     )
     fig.update_layout(
         title="Estimated DLT rate by dose",
-        xaxis={"tickvals": x, "ticktext": labels, "title": None},
+        xaxis={"tickvals": x, "ticktext": [plotly_text(t) for t in labels], "title": None},
         yaxis={"title": "DLT rate", "range": [0, 1]},
         height=380,
         legend={"orientation": "h", "y": -0.15},
@@ -135,6 +140,7 @@ def toxicity_estimates(estimates: pd.DataFrame, target: float, labels: list[str]
     return fig
 
 
+@inert
 def dose_paths(paths: pd.DataFrame) -> go.Figure:
     """The dose-path tree as a sunburst: the centre is now, each ring one more cohort.
 
@@ -163,6 +169,7 @@ def dose_paths(paths: pd.DataFrame) -> go.Figure:
     return fig
 
 
+@inert
 def decision_history(history: pd.DataFrame) -> go.Figure:
     """The recommended next dose level on every day the data changed, coloured by decision.
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 
 from safety import pipeline, store
-from safety.cli.base import BadInput, db_option
+from safety.cli.base import BadInput, acting_user, db_option
 from safety.errors import SafetyError
-from safety.ingest.load import BatchResult
+from safety.ingest.load import BatchResult, require_ingest
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +26,16 @@ log = logging.getLogger(__name__)
 @db_option
 @click.option("--study", "study_id", default=None,
               help="Study to load into (default: each file's STUDYID).")
-@click.option("--actor", default=None, help="Who loads (default: the OS user).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None, actor: str | None,
-           as_json: bool) -> None:
-    """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file."""
+def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None, as_json: bool) -> None:
+    """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file, as the
+    OS account (or service) running the command: a data manager."""
     try:
+        user = acting_user()
+        require_ingest(user, study_id)
         if store.create_if_missing(db):
             click.echo(f"note: created a new database at {store.resolve_db_path(db)}", err=True)
-        results = pipeline.deliver_paths(paths, db=db, study_id=study_id, actor=actor).results
+        results = pipeline.deliver_paths(paths, db=db, study_id=study_id, user=user).results
     except SafetyError as exc:
         raise BadInput(str(exc)) from exc
     if as_json:

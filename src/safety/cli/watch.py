@@ -12,8 +12,9 @@ from pathlib import Path
 import click
 
 from safety import store
-from safety.cli.base import db_option, stop_on_signals
+from safety.cli.base import acting_user, db_option, stop_on_signals
 from safety.monitor.alerts import Alert
+from safety.store import audit
 from safety.watch import DEFAULT_POLL_SECONDS, Outcome, Watcher
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,9 @@ def _echo_alerts(alerts: list[Alert]) -> None:
 @click.option(
     "--study", "study_id", default=None, help="Study to load into (default: each file's STUDYID)."
 )
-@click.option("--actor", default=None, help="Who loads (default: the OS user).")
-def watch(
-    inbox: Path, db: str | None, poll: float, study_id: str | None, actor: str | None
-) -> None:
-    """Ingest files as they arrive in INBOX; move them to processed/ or rejected/.
+def watch(inbox: Path, db: str | None, poll: float, study_id: str | None) -> None:
+    """Ingest files as they arrive in INBOX; move them to processed/ or rejected/. Loads as the
+    OS account (or service) running it: a data manager.
 
     Senders: write under a temporary name (.part, .tmp or a leading dot), then rename.
     """
@@ -57,11 +56,15 @@ def watch(
         db=db,
         poll=poll,
         study_id=study_id,
-        actor=actor,
+        user=acting_user(),
         on_outcome=_echo_outcome,
         on_alerts=_echo_alerts,
     )
     stop = stop_on_signals()
+    with store.read_connection(db) as con:
+        trail = audit.verify_audit_trail(con)
+    if not trail.ok:  # checked at start-up: say it loudly, keep loading the deliveries
+        click.echo(trail.describe(), err=True)
     click.echo(
         f"watching {inbox} every {poll:g} s (database {store.resolve_db_path(db)}); "
         "stop with Ctrl-C or SIGTERM",

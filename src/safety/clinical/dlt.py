@@ -131,20 +131,21 @@ adjudication AS (
 SELECT d.study_id, d.usubjid, 'adverse_event' AS source, d.seq AS source_seq, d.pt AS term,
        d.start_date AS onset_date, d.onset_day, d.grade, d.dlt_rule,
        coalesce(a.decision, 'candidate') AS dlt_status, a.reason AS adjudication_reason,
-       a.decided_by, a.decided_at
+       a.decided_by, a.decided_at, a.signature_id
 FROM dlt_ae d
 LEFT JOIN adjudication a
   ON a.usubjid = d.usubjid AND a.source = 'adverse_event' AND a.source_seq = d.seq
 UNION ALL
 SELECT d.study_id, d.usubjid, 'lab', d.seq, d.term, d.onset_date, d.onset_day, d.grade,
-       d.dlt_rule, coalesce(a.decision, 'candidate'), a.reason, a.decided_by, a.decided_at
+       d.dlt_rule, coalesce(a.decision, 'candidate'), a.reason, a.decided_by, a.decided_at,
+       a.signature_id
 FROM dlt_lab d
 LEFT JOIN adjudication a
   ON a.usubjid = d.usubjid AND a.source = 'lab' AND a.source_seq = d.seq
 UNION ALL
 SELECT a.study_id, a.usubjid, a.source, a.source_seq, a.description, a.onset_date,
        date_diff('day', s.first_dose_date, a.onset_date) + 1, NULL, 'added by adjudication',
-       a.decision, a.reason, a.decided_by, a.decided_at
+       a.decision, a.reason, a.decided_by, a.decided_at, a.signature_id
 FROM adjudication a JOIN current_subject s USING (study_id, usubjid)
 WHERE a.source = 'manual' AND a.onset_date <= at_cutoff;
 

@@ -21,7 +21,6 @@ data through the ``current_*`` views (schema.sql).
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import tempfile
@@ -34,6 +33,7 @@ from typing import Literal
 import pandas as pd
 
 from safety import store
+from safety.access import PERMISSIONS, Action, User, require
 from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
@@ -122,7 +122,7 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
-                 study_id: str | None = None, actor: str | None = None) -> list[BatchResult]:
+                 study_id: str | None = None, user: User | None = None) -> list[BatchResult]:
     """Load files and folders of SDTM datasets, one batch (transaction) per file.
 
     Parameters
@@ -135,8 +135,8 @@ def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
     study_id
         The study to load into; default: each file's STUDYID, matched to a configuration in
         data/studies when the study is not in the database yet.
-    actor
-        Who loads (recorded in the ledger and audit log); default: the OS user.
+    user
+        Who loads (recorded in the ledger and audit log): a data manager of each file's study.
 
     Returns
     -------
@@ -146,32 +146,37 @@ def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
     ------
     StoreError
         When the database is missing, has another schema version or stays locked.
+    AccessDenied
+        When the user may not load deliveries into a file's study (nothing of that file is
+        written; the files before it stay loaded).
     """
     files = expand_paths(paths)
     if files:
+        require_ingest(user, study_id)
         store.create_if_missing(db)
-    return [ingest_file(p, db, study_id, actor) for p in files]
+    return [ingest_file(p, db, study_id, user) for p in files]
 
 
 def ingest_bytes(name: str, data: bytes, db: str | Path | None = None,
-                 study_id: str | None = None, actor: str | None = None) -> BatchResult:
+                 study_id: str | None = None, user: User | None = None) -> BatchResult:
     """Load one uploaded file given as bytes (the Data page's upload); see :func:`ingest_file`."""
     safe_name = Path(name).name or "upload"
     with tempfile.TemporaryDirectory(prefix="safety-upload-") as tmp:
         path = Path(tmp) / safe_name
         path.write_bytes(data)
-        return ingest_file(path, db, study_id, actor, display_name=safe_name)
+        return ingest_file(path, db, study_id, user, display_name=safe_name)
 
 
 def ingest_file(path: Path | str, db: str | Path | None = None, study_id: str | None = None,
-                actor: str | None = None, display_name: str | None = None) -> BatchResult:
+                user: User | None = None, display_name: str | None = None) -> BatchResult:
     """Load one delivered file as one batch: loaded (maybe with quarantined rows), duplicate or
     rejected. A file that cannot be read, has no known domain, lacks required columns or has no
-    study configuration is rejected and changes nothing.
+    study configuration is rejected and changes nothing. AccessDenied when ``user`` may not load
+    deliveries into the file's study.
     """
     path = Path(path)
     name = display_name or path.name
-    actor = actor or _default_actor()
+    require_ingest(user)
     try:
         sha = file_sha256(path)
     except OSError as exc:
@@ -194,6 +199,7 @@ def ingest_file(path: Path | str, db: str | Path | None = None, study_id: str | 
     study_id = study_id or _study_of(raw)
     if study_id is None:
         return _rejected(name, sha, domain, f"{name} has no STUDYID; give the study (--study)")
+    actor = require(user, Action.INGEST, study_id).id
 
     for _attempt in range(MAX_ATTEMPTS):
         try:
@@ -215,11 +221,12 @@ def ingest_file(path: Path | str, db: str | Path | None = None, study_id: str | 
     raise IngestError(f"{name}: DM kept changing while this file was validated; try again")
 
 
-def _default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+def require_ingest(user: User | None, study_id: str | None = None) -> None:
+    """Refuse at once a user who may not load into the study, or (no study given yet) into any."""
+    if study_id or not (
+        isinstance(user, User) and any(Action.INGEST in PERMISSIONS[g.role] for g in user.grants)
+    ):
+        require(user, Action.INGEST, study_id)
 
 
 def _study_of(raw: RawDataset) -> str | None:

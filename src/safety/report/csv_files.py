@@ -1,19 +1,28 @@
 """The report's tables as CSV: one file a table, UTF-8, ``\\n`` line ends, no index.
 
 The CSV bytes are also what the content hash covers (``snapshot.content_hash``): they are the
-frames themselves, before any formatting for print.
+frames themselves, before any formatting for print. Text that a spreadsheet would run as a
+formula is quoted (``safety.escaping.neutralise_frame``), here and in every CSV download.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
+from safety.escaping import neutralise_frame
 from safety.report.tables import ReportTable
 
 
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    """A table as CSV bytes: UTF-8, ``\n`` line ends, no index, formula-like text quoted."""
+    return neutralise_frame(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
 def table_csv(table: ReportTable) -> bytes:
-    """One table as CSV bytes (deterministic for the same frame)."""
-    return table.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """One table of the report as CSV bytes (deterministic for the same frame)."""
+    return frame_csv(table.frame)
 
 
 def write_csvs(tables: tuple[ReportTable, ...], folder: Path) -> list[Path]:

@@ -15,7 +15,8 @@ import duckdb
 from safety.clinical import dlt, populations, teae
 from safety.ctcae import sql as ctcae_sql
 
-SCHEMA_VERSION = 7  # 7: rule_parameters table (the clinical rules' parameters per study)
+SCHEMA_VERSION = 8  # 8: hash-chained audit_log, audit_head, signature (electronic signatures)
+# 7: rule_parameters table (the clinical rules' parameters per study)
 # 6: alert and alert_state tables (live monitoring)
 # 5: lab_graded is a table refreshed per study from the lab_grading view
 

@@ -16,6 +16,7 @@ from safety.store.queries import (
     labs,
     patient,
     report,
+    signatures,
     snapshot,
     studies,
     subjects,
@@ -23,5 +24,5 @@ from safety.store.queries import (
 
 __all__ = [
     "adverse_events", "alerts", "database", "dlt", "ingest", "labs", "patient", "report",
-    "snapshot", "studies", "subjects",
+    "signatures", "snapshot", "studies", "subjects",
 ]
