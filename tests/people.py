@@ -55,4 +55,4 @@ def plain(text: str) -> str:
     """Markdown shown by a page as the reader sees it (``safety.escaping.md`` removed)."""
     import re
 
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")

@@ -4,10 +4,10 @@ data ever renders, no spreadsheet formula from data ever runs.
 - :func:`md`: a value inside Streamlit markdown (``st.markdown``, captions, alerts, expander
   labels, metrics): the characters that make links, images, HTML, entities, emphasis, code,
   maths and Streamlit's ``:red[...]`` / ``:material/...:`` directives are backslash-escaped
-  (CommonMark 2.4), and so are the starts of GFM autolinks (``:`` of ``http://``, ``@`` of an
-  e-mail address, the dot of ``www.``); line breaks become spaces and a leading list, quote or
-  heading marker is escaped, so a value cannot start a block. Rendered, the text reads as
-  typed.
+  (CommonMark 2.4); GFM's autolinks are found in the text after escapes are resolved, so an
+  invisible WORD JOINER (U+2060) goes into each ``://``, ``www.`` and ``@``, which no longer
+  match; line breaks become spaces and a leading list or quote marker is escaped, so a value
+  cannot start a block. Rendered, the text reads as typed.
 - :func:`plotly_text`: a value in a plotly figure, whose text understands a few HTML tags
   (``<a href>``, ``<b>``, ``<br>``) and entities: ``&``, ``<``, ``>`` become entities, which
   plotly shows as the characters.
@@ -31,7 +31,8 @@ import re
 import pandas as pd
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]<>&:@|$#])")
-_AUTOLINK_WWW = re.compile(r"(?i)(www)\.")
+_AUTOLINK_STARTS = re.compile(r"(?i)(:(?=//)|www(?=\\?\.)|@)")  # http://, www., e-mail
+WORD_JOINER = "\u2060"
 _LIST_OR_QUOTE = re.compile(r"^(\s*)([-+=>])")  # a bullet, a quote, a setext underline
 _ORDERED_ITEM = re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
@@ -43,7 +44,7 @@ def md(value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(value)))
-    text = _AUTOLINK_WWW.sub(r"\1\\.", text)
+    text = _AUTOLINK_STARTS.sub(lambda m: m.group(1) + WORD_JOINER, text)
     text = _LIST_OR_QUOTE.sub(r"\1\\\2", text, count=1)
     return _ORDERED_ITEM.sub(r"\1\\\2", text, count=1)
 

@@ -6,7 +6,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from safety.charts.style import inert
-from safety.escaping import plotly_text
 
 DECISION_COLOURS = {
     "escalate": "#2171b5",
@@ -131,7 +130,7 @@ def toxicity_estimates(estimates: pd.DataFrame, target: float, labels: list[str]
     )
     fig.update_layout(
         title="Estimated DLT rate by dose",
-        xaxis={"tickvals": x, "ticktext": [plotly_text(t) for t in labels], "title": None},
+        xaxis={"tickvals": x, "ticktext": labels, "title": None},
         yaxis={"title": "DLT rate", "range": [0, 1]},
         height=380,
         legend={"orientation": "h", "y": -0.15},

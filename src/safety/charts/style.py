@@ -47,10 +47,11 @@ _escape_all = np.vectorize(plotly_text, otypes=[object])
 
 
 def inert(build: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
-    """Decorate a chart builder: every text value in its figure's trace data is escaped for
-    plotly (``safety.escaping.plotly_text``), so a term like ``<a href=...>`` shows as typed and
-    never as a link. Templates stay as written; data interpolated into them is escaped where it
-    is interpolated. A page reading a selection back unescapes customdata (``html.unescape``).
+    """Decorate a chart builder: every text value in its figure's trace data, and the
+    categories and tick texts of its axes, are escaped for plotly
+    (``safety.escaping.plotly_text``), so a term like ``<a href=...>`` shows as typed and never
+    as a link. Templates stay as written; data interpolated into them is escaped where it is
+    interpolated. A page reading a selection back unescapes customdata (``html.unescape``).
     """
 
     @functools.wraps(build)
@@ -60,6 +61,11 @@ def inert(build: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
             for attribute in _DATA_ATTRIBUTES:
                 if attribute in trace and trace[attribute] is not None:
                     trace[attribute] = _escaped(trace[attribute])
+        axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        for axis in axes:
+            for attribute in ("categoryarray", "ticktext"):
+                if axis[attribute] is not None:
+                    axis[attribute] = _escaped(axis[attribute])
         return fig
 
     return builder

@@ -7,6 +7,7 @@ formula is quoted (``safety.escaping.neutralise_frame``), here and in every CSV 
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,19 @@ from safety.report.tables import ReportTable
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
-    """A table as CSV bytes: UTF-8, ``\n`` line ends, no index, formula-like text quoted."""
-    return neutralise_frame(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """A table as CSV bytes: UTF-8, ``\n`` line ends, no index, formula-like text quoted.
+
+    A text holding a carriage return would split its row (the csv module quotes only the
+    characters of the line end): such a table has every text field in quotes.
+    """
+    safe = neutralise_frame(frame)
+    carriage_return = any(
+        safe[c].astype(str).str.contains("\r", regex=False).any()
+        for c in safe.columns
+        if not pd.api.types.is_numeric_dtype(safe[c])
+    )
+    quoting = csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL
+    return safe.to_csv(index=False, lineterminator="\n", quoting=quoting).encode("utf-8")
 
 
 def table_csv(table: ReportTable) -> bytes:
