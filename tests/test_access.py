@@ -251,6 +251,9 @@ def test_7_a_bad_access_configuration_is_refused_with_the_entry_named(change, me
 def test_8_the_command_line_is_the_os_account_or_a_service_and_takes_no_actor(world, tmp_path,
                                                                               monkeypatch):  # fmt: skip
     runner = CliRunner()
+    # no command signs: adjudicating, acknowledging, signing off need the dashboard's signature
+    assert "No such command" in runner.invoke(cli, ["adjudicate"]).output
+    assert not {"adjudicate", "acknowledge", "sign"} & set(cli.list_commands(None))
     refused = runner.invoke(cli, ["ingest", str(PILOT / "dm.csv"), "--actor", "anyone"])
     assert refused.exit_code == 2 and "No such option '--actor'" in refused.output
     token = "s3cret-token-of-the-watcher"

@@ -157,27 +157,22 @@ def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, m
     at.switch_page("pages/patient.py").run()
     assert at.subheader[0].value == usubjid
     assert {m.label: m.value for m in at.metric}["DLT window"] == "DLT"
-    decision, reason, password, submit = _adjudication_form(at, usubjid, seq)
-    # no reason: refused, nothing written
-    decision.set_value("rejected")
-    submit.click().run()
+    why = "Infection after a later procedure, unrelated to the cells"
+
+    def reject(reason_text: str, password_text: str) -> None:
+        decision, reason, password, submit = _adjudication_form(at, usubjid, seq)
+        decision.set_value("rejected")
+        reason.input(reason_text)
+        password.input(password_text)
+        submit.click().run()
+
+    reject("", "")  # no reason: refused, nothing written
     assert any("reason" in e.value for e in at.error)
     assert _rows(fresh_db, "SELECT count(*) FROM audit_log WHERE action LIKE 'dlt.%'")[0][0] == 0
-
-    # a reason but a wrong signature password: no signature, nothing written
-    decision, reason, password, submit = _adjudication_form(at, usubjid, seq)
-    decision.set_value("rejected")
-    reason.input("Infection after a later procedure, unrelated to the cells")
-    password.input("not-the-password")
-    submit.click().run()
+    reject(why, "not-the-password")  # a wrong signature password: no signature, nothing written
     assert any("signature password" in e.value for e in at.error)
     assert _rows(fresh_db, "SELECT count(*) FROM dlt_adjudication")[0][0] == 0
-
-    decision, reason, password, submit = _adjudication_form(at, usubjid, seq)
-    decision.set_value("rejected")
-    reason.input("Infection after a later procedure, unrelated to the cells")
-    password.input(people.SIGNATURE_PASSWORD)
-    submit.click().run()
+    reject(why, people.SIGNATURE_PASSWORD)
     assert not at.exception, at.exception
 
     audit = _rows(

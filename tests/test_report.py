@@ -23,7 +23,7 @@ from safety.monitor import adverse_events
 from safety.monitor.status import study_status
 from safety.report import build_content, generate_report, manifest
 from safety.report.tables import ALL_COHORTS, lab_worst_grade_table
-from safety.store import queries
+from safety.store import audit, queries
 
 STUDY = "NCT04232592"
 SO = people.SAFETY_OFFICER  # builds every report here
@@ -79,6 +79,21 @@ def test_manifest_lists_every_file_with_its_sha256(closed):
     assert m["software"]["safety"]
     assert len(m["content_sha256"]) == 64 and len(m["config_sha256"]) == 64
     assert manifest.verify(closed.folder) == []
+
+
+def test_the_manifest_carries_the_audit_head_of_its_freeze(db, closed):
+    freeze = closed.manifest["freeze"]
+    with store.read_connection(db) as con:
+        entries = {r[0]: r[8] for r in queries.database.audit_trail(con)}
+        assert audit.verify_audit_trail(con).ok
+    # the trail's head when the data were frozen: entry and hash as the chain holds them
+    assert entries[freeze["audit_id"]] == freeze["audit_sha256"]
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(db), "--manifest",
+                                      str(closed.folder / manifest.MANIFEST_NAME)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # the folder is its owner's only (a DSMB's closed results)
+    assert closed.folder.stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in closed.folder.rglob("*") if p.is_file()} == {0o600}
 
 
 def test_a_changed_file_fails_verification(closed, tmp_path):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import people
 from streamlit.testing.v1 import AppTest
+
+from safety import store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 
@@ -30,3 +33,7 @@ def test_reports_page_builds_previews_and_offers_downloads(demo_db, tmp_path, mo
     assert any("Decision" in f.columns and "Reason" in f.columns for f in frames)
     snapshots = frames[-1]
     assert snapshots["kind"].iloc[0] == "closed"  # newest first
+    with store.read_connection(db) as con:  # who was shown the closed report: audited
+        viewed = con.execute("SELECT actor, detail FROM audit_log WHERE action = 'report.view'"
+                             ).fetchall()  # fmt: skip
+    assert [(a, json.loads(d)["kind"]) for a, d in viewed] == [("sam", "closed")]

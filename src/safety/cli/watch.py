@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from safety import store
+from safety.access import Action, User
 from safety.cli.base import acting_user, db_option, stop_on_signals
 from safety.monitor.alerts import Alert
 from safety.store import audit
@@ -27,9 +28,21 @@ def _echo_outcome(o: Outcome) -> None:
     click.echo(f"{r.status:9} {r.domain or '?':6} {o.source.name}: {counts}{tail}")
 
 
-def _echo_alerts(alerts: list[Alert]) -> None:
-    for a in alerts:
-        click.echo(f"ALERT {a.severity:8} {a.study_id} {a.title}")
+def _alert_printer(user: User):
+    """Alerts are about cohorts and patients: printed in full only for a user who may see
+    results by cohort in their study, counted for anyone else (a data manager's watcher)."""
+
+    def echo(alerts: list[Alert]) -> None:
+        hidden = 0
+        for a in alerts:
+            if user.can(Action.VIEW_CLOSED, a.study_id):
+                click.echo(f"ALERT {a.severity:8} {a.study_id} {a.title}")
+            else:
+                hidden += 1
+        if hidden:
+            click.echo(f"ALERT {hidden} new alert(s): see the dashboard's Alerts page")
+
+    return echo
 
 
 @click.command("watch")
@@ -51,14 +64,15 @@ def watch(inbox: Path, db: str | None, poll: float, study_id: str | None) -> Non
 
     Senders: write under a temporary name (.part, .tmp or a leading dot), then rename.
     """
+    user = acting_user()
     watcher = Watcher(
         inbox,
         db=db,
         poll=poll,
         study_id=study_id,
-        user=acting_user(),
+        user=user,
         on_outcome=_echo_outcome,
-        on_alerts=_echo_alerts,
+        on_alerts=_alert_printer(user),
     )
     stop = stop_on_signals()
     with store.read_connection(db) as con:
