@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from safety.errors import DesignError
 from safety.escalation.decision import (
@@ -157,6 +156,8 @@ def _pava(n: np.ndarray, y: np.ndarray) -> np.ndarray:
     total = n + SELECT_MTD_PSEUDO_N
     phat = a / total
     variance = a * b / (total**2 * (total + 1))
+    from scipy.optimize import isotonic_regression  # only for a final selection: a slow import
+
     return isotonic_regression(phat, weights=1 / variance, increasing=True).x
 
 

@@ -14,13 +14,12 @@ https://github.com/brockk/escalation (``recommended_dose``, ``continue``,
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
-
-from scipy import stats
 
 from safety.escalation.outcomes import Cohort
 
@@ -177,7 +176,35 @@ def prob_exceeds(threshold: float, n: int, dlts: int, a: float = 1.0, b: float =
     ----------
     Liu S. and Yuan Y. (2015), JRSS C 64:507-523, safety rule (Beta(1,1) prior).
     """
-    return float(stats.beta.sf(threshold, a + dlts, b + n - dlts))
+    return 1.0 - beta_cdf(threshold, a + dlts, b + n - dlts)
+
+
+def beta_cdf(x: float, a: float, b: float) -> float:
+    """The Beta(a, b) distribution function at x.
+
+    For whole-number a and b (every prior here is Beta(1, 1), so posteriors are too) it is the
+    binomial tail I_x(a, b) = P(Binomial(a + b - 1, x) >= a), summed exactly over the shorter
+    side; other parameters use scipy's incomplete beta function (imported only then).
+
+    References
+    ----------
+    Abramowitz M. and Stegun I.A. (1964), Handbook of Mathematical Functions, 26.5.24.
+    """
+    if not 0.0 < x < 1.0:
+        return 0.0 if x <= 0.0 else 1.0
+    if a != int(a) or b != int(b):
+        from scipy.special import betainc
+
+        return float(betainc(a, b, x))
+    a, b = int(a), int(b)
+    m = a + b - 1
+
+    def term(j: int) -> float:
+        return math.comb(m, j) * x**j * (1.0 - x) ** (m - j)
+
+    if a <= m - a + 1:  # fewer terms below a
+        return 1.0 - math.fsum(term(j) for j in range(a))
+    return math.fsum(term(j) for j in range(a, m + 1))
 
 
 def dlt_phrase(dlts: int, n: int) -> str:

@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from safety.errors import DesignError
 from safety.escalation.boin import final_selection, isotonic_estimates
 from safety.escalation.decision import (
     Decision,
+    beta_cdf,
     decision_maker,
     dlt_phrase,
     eliminated_from,
@@ -136,8 +136,9 @@ class Mtpi2:
         keys = mtpi2_intervals(self.target, self.epsilon1, self.epsilon2)
         lows = np.array([a for a, _ in keys])
         highs = np.array([b for _, b in keys])
-        post = stats.beta(self.alpha + dlts, self.beta + n - dlts)
-        upm = (post.cdf(highs) - post.cdf(lows)) / (highs - lows)
+        a, b = self.alpha + dlts, self.beta + n - dlts
+        cdf = np.array([beta_cdf(float(x), a, b) for x in (*lows, *highs)])  # a dozen intervals
+        upm = (cdf[len(lows):] - cdf[: len(lows)]) / (highs - lows)
         equivalence = int(np.argmin(np.abs(lows - round(self.target - self.epsilon1, _KEY_DIGITS))))
         return upm, equivalence
 
