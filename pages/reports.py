@@ -62,10 +62,10 @@ built = st.session_state.get("report_result")
 if built and built[0] == wanted:
     result = built[1]
     m = result.manifest
-    viewed = st.session_state.setdefault("reports_viewed", set())
+    viewed = st.session_state.get("reports_viewed", frozenset())
     if result.snapshot_id not in viewed:  # who was shown a (closed) report: audited once
+        st.session_state["reports_viewed"] = viewed | {result.snapshot_id}
         record_report_view(sel.db, sel.user, result.snapshot_id)
-        viewed.add(result.snapshot_id)
         data.after_write()
     st.success(
         f"{kind.capitalize()} report at {cutoff:%d %b %Y}: snapshot {result.snapshot_id}, "

@@ -131,7 +131,6 @@ def _markup(at: AppTest) -> list[str]:
 @pytest.mark.parametrize("page, params", [
     ("pages/patient.py", {"subject": PAYLOAD_SUBJECT}),
     ("pages/alerts.py", {}),
-    ("pages/escalation.py", {}),
 ])  # fmt: skip
 def test_5_pages_show_the_payloads_as_typed_never_as_markup(payload_db, monkeypatch, page, params):
     monkeypatch.setenv("SAFETY_DB", str(payload_db))

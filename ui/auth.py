@@ -63,7 +63,11 @@ def signed_in_user(config: AccessConfig) -> User | None:
     """The signed-in user, None when nobody is."""
     if config.local:
         uid = st.session_state.get(LOCAL_USER_KEY)
-        return config.local_user(uid) if uid else None
+        try:
+            return config.local_user(uid) if uid else None
+        except ConfigError:  # the configuration changed under the session: sign in again
+            st.session_state.pop(LOCAL_USER_KEY, None)
+            return None
     if not st.user.is_logged_in:
         return None
     try:

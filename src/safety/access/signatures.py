@@ -56,7 +56,7 @@ MEANINGS = {
 }
 
 _KEY = secrets.token_bytes(32)  # seals signatures made in this process
-_used: set[str] = set()
+_used: dict[str, datetime] = {}  # seal -> signed at; forgotten once too old to be used anyway
 _used_lock = threading.Lock()
 
 
@@ -204,5 +204,7 @@ def check_signature(
     with _used_lock:
         if s.seal in _used:
             raise SignatureError("this signature has been used already: sign each act")
-        _used.add(s.seal)
+        for seal in [k for k, at in _used.items() if at < s.signed_at - 2 * SIGNATURE_VALIDITY]:
+            del _used[seal]
+        _used[s.seal] = s.signed_at
     return s
