@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "tests" / "data" / "cdiscpilot01"
 CHILD = """
 import json, sys, time
+from safety.access import command_line_user
 from safety.ingest import ingest_paths
 db, path = sys.argv[1], sys.argv[2]
 t = time.perf_counter()
-r = ingest_paths([path], db=db)[0]
+r = ingest_paths([path], db=db, user=command_line_user())[0]
 elapsed = time.perf_counter() - t
 # VmHWM: this process's own peak (ru_maxrss would carry the parent's over fork + exec)
 rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
@@ -67,10 +68,11 @@ def make_files(out: Path, rows: int, xpt_rows: int) -> dict[str, Path]:
 
 def new_db_with_dm(path: Path, dm: Path) -> None:
     from safety import store
+    from safety.access import command_line_user
     from safety.ingest import ingest_paths
     with store.new_database(path):
         pass
-    result = ingest_paths([dm], db=path)[0]
+    result = ingest_paths([dm], db=path, user=command_line_user())[0]
     assert result.status == "loaded", result
 
 
@@ -82,6 +84,7 @@ def run_child(db: Path, path: Path) -> dict:
 
 def small_ae_delivery(db: Path, out: Path) -> list[float]:
     """Seconds to load a 100-row AE delivery into the scaled database: first cut, then second."""
+    from safety.access import command_line_user
     from safety.ingest import ingest_paths
     with duckdb.connect(str(db), read_only=True) as con:
         ids = [r[0] for r in con.execute(
@@ -95,7 +98,7 @@ def small_ae_delivery(db: Path, out: Path) -> list[float]:
         path = out / f"ae_cut{cut}.csv"
         ae.to_csv(path, index=False)
         t = time.perf_counter()
-        result = ingest_paths([path], db=db)[0]
+        result = ingest_paths([path], db=db, user=command_line_user())[0]
         times.append(time.perf_counter() - t)
         assert result.rows_loaded == 100, result
     return times

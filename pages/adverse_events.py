@@ -3,21 +3,24 @@ every number (select a cell, row, bar or point; the listing links to the patient
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
 from safety import charts, links
+from safety.access import Action
 from safety.clinical import ae_statistics, teae
+from safety.escaping import md
 from ui import data, sidebar, widgets
 
-sel = sidebar.selection()
+sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
 
 
 def load(kind: str, filters: teae.AeFilter = teae.NO_FILTER) -> pd.DataFrame:
-    return data.ae_table(sel.db, sel.study_id, sel.cutoff, sel.version, kind, filters)
+    return data.ae_table(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, kind, filters)
 
 
 # --- drill-down: the last selection made in a section decides its listing ---------------------
@@ -57,8 +60,15 @@ def _picked_cell(selection: dict) -> tuple[int, str | None] | None:
 
 
 def _first_point(selection: dict) -> dict | None:
+    """The first selected point, its customdata as the data were (the charts escape text)."""
     points = selection.get("points") or []
-    return points[0] if points else None
+    if not points:
+        return None
+    point = dict(points[0])
+    if "customdata" in point:
+        point["customdata"] = [html.unescape(v) if isinstance(v, str) else v
+                               for v in point["customdata"]]  # fmt: skip
+    return point
 
 
 def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint: str) -> None:
@@ -67,9 +77,9 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         st.caption(hint)
         return
     title, cell = found
-    events = data.ae_listing(sel.db, sel.study_id, sel.cutoff, sel.version, filters,
+    events = data.ae_listing(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, filters,
                       tuple(sorted(cell.items())))
-    st.markdown(f"**{title}**: {events['usubjid'].nunique()} subjects, {len(events)} events")
+    st.markdown(f"**{md(title)}**: {events['usubjid'].nunique()} subjects, {len(events)} events")
     shown = pd.DataFrame(
         {
             "Subject": [links.patient_link(sel.study_id, u) for u in events["usubjid"]],
@@ -122,7 +132,7 @@ st.caption(
     "month) proves it began before the first dose. N = subjects dosed by the cut-off."
 )
 if config.doses_illustrative and config.dose_note:
-    st.warning(config.dose_note, icon=":material/info:")
+    st.warning(md(config.dose_note), icon=":material/info:")
 
 f1, f2, f3, f4 = st.columns(4)
 min_grade = f1.selectbox(
@@ -240,7 +250,7 @@ with tab_socpt:
         socs) else None
     pts = teae.incidence_table(incidence, "pt", soc=chosen_soc)
     st.markdown(
-        f"##### Preferred terms in {chosen_soc}" if chosen_soc
+        f"##### Preferred terms in {md(chosen_soc)}" if chosen_soc
         else "##### Preferred terms (select a SOC to show only its terms)"
     )
     pt_key = f"ae_pt_table_{soc_row}"
@@ -298,7 +308,7 @@ with tab_socpt:
     )
     if found:
         cell = found[1]
-        st.markdown(f"##### Worst grade: {cell.get('pt') or cell.get('soc')}")
+        st.markdown(f"##### Worst grade: {md(cell.get('pt') or cell.get('soc'))}")
         st.dataframe(teae.worst_grade_table(incidence, cell.get("soc"), cell.get("pt")),
                      hide_index=True, key="ae_worst_grade_term")
     show_listing("socpt", found, filters, "Select a SOC or PT cell, row or bar to list its events.")
@@ -325,7 +335,7 @@ with tab_control:
         )
         st.caption(
             "Risk difference = dose cohort minus control "
-            f"({control['cohort_label'].iloc[0]}), in percentage points, per preferred term; "
+            f"({md(control['cohort_label'].iloc[0])}), in percentage points, per preferred term; "
             "95% CI by Newcombe's hybrid score method (method 10 of Newcombe, Stat Med 1998; "
             "Wilson intervals combined), two-sided Fisher exact p."
         )

@@ -1,12 +1,14 @@
-"""Alerts: what the rules raised when new data arrived; acknowledge with a comment (audited)."""
+"""Alerts: what the rules raised when new data arrived; acknowledge with a comment and an
+electronic signature (audited)."""
 
 import streamlit as st
 
-from safety.errors import SafetyError
+from safety import links
+from safety.access import Action
 from safety.monitor import alerts
-from ui import data, sidebar, widgets
+from ui import data, esign, sidebar, widgets
 
-sel = sidebar.selection()
+sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 st.title("Alerts")
 st.caption(
     "Raised once per new delivery (after each ingest), never on a page view: new SAEs, DLT "
@@ -14,9 +16,6 @@ st.caption(
     "escalation decisions changing, accrual pauses. Alerts present when monitoring began are "
     "recorded as baseline, acknowledged by `system`."
 )
-
-if "ack_message" in st.session_state:
-    st.success(st.session_state.pop("ack_message"))
 
 left, middle, right = st.columns([1, 2, 2])
 every_study = left.toggle("All studies", key="alerts_all_studies")
@@ -26,8 +25,10 @@ show = middle.segmented_control(
 severities = right.multiselect(
     "Severity", list(alerts.SEVERITIES), default=list(alerts.SEVERITIES), key="alerts_severity"
 )
-feed = data.alert_feed(sel.db, None if every_study else sel.study_id, show != "All", sel.version)
+feed = data.alert_feed(sel.db, sel.user, None if every_study else sel.study_id, show != "All",
+                       sel.version)  # fmt: skip
 feed = feed[feed["severity"].isin(severities)].reset_index(drop=True)
+feed["link"] = feed["link"].map(links.dashboard_link)  # only the dashboard's own links
 if feed.empty:
     st.success("No alerts to show.")
     st.stop()
@@ -55,6 +56,7 @@ picked = st.dataframe(
         "acknowledged_by",
         "acknowledged_at",
         "ack_comment",
+        "ack_signature",
     ],
     column_config={
         "alert_id": st.column_config.NumberColumn("Alert", format="%d"),
@@ -70,6 +72,7 @@ picked = st.dataframe(
         "acknowledged_by": "Acknowledged by",
         "acknowledged_at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm"),
         "ack_comment": "Comment",
+        "ack_signature": st.column_config.TextColumn("Signature", width="large"),
     },
 )
 widgets.download_table(feed.drop(columns="badge"), "alerts")
@@ -77,6 +80,9 @@ widgets.download_table(feed.drop(columns="badge"), "alerts")
 chosen = feed.iloc[picked.selection.rows] if picked else feed.iloc[[]]
 unacknowledged = feed[feed["acknowledged_at"].isna()]
 titles = dict(zip(unacknowledged["alert_id"].astype(int), unacknowledged["title"], strict=True))
+if not sel.can(Action.ACKNOWLEDGE_ALERT):
+    st.caption(f"Acknowledging alerts is for safety officers; you are {sel.user.titles(sel.study_id)}.")
+    st.stop()
 with st.form("acknowledge", clear_on_submit=True):
     # Rows selected in the table come pre-filled (no key: the default follows the selection).
     open_ids = st.multiselect(
@@ -86,16 +92,17 @@ with st.form("acknowledge", clear_on_submit=True):
         format_func=lambda i: f"#{i} {titles[i]}",
     )
     comment = st.text_area("Comment (required): what you saw or did", key="ack_comment")
-    done = st.form_submit_button(f"Acknowledge as {sidebar.signed_in_user()}", type="primary")
+    password = esign.signature_field(sel.access, sel.user, "alert.acknowledge", "ack_password")
+    done = st.form_submit_button("Sign and acknowledge", type="primary", icon=":material/draw:")
 if done:
-    try:
-        ids = alerts.acknowledge_alerts(sel.db, open_ids, sidebar.signed_in_user(), comment)
-    except SafetyError as exc:
-        st.error(str(exc))
+    if not open_ids or not comment.strip():
+        st.error("Choose the alerts and write a comment: both are required.")
     else:
-        data.after_write()
-        st.session_state["ack_message"] = (
-            f"Acknowledged {len(ids)} alert(s) as {sidebar.signed_in_user()}; "
-            "recorded in the audit log."
-        )
-        st.rerun()
+        def _acknowledge(signature, ids=tuple(open_ids), text=comment):
+            acknowledged = alerts.acknowledge_alerts(sel.db, list(ids), sel.user, text,
+                                                     signature=signature)  # fmt: skip
+            return (f"Acknowledged {len(acknowledged)} alert(s), signed by {sel.user.name}; "
+                    "recorded in the audit trail.")  # fmt: skip
+
+        esign.sign(sel.access, sel.user, "alert.acknowledge", password, _acknowledge,
+                   "pages/alerts.py")  # fmt: skip

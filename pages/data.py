@@ -4,10 +4,13 @@ the quarantine, counts per domain, what changed."""
 import streamlit as st
 
 from safety import pipeline
+from safety.access import PERMISSIONS, Action
 from safety.errors import SafetyError
+from safety.escaping import md
 from safety.ingest.holds import held_comparison
 from safety.ingest.readers import EXTENSIONS
-from ui import data, sidebar, widgets
+from safety.report.csv_files import frame_csv
+from ui import auth, data, esign, sidebar, widgets
 
 FROM_FILE = "the study named in each file (STUDYID)"
 STATUS_MESSAGE = {"loaded": st.success, "duplicate": st.info, "rejected": st.error,
@@ -15,63 +18,96 @@ STATUS_MESSAGE = {"loaded": st.success, "duplicate": st.info, "rejected": st.err
 SHOWN_QUARANTINE_ROWS = 2000  # the download holds them all
 
 
-def decide(action, target: int, reason: str) -> None:
-    """Run a confirmation, rejection or retraction; keep its outcome for the next run."""
-    try:
-        delivery = action(sidebar.db_path(), target, sidebar.signed_in_user(), reason)
-    except SafetyError as exc:
-        st.error(str(exc))
-        return
+
+def remember(delivery: pipeline.Delivery) -> None:
+    """Keep the outcome of an upload or decision for the next run to show."""
     st.session_state["upload_results"] = ([r.to_json() for r in delivery.results],
                                           len(delivery.alerts))
+
+
+def signed_decision(act: str, decision, target: int, reason: str, password: str | None,
+                    done: str) -> None:
+    """Confirm a held delivery or retract a batch: signed acts (``ui.esign``)."""
+    if not reason.strip():
+        st.error("Write the reason: it is required and audited.")
+        return
+
+    def run(signature, target=target, reason=reason) -> str:
+        remember(decision(path, target, user, reason, signature))
+        return f"{done}, signed by {user.name}; recorded in the audit trail."
+
+    esign.sign(access, user, act, password, run, "pages/data.py")
+
+
+def reject(hold_id: int, reason: str) -> None:
+    """Reject a held delivery (audited with its reason; nothing of it loads)."""
+    try:
+        remember(pipeline.reject_delivery(path, hold_id, user, reason))
+    except SafetyError as exc:
+        auth.refusal(exc)
+        return
     data.after_write()
     st.rerun()
 
 
 def show_results() -> None:
-    """The outcome of the last upload or decision: one message per batch (text, not markup)."""
+    """The outcome of the last upload or decision: one message per batch (data as text)."""
     results, raised = st.session_state["upload_results"]
     for r in results:
         counts = (f"{r['rows_in']} rows in, {r['rows_loaded']} loaded, "
                   f"{r['rows_quarantined']} quarantined"
                   + (f", {r['rows_carried']} carried" if r.get("rows_carried") else ""))
         reason = f": {r['reason']}" if r["reason"] else ""
-        STATUS_MESSAGE[r["status"]](widgets.plain(
-            f"{r['file']} ({r['domain'] or 'unknown domain'}, {r['study_id'] or '?'}): "
-            f"{r['status']}, {counts}{reason}"))
+        STATUS_MESSAGE[r["status"]](
+            f"**{md(r['file'])}** ({md(r['domain'] or 'unknown domain')}, "
+            f"{md(r['study_id'] or '?')}): {r['status']}, {counts}{md(reason)}")
     if raised:
         st.warning(f"{raised} new alert(s): see the Alerts page.")
 
 
 def show_holds(study_id: str | None) -> None:
     """Held deliveries of the study (all studies when None): pending ones with their comparison
-    and the confirm / reject form, then the decided ones."""
-    holds = data.held_deliveries(path, study_id, version)
+    and the confirm (signed) / reject form, then the decided ones."""
+    holds = data.held_deliveries(path, user, study_id, version)
     pending = holds[holds["status"] == "pending"]
     if pending.empty:
         st.success("No delivery is waiting for confirmation.")
     for hold in pending.to_dict(orient="records"):
+        hold_id = int(hold["hold_id"])
+        may_decide = user.can(Action.CONFIRM_DELIVERY, hold["study_id"])
         comparison = held_comparison(hold)
-        title = (f"Delivery {hold['hold_id']}: {hold['file_name']} ({hold['domain']}, "
+        title = (f"Delivery {hold_id}: {hold['file_name']} ({hold['domain']}, "
                  f"{hold['study_id']}), held {hold['held_at']:%Y-%m-%d %H:%M} UTC")
-        with st.expander(widgets.plain(title), expanded=True):
+        with st.expander(md(title), expanded=True):
             st.text(comparison.to_text().split("\n")[0])
-            for title, frame in comparison.tables().items():
-                st.caption(title)
-                st.dataframe(frame, hide_index=True, key=f"hold_{hold['hold_id']}_{title}")
-            with st.form(f"hold_form_{hold['hold_id']}"):
-                why = st.text_input("Reason (required, audited)", key=f"hold_reason_{hold['hold_id']}")
+            for name, frame in comparison.tables().items():
+                st.caption(md(name))
+                st.dataframe(frame, hide_index=True, key=f"hold_{hold_id}_{name}")
+            if not may_decide:
+                st.caption("Confirming or rejecting a held delivery is for data managers.")
+                continue
+            with st.form(f"hold_form_{hold_id}"):
+                why = st.text_input("Reason (required, audited)", key=f"hold_reason_{hold_id}")
+                password = esign.signature_field(access, user, "delivery.confirm",
+                                                 f"hold_password_{hold_id}")
                 left, right = st.columns(2)
-                if left.form_submit_button("Confirm: load it", type="primary"):
-                    decide(pipeline.confirm_delivery, int(hold["hold_id"]), why)
-                if right.form_submit_button("Reject it"):
-                    decide(pipeline.reject_delivery, int(hold["hold_id"]), why)
+                confirmed = left.form_submit_button("Sign and confirm: load it", type="primary",
+                                                    icon=":material/draw:")
+                rejected = right.form_submit_button("Reject it (no signature)")
+            if confirmed:
+                signed_decision("delivery.confirm", pipeline.confirm_delivery, hold_id, why,
+                                password, f"Delivery {hold_id} confirmed")
+            if rejected:
+                reject(hold_id, why)
     decided = holds[holds["status"] != "pending"]
     if not decided.empty:
         st.caption("Decided holds")
         st.dataframe(decided.drop(columns=["comparison"]), hide_index=True, key="holds_decided")
 
-sel = sidebar.selection(required=False)
+
+sel = sidebar.selection(needs=Action.VIEW_DELIVERIES, required=False)
+access, user = sidebar.signed_in()
+may_load = any(Action.INGEST in PERMISSIONS[g.role] for g in user.grants)
 path = sidebar.db_path()
 version = sel.version if sel else data.data_version(path)
 st.title("Data")
@@ -89,7 +125,9 @@ upload, held_tab, ledger_tab, quarantine_tab, counts_tab, changes_tab = st.tabs(
 )
 
 with upload:
-    studies = data.studies(path, version)["study_id"].tolist()
+    if not may_load:
+        st.caption(f"Loading deliveries is for data managers; you are {md(user.titles())}.")
+    studies = data.studies(path, user, version)["study_id"].tolist()
     with st.form("upload_form", clear_on_submit=True):
         files = st.file_uploader(
             "SDTM datasets (DM, EX, AE, LB, VS, DS, SUPPAE)",
@@ -98,7 +136,7 @@ with upload:
             key="upload_files",
         )
         target = st.selectbox("Load into", [FROM_FILE, *studies], key="upload_study")
-        submitted = st.form_submit_button("Load", type="primary")
+        submitted = st.form_submit_button("Load", type="primary", disabled=not may_load)
     if submitted and files:
         with st.spinner(f"Loading {len(files)} file(s) ..."):
             try:
@@ -106,10 +144,10 @@ with upload:
                     [(f.name, f.getvalue()) for f in files],
                     path,
                     None if target == FROM_FILE else target,
-                    sidebar.signed_in_user(),
+                    user,
                 )
             except SafetyError as exc:
-                st.error(str(exc))
+                auth.refusal(exc)
                 st.stop()
         st.session_state["upload_results"] = (
             [r.to_json() for r in delivery.results], len(delivery.alerts)
@@ -128,7 +166,7 @@ if sel is None:
 
 with ledger_tab:
     every_study = st.toggle("All studies", key="ledger_all")
-    ledger = data.ledger(path, None if every_study else sel.study_id, version)
+    ledger = data.ledger(path, user, None if every_study else sel.study_id, version)
     st.dataframe(
         ledger,
         hide_index=True,
@@ -175,21 +213,26 @@ with ledger_tab:
     widgets.download_table(ledger, "batch_ledger")
     current = ledger[ledger["current"] & (ledger["domain"] != "CONFIG")
                      & (ledger["study_id"] == sel.study_id)]
-    if not current.empty:
+    if not current.empty and user.can(Action.RETRACT_DELIVERY, sel.study_id):
         with st.form("retract_form"):
-            st.caption("Retract a batch: its domain goes back to the cut before it (audited). "
-                       "Retracting a DM takes its subjects' records in other domains with it.")
+            st.caption("Retract a batch: its domain goes back to the cut before it (signed, "
+                       "audited). Retracting a DM takes its subjects' records in other domains "
+                       "with it.")
             labels = {int(b): f"batch {int(b)}: {d} {f}" for b, d, f in
                       zip(current["batch_id"], current["domain"], current["file_name"],
                           strict=True)}
             batch = st.selectbox("Current batch", list(labels), format_func=labels.get,
                                  key="retract_batch")
             why = st.text_input("Reason (required, audited)", key="retract_reason")
-            if st.form_submit_button("Retract"):
-                decide(pipeline.retract_batch, int(batch), why)
+            password = esign.signature_field(access, user, "delivery.retract",
+                                             "retract_password")
+            retract = st.form_submit_button("Sign and retract", icon=":material/draw:")
+        if retract:
+            signed_decision("delivery.retract", pipeline.retract_batch, int(batch), why,
+                            password, f"Batch {int(batch)} retracted")
 
 with quarantine_tab:
-    summary = data.quarantine_summary(path, sel.study_id, version)
+    summary = data.quarantine_summary(path, user, sel.study_id, version)
     if summary.empty:
         st.success(f"No quarantined rows in {sel.study_id}.")
     else:
@@ -199,11 +242,12 @@ with quarantine_tab:
         left, middle, right = st.columns(3)
         rule = left.selectbox("Rule", ["all", *rules], key="quarantine_rule")
         reason = middle.text_input("Reason contains", key="quarantine_reason")
-        batches = data.ledger(path, sel.study_id, version)
+        batches = data.ledger(path, user, sel.study_id, version)
         batch_ids = batches.loc[batches["rows_quarantined"] > 0, "batch_id"].tolist()
         batch = right.selectbox("Batch", ["all", *batch_ids], key="quarantine_batch")
         rows = data.quarantined_rows(
             path,
+            user,
             sel.study_id,
             None if batch == "all" else int(batch),
             None if rule == "all" else rule,
@@ -229,7 +273,7 @@ with quarantine_tab:
         widgets.download_table(rows.drop(columns=["raw_record"]), f"quarantine_rows_{sel.study_id}")
         st.download_button(
             "Download these rows (CSV)",
-            rows.to_csv(index=False).encode("utf-8"),
+            frame_csv(rows),
             file_name=f"quarantine_{sel.study_id}.csv",
             mime="text/csv",
             key="quarantine_download",
@@ -238,13 +282,13 @@ with quarantine_tab:
         if chosen:
             record = rows.iloc[chosen[0]]
             st.markdown(
-                f"**Row {record['row_number']} of {record['file_name']}**: {record['reason']}"
+                f"**Row {record['row_number']} of {md(record['file_name'])}**: {md(record['reason'])}"
             )
             st.json(record["raw_record"])
 
 with counts_tab:
     st.caption("Current rows (superseded data cuts left out) per study and domain.")
-    counts = data.counts_by_domain(path, version)
+    counts = data.counts_by_domain(path, user, version)
     st.dataframe(
         counts,
         hide_index=True,
@@ -261,7 +305,7 @@ with counts_tab:
     widgets.download_table(counts, "counts_by_domain")
 
 with changes_tab:
-    changes = data.cut_change_summary(path, sel.study_id, version)
+    changes = data.cut_change_summary(path, user, sel.study_id, version)
     st.caption(
         "Per domain: records added, removed or changed between the two latest deliveries "
         "(a record is its key, e.g. USUBJID + AESEQ). With one delivery, every record is added."
@@ -270,6 +314,6 @@ with changes_tab:
     widgets.download_table(changes, f"changes_since_last_cut_{sel.study_id}")
     if not changes.empty:
         domain = st.selectbox("Records of domain", changes["domain"].tolist(), key="cut_domain")
-        changed = data.cut_changes(path, sel.study_id, domain, version)
+        changed = data.cut_changes(path, user, sel.study_id, domain, version)
         st.dataframe(changed, hide_index=True, key="cut_rows")
         widgets.download_table(changed, f"changes_{domain}_{sel.study_id}", key="cut_rows")

@@ -4,14 +4,17 @@ candidates to adjudicate."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from safety import charts, links
-from safety.errors import SafetyError
+from safety.access import Action
+from safety.escaping import md
 from safety.monitor import adjudication
 from safety.monitor import escalation_review as review
-from ui import data, sidebar, widgets
+from ui import data, esign, sidebar, widgets
 
 LETTER_STYLES = {
     "E": "background-color: #deebf7",
@@ -20,37 +23,48 @@ LETTER_STYLES = {
     "DU": "background-color: #fc9272",
 }
 DECISION_LABELS = {"confirmed": "Confirm: it is a DLT", "rejected": "Reject: not a DLT"}
+SIGNED_ACTS = {"confirmed": "dlt.confirm", "rejected": "dlt.reject", "added": "dlt.add"}
+PAGE = "pages/escalation.py"
+
+
+
+
+def _adjudication(signature, **kwargs) -> str:
+    """Record a signed adjudication (after the signature); what to tell the adjudicator."""
+    done = adjudication.adjudicate(sel.db, sel.study_id, user=sel.user, signature=signature,
+                                   **kwargs)  # fmt: skip
+    return (f"Recorded: {done.usubjid} {done.source.replace('_', ' ')} {done.source_seq} "
+            f"{done.decision} (was {done.previous_status or 'not a candidate'}), signed: "
+            f"{done.signature.describe()}. Decisions are recomputed.")  # fmt: skip
 
 
 # --- the page --------------------------------------------------------------------------------
 
-sel = sidebar.selection()
+sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
-status = data.status(sel.db, sel.study_id, sel.cutoff, sel.version)
-states, events, adjudication_log = data.dlt_data(sel.db, sel.study_id, sel.cutoff, sel.version)
+status = data.status(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
+states, events, adjudication_log = data.dlt_data(sel.db, sel.user, sel.study_id, sel.cutoff,
+                                                 sel.version)  # fmt: skip
 labels = [c.label for c in config.dose_cohorts]
 
 st.title("Dose escalation")
 st.caption(
-    f"{config.study_id} · {review.as_of(sel.cutoff, sel.data_cutoff)} · "
+    f"{md(config.study_id)} · {review.as_of(sel.cutoff, sel.data_cutoff)} · "
     f"evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`"
 )
 if config.doses_illustrative and config.dose_note:
-    st.warning(config.dose_note, icon=":material/info:")
-notice = st.session_state.pop("escalation_notice", None)
-if notice:
-    st.success(notice, icon=":material/check_circle:")
+    st.warning(md(config.dose_note), icon=":material/info:")
 
 st.info(
-    f"**Next patients: {status.decision_label}"
+    f"**Next patients: {md(status.decision_label)}"
     + (f" (dose level {status.recommended_dose_level})" if status.recommended_dose_level else "")
-    + f".** {status.recommendation_reason}"
-    + (f"  \nOn the evaluable patients so far {status.design_name} would say: "
-       f"{status.provisional_reason}" if status.provisional_reason else ""),
+    + f".** {md(status.recommendation_reason)}"
+    + (f"  \nOn the evaluable patients so far {md(status.design_name)} would say: "
+       f"{md(status.provisional_reason)}" if status.provisional_reason else ""),
     icon=":material/stairs:",
 )
 for rule in status.triggered_rules:
-    st.error(f"**{rule.name}: triggered.** {rule.detail}", icon=":material/block:")
+    st.error(f"**{md(rule.name)}: triggered.** {md(rule.detail)}", icon=":material/block:")
 with st.expander("Design, DLT definition and stopping rules"):
     st.markdown(status.design_description)
 
@@ -86,9 +100,9 @@ widgets.download_table(cohort_table, "dose_cohorts")
 cards = st.columns(len(config.dose_cohorts))
 for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}**  \n{cohort.facts}")
-        badge = widgets.DECISION_BADGES.get(cohort.decision_label, cohort.decision_label)
-        st.markdown(f"What {status.design_name} would say at this dose: {badge}")
+        st.markdown(f"**{md(cohort.label)}**  \n{md(cohort.facts)}")
+        badge = widgets.DECISION_BADGES.get(cohort.decision_label, md(cohort.decision_label))
+        st.markdown(f"What {md(status.design_name)} would say at this dose: {badge}")
         if cohort.evaluable_on:
             st.markdown(
                 f":material/schedule: {cohort.in_dlt_window} pending: evaluable on "
@@ -96,7 +110,7 @@ for card, cohort in zip(cards, [c for c in status.cohorts if not c.control], str
             )
         else:
             st.markdown(":material/check: no DLT window open")
-        st.caption(cohort.reason)
+        st.caption(md(cohort.reason))
 
 clock = review.dlt_clock(states, config)
 if clock.empty:
@@ -133,9 +147,10 @@ with st.expander("Explain a decision: every record and step behind it"):
         "Cohort", [c.cohort_id for c in config.dose_cohorts],
         format_func=lambda cid: config.cohort(cid).label, key="explain_cohort",
     )
-    explained = data.explanation(sel.db, sel.study_id, sel.cutoff, explained_id, sel.version)
-    st.markdown(f"**{explained.cohort_label}:** {explained.reason}")
-    st.markdown("\n".join(f"{i}. {step}" for i, step in enumerate(explained.steps, start=1)))
+    explained = data.explanation(sel.db, sel.user, sel.study_id, sel.cutoff, explained_id,
+                                 sel.version)
+    st.markdown(f"**{md(explained.cohort_label)}:** {md(explained.reason)}")
+    st.markdown("\n".join(f"{i}. {md(step)}" for i, step in enumerate(explained.steps, start=1)))
     st.markdown("**Subjects and why each is or is not evaluable**")
     st.dataframe(explained.subjects, hide_index=True, key="explain_subjects")
     widgets.download_table(explained.subjects, f"explain_{explained_id}_subjects")
@@ -186,7 +201,7 @@ else:
     )
 
 # --- estimates and the designs side by side ---------------------------------------------------
-estimates, comparison = data.evidence(sel.db, sel.study_id, status.outcomes, sel.version)
+estimates, comparison = data.evidence(sel.db, sel.user, sel.study_id, status.outcomes, sel.version)
 st.subheader("Estimates and the designs side by side")
 left, right = st.columns([1, 1])
 with left:
@@ -249,7 +264,8 @@ size = c1.number_input(
     "maximum sample size still allows.",
 )
 depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_depth")
-path_frame = data.paths(sel.db, sel.study_id, sel.cutoff, sel.version, int(size), int(depth))
+path_frame = data.paths(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, int(size),
+                        int(depth))  # fmt: skip
 left, right = st.columns([2, 3])
 with left:
     paths_chart = charts.escalation.dose_paths(path_frame)
@@ -273,14 +289,15 @@ with right:
 # --- stopping rules ------------------------------------------------------------------------------
 st.subheader("Stopping rules")
 for rule in status.rules:
-    st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+    st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{md(rule.name)}**: {md(rule.detail)}")
 for cohort in status.cohorts:
     for rule in cohort.rules[:1] if not cohort.control else ():
-        st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{rule.name}, {cohort.label}**: {rule.detail}")
+        st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{md(rule.name)}, {md(cohort.label)}**: "
+                    f"{md(rule.detail)}")  # fmt: skip
 
 # --- decision history ----------------------------------------------------------------------------
 st.subheader("Decision history")
-past = data.history(sel.db, sel.study_id, sel.cutoff, sel.version)
+past = data.history(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
 if past.empty:
     st.caption("No patient dosed by the cut-off.")
 else:
@@ -324,8 +341,7 @@ else:
             "dlt_rule",
             "dlt_status",
             "adjudication_reason",
-            "decided_by",
-            "decided_at",
+            "signature",
         ]
     ]  # fmt: skip
     st.dataframe(
@@ -339,6 +355,7 @@ else:
             "dlt_rule": "Why a candidate",
             "dlt_status": "Status",
             "adjudication_reason": "Adjudication reason",
+            "signature": st.column_config.TextColumn("Signed", width="large"),
         },
     )
     widgets.download_table(candidates, "dlt_candidates")
@@ -350,56 +367,53 @@ else:
         f"({r.dlt_status})"
         for r in events.itertuples()
     }
-    with st.form("adjudicate", clear_on_submit=False, border=True):
-        st.markdown("**Adjudicate a candidate**")
-        event = st.selectbox("Event", keys, format_func=names.get, key="adj_event")
-        decision = st.radio(
-            "Decision", list(DECISION_LABELS), format_func=DECISION_LABELS.get, key="adj_decision"
-        )
-        reason = st.text_area(
-            "Reason (required; recorded in the audit trail)", key="adj_reason", max_chars=2000
-        )
-        submitted = st.form_submit_button("Record adjudication", key="adj_submit")
-    if submitted:
-        usubjid, source, seq = event
-        try:
-            done = adjudication.adjudicate(
-                sel.db, sel.study_id, usubjid, source, seq, decision, reason,
-                sidebar.signed_in_user(),
+    if sel.can(Action.ADJUDICATE_DLT):
+        with st.form("adjudicate", clear_on_submit=False, border=True):
+            st.markdown("**Adjudicate a candidate**")
+            event = st.selectbox("Event", keys, format_func=names.get, key="adj_event")
+            decision = st.radio(
+                "Decision", list(DECISION_LABELS), format_func=DECISION_LABELS.get,
+                key="adj_decision",
             )  # fmt: skip
-        except SafetyError as exc:
-            st.error(str(exc), icon=":material/error:")
-        else:
-            data.after_write()
-            st.session_state["escalation_notice"] = (
-                f"Recorded: {names[event].split(' (')[0]} {done.decision} by {done.decided_by} "
-                f"(was {done.previous_status}). Decisions are recomputed."
+            reason = st.text_area(
+                "Reason (required; recorded in the audit trail)", key="adj_reason", max_chars=2000
             )
-            st.rerun()
+            st.caption("Confirming signs *I confirm this event as a DLT*; rejecting signs "
+                       "*I confirm this event is not a DLT*.")  # fmt: skip
+            password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["confirmed"],
+                                             "adj_password")  # fmt: skip
+            submitted = st.form_submit_button("Sign and record adjudication", key="adj_submit",
+                                              icon=":material/draw:")  # fmt: skip
+        if submitted and not reason.strip():
+            st.error("Give a reason: it is required for the audit trail.", icon=":material/error:")
+        elif submitted:
+            usubjid, source, seq = event
+            act = partial(_adjudication, usubjid=usubjid, source=source, source_seq=seq,
+                          decision=decision, reason=reason)  # fmt: skip
+            esign.sign(sel.access, sel.user, SIGNED_ACTS[decision], password, act, PAGE)
 
-with st.expander("Add a DLT the rules did not flag"):
-    dose_ids = [c.cohort_id for c in config.dose_cohorts]
-    dosed = states[states["treated"].fillna(False) & states["cohort_id"].isin(dose_ids)]
-    with st.form("add_dlt", border=False):
-        subject = st.selectbox("Patient", dosed["usubjid"].tolist(), key="add_subject")
-        onset = st.date_input("Onset", value=sel.cutoff, max_value=sel.cutoff, key="add_onset")
-        description = st.text_input("Event (term, grade, what makes it a DLT)", key="add_term")
-        add_reason = st.text_area("Reason (required)", key="add_reason")
-        add = st.form_submit_button("Add DLT", key="add_submit")
-    if add:
-        try:
-            done = adjudication.adjudicate(
-                sel.db, sel.study_id, subject, "manual", None, "added", add_reason,
-                sidebar.signed_in_user(), onset_date=onset, description=description,
-            )  # fmt: skip
-        except SafetyError as exc:
-            st.error(str(exc), icon=":material/error:")
-        else:
-            data.after_write()
-            st.session_state["escalation_notice"] = (
-                f"Added a DLT for {subject} (onset {onset:%d %b %Y}) by {done.decided_by}."
-            )
-            st.rerun()
+if sel.can(Action.ADJUDICATE_DLT):
+    with st.expander("Add a DLT the rules did not flag"):
+        dose_ids = [c.cohort_id for c in config.dose_cohorts]
+        dosed = states[states["treated"].fillna(False) & states["cohort_id"].isin(dose_ids)]
+        with st.form("add_dlt", border=False):
+            subject = st.selectbox("Patient", dosed["usubjid"].tolist(), key="add_subject")
+            onset = st.date_input("Onset", value=sel.cutoff, max_value=sel.cutoff, key="add_onset")
+            description = st.text_input("Event (term, grade, what makes it a DLT)", key="add_term")
+            add_reason = st.text_area("Reason (required)", key="add_reason")
+            add_password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["added"],
+                                                 "add_password")  # fmt: skip
+            add = st.form_submit_button("Sign and add DLT", key="add_submit", icon=":material/draw:")
+        if add and not (add_reason.strip() and description.strip()):
+            st.error("A DLT added by hand needs a description and a reason.", icon=":material/error:")
+        elif add:
+            act = partial(_adjudication, usubjid=subject, source="manual", source_seq=None,
+                          decision="added", reason=add_reason, onset_date=onset,
+                          description=description)  # fmt: skip
+            esign.sign(sel.access, sel.user, SIGNED_ACTS["added"], add_password, act, PAGE)
+else:
+    st.caption(f"Adjudication is for safety officers and investigators; you are "
+               f"{md(sel.user.titles(sel.study_id))}.")  # fmt: skip
 
 if not adjudication_log.empty:
     st.markdown("**Adjudication log**")

@@ -1,15 +1,19 @@
 """Labs: results over time by cohort with CTCAE v5.0 grades, shift and worst-grade tables, eDISH."""
 
+import html
+
 import pandas as pd
 import streamlit as st
 
 from safety import charts, links
+from safety.access import Action
 from safety.clinical import labs
+from safety.escaping import md
 from ui import data, sidebar, widgets
 
 DEFAULT_TESTS = ("ALT", "AST", "BILI", "CREAT", "HGB", "PLAT")
 
-sel = sidebar.selection()
+sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 st.title("Labs")
 st.caption(
     "CTCAE v5.0 grades computed in the database from admiral's criteria tables (SI and US "
@@ -18,7 +22,7 @@ st.caption(
     + labs.inr_assumption(sel.config.labs)
 )
 
-tests = data.lab_tests(sel.db, sel.study_id, sel.cutoff, sel.version)
+tests = data.lab_tests(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
 if tests.empty:
     st.info("No lab results for this study up to the cut-off.")
     st.stop()
@@ -52,9 +56,9 @@ if not chosen:
     st.info("Pick one or more tests.")
     st.stop()
 
-frames = data.lab_frames(sel.db, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
+frames = data.lab_frames(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
 values, summary, grades = frames["values"], frames["summary"], frames["grades"]
-timeline = data.lab_cohorts(sel.db, sel.study_id, sel.cutoff, sel.version)
+timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
 cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
 cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
 colours = charts.style.cohort_colours(cohort_rows.fillna({"dose_level": 1}))
@@ -71,11 +75,12 @@ def _selected_patients(state) -> None:
     """Links to the patients of the points selected on a chart."""
     selection = state.get("selection", {}) if isinstance(state, dict) else state.selection
     points = selection.get("points") or []
-    subjects = list(dict.fromkeys(p["customdata"][0] for p in points if p.get("customdata")))
+    subjects = list(dict.fromkeys(html.unescape(p["customdata"][0])  # charts escape text
+                                  for p in points if p.get("customdata")))  # fmt: skip
     if subjects:
         st.markdown(
             "Selected: "
-            + " · ".join(f"[{u}]({links.patient_link(sel.study_id, u)})" for u in subjects)
+            + " · ".join(f"[{md(u)}]({links.patient_link(sel.study_id, u)})" for u in subjects)
         )
 
 
@@ -116,7 +121,7 @@ with tab_shift:
         "per cohort; dosed subjects only."
     )
     for term in terms:
-        st.markdown(f"**{term}**")
+        st.markdown(f"**{md(term)}**")
         table = labs.shift_table(grades, term).rename(
             columns={"cohort_label": "Cohort", "baseline_grade": "Baseline grade"}
         )
@@ -184,7 +189,7 @@ with tab_edish:
         step=0.5,
         key="edish_bili",
     )
-    peaks = data.liver_peaks(sel.db, sel.study_id, sel.cutoff, sel.version)
+    peaks = data.liver_peaks(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
     edish = labs.derive_edish(
         peaks,
         transaminase=transaminase,

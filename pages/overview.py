@@ -1,8 +1,13 @@
-"""Overview: the trial at a glance, one row per cohort with its decision and why."""
+"""Overview: the trial at a glance, one row per cohort with its decision and why; for a user
+who may see open results only (sponsor, investigator), the study pooled over its cohorts as the
+open DSMB report shows it."""
 
 import streamlit as st
 
 from safety import charts
+from safety.access import Action
+from safety.escaping import md
+from safety.monitor.decisions import describe_design
 from ui import data, sidebar, widgets
 
 ACTION_ICONS = {
@@ -12,18 +17,16 @@ ACTION_ICONS = {
     "eliminate": ":material/block:",
     "stop": ":material/block:",
 }
-sel = sidebar.selection()
+sel = sidebar.selection(needs=Action.VIEW_OPEN)
 config = sel.config
-status = data.status(sel.db, sel.study_id, sel.cutoff, sel.version)
 
 st.title("Overview")
-st.subheader(config.title)
+st.subheader(md(config.title))
 facts = config.facts
 st.markdown(
     " · ".join(
-        str(x)
-        for x in (
-            f"**{config.registry_id}**" if config.registry_id else None,
+        ([f"**{md(config.registry_id)}**"] if config.registry_id else [])
+        + [md(x) for x in (
             facts.get("phase"),
             facts.get("model"),
             facts.get("masking"),
@@ -34,28 +37,37 @@ st.markdown(
             f"{facts['planned_subjects']} planned" if "planned_subjects" in facts else None,
             f"started {config.start_date}" if config.start_date else None,
             f"follow-up {config.follow_up_weeks} weeks" if config.follow_up_weeks else None,
-        )
-        if x
+        ) if x]
     )
 )
 with st.expander("Study design and protocol rules", expanded=False):
-    st.markdown(status.design_description)
+    st.markdown(describe_design(config))  # the protocol's rules, not data
     for key in ("population", "intervention", "control", "primary_outcome"):
         if key in facts:
-            st.markdown(f"**{key.replace('_', ' ').capitalize()}:** {facts[key]}")
+            st.markdown(f"**{key.replace('_', ' ').capitalize()}:** {md(facts[key])}")
 if config.doses_illustrative and config.dose_note:
-    st.warning(config.dose_note, icon=":material/info:")
+    st.warning(md(config.dose_note), icon=":material/info:")
+
+if not sel.can(Action.VIEW_CLOSED):
+    st.info(f"You see {md(sel.study_id)} pooled over all its cohorts, as the open DSMB report "
+            "shows it: your roles do not include results by cohort.",
+            icon=":material/visibility_off:")  # fmt: skip
+    widgets.report_content(data.open_view(sel.db, sel.user, sel.study_id, sel.cutoff,
+                                          sel.version), key="open")  # fmt: skip
+    st.stop()
+
+status = data.status(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
 
 st.markdown(f"#### Escalation at the cut-off {sel.cutoff:%d %b %Y}")
 st.info(
-    f"**Next patients: {status.decision_label}.** {status.recommendation_reason}  \n"
-    + (f"On the evaluable patients so far the design would say: {status.provisional_reason}  \n"
-       if status.provisional_reason else "")
+    f"**Next patients: {md(status.decision_label)}.** {md(status.recommendation_reason)}  \n"
+    + (f"On the evaluable patients so far the design would say: "
+       f"{md(status.provisional_reason)}  \n" if status.provisional_reason else "")
     + f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
     icon=ACTION_ICONS.get(status.recommendation, ":material/info:"),
 )
 for rule in status.triggered_rules:
-    st.error(f"**{rule.name}: triggered.** {rule.detail}", icon=":material/block:")
+    st.error(f"**{md(rule.name)}: triggered.** {md(rule.detail)}", icon=":material/block:")
 
 totals = status.totals
 cols = st.columns(6)
@@ -74,24 +86,25 @@ widgets.download_table(cohort_table, f"{sel.study_id} cohorts {sel.cutoff}", key
 cards = st.columns(len(status.cohorts))
 for card, cohort in zip(cards, status.cohorts, strict=True):
     with card.container(border=True):
-        st.markdown(f"**{cohort.label}**  \n{cohort.facts}")
+        st.markdown(f"**{md(cohort.label)}**  \n{md(cohort.facts)}")
         if not cohort.control:
-            badge = widgets.DECISION_BADGES.get(cohort.decision_label, cohort.decision_label)
-            st.markdown(f"What {status.design_name} would say at this dose: {badge}")
-        st.caption(cohort.reason)
+            badge = widgets.DECISION_BADGES.get(cohort.decision_label, md(cohort.decision_label))
+            st.markdown(f"What {md(status.design_name)} would say at this dose: {badge}")
+        st.caption(md(cohort.reason))
         # only what needs attention here; every rule's state is listed once below
         for rule in cohort.rules:
             if rule.state != "ok":
-                st.markdown(f"{widgets.RULE_BADGES[rule.state]} {rule.name}: {rule.detail}")
+                st.markdown(f"{widgets.RULE_BADGES[rule.state]} {md(rule.name)}: {md(rule.detail)}")
 
 st.markdown("#### Stopping rules")
 for rule in status.rules:
-    st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{rule.name}**: {rule.detail}")
+    st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{md(rule.name)}**: {md(rule.detail)}")
 
 colours = charts.style.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)
 with left:
-    timeline = data.frame(sel.db, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
+    timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff,
+                          sel.version)  # fmt: skip
     timeline_chart = charts.overview.dosing_timeline(timeline, colours, sel.cutoff)
     st.plotly_chart(timeline_chart, key="dosing_timeline")
     widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
@@ -99,7 +112,7 @@ with right:
     worst_chart = charts.overview.worst_grade_by_cohort(status.cohort_frame)
     st.plotly_chart(worst_chart, key="worst_grade")
     widgets.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
-counts = data.frame(sel.db, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
+counts = data.frame(sel.db, sel.user, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
 ae_chart = charts.overview.ae_counts_over_time(counts, colours)
 st.plotly_chart(ae_chart, key="ae_over_time")
 widgets.download_figure(ae_chart, f"{sel.study_id} AEs by month {sel.cutoff}", key="ae_month")

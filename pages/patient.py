@@ -5,14 +5,17 @@ previous / next within the cohort. Everything shown comes from ``safety.monitor.
 """
 
 from datetime import timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from safety import charts
+from safety.access import Action
 from safety.errors import SafetyError
+from safety.escaping import md
 from safety.monitor import adjudication, narrative, patient
-from ui import data, sidebar, widgets
+from ui import auth, data, esign, sidebar, widgets
 
 DLT_BADGES = {
     "pending": "orange",
@@ -23,6 +26,8 @@ DLT_BADGES = {
 }
 REVIEW_BADGES = {"reviewed": "green", "needs follow-up": "orange", "not reviewed": "gray"}
 DECISION_LABELS = {"confirmed": "Confirm as DLT", "rejected": "Reject (not a DLT)"}
+SIGNED_ACTS = {"confirmed": "dlt.confirm", "rejected": "dlt.reject", "added": "dlt.add"}
+PAGE = "pages/patient.py"
 
 
 def _dates(frame: pd.DataFrame) -> dict:
@@ -34,11 +39,13 @@ def _dates(frame: pd.DataFrame) -> dict:
     }
 
 
-sel = sidebar.selection()
+sel = sidebar.selection(needs=Action.VIEW_PATIENT)
 st.title("Patient")
-roster = data.study_roster(sel.db, sel.study_id, sel.version)
+roster = data.study_roster(sel.db, sel.user, sel.study_id, sel.version)
 if roster.empty:
-    st.info(f"{sel.study_id} has no subjects yet.")
+    sites = sel.user.sites(Action.VIEW_PATIENT, sel.study_id)
+    mine = f" at your sites ({', '.join(sorted(sites))})" if sites is not None else ""
+    st.info(f"{md(sel.study_id)} has no subjects{md(mine)} yet.")
     st.stop()
 
 
@@ -46,7 +53,8 @@ if roster.empty:
 ids = roster["usubjid"].tolist()
 wanted = st.query_params.get("subject")
 if wanted and wanted not in ids:
-    st.warning(f"No subject {wanted!r} in {sel.study_id}: showing the first patient instead.")
+    st.warning(f"No subject {md(wanted)} of yours in {md(sel.study_id)}: showing the first "
+               "patient instead.")  # fmt: skip
 usubjid = wanted if wanted in ids else ids[0]
 st.query_params["subject"] = usubjid
 if st.session_state.get("patient_picker") != usubjid:
@@ -97,13 +105,13 @@ forward.button(
     width="stretch",
 )
 
-profile = data.patient_profile(sel.db, sel.study_id, usubjid, sel.cutoff, sel.version)
+profile = data.patient_profile(sel.db, sel.user, sel.study_id, usubjid, sel.cutoff, sel.version)
 if profile is None:
-    st.error(f"{usubjid} is not in {sel.study_id}.")
+    st.error(f"{md(usubjid)} is not in {md(sel.study_id)}.")
     st.stop()
-flash = st.session_state.pop("patient_flash", None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
+site = profile.subject["site_id"]
+may_adjudicate = sel.user.can(Action.ADJUDICATE_DLT, sel.study_id, site)
+may_review = sel.user.can(Action.REVIEW_PATIENT, sel.study_id, site)
 
 
 # --- header ---------------------------------------------------------------------------------
@@ -111,7 +119,7 @@ s, state = profile.subject, profile.dlt_state
 dlt_state = state.get("dlt_state", "unknown")
 review = profile.current_review
 review_status = review["status"] if review else "not reviewed"
-st.subheader(usubjid)
+st.subheader(md(usubjid))
 st.markdown(
     f":{DLT_BADGES.get(dlt_state, 'gray')}-badge[DLT window: "
     f"{patient.dlt_window_text(state, profile.window_days)}] "
@@ -124,7 +132,7 @@ elif s["dose"] is not None:
 else:
     dose_label, dose = "Dose", "not recorded"
 row1 = st.columns(4)
-row1[0].metric("Cohort", s["cohort_label"] or "none")
+row1[0].metric("Cohort", md(s["cohort_label"] or "none"))
 row1[1].metric(
     dose_label,
     dose,
@@ -133,10 +141,10 @@ row1[1].metric(
     else None,
 )
 row1[2].metric("Age / sex", f"{s['age'] if s['age'] is not None else '?'} / {s['sex'] or '?'}")
-row1[3].metric("Site", s["site_id"] or "not recorded")
+row1[3].metric("Site", md(s["site_id"] or "not recorded"))
 row2 = st.columns(4)
 row2[0].metric("First dose", str(s["first_dose_date"] or "not dosed"))
-row2[1].metric("Status at cut-off", s["status_at_cutoff"])
+row2[1].metric("Status at cut-off", md(s["status_at_cutoff"]))
 row2[2].metric(
     "Days on study",
     s["days_on_study"] if s["days_on_study"] is not None else "–",
@@ -151,7 +159,7 @@ row2[3].metric(
 
 # --- timeline, labs, vitals -------------------------------------------------------------------
 if profile.first_dose_date is None:
-    st.info(f"{usubjid} had not been dosed by the cut-off {sel.cutoff}: no timeline yet.")
+    st.info(f"{md(usubjid)} had not been dosed by the cut-off {sel.cutoff}: no timeline yet.")
 else:
     span = st.segmented_control(
         "Time range",
@@ -185,7 +193,7 @@ else:
 st.markdown("#### Narrative")
 sentences = narrative.patient_narrative(profile)
 text = narrative.narrative_text(sentences)
-st.markdown(text.replace("$", r"\$"))
+st.markdown(md(text))
 with st.expander("Where each sentence comes from"):
     sources = pd.DataFrame(
         {
@@ -225,30 +233,24 @@ else:
             "dlt_rule",
             "dlt_status",
             "adjudication_reason",
-            "decided_by",
-            "decided_at",
+            "signature",
         ]
     ]
     st.dataframe(dlt_table, hide_index=True, key="dlt_events", column_config=_dates(events))
     widgets.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
-user = sidebar.signed_in_user()
 
 
-def _adjudicate(**kwargs) -> None:
-    try:
-        adjudication.adjudicate(sel.db, sel.study_id, usubjid, actor=user, **kwargs)
-    except SafetyError as exc:
-        st.error(str(exc))
-        return
-    data.after_write()
-    st.session_state["patient_flash"] = (
-        f"Recorded: DLT {kwargs['decision']} by {user}. The escalation decision is updated."
-    )
-    st.rerun()
+def _adjudication(signature, **kwargs) -> str:
+    """Record a signed adjudication of this patient's event; what to tell the adjudicator."""
+    done = adjudication.adjudicate(sel.db, sel.study_id, usubjid, user=sel.user,
+                                   signature=signature, **kwargs)  # fmt: skip
+    return (f"Recorded: DLT {done.decision}, signed: {done.signature.describe()}. The "
+            "escalation decision is updated.")  # fmt: skip
 
 
-for event in events.itertuples():
-    title = f"Adjudicate {event.source.replace('_', ' ')} {event.source_seq}: {event.term} ({event.dlt_status})"
+for event in events.itertuples() if may_adjudicate else ():
+    title = (f"Adjudicate {event.source.replace('_', ' ')} {event.source_seq}: {md(event.term)} "
+             f"({event.dlt_status})")  # fmt: skip
     with st.expander(title, expanded=event.dlt_status == "candidate"):
         key = f"adjudicate_{usubjid}_{event.source}_{event.source_seq}"
         with st.form(key):
@@ -260,18 +262,20 @@ for event in events.itertuples():
                 key=f"{key}_decision",
             )
             reason = st.text_area("Reason (required, kept in the audit log)", key=f"{key}_reason")
-            if st.form_submit_button("Record adjudication", icon=":material/gavel:"):
+            st.caption("Confirming signs *I confirm this event as a DLT*; rejecting signs "
+                       "*I confirm this event is not a DLT*.")  # fmt: skip
+            password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["confirmed"],
+                                             f"{key}_password")  # fmt: skip
+            if st.form_submit_button("Sign and record adjudication", icon=":material/draw:"):
                 if not reason.strip():
                     st.error("Give a reason: it is required for the audit trail.")
                 else:
-                    _adjudicate(
-                        source=event.source,
-                        source_seq=int(event.source_seq),
-                        decision=decision,
-                        reason=reason,
-                    )
+                    act = partial(_adjudication, source=event.source,
+                                  source_seq=int(event.source_seq), decision=decision,
+                                  reason=reason)  # fmt: skip
+                    esign.sign(sel.access, sel.user, SIGNED_ACTS[decision], password, act, PAGE)
 
-if profile.first_dose_date is not None:
+if profile.first_dose_date is not None and may_adjudicate:
     with st.expander("Add a DLT by hand (an event the protocol's rules did not flag)"):
         with st.form(f"add_dlt_{usubjid}"):
             onset = st.date_input(
@@ -289,23 +293,26 @@ if profile.first_dose_date is not None:
             reason = st.text_area(
                 "Reason (required, kept in the audit log)", key=f"add_dlt_reason_{usubjid}"
             )
-            if st.form_submit_button("Add DLT", icon=":material/add:"):
+            password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["added"],
+                                             f"add_dlt_password_{usubjid}")  # fmt: skip
+            if st.form_submit_button("Sign and add DLT", icon=":material/draw:"):
                 if not reason.strip() or not description.strip():
                     st.error("A DLT added by hand needs a description and a reason.")
                 else:
-                    _adjudicate(
-                        source="manual",
-                        source_seq=None,
-                        decision="added",
-                        reason=reason,
-                        onset_date=onset,
-                        description=description,
-                    )
+                    act = partial(_adjudication, source="manual", source_seq=None,
+                                  decision="added", reason=reason, onset_date=onset,
+                                  description=description)  # fmt: skip
+                    esign.sign(sel.access, sel.user, SIGNED_ACTS["added"], password, act, PAGE)
+if profile.first_dose_date is not None:
     st.caption(
         patient.window_end_text(
             profile.first_dose_date + timedelta(days=profile.window_days - 1), sel.cutoff)
-        + "; adjudications are recorded with who and when, and the Overview's decision uses them."
+        + "; adjudications are signed electronically and recorded with who and when, and the "
+        "Overview's decision uses them."
     )
+if not may_adjudicate:
+    st.caption(f"Adjudicating this patient's events is for safety officers and her site's "
+               f"investigators; you are {md(sel.user.titles(sel.study_id))}.")  # fmt: skip
 
 
 # --- listings -----------------------------------------------------------------------------------
@@ -346,30 +353,31 @@ for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=
 st.markdown("#### Review")
 if review:
     st.markdown(
-        f":{REVIEW_BADGES[review['status']]}-badge[{review['status']}] by **{review['reviewed_by']}** "
+        f":{REVIEW_BADGES[review['status']]}-badge[{review['status']}] by **{md(review['reviewed_by'])}** "
         f"on {review['reviewed_at']:%Y-%m-%d %H:%M} UTC"
-        + (f": {review['note']}" if review["note"] else "")
+        + (f": {md(review['note'])}" if review["note"] else "")
     )
-with st.form("review_form"):
-    status = st.radio(
-        "Review status",
-        patient.REVIEW_STATUSES,
-        index=patient.REVIEW_STATUSES.index(review_status),
-        horizontal=True,
-        key=f"review_status_{usubjid}",
-    )
-    note = st.text_area(
-        "Note", value=(review or {}).get("note") or "", key=f"review_note_{usubjid}"
-    )
-    if st.form_submit_button("Save review", icon=":material/save:"):
-        try:
-            patient.record_review(sel.db, sel.study_id, usubjid, status, note, user)
-        except SafetyError as exc:
-            st.error(str(exc))
-        else:
-            data.after_write()
-            st.session_state["patient_flash"] = f"Review saved: {status}, by {user}."
-            st.rerun()
+if may_review:
+    with st.form("review_form"):
+        status = st.radio(
+            "Review status",
+            patient.REVIEW_STATUSES,
+            index=patient.REVIEW_STATUSES.index(review_status),
+            horizontal=True,
+            key=f"review_status_{usubjid}",
+        )
+        note = st.text_area(
+            "Note", value=(review or {}).get("note") or "", key=f"review_note_{usubjid}"
+        )
+        if st.form_submit_button("Save review", icon=":material/save:"):
+            try:
+                patient.record_review(sel.db, sel.study_id, usubjid, status, note, sel.user)
+            except SafetyError as exc:
+                auth.refusal(exc)
+            else:
+                data.after_write()
+                auth.flash("success", f"Review saved: {status}, by {sel.user.name}.")
+                st.rerun()
 
 st.markdown("#### History")
 history = patient.audit_history(profile.audit)

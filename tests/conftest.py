@@ -17,3 +17,30 @@ def demo_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "safety.duckdb"
     demo.build_demo(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def payload_db(tmp_path_factory) -> Path:
+    """The demo after an AE delivery whose terms are ``payloads.PAYLOADS``: every AE of
+    PAYLOAD_SUBJECT (her SAE is a DLT candidate) and the other SAEs (so alerts carry them).
+    Treat as read-only."""
+    import people
+    from payloads import PAYLOAD_SUBJECT, PAYLOADS
+
+    from safety import pipeline
+    from safety.demo.live import LiveFeed
+
+    folder = tmp_path_factory.mktemp("payload")
+    db = folder / "safety.duckdb"
+    pipeline.build_demo(db)  # with the alert baseline: the delivery's SAEs are news
+    ae = LiveFeed().exports()["AE"]
+    hers = list(ae.index[ae["USUBJID"] == PAYLOAD_SUBJECT])  # every payload on her page ...
+    others = [i for i in ae.index[ae["AESER"] == "Y"] if i not in hers]  # ... and in alerts
+    for i, row in enumerate(hers):
+        ae.loc[row, ["AETERM", "AEDECOD"]] = PAYLOADS[i % len(PAYLOADS)]
+    for i, row in enumerate(others):
+        ae.loc[row, ["AETERM", "AEDECOD"]] = PAYLOADS[-1 - i]
+    ae.to_csv(folder / "ae.csv", index=False)
+    delivery = pipeline.deliver_paths([folder / "ae.csv"], db=db, user=people.DATA_MANAGER)
+    assert [r.status for r in delivery.results] == ["loaded"], delivery.results
+    return db

@@ -14,13 +14,13 @@ import json
 from datetime import date
 
 import pandas as pd
+import people
 import pytest
 
 from safety import store
 from safety.config import parse_study_config
 from safety.demo import generator as demo
 from safety.errors import AdjudicationError
-from safety.monitor import adjudication
 from safety.monitor.decisions import decision_history
 from safety.monitor.status import study_status
 from safety.store import queries
@@ -67,9 +67,9 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
     assert (before.dlts, before.evaluable) == (1, 8)
     assert before.reason.startswith("What BOIN would say at this dose: 1 DLT in 8 at dose level 2")
 
-    done = adjudication.adjudicate(
+    done = people.adjudicate(
         db, STUDY, usubjid, "adverse_event", seq, "rejected",
-        "Endometritis present at the screening hysteroscopy", "dr.monitor",
+        "Endometritis present at the screening hysteroscopy",
     )  # fmt: skip
 
     after = _cohort(_status(db), "MED")
@@ -78,19 +78,25 @@ def test_1_rejecting_the_med_dlt_changes_its_count_reason_and_is_audited(db):
     events = _events(db)
     rejected = events[(events["usubjid"] == usubjid) & (events["source_seq"] == seq)]
     assert rejected["dlt_status"].tolist() == ["rejected"]
-    assert rejected["decided_by"].tolist() == ["dr.monitor"]
+    assert rejected["decided_by"].tolist() == ["sam"]
+    # the signature is shown with the act: name, id, time (UTC) and meaning (21 CFR 11.50)
+    assert rejected["signature"].str.fullmatch(
+        r"Sam Safety \(sam\), \d{4}-\d\d-\d\d \d\d:\d\d UTC: I confirm this event is not a DLT"
+    ).all()
     with store.read_connection(db) as con:
         audit = queries.database.audit_entries(con, STUDY, "dlt.")
     assert len(audit) == 1
     entry = audit.iloc[0]
     assert (entry["actor"], entry["action"], entry["usubjid"]) == (
-        "dr.monitor", "dlt.reject", usubjid,
+        "sam", "dlt.reject", usubjid,
     )  # fmt: skip
     detail = json.loads(entry["detail"])
     assert detail["reason"] == "Endometritis present at the screening hysteroscopy"
     assert detail["previous_status"] == "candidate"
     assert detail["term"] == "Endometritis"
     assert detail["adjudication_id"] == done.adjudication_id
+    assert detail["signature"]["meaning"] == "I confirm this event is not a DLT"
+    assert detail["signature"]["method"] == "signature password"
     assert entry["logged_at"] == pd.Timestamp(done.decided_at)
 
 
@@ -105,9 +111,9 @@ def test_2_rejecting_a_high_dlt_changes_the_decision(db):
     high = events[events["cohort_id"] == "HIGH"]
     # the HIGH woman with a single DLT event (the other also has a lab DLT: perihepatitis)
     single = high.groupby("usubjid").filter(lambda g: len(g) == 1).iloc[0]
-    adjudication.adjudicate(
+    people.adjudicate(
         db, STUDY, single["usubjid"], single["source"], int(single["source_seq"]),
-        "rejected", "Reaction to the premedication on review, not to the cells", "dr.m",
+        "rejected", "Reaction to the premedication on review, not to the cells",
     )  # fmt: skip
     after = _status(db)
     high = _cohort(after, "HIGH")
@@ -119,8 +125,9 @@ def test_2_rejecting_a_high_dlt_changes_the_decision(db):
 
 def test_3_confirming_keeps_the_count_and_a_later_decision_wins(db):
     usubjid, seq = _candidate(db, "MED")
-    adjudication.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "first look", "a")
-    adjudication.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "confirmed", "second look", "b")
+    people.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "first look")
+    people.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "confirmed", "second look",
+                      people.INVESTIGATOR)  # fmt: skip
     assert _cohort(_status(db), "MED").dlts == 1
     events = _events(db)
     row = events[(events["usubjid"] == usubjid) & (events["source_seq"] == seq)].iloc[0]
@@ -136,17 +143,16 @@ def test_4_adding_a_dlt_counts_it_from_its_onset_and_it_can_be_withdrawn(db):
         states = queries.dlt.subject_dlt_states(con, _config(db).study_id, CUTOFF)
     low = states[states["cohort_id"] == "LOW"].iloc[0]
     onset = (pd.Timestamp(low["first_dose_date"]) + pd.Timedelta(days=3)).date()
-    added = adjudication.adjudicate(
+    added = people.adjudicate(
         db, STUDY, low["usubjid"], "manual", None, "added", "Investigator: grade 3 bleeding",
-        "dr.a", onset_date=onset, description="Uterine haemorrhage grade 3",
+        onset_date=onset, description="Uterine haemorrhage grade 3",
     )  # fmt: skip
     assert _cohort(_status(db), "LOW").dlts == 1
     with store.read_connection(db) as con:  # not yet at a cut-off before the onset
         earlier = study_status(con, _config(db), onset - pd.Timedelta(days=1))
     assert _cohort(earlier, "LOW").dlts == 0
-    adjudication.adjudicate(
+    people.adjudicate(
         db, STUDY, low["usubjid"], "manual", added.source_seq, "rejected", "entered in error",
-        "dr.b",
     )  # fmt: skip
     assert _cohort(_status(db), "LOW").dlts == 0
     events = _events(db)
@@ -163,19 +169,17 @@ def test_4_adding_a_dlt_counts_it_from_its_onset_and_it_can_be_withdrawn(db):
         ({"decision": "maybe"}, "decision must be one of"),
         ({"source_seq": 999}, "is not a DLT candidate"),
         ({"usubjid": "NOBODY"}, "no subject"),
-        ({"actor": " "}, "name of the person"),
     ],
 )
 def test_5_bad_adjudications_are_refused_and_nothing_is_written(db, kwargs, message):
     usubjid, seq = _candidate(db, "MED")
     args = {
         "usubjid": usubjid, "source_seq": seq, "decision": "rejected", "reason": "why",
-        "actor": "dr.x",
     } | kwargs  # fmt: skip
     with pytest.raises(AdjudicationError, match=message):
-        adjudication.adjudicate(
+        people.adjudicate(
             db, STUDY, args["usubjid"], "adverse_event", args["source_seq"], args["decision"],
-            args["reason"], args["actor"],
+            args["reason"],
         )  # fmt: skip
     with store.read_connection(db) as con:
         assert queries.dlt.adjudications(con, STUDY).empty
@@ -185,12 +189,12 @@ def test_5_bad_adjudications_are_refused_and_nothing_is_written(db, kwargs, mess
 def test_6_an_addition_needs_onset_and_description(db):
     usubjid, _ = _candidate(db, "MED")
     with pytest.raises(AdjudicationError, match="onset date and a description"):
-        adjudication.adjudicate(db, STUDY, usubjid, "manual", None, "added", "why", "dr.x")
+        people.adjudicate(db, STUDY, usubjid, "manual", None, "added", "why")
 
 
 def test_7_adjudicated_by_shows_the_decision_as_it_was_known_then(db):
     usubjid, seq = _candidate(db, "MED")
-    done = adjudication.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "why", "dr.x")
+    done = people.adjudicate(db, STUDY, usubjid, "adverse_event", seq, "rejected", "why")
     with store.read_connection(db) as con:
         then = study_status(
             con, _config(db), CUTOFF, adjudicated_by=done.decided_at - pd.Timedelta(seconds=1)

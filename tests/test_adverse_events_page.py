@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import people
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -27,8 +28,7 @@ HIGH = "High dose (N=6)"
 @pytest.fixture
 def page(demo_db, monkeypatch) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(demo_db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=60))
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception

@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pandas as pd
+import people
 import pytest
 
 from safety import store
@@ -226,7 +227,7 @@ def test_6_first_evaluation_is_baseline_then_once_per_new_batch(db, tmp_path):
     inbox.mkdir()
     for _ in range(6):
         feed_.advance()
-        ingest_paths(feed_.write(inbox), db=db)
+        ingest_paths(feed_.write(inbox), db=db, user=people.DATA_MANAGER)
         for f in inbox.iterdir():
             f.unlink()
     raised = alerts.refresh_alerts(db)
@@ -251,17 +252,19 @@ def test_7_acknowledge_round_trip_to_the_audit_log(db):
         )
         ids = [int(i) for i in queries.alerts.alert_feed(con, STUDY)["alert_id"][:2]]
     with pytest.raises(AlertError, match="comment"):
-        alerts.acknowledge_alerts(db, ids, "dr.safety", "   ")
-    assert alerts.acknowledge_alerts(db, ids, "dr.safety", "Reviewed with the PI") == sorted(ids)
-    assert alerts.acknowledge_alerts(db, ids, "someone.else", "again") == []  # first one stands
+        people.acknowledge(db, ids, "   ")
+    assert people.acknowledge(db, ids, "Reviewed with the PI") == sorted(ids)
+    assert people.acknowledge(db, ids, "again") == []  # the first acknowledgement stands
     with store.read_connection(db) as con:
         feed = queries.alerts.alert_feed(con, STUDY).set_index("alert_id")
         log = con.execute(
             "SELECT actor, study_id, detail FROM audit_log WHERE action = 'alert.acknowledge'"
         ).fetchall()
         counts = queries.alerts.unacknowledged_alert_counts(con)
-    assert feed.loc[ids, "acknowledged_by"].tolist() == ["dr.safety", "dr.safety"]
+    assert feed.loc[ids, "acknowledged_by"].tolist() == ["sam", "sam"]
+    assert feed.loc[ids, "ack_signature"].str.endswith(
+        "UTC: I have reviewed this alert and acknowledge it").all()
     assert feed.loc[ids, "ack_comment"].tolist() == ["Reviewed with the PI"] * 2
     assert sorted(json.loads(d)["alert_id"] for _, _, d in log) == sorted(ids)
-    assert {(a, s) for a, s, _ in log} == {("dr.safety", STUDY)}
+    assert {(a, s) for a, s, _ in log} == {("sam", STUDY)}
     assert counts["alerts"].sum() == len(feed) - 2

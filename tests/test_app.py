@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import people
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -24,8 +25,7 @@ PAGES = [
 @pytest.fixture
 def app(demo_db, monkeypatch) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(demo_db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    return AppTest.from_file(APP, default_timeout=60)
+    return people.signed_in(AppTest.from_file(APP, default_timeout=60))
 
 
 def test_dashboard_opens_on_the_overview(app):
@@ -76,7 +76,34 @@ def test_earlier_cutoff_shows_fewer_treated(app):
 def test_missing_database_is_built_on_first_run(tmp_path, monkeypatch):
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("SAFETY_DB", str(db))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     assert not at.exception, at.exception
     assert db.exists()
     assert at.title[0].value == "Overview"
+
+
+def test_the_users_and_roles_page_is_the_administrator_s(demo_db, monkeypatch):
+    monkeypatch.setenv("SAFETY_DB", str(demo_db))
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=60), people.ADMIN).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Users and roles"  # her only page: no clinical data
+    matrix = at.dataframe[0].value.set_index("Action")
+    assert matrix.loc["sign off DSMB reports (report.sign)", "safety officer"] == "✓"
+    assert matrix.loc["see results by cohort (closed data) (view.closed)", "sponsor / study team"] == ""
+    assert any("audit trail intact" in s.value for s in at.success)
+
+
+def test_a_sponsor_never_gets_a_number_by_cohort_on_any_of_her_pages(demo_db, monkeypatch):
+    monkeypatch.setenv("SAFETY_DB", str(demo_db))
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=60), people.SPONSOR).run()
+    labels = ("Low dose", "Medium dose", "High dose", "LOW", "MED", "HIGH")
+    for page in ("pages/overview.py", "pages/reports.py"):  # her menu (tests/browser: sign-in)
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        shown = [str(getattr(e, "value", "")) for kind in ("markdown", "caption", "info",
+                 "metric", "subheader") for e in at.get(kind)]  # fmt: skip
+        shown += [d.value.to_csv() for d in at.dataframe]
+        shown += [c.proto.spec for c in at.get("plotly_chart")]
+        found = [lb for lb in labels if any(lb in text for text in shown)]
+        assert found == [], (page, found)
+    assert not any("Alerts:" in p.proto.label for p in at.get("page_link"))  # no alert feed

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import people
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -413,7 +414,7 @@ def test_every_pilot_lab_row_has_a_grade_or_a_reason_and_hgb_is_graded(tmp_path)
     db = tmp_path / "pilot.duckdb"
     with store.new_database(db):
         pass
-    ingest.ingest_paths([PILOT / f"{d}.csv" for d in ("dm", "ex", "lb")], db=db, actor="pytest")
+    ingest.ingest_paths([PILOT / f"{d}.csv" for d in ("dm", "ex", "lb")], db=db, user=people.DATA_MANAGER)
     with store.read_connection(db) as c:
         rows, missing, hgb_graded = c.execute(
             """SELECT count(*),

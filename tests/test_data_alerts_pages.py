@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import people
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -27,7 +28,7 @@ def demo_and_pilot_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("pilot") / "safety.duckdb"
     demo.build_demo(db)
     alerts.refresh_alerts(db)  # baseline
-    results = ingest_paths([PILOT], db=db, actor="pytest")
+    results = ingest_paths([PILOT], db=db, user=people.DATA_MANAGER)
     assert {r.status for r in results} == {"loaded"}, [r.reason for r in results]
     alerts.refresh_alerts(db)  # the pilot's first evaluation: its baseline
     return db
@@ -53,8 +54,7 @@ def _frame(at: AppTest, column: str):
 
 def _app(db: Path, monkeypatch) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    return AppTest.from_file(APP, default_timeout=120)
+    return people.signed_in(AppTest.from_file(APP, default_timeout=120))
 
 
 def test_pilot_is_a_second_study_in_the_picker(demo_and_pilot_db, monkeypatch):
@@ -98,11 +98,11 @@ def test_data_page_shows_ledger_counts_and_changes(demo_and_pilot_db, monkeypatc
 def test_data_page_quarantine_browser_filters_and_shows_the_raw_record(tmp_path, monkeypatch):
     db = tmp_path / "q.duckdb"
     demo.build_demo(db)
-    ingest_paths([PILOT / "dm.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv"], db=db, user=people.DATA_MANAGER)
     ae = (PILOT / "ae.csv").read_text().splitlines()
     bad = ae[1].replace("01-701-1015", "01-999-9999")  # a subject not in DM
     (tmp_path / "ae.csv").write_text("\n".join([ae[0], bad, *ae[2:6]]) + "\n")
-    ingest_paths([tmp_path / "ae.csv"], db=db)
+    ingest_paths([tmp_path / "ae.csv"], db=db, user=people.DATA_MANAGER)
     at = _app(db, monkeypatch)
     at.query_params["study"] = PILOT_STUDY
     at.run()
@@ -132,7 +132,7 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     db = tmp_path / "ack.duckdb"
     demo.build_demo(db)
     alerts.refresh_alerts(db)
-    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
     alerts.refresh_alerts(db)  # the pilot's baseline: nothing open
     with store.write_connection(db) as con:  # an alert as refresh_alerts stores it
         queries.database.insert_frame(con, "alert", _one_alert())
@@ -147,7 +147,8 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     pick = next(m for m in at.multiselect if m.label.startswith("Alerts to acknowledge"))
     pick.select(int(table["alert_id"].iloc[0]))
     at.text_area(key="ack_comment").input("Seen; site called, patient admitted.")
-    at.button[0].click().run()
+    at.text_input(key="ack_password").input(people.SIGNATURE_PASSWORD)
+    next(b for b in at.button if b.label == "Sign and acknowledge").click().run()
     assert not at.exception, at.exception
     assert any("Acknowledged 1 alert" in s.value for s in at.success)
     with store.read_connection(db) as con:
@@ -156,9 +157,10 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
             "SELECT actor, action, detail FROM audit_log WHERE action = 'alert.acknowledge'"
         ).fetchall()
     row = feed[feed["alert_key"] == "sae|NCT04232592-01-099|Endometritis|2021-01-20"].iloc[0]
-    assert row["acknowledged_by"] == "apptest"
+    assert row["acknowledged_by"] == "sam"
+    assert row["ack_signature"].startswith("Sam Safety (sam), ")
     assert row["ack_comment"] == "Seen; site called, patient admitted."
-    assert entry[0][:2] == ("apptest", "alert.acknowledge")
+    assert entry[0][:2] == ("sam", "alert.acknowledge")
     assert json.loads(entry[0][2])["comment"] == "Seen; site called, patient admitted."
     assert "Alerts: 0 unacknowledged" in at.get("page_link")[0].proto.label
 
@@ -201,7 +203,7 @@ def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatc
     inbox.mkdir()
     for _ in range(3):
         feed.advance()
-        ingest_paths(feed.write(inbox), db=db)
+        ingest_paths(feed.write(inbox), db=db, user=people.DATA_MANAGER)
     time.sleep(2.1)  # data.data_version is cached for 2 s
     at.run()  # what the auto-refresh does when the data version changes
     assert not at.exception, at.exception

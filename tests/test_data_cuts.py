@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import people
 
 from safety import store
 from safety.ingest import ingest_paths
@@ -19,7 +20,7 @@ def test_cumulative_dm_and_ae_deliveries_are_counted_once(tmp_path):
     db = tmp_path / "cuts.duckdb"
     with store.new_database(db):
         pass
-    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
     # The next EDC export is cumulative: the same records, one AE more (a copy of the last one
     # with a new sequence number), so both files differ in content from the first delivery.
     ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False)
@@ -27,7 +28,7 @@ def test_cumulative_dm_and_ae_deliveries_are_counted_once(tmp_path):
     pd.concat([ae, extra]).to_csv(tmp_path / "ae.csv", index=False)
     dm = pd.read_csv(PILOT / "dm.csv", dtype=str, keep_default_na=False)
     dm.to_csv(tmp_path / "dm.csv", index=False, lineterminator="\r\n")  # new bytes, same rows
-    results = ingest_paths([tmp_path / "dm.csv", tmp_path / "ae.csv"], db=db)
+    results = ingest_paths([tmp_path / "dm.csv", tmp_path / "ae.csv"], db=db, user=people.DATA_MANAGER)
     assert [r.status for r in results] == ["loaded", "loaded"]
 
     with store.read_connection(db) as con:
@@ -46,7 +47,7 @@ def test_ae_delivered_before_any_dm_is_quarantined_not_a_crash(tmp_path):
         pass
     ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False).head(3)
     ae.to_csv(tmp_path / "ae.csv", index=False)
-    (result,) = ingest_paths([tmp_path / "ae.csv"], db=db, study_id="CDISCPILOT01")
+    (result,) = ingest_paths([tmp_path / "ae.csv"], db=db, study_id="CDISCPILOT01", user=people.DATA_MANAGER)
     assert (result.status, result.rows_in, result.rows_quarantined) == ("rejected", 3, 3)
     with store.read_connection(db) as con:
         reasons = con.execute("SELECT reason FROM quarantine ORDER BY row_number").fetchall()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import people
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -20,8 +21,7 @@ PAGE = "pages/escalation.py"
 
 def _open(db, monkeypatch) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(db))
-    monkeypatch.setenv("SAFETY_USER", "apptest-monitor")
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     return at
@@ -106,7 +106,7 @@ def test_4_an_empty_reason_is_refused_with_a_message(writable):
     at.text_area(key="adj_reason").set_value("   ")
     at.button(key="adj_submit").click().run()
     assert not at.exception, at.exception
-    assert any("reason is required" in e.value for e in at.error)
+    assert any("reason: it is required" in e.value for e in at.error)
     with store.read_connection(db) as con:
         assert queries.dlt.adjudications(con, "NCT04232592").empty
 
@@ -118,6 +118,7 @@ def test_5_with_a_reason_the_rejection_is_written_and_audited(writable):
     events.set_value(_option(at, med))
     at.radio(key="adj_decision").set_value("rejected")
     at.text_area(key="adj_reason").set_value("Endometritis present before the injection")
+    at.text_input(key="adj_password").set_value(people.SIGNATURE_PASSWORD)
     at.button(key="adj_submit").click().run()
     assert not at.exception, at.exception
     assert not at.error
@@ -128,7 +129,9 @@ def test_5_with_a_reason_the_rejection_is_written_and_audited(writable):
     with store.read_connection(db) as con:
         audit = queries.database.audit_entries(con, "NCT04232592", "dlt.")
     assert audit["action"].tolist() == ["dlt.reject"]
-    assert audit["actor"].tolist() == ["apptest-monitor"]
+    assert audit["actor"].tolist() == ["sam"]
+    log = _frame(at, "decision", "signature")  # the adjudication log shows the signature
+    assert log["signature"].iloc[0].endswith("UTC: I confirm this event is not a DLT")
     assert json.loads(audit["detail"].iloc[0])["reason"] == (
         "Endometritis present before the injection"
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import people
 import pytest
 from click.testing import CliRunner
 from pandas.testing import assert_frame_equal
@@ -37,7 +38,7 @@ def empty_db(path: Path) -> Path:
 def pilot_db(tmp_path_factory) -> tuple[Path, list]:
     """A database with the whole pilot loaded from CSV (loaded once per session)."""
     db = empty_db(tmp_path_factory.mktemp("pilot") / "pilot.duckdb")
-    return db, ingest_paths(PILOT_CSV, db=db, actor="pytest")
+    return db, ingest_paths(PILOT_CSV, db=db, user=people.DATA_MANAGER)
 
 
 @pytest.fixture()
@@ -182,7 +183,7 @@ def _table_rows(db: Path, table: str, batch_id: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("other", ["ae.xpt", "ae.json"])
 def test_ae_xpt_and_dataset_json_give_the_same_rows_as_csv(pilot_copy, other):
-    result = ingest_paths([PILOT / other], db=pilot_copy)[0]
+    result = ingest_paths([PILOT / other], db=pilot_copy, user=people.DATA_MANAGER)[0]
     assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 1191, 0)
     csv_batch = sql(pilot_copy, "SELECT batch_id FROM ingest_batch WHERE file_name = 'ae.csv'")
     assert_frame_equal(_table_rows(pilot_copy, "adverse_event", result.batch_id),
@@ -210,7 +211,7 @@ def test_xpt_gives_the_same_rows_as_csv(tmp_path, stem):
         files = [PILOT / f"dm.{fmt if stem == 'dm' else 'csv'}"]
         if stem != "dm":
             files.append(PILOT / f"{stem}.{fmt}")
-        results = ingest_paths(files, db=db)
+        results = ingest_paths(files, db=db, user=people.DATA_MANAGER)
         assert all(r.status == "loaded" and r.rows_quarantined == 0 for r in results), results
         dbs[fmt] = (db, results[-1].batch_id)
     table = {"dm": "subject", "ex": "exposure"}[stem]
@@ -226,7 +227,7 @@ def test_xpt_gives_the_same_rows_as_csv(tmp_path, stem):
 def test_parquet_gives_the_same_rows_as_csv(pilot_copy, tmp_path):
     frame = pd.read_csv(PILOT / "vs.csv", dtype=str, keep_default_na=False)
     frame.to_parquet(tmp_path / "vs.parquet")
-    result = ingest_paths([tmp_path / "vs.parquet"], db=pilot_copy)[0]
+    result = ingest_paths([tmp_path / "vs.parquet"], db=pilot_copy, user=people.DATA_MANAGER)[0]
     assert (result.status, result.rows_loaded) == ("loaded", 29643)
     with store.read_connection(pilot_copy) as con:
         changes = queries.ingest.cut_changes(con, STUDY, "VS")
@@ -237,7 +238,7 @@ def test_parquet_gives_the_same_rows_as_csv(pilot_copy, tmp_path):
 
 def test_second_run_is_a_duplicate_and_adds_nothing(pilot_copy):
     before = sql(pilot_copy, "SELECT count(*) FROM ingest_batch")
-    results = ingest_paths(PILOT_CSV, db=pilot_copy)
+    results = ingest_paths(PILOT_CSV, db=pilot_copy, user=people.DATA_MANAGER)
     assert {r.status for r in results} == {"duplicate"}
     assert all(r.rows_in == r.rows_loaded + r.rows_quarantined == 0 for r in results)
     assert sql(pilot_copy, "SELECT count(*) FROM ingest_batch") == before
@@ -248,7 +249,7 @@ def test_new_cumulative_delivery_replaces_current_and_keeps_the_earlier_cut(pilo
     new = pd.concat([ae.iloc[1:], ae.iloc[[0]].assign(AESEQ="999", AEDECOD="HEADACHE")])
     new.loc[new.index[5], "AESEV"] = "SEVERE"  # one changed record
     new.to_csv(tmp_path / "ae_cut2.csv", index=False)
-    result = ingest_paths([tmp_path / "ae_cut2.csv"], db=pilot_copy)[0]
+    result = ingest_paths([tmp_path / "ae_cut2.csv"], db=pilot_copy, user=people.DATA_MANAGER)[0]
     assert result.status == "loaded" and len(result.superseded) == 1
     assert sql(pilot_copy, "SELECT count(*) FROM current_adverse_event") == [(1191,)]
     # the earlier cut is still reachable by its batch id
@@ -265,11 +266,11 @@ def test_new_cumulative_delivery_replaces_current_and_keeps_the_earlier_cut(pilo
 
 def test_ingest_bytes_upload(pilot_copy):
     data = (PILOT / "ae.json").read_bytes()
-    result = ingest_bytes("upload/ae.json", data, db=pilot_copy, actor="uploader")
+    result = ingest_bytes("upload/ae.json", data, db=pilot_copy, user=people.DATA_MANAGER)
     assert (result.file, result.status, result.rows_loaded) == ("ae.json", "loaded", 1191)
     assert sql(pilot_copy, "SELECT loaded_by FROM ingest_batch WHERE batch_id = $b",
-               {"b": result.batch_id}) == [("uploader",)]
-    again = ingest_bytes("ae.json", data, db=pilot_copy)
+               {"b": result.batch_id}) == [("dan",)]  # the data manager
+    again = ingest_bytes("ae.json", data, db=pilot_copy, user=people.DATA_MANAGER)
     assert again.status == "duplicate"
 
 
@@ -315,7 +316,7 @@ def test_cli_creates_a_missing_database_and_says_so(tmp_path):
 def test_database_unchanged_by_rejected_file(tmp_path):
     db = empty_db(tmp_path / "x.duckdb")
     data = (PILOT / "dm.csv").read_bytes()
-    result = ingest_bytes("dm.csv", data[: len(data) // 2] + b'"unterminated', db=db)
+    result = ingest_bytes("dm.csv", data[: len(data) // 2] + b'"unterminated', db=db, user=people.DATA_MANAGER)
     assert result.status == "rejected"
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ingest_batch").fetchall() == [(0,)]

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import people
 import pytest
 
 from safety import store
@@ -88,9 +89,9 @@ def test_reader_process_never_fails_nor_sees_half_a_batch(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.0)  # the reader is looping before the first write
-        results = ingest_paths([PILOT / "dm.csv", PILOT / "lb.csv"], db=db)
-        results += ingest_paths([tmp_path / "lb_cut2.csv", PILOT / "vs.csv"], db=db)
-        results += ingest_paths([PILOT / "lb.csv"], db=db)  # duplicate of cut 1: no-op
+        results = ingest_paths([PILOT / "dm.csv", PILOT / "lb.csv"], db=db, user=people.DATA_MANAGER)
+        results += ingest_paths([tmp_path / "lb_cut2.csv", PILOT / "vs.csv"], db=db, user=people.DATA_MANAGER)
+        results += ingest_paths([PILOT / "lb.csv"], db=db, user=people.DATA_MANAGER)  # duplicate of cut 1: no-op
         time.sleep(0.5)
     finally:
         stop.touch()
@@ -105,6 +106,7 @@ def test_reader_process_never_fails_nor_sees_half_a_batch(tmp_path):
 
 KILL_INSIDE_TRANSACTION = textwrap.dedent("""
     import os, signal, sys
+    from safety.access import command_line_user
     from safety.store import queries
     from safety.ingest import ingest_paths
     real_insert = queries.database.insert_frame
@@ -114,26 +116,27 @@ KILL_INSIDE_TRANSACTION = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         return n
     queries.database.insert_frame = insert_then_die
-    ingest_paths(sys.argv[2:], db=sys.argv[1])
+    ingest_paths(sys.argv[2:], db=sys.argv[1], user=command_line_user())
 """)
 
 
 def test_sigkill_inside_the_transaction_leaves_the_database_as_before(tmp_path):
     db = new_db(tmp_path / "k.duckdb")
-    ingest_paths([PILOT / "dm.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv"], db=db, user=people.DATA_MANAGER)
     before = consistent(db)
     child = subprocess.run([sys.executable, "-c", KILL_INSIDE_TRANSACTION, str(db),
                             str(PILOT / "lb.csv")], capture_output=True, text=True, timeout=120)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert consistent(db) == before == {"DM": 306, "LB": 0, "VS": 0, "AE": 0}
     # and the database still takes the delivery afterwards
-    assert ingest_paths([PILOT / "lb.csv"], db=db)[0].rows_loaded == 59_580
+    assert ingest_paths([PILOT / "lb.csv"], db=db, user=people.DATA_MANAGER)[0].rows_loaded == 59_580
     assert consistent(db)["LB"] == 59_580
 
 
 KILL_FILES = [str(PILOT / f) for f in ("dm.csv", "lb.csv", "vs.csv", "ae.csv")]
 INGEST = ("import sys; from safety.ingest import ingest_paths; "
-          "ingest_paths(sys.argv[2:], db=sys.argv[1])")
+          "from safety.access import command_line_user; "
+          "ingest_paths(sys.argv[2:], db=sys.argv[1], user=command_line_user())")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import people
 import pytest
 from pandas.testing import assert_frame_equal
 
@@ -31,7 +32,7 @@ def dm_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("dm") / "dm.duckdb"
     with store.new_database(db):
         pass
-    assert ingest_paths([PILOT / "dm.csv"], db=db)[0].status == "loaded"
+    assert ingest_paths([PILOT / "dm.csv"], db=db, user=people.DATA_MANAGER)[0].status == "loaded"
     return db
 
 
@@ -48,7 +49,7 @@ def ae_rows(n: int = 10) -> pd.DataFrame:
 
 def load_csv(frame: pd.DataFrame, path: Path, db: Path):
     frame.to_csv(path, index=False)
-    result = ingest_paths([path], db=db)[0]
+    result = ingest_paths([path], db=db, user=people.DATA_MANAGER)[0]
     assert result.rows_in == result.rows_loaded + result.rows_quarantined
     return result
 
@@ -227,7 +228,7 @@ def _craft(tmp_path: Path, name: str, data: bytes) -> Path:
 ])
 def test_unreadable_file_is_rejected_and_changes_nothing(db, tmp_path, name, make, expected):
     before = (PILOT.stat(), batches(db), db.read_bytes())
-    result = ingest_paths([_craft(tmp_path, name, make())], db=db)[0]
+    result = ingest_paths([_craft(tmp_path, name, make())], db=db, user=people.DATA_MANAGER)[0]
     assert result.status == "rejected" and expected in result.reason, result.reason
     assert "\n" not in result.reason and "secret" not in result.reason  # never the content
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (0, 0, 0)

@@ -138,23 +138,13 @@ def test_lab_dlt_respects_the_protocol_grade_and_window(tiny):
 
 
 def test_lab_dlt_can_be_rejected_by_adjudication(tiny):
-    with store.write_connection(tiny) as con:
-        queries.database.insert_frame(
-            con,
-            "dlt_adjudication",
-            pd.DataFrame(
-                {
-                    "study_id": ["T"],
-                    "usubjid": ["IN"],
-                    "source": ["lab"],
-                    "source_seq": [2],
-                    "decision": ["rejected"],
-                    "reason": ["haemolysed sample, repeat normal"],
-                    "decided_by": ["pytest"],
-                    "decided_at": [pd.Timestamp("2024-03-12 10:00")],
-                }
-            ),
-        )
+    with store.write_connection(tiny) as con:  # the rule only, straight to the store (the
+        # signed write path is tests/test_adjudication.py)
+        queries.dlt.record_adjudication(
+            con, study_id="T", usubjid="IN", source="lab", source_seq=2, decision="rejected",
+            reason="haemolysed sample, repeat normal", decided_by="pytest",
+            decided_at=pd.Timestamp("2024-03-12 10:00").to_pydatetime(), signature_id=1,
+        )  # fmt: skip
     with store.read_connection(tiny) as con:
         events = queries.dlt.dlt_events(con, "T", CUTOFF)
         states = queries.dlt.subject_dlt_states(con, "T", CUTOFF).set_index("usubjid")

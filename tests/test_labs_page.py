@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import people
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,8 +15,7 @@ APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 @pytest.fixture
 def labs_page(demo_db, monkeypatch) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(demo_db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=120))
     at.run()
     at.switch_page("pages/labs.py").run()
     assert not at.exception, at.exception

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import people
 from click.testing import CliRunner
 
 from safety import store
@@ -45,7 +46,7 @@ def test_2_first_delivery_restates_the_demo_and_supersedes_its_batches(tmp_path)
     feed.advance()  # 2021-01-16: nobody dosed yet
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    results = ingest_paths(feed.write(inbox), db=db)
+    results = ingest_paths(feed.write(inbox), db=db, user=people.DATA_MANAGER)
     assert sorted((r.domain, r.status, r.rows_quarantined) for r in results) == [
         ("AE", "loaded", 0),
         ("DM", "loaded", 0),
@@ -75,7 +76,7 @@ def test_3_the_screening_women_get_dosed_and_later_cuts_show_only_the_news(tmp_p
     inbox.mkdir()
     for _ in range(10):
         feed.advance()
-        ingest_paths(feed.write(inbox), db=db)
+        ingest_paths(feed.write(inbox), db=db, user=people.DATA_MANAGER)
         for f in inbox.iterdir():
             f.unlink()
     with store.read_connection(db) as con:

@@ -8,13 +8,14 @@ from datetime import date
 
 import duckdb
 import pandas as pd
+import people
 import pytest
 
 from safety import charts, store
 from safety.config import parse_study_config
 from safety.demo import generator as demo
 from safety.demo import scenario
-from safety.errors import ReviewError
+from safety.errors import AccessDenied, ReviewError
 from safety.monitor import narrative, patient
 from safety.store import queries
 
@@ -181,8 +182,9 @@ def test_6_review_round_trip_with_audit(tmp_path):
     db = tmp_path / "safety.duckdb"
     demo.build_demo(db)
     usubjid = "NCT04232592-01-026"
-    first = patient.record_review(db, STUDY, usubjid, "needs follow-up", " Ask for labs ", "dr a")
-    second = patient.record_review(db, STUDY, usubjid, "reviewed", "", "dr b")
+    first = patient.record_review(db, STUDY, usubjid, "needs follow-up", " Ask for labs ",
+                                  people.INVESTIGATOR)  # fmt: skip
+    second = patient.record_review(db, STUDY, usubjid, "reviewed", "", people.SAFETY_OFFICER)
     assert second > first
     with store.read_connection(db) as c:
         reviews = queries.patient.subject_reviews(c, STUDY, usubjid)
@@ -191,7 +193,7 @@ def test_6_review_round_trip_with_audit(tmp_path):
     assert reviews["status"].tolist() == ["reviewed", "needs follow-up"]
     assert reviews["note"].isna().tolist() == [True, False]  # blank note stored as NULL
     assert reviews["note"].iloc[1] == "Ask for labs"
-    assert reviews["reviewed_by"].tolist() == ["dr b", "dr a"]
+    assert reviews["reviewed_by"].tolist() == ["sam", "ines"]
     assert audit["action"].tolist() == ["review.record", "review.record"]
     detail = json.loads(audit["detail"].iloc[0])
     assert (detail["status"], detail["previous"]) == ("reviewed", "needs follow-up")
@@ -199,11 +201,11 @@ def test_6_review_round_trip_with_audit(tmp_path):
     assert pd.isna(roster.loc["NCT04232592-01-001", "review_status"])
 
     with pytest.raises(ReviewError, match="status must be one of"):
-        patient.record_review(db, STUDY, usubjid, "fine", None, "dr a")
+        patient.record_review(db, STUDY, usubjid, "fine", None, people.SAFETY_OFFICER)
     with pytest.raises(ReviewError, match="no subject"):
-        patient.record_review(db, STUDY, "NOBODY", "reviewed", None, "dr a")
-    with pytest.raises(ReviewError, match="reviewer"):
-        patient.record_review(db, STUDY, usubjid, "reviewed", None, " ")
+        patient.record_review(db, STUDY, "NOBODY", "reviewed", None, people.SAFETY_OFFICER)
+    with pytest.raises(AccessDenied, match="Iris Investigator .* site 01 .your sites: 02"):
+        patient.record_review(db, STUDY, usubjid, "reviewed", None, people.OTHER_INVESTIGATOR)
     with store.read_connection(db) as c:  # nothing half-written by the refusals
         assert len(queries.patient.subject_reviews(c, STUDY, usubjid)) == 2
 

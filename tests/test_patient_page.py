@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import people
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -19,8 +20,7 @@ HIGH_DLT = "NCT04232592-01-026"  # HIGH #4: pelvic inflammatory disease, grade 3
 
 def _open(db: Path, monkeypatch, **params: str) -> AppTest:
     monkeypatch.setenv("SAFETY_DB", str(db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=60))
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
@@ -133,8 +133,10 @@ def test_4_previous_and_next_stay_within_the_cohort(demo_db, monkeypatch):
 
 def _adjudication_form(at: AppTest, usubjid: str, seq: int) -> tuple:
     key = f"adjudicate_{usubjid}_adverse_event_{seq}"
-    submit = next(b for b in at.button if b.label == "Record adjudication" and key in b.form_id)
-    return at.radio(key=f"{key}_decision"), at.text_area(key=f"{key}_reason"), submit
+    submit = next(b for b in at.button
+                  if b.label == "Sign and record adjudication" and key in b.form_id)  # fmt: skip
+    return (at.radio(key=f"{key}_decision"), at.text_area(key=f"{key}_reason"),
+            at.text_input(key=f"{key}_password"), submit)  # fmt: skip
 
 
 def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, monkeypatch):
@@ -155,17 +157,22 @@ def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, m
     at.switch_page("pages/patient.py").run()
     assert at.subheader[0].value == usubjid
     assert {m.label: m.value for m in at.metric}["DLT window"] == "DLT"
-    decision, reason, submit = _adjudication_form(at, usubjid, seq)
-    # no reason: refused, nothing written
-    decision.set_value("rejected")
-    submit.click().run()
+    why = "Infection after a later procedure, unrelated to the cells"
+
+    def reject(reason_text: str, password_text: str) -> None:
+        decision, reason, password, submit = _adjudication_form(at, usubjid, seq)
+        decision.set_value("rejected")
+        reason.input(reason_text)
+        password.input(password_text)
+        submit.click().run()
+
+    reject("", "")  # no reason: refused, nothing written
     assert any("reason" in e.value for e in at.error)
     assert _rows(fresh_db, "SELECT count(*) FROM audit_log WHERE action LIKE 'dlt.%'")[0][0] == 0
-
-    decision, reason, submit = _adjudication_form(at, usubjid, seq)
-    decision.set_value("rejected")
-    reason.input("Infection after a later procedure, unrelated to the cells")
-    submit.click().run()
+    reject(why, "not-the-password")  # a wrong signature password: no signature, nothing written
+    assert any("signature password" in e.value for e in at.error)
+    assert _rows(fresh_db, "SELECT count(*) FROM dlt_adjudication")[0][0] == 0
+    reject(why, people.SIGNATURE_PASSWORD)
     assert not at.exception, at.exception
 
     audit = _rows(
@@ -174,17 +181,21 @@ def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, m
     )
     assert len(audit) == 1
     actor, action, usubjid, detail = audit[0]
-    assert (actor, action, usubjid) == ("apptest", "dlt.reject", events[0][0])
+    assert (actor, action, usubjid) == ("sam", "dlt.reject", events[0][0])
     detail = json.loads(detail)
     assert detail["reason"] == "Infection after a later procedure, unrelated to the cells"
     assert detail["source_seq"] == seq and detail["previous_status"] == "candidate"
+    assert detail["signature"]["meaning"] == "I confirm this event is not a DLT"
     # the page shows the new state and the history
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["DLT window"] != "DLT"
     history = _frame(at, "who", "action")
     assert history["action"].tolist() == ["dlt.reject"]
-    assert history["who"].tolist() == ["apptest"]
-    assert any("Recorded" in s.value for s in at.success)
+    assert history["who"].tolist() == ["sam"]
+    assert any("Recorded" in s.value and "I confirm this event is not a DLT" in s.value
+               for s in at.success)  # fmt: skip
+    shown = _frame(at, "term", "signature")  # the signature shown with the act
+    assert shown["signature"].str.contains("Sam Safety .sam.*not a DLT", regex=True).any()
     # and the escalation decision counts one DLT fewer
     at.switch_page("pages/overview.py").run()
     assert int({m.label: m.value for m in at.metric}["Subjects with DLT"]) == dlts_before - 1
@@ -196,7 +207,8 @@ def test_6_a_dlt_added_by_hand_is_audited_and_counted(fresh_db, monkeypatch):
     assert {m.label: m.value for m in at.metric}["DLT window"] == "evaluable"
     at.text_input(key=f"add_dlt_description_{usubjid}").input("Grade 3 ALT increase (investigator)")
     at.text_area(key=f"add_dlt_reason_{usubjid}").input("Hepatotoxicity judged dose-limiting")
-    next(b for b in at.button if b.label == "Add DLT").click().run()
+    at.text_input(key=f"add_dlt_password_{usubjid}").input(people.SIGNATURE_PASSWORD)
+    next(b for b in at.button if b.label == "Sign and add DLT").click().run()
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["DLT window"] == "DLT"
     rows = _rows(
@@ -204,7 +216,7 @@ def test_6_a_dlt_added_by_hand_is_audited_and_counted(fresh_db, monkeypatch):
         "SELECT decision, source, description, decided_by FROM dlt_adjudication WHERE usubjid = ?",
         usubjid,
     )
-    assert rows == [("added", "manual", "Grade 3 ALT increase (investigator)", "apptest")]
+    assert rows == [("added", "manual", "Grade 3 ALT increase (investigator)", "sam")]
     assert _rows(fresh_db, "SELECT action FROM audit_log WHERE usubjid = ?", usubjid) == [
         ("dlt.add",)
     ]
@@ -221,12 +233,12 @@ def test_7_review_status_and_note_round_trip(fresh_db, monkeypatch):
         "SELECT status, note, reviewed_by FROM subject_review WHERE usubjid = ?",
         HIGH_DLT,
     )
-    assert rows == [("needs follow-up", "Ask the site for the discharge letter", "apptest")]
+    assert rows == [("needs follow-up", "Ask the site for the discharge letter", "sam")]
     assert _rows(fresh_db, "SELECT action, actor FROM audit_log WHERE usubjid = ?", HIGH_DLT) == [
-        ("review.record", "apptest")
+        ("review.record", "sam")
     ]
     # shown on the page, in the picker's label and in the history
-    assert any("needs follow-up" in m.value and "apptest" in m.value for m in at.markdown)
+    assert any("needs follow-up" in m.value and "sam" in m.value for m in at.markdown)
     assert at.radio(key=f"review_status_{HIGH_DLT}").value == "needs follow-up"
     assert "needs follow-up" in at.selectbox(key="patient_picker").format_func(HIGH_DLT)
     assert _frame(at, "who", "action")["action"].tolist() == ["review.record"]

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 import openpyxl
 import pandas as pd
+import people
 import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
@@ -22,9 +23,10 @@ from safety.monitor import adverse_events
 from safety.monitor.status import study_status
 from safety.report import build_content, generate_report, manifest
 from safety.report.tables import ALL_COHORTS, lab_worst_grade_table
-from safety.store import queries
+from safety.store import audit, queries
 
 STUDY = "NCT04232592"
+SO = people.SAFETY_OFFICER  # builds every report here
 EARLY = date(2020, 6, 30)  # before the High dose cohort opened (its first dose: November 2020)
 COHORT_LABELS = ("Control (vehicle)", "Low dose", "Medium dose", "High dose")
 
@@ -41,12 +43,12 @@ def db(tmp_path_factory):
 @pytest.fixture(scope="module")
 def closed(db, tmp_path_factory):
     """The closed report at the demo's cut-off, made first (it sets the freeze point)."""
-    return generate_report(STUDY, DEMO_CUTOFF, tmp_path_factory.mktemp("closed"), "closed", db=db)
+    return generate_report(STUDY, DEMO_CUTOFF, tmp_path_factory.mktemp("closed"), "closed", db=db, user=SO)
 
 
 @pytest.fixture(scope="module")
 def open_report(db, closed, tmp_path_factory):
-    return generate_report(STUDY, DEMO_CUTOFF, tmp_path_factory.mktemp("open"), "open", db=db)
+    return generate_report(STUDY, DEMO_CUTOFF, tmp_path_factory.mktemp("open"), "open", db=db, user=SO)
 
 
 def _files(result) -> dict[str, str]:
@@ -57,7 +59,7 @@ def _files(result) -> dict[str, str]:
 
 
 def test_same_data_give_the_same_files_and_hashes(db, closed, tmp_path):
-    again = generate_report(STUDY, DEMO_CUTOFF, tmp_path, "closed", db=db)
+    again = generate_report(STUDY, DEMO_CUTOFF, tmp_path, "closed", db=db, user=SO)
     assert again.snapshot_id != closed.snapshot_id  # a new snapshot row ...
     assert again.content_sha256 == closed.content_sha256  # ... of the same content
     assert _files(again) == _files(closed)  # every file, PDF, XLSX, PNG and HTML included
@@ -77,6 +79,21 @@ def test_manifest_lists_every_file_with_its_sha256(closed):
     assert m["software"]["safety"]
     assert len(m["content_sha256"]) == 64 and len(m["config_sha256"]) == 64
     assert manifest.verify(closed.folder) == []
+
+
+def test_the_manifest_carries_the_audit_head_of_its_freeze(db, closed):
+    freeze = closed.manifest["freeze"]
+    with store.read_connection(db) as con:
+        entries = {r[0]: r[8] for r in queries.database.audit_trail(con)}
+        assert audit.verify_audit_trail(con).ok
+    # the trail's head when the data were frozen: entry and hash as the chain holds them
+    assert entries[freeze["audit_id"]] == freeze["audit_sha256"]
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(db), "--manifest",
+                                      str(closed.folder / manifest.MANIFEST_NAME)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # the folder is its owner's only (a DSMB's closed results)
+    assert closed.folder.stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in closed.folder.rglob("*") if p.is_file()} == {0o600}
 
 
 def test_a_changed_file_fails_verification(closed, tmp_path):
@@ -144,13 +161,13 @@ def test_data_arriving_after_the_cut_do_not_change_its_report(db, closed, tmp_pa
         )
         _add_ae(con, late, 902, "Late entry before the cut-off", date(2020, 12, 20))
 
-    again = generate_report(STUDY, DEMO_CUTOFF, tmp_path / "again", "closed", db=db)
+    again = generate_report(STUDY, DEMO_CUTOFF, tmp_path / "again", "closed", db=db, user=SO)
     assert again.content_sha256 == closed.content_sha256
     assert _files(again) == _files(closed)
 
     # A re-frozen cut of the same day takes the late entry, never the event after the cut-off.
     fresh = generate_report(STUDY, DEMO_CUTOFF, tmp_path / "fresh", "closed", db=db,
-                            refreeze=True)  # fmt: skip
+                            refreeze=True, user=SO)  # fmt: skip
     assert fresh.content_sha256 != closed.content_sha256
     assert "Late entry before the cut-off" in _pts(fresh)
     assert "Event after the cut-off" not in _pts(fresh)
@@ -158,7 +175,7 @@ def test_data_arriving_after_the_cut_do_not_change_its_report(db, closed, tmp_pa
 
 
 def test_an_earlier_cut_leaves_out_later_events(db, closed, tmp_path):
-    early = generate_report(STUDY, EARLY, tmp_path, "closed", db=db)
+    early = generate_report(STUDY, EARLY, tmp_path, "closed", db=db, user=SO)
     saes = early.content.table("sae_listing").frame
     assert (pd.to_datetime(saes["Onset"]) <= pd.Timestamp(EARLY)).all()
     late_saes = closed.content.table("sae_listing").frame
@@ -274,7 +291,7 @@ def test_report_numbers_equal_the_pages_numbers(db, closed):
 
 
 def test_build_content_without_files_matches_the_report(db, closed):
-    content, _, point = build_content(db, STUDY, DEMO_CUTOFF, "closed")
+    content, _, point = build_content(db, STUDY, DEMO_CUTOFF, "closed", user=SO)
     assert point.reused_from_first_report
     pd.testing.assert_frame_equal(
         content.table("ae_pt").frame, closed.content.table("ae_pt").frame

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import people
 from streamlit.testing.v1 import AppTest
+
+from safety import store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 
@@ -13,8 +17,7 @@ APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 def test_reports_page_builds_previews_and_offers_downloads(demo_db, tmp_path, monkeypatch):
     db = shutil.copy(demo_db, tmp_path / "safety.duckdb")  # the page records a snapshot
     monkeypatch.setenv("SAFETY_DB", str(db))
-    monkeypatch.setenv("SAFETY_USER", "apptest")
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = people.signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     at.switch_page("pages/reports.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "DSMB reports"
@@ -31,3 +34,7 @@ def test_reports_page_builds_previews_and_offers_downloads(demo_db, tmp_path, mo
                for f in frames)
     snapshots = frames[-1]
     assert snapshots["kind"].iloc[0] == "closed"  # newest first
+    with store.read_connection(db) as con:  # who was shown the closed report: audited
+        viewed = con.execute("SELECT actor, detail FROM audit_log WHERE action = 'report.view'"
+                             ).fetchall()  # fmt: skip
+    assert [(a, json.loads(d)["kind"]) for a, d in viewed] == [("sam", "closed")]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import people
 import pytest
 from scipy import stats
 
@@ -327,7 +328,7 @@ def pilot(tmp_path_factory):
     with store.new_database(path):
         pass
     ingest_paths([PILOT / f"{d}.csv" for d in ("dm", "ds", "ex", "ae", "suppae")], db=path,
-                 actor="pytest")
+                 user=people.DATA_MANAGER)
     config = load_study_config(ROOT / "data" / "studies" / "cdiscpilot01.toml")
     with store.read_connection(path) as con:
         cutoff = con.execute("SELECT data_cutoff FROM study").fetchone()[0]

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import people
 import pytest
 
 from safety import store
@@ -28,7 +29,7 @@ POLL = 0.3
 def test_1_a_file_is_ready_only_after_two_unchanged_looks(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    w = Watcher(inbox, db=tmp_path / "unused.duckdb", poll=POLL)
+    w = Watcher(inbox, db=tmp_path / "unused.duckdb", poll=POLL, user=people.DATA_MANAGER)
     (inbox / "dm.csv").write_text("a\n")
     (inbox / "ae.csv.part").write_text("half")  # a sender still writing: never read
     (inbox / ".lb.csv").write_text("hidden")

@@ -1,9 +1,12 @@
-"""The one place pages get data from: cached reads over the library, keyed on the data version.
+"""The one place pages get data from: cached reads over the library, keyed on the data version
+and the reader.
 
-Caches are keyed on the database's data version (last ingest batch, last audit entry), so new
-data or a new adjudication invalidates them; every read opens a short-lived read-only
-connection (see ``safety.store``), so another process can ingest meanwhile. Pages never import
-``safety.store``: they ask here.
+Every read of study data goes through ``safety.views``, which checks the reader's roles first,
+so the signed-in user is an argument of each function here and part of its cache key: one
+user's cached result never reaches another. Caches are keyed on the database's data version
+(last ingest batch, last audit entry), so new data or a new adjudication invalidates them; every
+read opens a short-lived read-only connection (see ``safety.store``), so another process can
+ingest meanwhile. Pages never import ``safety.store``: they ask here.
 """
 
 from __future__ import annotations
@@ -14,17 +17,15 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from safety import store
+from safety import store, views
+from safety.access import User
 from safety.clinical import teae
 from safety.config import StudyConfig, stored_study_config
-from safety.escalation import cohorts_from_patients
-from safety.monitor import adverse_events
-from safety.monitor import escalation_review as review
-from safety.monitor.decisions import decision_history, escalation_inputs
-from safety.monitor.explain import Explanation, explain_cohort
-from safety.monitor.patient import PatientProfile, load_profile
-from safety.monitor.status import StudyStatus, study_status
-from safety.store import queries
+from safety.monitor.explain import Explanation
+from safety.monitor.patient import PatientProfile
+from safety.monitor.status import StudyStatus
+from safety.report.tables import ReportContent
+from safety.store import audit, queries
 
 
 @st.cache_data(ttl=2, show_spinner=False)
@@ -34,10 +35,19 @@ def data_version(path: str) -> tuple[int, int]:
         return queries.database.data_version(con)
 
 
-@st.cache_data(show_spinner=False)
-def studies(path: str, version: tuple[int, int]) -> pd.DataFrame:
+@st.cache_data(ttl=10, show_spinner=False)
+def audit_check(path: str, version: tuple[int, int]) -> audit.AuditCheck:
+    """Is the audit trail intact? Checked again every 10 s and whenever the data change, so an
+    edit by hand shows on the next page drawn."""
     with store.read_connection(path) as con:
-        return queries.studies.studies(con)
+        return views.audit_check(con)
+
+
+@st.cache_data(show_spinner=False)
+def studies(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
+    """The studies the user has a role in."""
+    with store.read_connection(path) as con:
+        return views.studies(con, user)
 
 
 @st.cache_data(show_spinner=False)
@@ -46,30 +56,44 @@ def last_change(path: str, version: tuple[int, int]) -> datetime | None:
         return queries.database.last_change(con)
 
 
-def current_config_for(path: str, study_id: str, version: tuple[int, int]) -> StudyConfig:
-    row = studies(path, version).set_index("study_id").loc[study_id]
+def current_config_for(
+    path: str, user: User, study_id: str, version: tuple[int, int]
+) -> StudyConfig:
+    row = studies(path, user, version).set_index("study_id").loc[study_id]
     return stored_study_config(row["config_toml"], study_id)
 
 
 @st.cache_data(show_spinner=False)
-def status(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> StudyStatus:
-    config = current_config_for(path, study_id, version)
+def status(
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
+) -> StudyStatus:
+    config = current_config_for(path, user, study_id, version)
     with store.read_connection(path) as con:
-        return study_status(con, config, cutoff)
+        return views.study_status(con, user, config, cutoff)
+
+
+@st.cache_data(show_spinner="Pooling the study over its cohorts ...")
+def open_view(
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
+) -> ReportContent:
+    """The open report's tables and figures on the live data (the sponsor's overview)."""
+    config = current_config_for(path, user, study_id, version)
+    with store.read_connection(path) as con:
+        return views.open_view(con, user, config, cutoff)
 
 
 @st.cache_data(show_spinner=False)
 def frame(
-    path: str, query: str, study_id: str, cutoff: date, version: tuple[int, int]
+    path: str, user: User, query: str, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
-    """A study-and-cut-off query of ``safety.store.queries`` by name (only the names in FRAME_QUERIES)."""
+    """A study-and-cut-off read of ``safety.views`` by name (only the names in FRAME_QUERIES)."""
     with store.read_connection(path) as con:
-        return FRAME_QUERIES[query](con, study_id, cutoff)
+        return FRAME_QUERIES[query](con, user, study_id, cutoff)
 
 
 FRAME_QUERIES = {
-    "dosing_timeline": queries.subjects.dosing_timeline,
-    "ae_counts_by_month": queries.adverse_events.ae_counts_by_month,
+    "dosing_timeline": views.dosing_timeline,
+    "ae_counts_by_month": views.ae_counts_by_month,
 }
 
 
@@ -82,46 +106,47 @@ def after_write() -> None:
 
 
 @st.cache_data(show_spinner=False)
-def alert_counts(path: str, version: tuple[int, int]) -> pd.DataFrame:
-    """Unacknowledged alerts per study and severity (``queries.alerts.unacknowledged_alert_counts``)."""
+def alert_counts(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
+    """Unacknowledged alerts per study and severity, of the studies the user sees by cohort."""
     with store.read_connection(path) as con:
-        return queries.alerts.unacknowledged_alert_counts(con)
+        return views.alert_counts(con, user)
 
 
 @st.cache_data(show_spinner=False)
 def alert_feed(
-    path: str, study_id: str | None, unacknowledged_only: bool, version: tuple[int, int]
-) -> pd.DataFrame:
-    """Alerts newest first (``queries.alerts.alert_feed``)."""
+    path: str, user: User, study_id: str | None, unacknowledged_only: bool,
+    version: tuple[int, int],
+) -> pd.DataFrame:  # fmt: skip
+    """Alerts newest first (``views.alert_feed``)."""
     with store.read_connection(path) as con:
-        return queries.alerts.alert_feed(con, study_id, unacknowledged_only)
+        return views.alert_feed(con, user, study_id, unacknowledged_only)
 
 
 # --- patient profile -------------------------------------------------------------------
 
 
 @st.cache_data(show_spinner=False)
-def subject_study(path: str, usubjid: str, version: tuple[int, int]) -> str | None:
-    """The study a USUBJID belongs to (None when no study has it)."""
+def subject_study(path: str, user: User, usubjid: str, version: tuple[int, int]) -> str | None:
+    """The study a USUBJID belongs to, among the user's (None when none has it)."""
     with store.read_connection(path) as con:
-        return queries.subjects.subject_study(con, usubjid)
+        return views.subject_study(con, user, usubjid)
 
 
 @st.cache_data(show_spinner=False)
-def study_roster(path: str, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
-    """The study's subjects in profile order, with their review status."""
+def study_roster(path: str, user: User, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
+    """The study's subjects the user may see, in profile order, with their review status."""
     with store.read_connection(path) as con:
-        return queries.subjects.study_roster(con, study_id)
+        return views.study_roster(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
 def patient_profile(
-    path: str, study_id: str, usubjid: str, cutoff: date, version: tuple[int, int]
+    path: str, user: User, study_id: str, usubjid: str, cutoff: date, version: tuple[int, int]
 ) -> PatientProfile | None:
-    """Everything the patient profile shows (``safety.monitor.patient.load_profile``)."""
-    config = current_config_for(path, study_id, version)
+    """Everything the patient profile shows (``safety.views.patient_profile``)."""
+    config = current_config_for(path, user, study_id, version)
     with store.read_connection(path) as con:
-        return load_profile(con, config, usubjid, cutoff)
+        return views.patient_profile(con, user, config, usubjid, cutoff)
 
 
 # --- dose escalation -------------------------------------------------------------------
@@ -129,138 +154,143 @@ def patient_profile(
 
 @st.cache_data(show_spinner=False)
 def dlt_data(
-    path: str, study_id: str, cutoff: date, version: tuple[int, int]
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(subject DLT states, DLT events, adjudication log) at the cut-off."""
-    config = current_config_for(path, study_id, version)
     with store.read_connection(path) as con:
         return (
-            queries.dlt.subject_dlt_states(con, config.study_id, cutoff),
-            queries.dlt.dlt_events(con, config.study_id, cutoff),
-            queries.dlt.adjudications(con, study_id),
+            views.subject_dlt_states(con, user, study_id, cutoff),
+            views.dlt_events(con, user, study_id, cutoff),
+            views.adjudications(con, user, study_id),
         )
 
 
 @st.cache_data(show_spinner="Recomputing the decision on every day the data changed ...")
-def history(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> pd.DataFrame:
-    config = current_config_for(path, study_id, version)
+def history(
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
+) -> pd.DataFrame:
+    config = current_config_for(path, user, study_id, version)
     with store.read_connection(path) as con:
-        return decision_history(con, config, cutoff)
+        return views.decision_history(con, user, config, cutoff)
 
 
 @st.cache_data(show_spinner=False)
 def explanation(
-    path: str, study_id: str, cutoff: date, cohort_id: str, version: tuple[int, int]
+    path: str, user: User, study_id: str, cutoff: date, cohort_id: str, version: tuple[int, int]
 ) -> Explanation:
-    """Every record and step behind one cohort's decision (``safety.monitor.explain``)."""
-    config = current_config_for(path, study_id, version)
+    """Every record and step behind one cohort's decision (``safety.views.explain_cohort``)."""
+    config = current_config_for(path, user, study_id, version)
     with store.read_connection(path) as con:
-        return explain_cohort(con, config, cutoff, cohort_id)
+        return views.explain_cohort(con, user, config, cutoff, cohort_id)
 
 
 @st.cache_data(show_spinner=False)
 def evidence(
-    path: str, study_id: str, outcomes: str, version: tuple[int, int]
+    path: str, user: User, study_id: str, outcomes: str, version: tuple[int, int]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(toxicity estimates, the four designs side by side) on the evaluable outcomes."""
-    config = current_config_for(path, study_id, version)
-    return review.toxicity_estimates(config, outcomes), review.design_comparison(config, outcomes)
+    config = current_config_for(path, user, study_id, version)
+    return views.escalation_evidence(user, config, outcomes)
 
 
 @st.cache_data(show_spinner=False)
 def paths(
-    path: str, study_id: str, cutoff: date, version: tuple[int, int], size: int, cohorts: int
-) -> pd.DataFrame:
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int], size: int,
+    cohorts: int,
+) -> pd.DataFrame:  # fmt: skip
     """The dose-path tree from the evaluable outcomes, under the protocol's rules."""
-    config = current_config_for(path, study_id, version)
+    config = current_config_for(path, user, study_id, version)
     with store.read_connection(path) as con:
-        _, evaluable, design = escalation_inputs(con, config, cutoff)
-    return review.dose_path_frame(design, cohorts_from_patients(evaluable), size, cohorts)
+        return views.dose_paths(con, user, config, cutoff, size, cohorts)
 
 
 # --- adverse events --------------------------------------------------------------------
 
 
 _LOADERS: dict[str, Callable] = {
-    "summary": lambda con, cfg, cut, f: adverse_events.ae_summary(con, cfg, cut),
-    "incidence": adverse_events.soc_pt_incidence,
-    "first_times": adverse_events.first_teae_times,
-    "onsets": adverse_events.onset_days,
-    "deaths": lambda con, cfg, cut, f: adverse_events.deaths(con, cfg, cut),
-    "data_quality": lambda con, cfg, cut, f: adverse_events.data_quality(con, cfg, cut),
+    "summary": lambda con, user, cfg, cut, f: views.ae_summary(con, user, cfg, cut),
+    "incidence": views.soc_pt_incidence,
+    "first_times": views.first_teae_times,
+    "onsets": views.onset_days,
+    "deaths": lambda con, user, cfg, cut, f: views.deaths(con, user, cfg, cut),
+    "data_quality": lambda con, user, cfg, cut, f: views.data_quality(con, user, cfg, cut),
 }
 
 
 @st.cache_data(show_spinner=False)
 def ae_table(
-    db: str, study_id: str, cutoff: date, version: tuple, kind: str, filters: teae.AeFilter
-) -> pd.DataFrame:
-    config = current_config_for(db, study_id, version)
+    db: str, user: User, study_id: str, cutoff: date, version: tuple, kind: str,
+    filters: teae.AeFilter,
+) -> pd.DataFrame:  # fmt: skip
+    config = current_config_for(db, user, study_id, version)
     with store.read_connection(db) as con:
-        return _LOADERS[kind](con, config, cutoff, filters)
+        return _LOADERS[kind](con, user, config, cutoff, filters)
 
 
 @st.cache_data(show_spinner=False)
 def ae_listing(
-    db: str, study_id: str, cutoff: date, version: tuple, filters: teae.AeFilter, cell: tuple
-) -> pd.DataFrame:
-    config = current_config_for(db, study_id, version)
+    db: str, user: User, study_id: str, cutoff: date, version: tuple, filters: teae.AeFilter,
+    cell: tuple,
+) -> pd.DataFrame:  # fmt: skip
+    config = current_config_for(db, user, study_id, version)
     with store.read_connection(db) as con:
-        return adverse_events.ae_listing(con, config, cutoff, filters, **dict(cell))
+        return views.ae_listing(con, user, config, cutoff, filters, **dict(cell))
 
 
 # --- labs -------------------------------------------------------------------------------
 
 
 @st.cache_data(show_spinner=False)
-def lab_tests(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> pd.DataFrame:
+def lab_tests(
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.labs.lab_tests(con, study_id, cutoff)
+        return views.lab_tests(con, user, study_id, cutoff)
 
 
 @st.cache_data(show_spinner=False)
 def lab_frames(
-    path: str, study_id: str, cutoff: date, codes: tuple[str, ...], version: tuple[int, int]
-) -> dict[str, pd.DataFrame]:
+    path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...],
+    version: tuple[int, int],
+) -> dict[str, pd.DataFrame]:  # fmt: skip
     """Values, visit summary and per-subject grades of the chosen tests, one connection."""
     with store.read_connection(path) as con:
         return {
-            "values": queries.labs.lab_values(con, study_id, cutoff, list(codes)),
-            "summary": queries.labs.lab_visit_summary(con, study_id, cutoff, list(codes)),
-            "grades": queries.labs.lab_subject_grades(con, study_id, cutoff, list(codes)),
+            "values": views.lab_values(con, user, study_id, cutoff, list(codes)),
+            "summary": views.lab_visit_summary(con, user, study_id, cutoff, list(codes)),
+            "grades": views.lab_subject_grades(con, user, study_id, cutoff, list(codes)),
         }
 
 
 @st.cache_data(show_spinner=False)
-def liver_peaks(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> pd.DataFrame:
+def liver_peaks(
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.labs.lab_liver_peaks(con, study_id, cutoff)
-
-
-@st.cache_data(show_spinner=False)
-def lab_cohorts(path: str, study_id: str, cutoff: date, version: tuple[int, int]) -> pd.DataFrame:
-    with store.read_connection(path) as con:
-        return queries.subjects.dosing_timeline(con, study_id, cutoff)
+        return views.lab_liver_peaks(con, user, study_id, cutoff)
 
 
 # --- deliveries ---------------------------------------------------------------------------
 
 
 @st.cache_data(show_spinner=False)
-def ledger(path: str, study_id: str | None, version: tuple[int, int]) -> pd.DataFrame:
+def ledger(path: str, user: User, study_id: str | None, version: tuple[int, int]) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.ingest.batch_ledger(con, study_id)
+        return views.batch_ledger(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
-def quarantine_summary(path: str, study_id: str | None, version: tuple[int, int]) -> pd.DataFrame:
+def quarantine_summary(
+    path: str, user: User, study_id: str | None, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.ingest.quarantine_summary(con, study_id)
+        return views.quarantine_summary(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
 def quarantined_rows(
     path: str,
+    user: User,
     study_id: str | None,
     batch_id: int | None,
     rule: str | None,
@@ -268,39 +298,54 @@ def quarantined_rows(
     version: tuple[int, int],
 ) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.ingest.quarantined_rows(
-            con, study_id, batch_id=batch_id, rule=rule, reason_contains=reason_contains or None
-        )
+        return views.quarantined_rows(
+            con, user, study_id, batch_id=batch_id, rule=rule,
+            reason_contains=reason_contains or None,
+        )  # fmt: skip
 
 
 @st.cache_data(show_spinner=False)
-def held_deliveries(path: str, study_id: str | None, version: tuple[int, int]) -> pd.DataFrame:
+def held_deliveries(
+    path: str, user: User, study_id: str | None, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.deliveries.holds(con, study_id)
+        return views.held_deliveries(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
-def counts_by_domain(path: str, version: tuple[int, int]) -> pd.DataFrame:
+def counts_by_domain(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.ingest.counts_by_domain(con)
+        return views.counts_by_domain(con, user, None)
 
 
 @st.cache_data(show_spinner=False)
-def cut_change_summary(path: str, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
+def cut_change_summary(
+    path: str, user: User, study_id: str, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.ingest.cut_change_summary(con, study_id)
+        return views.cut_change_summary(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
-def cut_changes(path: str, study_id: str, domain: str, version: tuple[int, int]) -> pd.DataFrame:
+def cut_changes(
+    path: str, user: User, study_id: str, domain: str, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.ingest.cut_changes(con, study_id, domain)
+        return views.cut_changes(con, user, study_id, domain)
 
 
-# --- reports --------------------------------------------------------------------------------
+# --- reports and the audit trail ------------------------------------------------------------
 
 
 @st.cache_data(show_spinner=False)
-def study_snapshots(path: str, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
+def study_snapshots(
+    path: str, user: User, study_id: str, version: tuple[int, int]
+) -> pd.DataFrame:
     with store.read_connection(path) as con:
-        return queries.snapshot.study_snapshots(con, study_id)
+        return views.study_snapshots(con, user, study_id)
+
+
+@st.cache_data(show_spinner=False)
+def audit_overview(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
+    with store.read_connection(path) as con:
+        return views.audit_overview(con, user)

@@ -1,20 +1,21 @@
-"""The sidebar every page shares: the study, the data cut-off, data freshness, who is signed in,
-the alert feed and the live refresh; and the selection pages read."""
+"""The sidebar every page shares: the study (those the user has a role in), the data cut-off,
+data freshness, who is signed in, the alert feed and the live refresh; and the selection pages
+read, which also refuses a page the user's roles do not allow in the chosen study."""
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from safety import store
+from safety import links, store, views
+from safety.access import ACTION_PHRASES, AccessConfig, Action, User
 from safety.config import StudyConfig
 from safety.errors import SafetyError
-from ui import data
+from safety.escaping import md
+from ui import auth, data
 from ui.startup import leave_pages_directory_mode
 from ui.widgets import SEVERITY_BADGES
 
@@ -25,7 +26,8 @@ def db_path() -> str:
 
 @dataclass(frozen=True)
 class Selection:
-    """What the sidebar chose: the database, the study and the data cut-off."""
+    """What the sidebar chose: the database, the study and the data cut-off; and who is asking
+    (the user every read and act passes to the library) under which access configuration."""
 
     db: str
     version: tuple[int, int]
@@ -33,24 +35,34 @@ class Selection:
     config: StudyConfig
     cutoff: date
     data_cutoff: date | None  # the last day the study's data cover
+    user: User
+    access: AccessConfig
+
+    def can(self, action: Action) -> bool:
+        """Whether the user may do ``action`` in the chosen study (at some site)."""
+        return views.user_can(self.user, action, self.study_id)
 
 
-def sidebar() -> Selection | None:
+def sidebar(access: AccessConfig, user: User) -> Selection | None:
     """Study picker, data cut-off and data freshness; the choice is kept in ``?study=``."""
     path = db_path()
+    st.session_state["signed_in"] = (access, user)
+    st.sidebar.caption(f"Signed in as **{md(user.name)}** ({md(user.id)})")
+    auth.sign_out_button(access)
     try:
         version = data.data_version(path)
-        all_studies = data.studies(path, version)
+        all_studies = data.studies(path, user, version)
     except SafetyError as exc:
         st.error(str(exc))
         st.stop()
     if all_studies.empty:
-        st.sidebar.warning("The database holds no study yet.")
+        st.sidebar.warning("No study you have a role in is in the database yet.")
+        st.session_state.pop("selection", None)
         return None
     ids = all_studies["study_id"].tolist()
     wanted = st.query_params.get("study")
     index = ids.index(wanted) if wanted in ids else 0
-    linked = _linked_subject_study(path, version)  # a ?subject= link decides the study
+    linked = _linked_subject_study(path, user, version)  # a ?subject= link decides the study
     if linked in ids and linked != st.session_state.get("study_picker", wanted):
         index = ids.index(linked)
         if "study_picker" in st.session_state:
@@ -89,31 +101,40 @@ def sidebar() -> Selection | None:
         if changed
         else "No data loaded yet."
     )
-    st.sidebar.caption(f"Signed in as **{signed_in_user()}**")
+    st.sidebar.caption(f"Your roles in {md(study_id)}: {md(user.titles(study_id))}")
     selection = Selection(
-        path, version, study_id, data.current_config_for(path, study_id, version), cutoff, data_cutoff
-    )
+        path, version, study_id, data.current_config_for(path, user, study_id, version), cutoff,
+        data_cutoff, user, access,
+    )  # fmt: skip
     st.session_state["selection"] = selection
     return selection
 
 
-def selection(required: bool = True) -> Selection | None:
+def selection(needs: Action | None = None, required: bool = True) -> Selection | None:
     """The sidebar's current choice (the sidebar runs before every page).
 
-    With no study in the database the page stops with a hint, unless ``required`` is False
-    (the Data page, which is where the first study is loaded): then None.
+    A page that ``needs`` an action its user's roles do not allow in the chosen study stops
+    with one sentence saying so. With no study in the database the page stops with a hint,
+    unless ``required`` is False (the Data page, which is where the first study is loaded):
+    then None.
     """
     leave_pages_directory_mode()
     chosen = st.session_state.get("selection")
     if chosen is None and required:
-        st.info("No study in the database yet: load one on the Data page.")
+        st.info("No study you have a role in is in the database yet: a data manager loads "
+                "studies on the Data page.")  # fmt: skip
+        st.stop()
+    if chosen is not None and needs is not None and not chosen.can(needs):
+        st.info(f"{md(chosen.user.describe(chosen.study_id))} may not "
+                f"{ACTION_PHRASES[needs]} in {md(chosen.study_id)}: this page is not among "
+                "your roles' pages for this study.", icon=":material/lock:")  # fmt: skip
         st.stop()
     return chosen
 
 
-def signed_in_user() -> str:
-    """Who is using the dashboard: $SAFETY_USER, else the operating-system user."""
-    return os.environ.get("SAFETY_USER") or getpass.getuser()
+def signed_in() -> tuple[AccessConfig, User]:
+    """(the access configuration, the signed-in user) of this run (set before any page runs)."""
+    return st.session_state["signed_in"]
 
 
 def _study_label(all_studies: pd.DataFrame, study_id: str) -> str:
@@ -142,7 +163,7 @@ def _cutoff_from_url(default: date) -> date:
         return default
 
 
-def _linked_subject_study(path: str, version: tuple[int, int]) -> str | None:
+def _linked_subject_study(path: str, user: User, version: tuple[int, int]) -> str | None:
     """The study of a ``?subject=`` that is new in the address bar (a link just followed).
 
     A subject the session has already seen does not override the study again, so that picking
@@ -152,7 +173,7 @@ def _linked_subject_study(path: str, version: tuple[int, int]) -> str | None:
     if not subject or subject == st.session_state.get("_linked_subject"):
         return None
     st.session_state["_linked_subject"] = subject
-    return data.subject_study(path, subject, version)
+    return data.subject_study(path, user, subject, version)
 
 
 # --- live monitoring: alert feed and auto-refresh ---------------------------------------------
@@ -174,13 +195,14 @@ def live_sidebar() -> None:
     if chosen is None:
         return
     with st.sidebar:
-        _alert_feed(chosen.db, chosen.study_id, chosen.version)
+        if chosen.can(Action.VIEW_CLOSED):  # alerts are about cohorts and patients
+            _alert_feed(chosen.db, chosen.user, chosen.study_id, chosen.version)
         _live_refresh(chosen.db, chosen.version)
 
 
-def _alert_feed(path: str, study_id: str, version: tuple[int, int]) -> None:
+def _alert_feed(path: str, user: User, study_id: str, version: tuple[int, int]) -> None:
     """The sidebar's alert feed: unacknowledged count on every page, the latest few alerts."""
-    counts = data.alert_counts(path, version)
+    counts = data.alert_counts(path, user, version)
     total = int(counts["alerts"].sum())
     here = int(counts.loc[counts["study_id"] == study_id, "alerts"].sum())
     label = f"Alerts: {here} unacknowledged" + (
@@ -193,11 +215,12 @@ def _alert_feed(path: str, study_id: str, version: tuple[int, int]) -> None:
     )
     if not here:
         return
-    latest = data.alert_feed(path, study_id, True, version).head(FEED_LENGTH)
+    latest = data.alert_feed(path, user, study_id, True, version).head(FEED_LENGTH)
     with st.expander("Latest alerts", expanded=False):
         for a in latest.itertuples():  # at most FEED_LENGTH rows
-            link = f" [open]({a.link})" if isinstance(a.link, str) else ""
-            st.markdown(f"{SEVERITY_BADGES.get(a.severity, a.severity)} {a.title}{link}")
+            link = links.dashboard_link(a.link)  # only the dashboard's own links are links
+            opener = f" [open]({link})" if link else ""
+            st.markdown(f"{SEVERITY_BADGES.get(a.severity, md(a.severity))} {md(a.title)}{opener}")
 
 
 @st.fragment(run_every=timedelta(seconds=LIVE_REFRESH_SECONDS))

@@ -1,5 +1,5 @@
-"""Start of every script run: out of Streamlit's pages-directory mode, the pages, the demo
-database on first run."""
+"""Start of every script run: out of Streamlit's pages-directory mode, the pages the signed-in
+user may open, the demo database on first run."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from safety import pipeline, store
+from safety.access import PERMISSIONS, Action, User
 
-# The pages, in menu order: (file, title, icon, url path or None for the file's stem).
+# The pages, in menu order: (file, title, icon, url path or None for the file's stem, what a
+# user needs in some study to have the page in the menu; each page checks the chosen study).
 PAGES = (
-    ("pages/overview.py", "Overview", ":material/dashboard:", None),
-    ("pages/escalation.py", "Dose escalation", ":material/stairs:", None),
-    ("pages/adverse_events.py", "Adverse events", ":material/emergency:", None),
-    ("pages/labs.py", "Labs", ":material/labs:", None),
-    ("pages/patient.py", "Patient", ":material/person:", "patient"),
-    ("pages/reports.py", "DSMB reports", ":material/description:", None),
-    ("pages/data.py", "Data", ":material/upload_file:", None),
-    ("pages/alerts.py", "Alerts", ":material/notifications:", None),
-)
+    ("pages/overview.py", "Overview", ":material/dashboard:", None, Action.VIEW_OPEN),
+    ("pages/escalation.py", "Dose escalation", ":material/stairs:", None, Action.VIEW_CLOSED),
+    ("pages/adverse_events.py", "Adverse events", ":material/emergency:", None,
+     Action.VIEW_CLOSED),
+    ("pages/labs.py", "Labs", ":material/labs:", None, Action.VIEW_CLOSED),
+    ("pages/patient.py", "Patient", ":material/person:", "patient", Action.VIEW_PATIENT),
+    ("pages/reports.py", "DSMB reports", ":material/description:", None, Action.VIEW_OPEN),
+    ("pages/data.py", "Data", ":material/upload_file:", None, Action.VIEW_DELIVERIES),
+    ("pages/alerts.py", "Alerts", ":material/notifications:", None, Action.VIEW_CLOSED),
+    ("pages/access.py", "Users and roles", ":material/admin_panel_settings:", None,
+     Action.MANAGE_ACCESS),
+)  # fmt: skip
 
 
 def leave_pages_directory_mode() -> None:
@@ -37,13 +42,27 @@ def leave_pages_directory_mode() -> None:
         st.rerun()
 
 
-def navigation() -> st.navigation:
-    """The pages as Streamlit navigation (declared before anything slow runs)."""
-    return st.navigation([
-        st.Page(path, title=title, icon=icon, default=(i == 0),
-                **({"url_path": url} if url else {}))
-        for i, (path, title, icon, url) in enumerate(PAGES)
-    ])
+def pages_for(user: User | None) -> list[tuple]:
+    """The pages a user has in the menu: those whose action a role of theirs allows in some
+    study (nobody signed in: none)."""
+    if user is None:
+        return []
+    allowed = {a for g in user.grants for a in PERMISSIONS[g.role]}
+    return [page for page in PAGES if page[4] in allowed]
+
+
+def navigation(user: User | None) -> st.navigation:
+    """The user's pages as Streamlit navigation (declared before anything slow runs). Nobody
+    signed in: every page declared, so a link keeps its address through the sign-in, but the
+    menu is hidden and no page runs (``dashboard.py`` stops at the sign-in page)."""
+    shown = pages_for(user)
+    declared = shown or PAGES
+    return st.navigation(
+        [st.Page(path, title=title, icon=icon, default=(i == 0),
+                 **({"url_path": url} if url else {}))
+         for i, (path, title, icon, url, _) in enumerate(declared)],
+        position="sidebar" if shown else "hidden",
+    )  # fmt: skip
 
 
 def ensure_database() -> None:

@@ -50,15 +50,17 @@ def download_table(frame: pd.DataFrame, name: str, key: str | None = None) -> No
     """CSV and XLSX download buttons for a table shown on the page.
 
     The files are made when a button is clicked (not on every rerun); the page does not rerun.
-    ``name`` becomes the file name; ``key`` tells apart two tables of the same name.
+    ``name`` becomes the file name; ``key`` tells apart two tables of the same name. Formula-like
+    text is quoted in both (``safety.escaping``).
     """
+    from safety.report.csv_files import frame_csv
     from safety.report.xlsx import frame_xlsx
 
     slug = _slug(name)
     key = key or slug
     with st.container(horizontal=True, gap="small"):
         st.download_button(
-            "CSV", data=lambda: frame.to_csv(index=False).encode("utf-8"),
+            "CSV", data=lambda: frame_csv(frame),
             file_name=f"{slug}.csv", mime="text/csv", key=f"dl_csv_{key}",
             on_click="ignore", icon=":material/download:", type="tertiary",
         )  # fmt: skip
@@ -88,3 +90,21 @@ def download_figure(fig, name: str, key: str | None = None) -> None:
         key=f"dl_png_{key or slug}", on_click="ignore", icon=":material/download:",
         type="tertiary",
     )  # fmt: skip
+
+
+def report_content(content, key: str) -> None:
+    """A report's tables and figures (``safety.report.tables.ReportContent``) on the page, each
+    with its download buttons."""
+    from safety.escaping import md
+
+    for table in content.tables:
+        st.markdown(f"**{md(table.title)}**")
+        if table.note:
+            st.caption(md(table.note))
+        st.dataframe(table.frame, hide_index=True, key=f"{key}_table_{table.key}")
+        download_table(table.frame, f"{content.study_id} {table.key} {content.cutoff}",
+                       key=f"{key}_{table.key}")  # fmt: skip
+    for figure in content.figures:
+        st.plotly_chart(figure.figure, key=f"{key}_figure_{figure.key}")
+        download_figure(figure.figure, f"{content.study_id} {figure.key} {content.cutoff}",
+                        key=f"{key}_{figure.key}")  # fmt: skip

@@ -35,3 +35,15 @@ class ReviewError(SafetyError):
 
 class AlertError(SafetyError):
     """An alert acknowledgement that cannot be recorded: no comment, no reviewer, unknown alert."""
+
+
+class AccessDenied(SafetyError):
+    """The acting user's roles do not allow this act or this read (or nobody is signed in)."""
+
+
+class SignatureError(SafetyError):
+    """An act that needs an electronic signature (21 CFR 11.50) has none, or not a valid one."""
+
+
+class AuditError(StoreError):
+    """The audit trail's hash chain is broken: an entry was changed or removed."""

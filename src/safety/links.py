@@ -3,7 +3,11 @@ person at a patient or a page builds the link here, with the study in it."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
+
+# What patient_link and escalation_link make: a page and URL-encoded parameters, nothing else.
+_DASHBOARD_LINK = re.compile(r"(patient|escalation)\?[A-Za-z0-9_.~%&=+-]*")
 
 
 def patient_link(study_id: str, usubjid: str) -> str:
@@ -14,3 +18,9 @@ def patient_link(study_id: str, usubjid: str) -> str:
 def escalation_link(study_id: str) -> str:
     """The study's dose-escalation page."""
     return "escalation?" + urlencode({"study": study_id})
+
+
+def dashboard_link(link: object) -> str | None:
+    """``link`` if it is one of the dashboard's own links (a stored alert's), else None: a link
+    read back from the database is shown as a link only when it could not lead elsewhere."""
+    return link if isinstance(link, str) and _DASHBOARD_LINK.fullmatch(link) else None

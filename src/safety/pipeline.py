@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safety import ingest, store
+from safety.access import Action, Signature, User, require
 from safety.demo import generator
 from safety.ingest import BatchResult, ingest_paths
 from safety.ingest.files import ingest_file, order_by_content
-from safety.ingest.load import flatten
+from safety.ingest.load import flatten, require_ingest
 from safety.monitor.alerts import Alert, refresh_alerts
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,10 @@ def deliver_paths(
     paths: Iterable[Path | str],
     db: str | Path | None = None,
     study_id: str | None = None,
-    actor: str | None = None,
+    user: User | None = None,
 ) -> Delivery:
-    """Load files and folders (``safety.ingest.ingest_paths``), then raise the alerts."""
-    results = ingest_paths(paths, db, study_id, actor)
+    """Load files and folders (``safety.ingest.ingest_paths``) as ``user``, then raise the alerts."""
+    results = ingest_paths(paths, db, study_id, user)
     return Delivery(results, raise_alerts(db))
 
 
@@ -62,9 +63,10 @@ def deliver_uploads(
     files: list[tuple[str, bytes]],
     db: str | Path | None = None,
     study_id: str | None = None,
-    actor: str | None = None,
+    user: User | None = None,
 ) -> Delivery:
-    """Load uploaded files (name, content) in content order, then raise the alerts."""
+    """Load uploaded files (name, content) in content order as ``user``, then raise the
+    alerts."""
     with tempfile.TemporaryDirectory(prefix="safety-upload-") as tmp:
         paths = []
         for i, (name, data) in enumerate(files):
@@ -74,25 +76,30 @@ def deliver_uploads(
             path.write_bytes(data)
             paths.append(path)
         if paths:
+            require_ingest(user, study_id)
             store.create_if_missing(db)
-        results = flatten(ingest_file(p, db, study_id, actor) for p in order_by_content(paths))
+        results = flatten(ingest_file(p, db, study_id, user) for p in order_by_content(paths))
     return Delivery(results, raise_alerts(db))
 
 
-def confirm_delivery(db: str | Path | None, hold_id: int, actor: str, reason: str) -> Delivery:
-    """A data manager confirms a held delivery (``safety.ingest.confirm_delivery``); alerts."""
-    result = ingest.confirm_delivery(db, hold_id, actor, reason)
+def confirm_delivery(db: str | Path | None, hold_id: int, user: User, reason: str,
+                     signature: Signature | None) -> Delivery:
+    """A data manager confirms a held delivery, signed (``safety.ingest.confirm_delivery``);
+    then the alerts."""
+    result = ingest.confirm_delivery(db, hold_id, user, reason, signature)
     return Delivery(flatten([result]), raise_alerts(db))
 
 
-def reject_delivery(db: str | Path | None, hold_id: int, actor: str, reason: str) -> Delivery:
+def reject_delivery(db: str | Path | None, hold_id: int, user: User, reason: str) -> Delivery:
     """A data manager rejects a held delivery (``safety.ingest.reject_delivery``)."""
-    return Delivery([ingest.reject_delivery(db, hold_id, actor, reason)], [])
+    return Delivery([ingest.reject_delivery(db, hold_id, user, reason)], [])
 
 
-def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str) -> Delivery:
-    """Take a batch back, restoring the cut before it (``safety.ingest.retract_batch``); alerts."""
-    result = ingest.retract_batch(db, batch_id, actor, reason)
+def retract_batch(db: str | Path | None, batch_id: int, user: User, reason: str,
+                  signature: Signature | None) -> Delivery:
+    """Take a batch back, signed, restoring the cut before it (``safety.ingest.retract_batch``);
+    then the alerts."""
+    result = ingest.retract_batch(db, batch_id, user, reason, signature)
     return Delivery(flatten([result]), raise_alerts(db))
 
 
@@ -102,9 +109,17 @@ def raise_alerts(db: str | Path | None = None) -> list[Alert]:
     return refresh_alerts(db)
 
 
-def build_demo(db: str | Path | None = None, **options) -> generator.DemoSummary:
+def build_demo(
+    db: str | Path | None = None, user: User | None = None, **options
+) -> generator.DemoSummary:
     """Write the demo database (``safety.demo.generator.build_demo``) and record its alert
-    baseline, so that only data arriving later raise alerts."""
+    baseline, so that only data arriving later raise alerts.
+
+    Replacing an existing database (and its audit trail) needs an administrator (``user``);
+    where there is no database yet (the dashboard's first start), nobody's data is at stake.
+    """
+    if store.resolve_db_path(db).exists():
+        require(user, Action.BUILD_DATABASE)
     summary = generator.build_demo(db, **options)
     raise_alerts(store.resolve_db_path(db))
     return summary

@@ -45,9 +45,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safety.access import User
 from safety.errors import SafetyError, StoreError
 from safety.ingest.files import ingest_file, order_by_content
-from safety.ingest.load import BatchResult, flatten
+from safety.ingest.load import BatchResult, flatten, require_ingest
 from safety.monitor.alerts import Alert
 from safety.pipeline import raise_alerts
 
@@ -122,8 +123,9 @@ class Watcher:
         :data:`STABLE_LOOKS` looks after the first.
     study_id
         Load every file into this study (default: each file's STUDYID).
-    actor
-        Who loads, for the ledger and the audit log (default: the OS user).
+    user
+        Who loads, for the ledger and the audit log: the command line's user (a data manager,
+        or the service account the watcher runs as).
     on_outcome, on_alerts
         Called after each file and after each alert evaluation that raised alerts (the CLI
         prints them).
@@ -133,13 +135,14 @@ class Watcher:
     db: str | Path | None = None
     poll: float = DEFAULT_POLL_SECONDS
     study_id: str | None = None
-    actor: str | None = None
+    user: User | None = None
     on_outcome: Callable[[Outcome], None] | None = None
     on_alerts: Callable[[list[Alert]], None] | None = None
     _seen: dict[str, tuple[tuple[int, int, int], int]] = field(default_factory=dict, repr=False)
     _ignored: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
+        require_ingest(self.user, self.study_id)  # refuse at start, not file by file
         inbox = Path(self.inbox)
         if inbox.is_symlink() or not inbox.is_dir():
             raise SafetyError(f"the inbox {inbox} is not a folder (a link is not taken)")
@@ -223,7 +226,7 @@ class Watcher:
 
     def _ingest_staged(self, staged: Path, name: str) -> Outcome | None:
         try:
-            result = ingest_file(staged, self.db, self.study_id, self.actor, display_name=name)
+            result = ingest_file(staged, self.db, self.study_id, self.user, display_name=name)
         except StoreError as exc:
             log.warning("%s: database unavailable, will retry: %s", name, exc)
             os.rename(staged, _free_name(self.inbox, name))

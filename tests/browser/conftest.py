@@ -54,7 +54,7 @@ def browser_context_args(browser_context_args):
 @pytest.fixture(scope="session")
 def app_url(demo_db):
     """The dashboard served by a real `streamlit run` on the session's demo database."""
-    env = {**os.environ, "SAFETY_DB": str(demo_db), "SAFETY_USER": "browser-test"}
+    env = {**os.environ, "SAFETY_DB": str(demo_db)}
     proc, url = start_dashboard(env, demo_db.parent / "streamlit.log")
     yield url
     stop(proc)

@@ -1,5 +1,7 @@
-"""Helpers for browser tests: wait for a Streamlit page to finish, save a screenshot."""
+"""Helpers for browser tests: start the dashboard, sign in, wait for a Streamlit page to finish,
+save a screenshot."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -17,17 +19,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_dashboard(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run dashboard.py` on a free port with ``env``; returns (process, url) once
-    /_stcore/health answers ok. The server's output goes to ``log_path``."""
-    port = free_port()
+def start_dashboard(env: dict, log_path: Path, secrets: Path | None = None,
+                    port: int | None = None) -> tuple[subprocess.Popen, str]:  # fmt: skip
+    """`streamlit run dashboard.py` on a free port (or ``port``) with ``env``; returns
+    (process, url) once /_stcore/health answers ok. The server's output goes to ``log_path``.
+
+    Secrets come from ``secrets`` only (default: an empty file beside the log), never from a
+    developer's ``.streamlit/secrets.toml``.
+    """
+    port = port or free_port()
+    if secrets is None:
+        secrets = log_path.with_name(log_path.stem + ".secrets.toml")
+        secrets.write_text("")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard.py",
              "--server.headless", "true", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+             "--server.fileWatcherType", "none", "--secrets.files", str(secrets)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -52,6 +62,20 @@ def stop(*procs: subprocess.Popen, timeout: float = 15) -> None:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def open_as(page, url: str, name: str = "Sam Safety", timeout: float = 60000) -> None:
+    """Open ``url`` and sign in at local mode's sign-in page as the demo user called ``name``;
+    the same address then shows the page it names."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    sign_in = page.get_by_role("button", name="Sign in")
+    expect(sign_in).to_be_visible(timeout=timeout)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(name) + ":")).click()
+    sign_in.click()
+    expect(sign_in).to_have_count(0, timeout=timeout)
 
 
 def wait_rendered(page, timeout: float = 30000) -> None:

@@ -1,11 +1,11 @@
 """The Adverse events page in a real browser: tables and plotly charts render, a cell drills down."""
 
-from pageutil import screenshot, wait_rendered
+from pageutil import open_as, screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
 
 def _open_page(page: Page, app_url: str) -> None:
-    page.goto(app_url)
+    open_as(page, app_url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
     wait_rendered(page)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Adverse events").click()

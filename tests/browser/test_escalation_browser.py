@@ -1,11 +1,11 @@
 """The Dose escalation page in a real browser: cohorts, decision table and plotly charts render."""
 
-from pageutil import screenshot, wait_rendered
+from pageutil import open_as, screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
 
 def test_escalation_page_renders_its_charts_and_tables(page: Page, app_url):
-    page.goto(app_url)
+    open_as(page, app_url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
     wait_rendered(page)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Dose escalation").click()

@@ -1,11 +1,11 @@
 """The Labs page in a real browser: plotly time courses, tables and the eDISH render."""
 
-from pageutil import screenshot, wait_rendered
+from pageutil import open_as, screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
 
 def test_labs_page_renders_charts_tables_and_edish(page: Page, app_url):
-    page.goto(app_url)
+    open_as(page, app_url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
     wait_rendered(page)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Labs").click()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from pageutil import ROOT, screenshot, start_dashboard, stop, wait_rendered
+from pageutil import ROOT, open_as, screenshot, start_dashboard, stop, wait_rendered
 from playwright.sync_api import Page, expect
 
 from safety.demo import generator as demo
@@ -29,7 +29,7 @@ def live_setup(tmp_path_factory):
     inbox.mkdir()
     demo.build_demo(db)
     alerts.refresh_alerts(db)  # the baseline
-    env = {**os.environ, "SAFETY_DB": str(db), "SAFETY_USER": "browser-test"}
+    env = {**os.environ, "SAFETY_DB": str(db)}
     server_log, watch_log = root / "streamlit.log", root / "watch.log"
     server, url = start_dashboard(env, server_log)
     watcher = subprocess.Popen(
@@ -63,7 +63,7 @@ def _sidebar_text(page: Page) -> str:
 
 
 def test_new_data_and_alert_arrive_without_reload(page: Page, live_setup):
-    page.goto(live_setup["url"])
+    open_as(page, live_setup["url"])
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
     wait_rendered(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
@@ -89,7 +89,7 @@ def test_new_data_and_alert_arrive_without_reload(page: Page, live_setup):
 
 
 def test_widget_state_survives_the_auto_refresh(page: Page, live_setup):
-    page.goto(live_setup["url"] + "/data")
+    open_as(page, live_setup["url"] + "/data")
     expect(page.get_by_role("heading", name="Data")).to_be_visible(timeout=60000)
     wait_rendered(page)
     page.get_by_role("tab", name="Batch ledger").click()

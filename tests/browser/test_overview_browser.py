@@ -1,11 +1,11 @@
 """The dashboard in a real browser: the overview renders its cohorts and plotly charts."""
 
-from pageutil import screenshot, wait_rendered
+from pageutil import open_as, screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
 
 def test_overview_shows_the_trial_with_rendered_charts(page: Page, app_url):
-    page.goto(app_url)
+    open_as(page, app_url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
     wait_rendered(page)
     expect(page.get_by_text("NCT04232592").first).to_be_visible()

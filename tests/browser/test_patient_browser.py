@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from pageutil import screenshot, wait_rendered
+from pageutil import open_as, screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
 from safety import store
@@ -17,7 +17,7 @@ def _high_dose_dlt_patient(db) -> str:
 
 def test_deep_link_opens_the_patient_with_a_rendered_timeline(page: Page, app_url, demo_db):
     usubjid = _high_dose_dlt_patient(demo_db)
-    page.goto(f"{app_url}/patient?subject={usubjid}")
+    open_as(page, f"{app_url}/patient?subject={usubjid}")
     expect(page.get_by_role("heading", name="Patient", exact=True)).to_be_visible(timeout=60000)
     wait_rendered(page)
     expect(page.get_by_role("heading", name=usubjid)).to_be_visible()

@@ -1,12 +1,12 @@
 """The DSMB reports page in a real browser: build the closed report, see the preview, download
 the PDF."""
 
-from pageutil import screenshot, wait_rendered
+from pageutil import open_as, screenshot, wait_rendered
 from playwright.sync_api import Page, expect
 
 
 def test_reports_page_builds_and_downloads_the_closed_report(page: Page, app_url):
-    page.goto(app_url + "/reports")
+    open_as(page, app_url + "/reports")
     expect(page.get_by_role("heading", name="DSMB reports")).to_be_visible(timeout=60000)
     wait_rendered(page)
     page.get_by_text("Closed (by cohort)").click()

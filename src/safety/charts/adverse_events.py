@@ -8,7 +8,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR
+from safety.charts.style import CONTROL_COLOUR, inert
+from safety.escaping import plotly_text
 
 AE_SIGNIFICANCE = 0.05  # reference line on the volcano plot: Fisher p = 0.05 (not a decision rule)
 
@@ -17,6 +18,7 @@ def _short(text: str, width: int = 38) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@inert
 def ae_incidence_bars(
     rows: pd.DataFrame, colours: dict[str, str], top: int = 15, title: str | None = None
 ) -> go.Figure:
@@ -41,7 +43,7 @@ def ae_incidence_bars(
                 marker_color=colours.get(label, CONTROL_COLOUR),
                 customdata=group[["cohort_id", "soc", "pt", "n", "N"]].astype(object).to_numpy(),
                 hovertemplate=(
-                    f"{label}<br>%{{customdata[{2 if term == 'pt' else 1}]}}<br>"
+                    f"{plotly_text(label)}<br>%{{customdata[{2 if term == 'pt' else 1}]}}<br>"
                     "%{customdata[3]} of %{customdata[4]} subjects (%{x:.1f}%)<extra></extra>"
                 ),
             )
@@ -89,6 +91,7 @@ _RD_HOVER = (
 )
 
 
+@inert
 def risk_difference_forest(rd: pd.DataFrame, colours: dict[str, str], top: int = 20) -> go.Figure:
     """Forest plot: risk difference (dose minus control, percentage points) per PT with its CI.
 
@@ -133,6 +136,7 @@ def risk_difference_forest(rd: pd.DataFrame, colours: dict[str, str], top: int =
     return fig
 
 
+@inert
 def risk_difference_volcano(rd: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
     """Volcano plot: risk difference (x) against -log10 of Fisher's exact p (y), per PT and dose.
 
@@ -183,6 +187,7 @@ def risk_difference_volcano(rd: pd.DataFrame, colours: dict[str, str]) -> go.Fig
     return fig
 
 
+@inert
 def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
     """Cumulative incidence of the first TEAE by cohort: step lines over study days.
 
@@ -217,7 +222,7 @@ def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.
                 .astype(object)
                 .to_numpy(),
                 hovertemplate=(
-                    f"{label}, study day %{{x}}: %{{y:.1f}}%<br>%{{customdata[3]}} first TEAE(s) of "
+                    f"{plotly_text(label)}, study day %{{x}}: %{{y:.1f}}%<br>%{{customdata[3]}} first TEAE(s) of "
                     "%{customdata[2]} at risk<br>%{customdata[1]}<extra></extra>"
                 ),
             )
@@ -233,6 +238,7 @@ def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.
     return fig
 
 
+@inert
 def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) -> go.Figure:
     """TEAE onsets per bin of study days (day 1 = first dose), stacked by cohort.
 
@@ -249,7 +255,7 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
                 marker_color=colours.get(label, CONTROL_COLOUR),
                 customdata=group[["cohort_id", "bin_start", "bin_end"]].astype(object).to_numpy(),
                 hovertemplate=(
-                    f"{label}<br>study days %{{customdata[1]}}–%{{customdata[2]}}: "
+                    f"{plotly_text(label)}<br>study days %{{customdata[1]}}–%{{customdata[2]}}: "
                     "%{y} TEAE(s)<extra></extra>"
                 ),
             )
@@ -266,6 +272,7 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
     return fig
 
 
+@inert
 def grade_week_heatmap(grid: pd.DataFrame) -> go.Figure:
     """TEAEs by study week (x; week 1 = study days 1-7) and CTCAE grade (y), as a heatmap.
 

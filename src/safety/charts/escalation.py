@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from safety.charts.style import inert
+
 DECISION_COLOURS = {
     "escalate": "#2171b5",
     "stay": "#7f7f7f",
@@ -19,6 +21,7 @@ DECISION_COLOURS = {
 TARGET_COLOUR = "#cb181d"
 
 
+@inert
 def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
     """Each pending patient's DLT window as a bar: days gone (filled) out of the window.
 
@@ -67,6 +70,7 @@ def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
     return fig
 
 
+@inert
 def toxicity_estimates(estimates: pd.DataFrame, target: float, labels: list[str]) -> go.Figure:
     """Estimated DLT rate by dose with intervals (BOIN isotonic, CRM posterior) and the target.
 
@@ -136,6 +140,7 @@ def toxicity_estimates(estimates: pd.DataFrame, target: float, labels: list[str]
     return fig
 
 
+@inert
 def dose_paths(paths: pd.DataFrame) -> go.Figure:
     """The dose-path tree as a sunburst: the centre is now, each ring one more cohort.
 
@@ -164,6 +169,7 @@ def dose_paths(paths: pd.DataFrame) -> go.Figure:
     return fig
 
 
+@inert
 def decision_history(history: pd.DataFrame) -> go.Figure:
     """The recommended next dose level on every day the data changed, coloured by decision.
 

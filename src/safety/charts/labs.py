@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, UNGRADED_COLOUR
+from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, UNGRADED_COLOUR, inert
+from safety.escaping import plotly_text
 
 LAB_GRADE_0_COLOUR = "#ffffff"  # labs page: a normal (grade 0) result is a hollow-looking point,
 
@@ -21,6 +22,7 @@ def _lab_grade_colour(grades: pd.Series) -> list[str]:
     ]
 
 
+@inert
 def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
     """One test's results over study days, a panel per cohort: each subject a grey line, each
     result a marker coloured by its worst CTCAE grade, the normal range as a shaded band.
@@ -65,7 +67,7 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
                 layer="below",
             )
         fig.add_annotation(
-            text=f"<b>{cohort}</b>",
+            text=f"<b>{plotly_text(cohort)}</b>",
             xref=f"{xref} domain",
             yref="paper",
             x=0.5,
@@ -105,7 +107,7 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
                     for g in group["worst_grade"].tolist()
                 ],
                 hovertemplate="%{customdata[0]}<br>%{customdata[1]}, day %{x}<br>"
-                f"%{{y}} {unit}<br>CTCAE %{{text}}<extra></extra>",
+                f"%{{y}} {plotly_text(unit)}<br>CTCAE %{{text}}<extra></extra>",
                 showlegend=False,
             )
         )
@@ -125,8 +127,9 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
             )
         )
     fig.update_layout(
-        title=f"{name} ({unit}) by cohort: normal range shaded, points by CTCAE grade",
-        yaxis_title=unit,
+        title=f"{plotly_text(name)} ({plotly_text(unit)}) by cohort: normal range shaded, points by "
+        "CTCAE grade",
+        yaxis_title=plotly_text(unit),
         height=360,
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 10, "r": 10, "t": 70, "b": 40},
@@ -135,6 +138,7 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
     return fig
 
 
+@inert
 def lab_visit_summary(
     summary: pd.DataFrame, colours: dict[str, str], test_code: str, statistic: str = "mean"
 ) -> go.Figure:
@@ -169,16 +173,16 @@ def lab_visit_summary(
                 line={"color": colours.get(cohort, CONTROL_COLOUR)},
                 error_y=err,
                 customdata=group[["n"]].to_numpy(),
-                hovertemplate=f"{cohort}<br>%{{x}}: {statistic} %{{y:.3g}} (n=%{{customdata[0]}})"
+                hovertemplate=f"{plotly_text(cohort)}<br>%{{x}}: {statistic} %{{y:.3g}} (n=%{{customdata[0]}})"
                 "<extra></extra>",
             )
         )
     unit = rows["unit"].dropna().iloc[0] if rows["unit"].notna().any() else ""
     label = "mean ± SD" if statistic == "mean" else "median (IQR)"
     fig.update_layout(
-        title=f"{test_code}: {label} by cohort over scheduled visits",
+        title=f"{plotly_text(test_code)}: {label} by cohort over scheduled visits",
         xaxis={"categoryorder": "array", "categoryarray": visits, "title": None},
-        yaxis_title=unit,
+        yaxis_title=plotly_text(unit),
         height=340,
         legend={"orientation": "h", "y": -0.3},
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
@@ -186,6 +190,7 @@ def lab_visit_summary(
     return fig
 
 
+@inert
 def edish(
     frame: pd.DataFrame,
     colours: dict[str, str],

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS
+from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, inert
+from safety.escaping import plotly_text
 
 
+@inert
 def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> go.Figure:
     """Each subject's first dose as a point on a time axis, one row per cohort.
 
@@ -52,6 +54,7 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
     return fig
 
 
+@inert
 def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
     """Adverse events by onset month, stacked by cohort.
 
@@ -66,7 +69,7 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Fig
                 name=label,
                 marker_color=colours.get(label, CONTROL_COLOUR),
                 customdata=group[["grade3plus"]].to_numpy(),
-                hovertemplate=f"{label}<br>%{{x|%b %Y}}: %{{y}} AEs, %{{customdata[0]}} grade ≥3<extra></extra>",
+                hovertemplate=f"{plotly_text(label)}<br>%{{x|%b %Y}}: %{{y}} AEs, %{{customdata[0]}} grade ≥3<extra></extra>",
             )
         )
     fig.update_layout(
@@ -81,6 +84,7 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Fig
     return fig
 
 
+@inert
 def worst_grade_by_cohort(summary: pd.DataFrame) -> go.Figure:
     """Subjects by their worst AE grade, a stacked bar per cohort.
 

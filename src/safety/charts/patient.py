@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import GRADE_COLOURS, UNGRADED_COLOUR
+from safety.charts.style import GRADE_COLOURS, UNGRADED_COLOUR, inert
+from safety.escaping import plotly_text
 
 SERIOUS_OUTLINE = "#b30000"  # serious AEs get a dark red outline
 
@@ -21,6 +22,7 @@ DLT_MARKERS = {  # dlt_status -> (marker symbol, colour, legend name)
 GRADE_0_COLOUR = "#737373"  # a lab result of CTCAE grade 0 (grey: grades 1-4 stand out)
 
 
+@inert
 def patient_timeline(
     events: dict[str, pd.DataFrame],
     *,
@@ -209,6 +211,7 @@ def patient_timeline(
     return fig
 
 
+@inert
 def patient_labs(
     labs: pd.DataFrame,
     tests: tuple[str, ...],
@@ -236,7 +239,7 @@ def patient_labs(
     for t in present:
         part = labs[labs["test_code"] == t]
         unit = part["unit"].dropna()
-        titles.append(f"{t} ({unit.iloc[0]})" if len(unit) else t)
+        titles.append(f"{t} ({plotly_text(unit.iloc[0])})" if len(unit) else t)
     fig = make_subplots(
         rows=rows,
         cols=columns,
@@ -310,6 +313,7 @@ def patient_labs(
     return fig
 
 
+@inert
 def patient_vitals(
     vitals: pd.DataFrame,
     tests: tuple[str, ...],
@@ -330,7 +334,7 @@ def patient_vitals(
     titles = []
     for t in present:
         unit = vitals.loc[vitals["test_code"] == t, "unit"].dropna()
-        titles.append(f"{t} ({unit.iloc[0]})" if len(unit) else t)
+        titles.append(f"{t} ({plotly_text(unit.iloc[0])})" if len(unit) else t)
     fig = make_subplots(rows=1, cols=len(present), subplot_titles=titles, horizontal_spacing=0.05)
     for i, test in enumerate(present):
         part = vitals[vitals["test_code"] == test].sort_values("day")

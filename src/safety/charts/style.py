@@ -1,8 +1,16 @@
-"""What every chart shares: CTCAE grade colours and one colour per cohort."""
+"""What every chart shares: CTCAE grade colours, one colour per cohort, and data that stay text
+(:func:`inert`)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+
+from safety.escaping import plotly_text
 
 # CTCAE grade colours, mild to fatal, used on every chart that shows a grade.
 GRADE_COLOURS = {1: "#9ecae1", 2: "#fdd0a2", 3: "#fd8d3c", 4: "#d94801", 5: "#67000d"}
@@ -30,3 +38,44 @@ def cohort_colours(cohorts: pd.DataFrame) -> dict[str, str]:
             else DOSE_COLOURS[(int(row.dose_level) - 1) % len(DOSE_COLOURS)]
         )
     return colours
+
+
+# Trace attributes that carry data values (axis categories, labels, hover text, legend names).
+_DATA_ATTRIBUTES = ("x", "y", "z", "text", "hovertext", "customdata", "labels", "parents", "ids",
+                    "name", "legendgroup")  # fmt: skip
+_escape_all = np.vectorize(plotly_text, otypes=[object])
+
+
+def inert(build: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """Decorate a chart builder: every text value in its figure's trace data, and the
+    categories and tick texts of its axes, are escaped for plotly
+    (``safety.escaping.plotly_text``), so a term like ``<a href=...>`` shows as typed and never
+    as a link. Templates stay as written; data interpolated into them is escaped where it is
+    interpolated. A page reading a selection back unescapes customdata (``html.unescape``).
+    """
+
+    @functools.wraps(build)
+    def builder(*args, **kwargs) -> go.Figure:
+        fig = build(*args, **kwargs)
+        for trace in fig.data:
+            for attribute in _DATA_ATTRIBUTES:
+                if attribute in trace and trace[attribute] is not None:
+                    trace[attribute] = _escaped(trace[attribute])
+        axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        for axis in axes:
+            for attribute in ("categoryarray", "ticktext"):
+                if axis[attribute] is not None:
+                    axis[attribute] = _escaped(axis[attribute])
+        return fig
+
+    return builder
+
+
+def _escaped(value):
+    if isinstance(value, str):
+        return plotly_text(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escaped(v) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS" and value.size:
+        return _escape_all(value.astype(object))
+    return value

@@ -15,10 +15,13 @@ import click
 
 from safety.cli.base import BadInput
 from safety.errors import SafetyError
+from safety.files import private_umask
 
 log = logging.getLogger("safety")
 
 COMMANDS = {  # command name -> "module:attribute", imported when the command runs
+    "access": "safety.cli.access:access",
+    "audit": "safety.cli.audit:audit",
     "demo": "safety.cli.demo:demo",
     "design": "safety.cli.design:design",
     "ingest": "safety.cli.ingest:ingest",
@@ -57,6 +60,7 @@ def cli(verbose: bool) -> None:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    private_umask()  # databases, logs and report folders: the owner's (and group's) only
 
 
 def main() -> None:

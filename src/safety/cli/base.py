@@ -1,5 +1,5 @@
-"""What every command of the command line shares: the bad-input exception, the --db option, a
-clean stop on signals, JSON of dates."""
+"""What every command of the command line shares: the bad-input exception, the --db option, the
+acting user, a clean stop on signals, JSON of dates."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import threading
 from datetime import date
 
 import click
+
+from safety.access import User, command_line_user
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,14 @@ db_option = click.option(
     default=None,
     help="Database file (default: $SAFETY_DB, else data/safety.duckdb).",
 )
+
+
+def acting_user() -> User:
+    """Who runs this command: the service of ``$SAFETY_SERVICE_TOKEN``, else the OS account,
+    with its roles from the access configuration. No option names the user."""
+    user = command_line_user()
+    log.info("acting as %s", user.describe())
+    return user
 
 
 def stop_on_signals() -> threading.Event:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from safety import pipeline, store
-from safety.cli.base import db_option, stop_on_signals
+from safety.cli.base import acting_user, db_option, stop_on_signals
 from safety.demo import scenario
 
 
@@ -44,7 +44,7 @@ def demo(db: str | None, seed: int | None, studies: int, subjects: int | None,
         return
     path = store.resolve_db_path(db)
     summary = pipeline.build_demo(
-        path, seed=scenario.DEMO_SEED if seed is None else seed, studies=studies,
+        path, acting_user(), seed=scenario.DEMO_SEED if seed is None else seed, studies=studies,
         subjects=subjects,
     )  # fmt: skip
     click.echo(f"demo database written to {path}: {summary.describe()}")
@@ -63,7 +63,7 @@ def run_live_demo(
 
     path = store.resolve_db_path(db)
     if not path.exists():
-        summary = pipeline.build_demo(path, subjects=subjects)
+        summary = pipeline.build_demo(path, acting_user(), subjects=subjects)
         click.echo(f"demo database written to {path}: {summary.describe()}", err=True)
     stop = stop_on_signals()
 

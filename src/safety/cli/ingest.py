@@ -1,9 +1,9 @@
 """The ``ingest`` command: load deliveries, decide on held ones, take a batch back.
 
-    python -m safety ingest PATH... [--db PATH] [--study ID] [--actor NAME] [--json]
-    python -m safety ingest --confirm HOLD --reason TEXT [--actor NAME] [--json]
-    python -m safety ingest --reject HOLD --reason TEXT [--actor NAME] [--json]
-    python -m safety ingest --retract BATCH --reason TEXT [--actor NAME] [--json]
+    python -m safety ingest PATH... [--db PATH] [--study ID] [--json]
+    python -m safety ingest --confirm HOLD --reason TEXT [--json]     (asks for a signature)
+    python -m safety ingest --reject HOLD --reason TEXT [--json]
+    python -m safety ingest --retract BATCH --reason TEXT [--json]    (asks for a signature)
     python -m safety ingest --held [--study ID] [--json]
 
 Exit status 0 when every file was loaded or was a duplicate (or the decision was recorded); 2
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import click
 
-from safety import pipeline, store
-from safety.cli.base import BadInput, db_option, json_default
+from safety import pipeline, store, views
+from safety.access import MEANINGS, Signature, User, load_access_config, sign_with_password
+from safety.cli.base import BadInput, acting_user, db_option, json_default
 from safety.errors import SafetyError
-from safety.ingest import held_deliveries
 from safety.ingest.holds import held_comparison
-from safety.ingest.load import BatchResult, default_actor
+from safety.ingest.load import BatchResult, require_ingest
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,24 @@ log = logging.getLogger(__name__)
 @db_option
 @click.option("--study", "study_id", default=None,
               help="Study to load into (default: each file's STUDYID).")
-@click.option("--actor", default=None, help="Who loads or decides (default: the OS user).")
 @click.option("--confirm", "confirm", type=int, default=None, metavar="HOLD",
-              help="Confirm the held delivery HOLD: load it as delivered (needs --reason).")
+              help="Confirm the held delivery HOLD: load it as delivered (needs --reason and "
+                   "your signature password).")
 @click.option("--reject", "reject", type=int, default=None, metavar="HOLD",
               help="Reject the held delivery HOLD (needs --reason).")
 @click.option("--retract", "retract", type=int, default=None, metavar="BATCH",
-              help="Take back batch BATCH, restoring its domain's cut before it (needs --reason).")
+              help="Take back batch BATCH, restoring its domain's cut before it (needs --reason "
+                   "and your signature password).")
 @click.option("--reason", default=None, help="Why (for --confirm, --reject, --retract).")
 @click.option("--held", "list_held", is_flag=True, help="List held deliveries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None, actor: str | None,
+def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None,
            confirm: int | None, reject: int | None, retract: int | None, reason: str | None,
            list_held: bool, as_json: bool) -> None:
     """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file; or
-    confirm, reject or retract."""
+    confirm, reject or retract; as the OS account (or service) running the command: a data
+    manager. Confirming and retracting are signed: the command asks for the account's
+    signature password."""
     actions = [a for a, given in (("PATH", bool(paths)), ("--confirm", confirm is not None),
                                   ("--reject", reject is not None),
                                   ("--retract", retract is not None), ("--held", list_held))
@@ -57,21 +60,24 @@ def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None, actor:
     if len(actions) != 1:
         raise BadInput("ingest: give PATH..., or one of --confirm, --reject, --retract, --held"
                        + (f" (got {', '.join(actions)})" if actions else ""))
-    if list_held:
-        _print_holds(db, study_id, as_json)
-        return
-    actor = actor or default_actor()
     created = False
     try:
+        user = acting_user()
+        if list_held:
+            _print_holds(db, user, study_id, as_json)
+            return
         if paths:
+            require_ingest(user, study_id)
             created = store.create_if_missing(db)
-            delivery = pipeline.deliver_paths(paths, db=db, study_id=study_id, actor=actor)
+            delivery = pipeline.deliver_paths(paths, db=db, study_id=study_id, user=user)
         elif confirm is not None:
-            delivery = pipeline.confirm_delivery(db, confirm, actor, reason)
+            delivery = pipeline.confirm_delivery(db, confirm, user, reason,
+                                                 _sign(user, "delivery.confirm"))
         elif reject is not None:
-            delivery = pipeline.reject_delivery(db, reject, actor, reason)
+            delivery = pipeline.reject_delivery(db, reject, user, reason)
         else:
-            delivery = pipeline.retract_batch(db, retract, actor, reason)
+            delivery = pipeline.retract_batch(db, retract, user, reason,
+                                              _sign(user, "delivery.retract"))
     except SafetyError as exc:
         raise BadInput(str(exc)) from exc
     results = delivery.results
@@ -103,9 +109,18 @@ def _line(r: BatchResult) -> str:
     return f"{r.status:9} {r.domain or '?':6} {r.file}: {counts}{tail}"
 
 
-def _print_holds(db: str | None, study_id: str | None, as_json: bool) -> None:
+def _sign(user: User, act: str) -> Signature:
+    """The account's electronic signature for ``act``: its signature password, asked now
+    (never an option: it would stay in the shell's history)."""
+    password = click.prompt(f"Signature password of {user.name} ({MEANINGS[act]})",
+                            hide_input=True, default="", show_default=False, err=True)
+    return sign_with_password(user, MEANINGS[act], password, load_access_config())
+
+
+def _print_holds(db: str | None, user: User, study_id: str | None, as_json: bool) -> None:
     try:
-        holds = held_deliveries(db, study_id)
+        with store.read_connection(db) as con:
+            holds = views.held_deliveries(con, user, study_id)
     except SafetyError as exc:
         raise BadInput(str(exc)) from exc
     if as_json:

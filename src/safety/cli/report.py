@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from safety.cli.base import db_option
+from safety.cli.base import acting_user, db_option
 
 
 @click.command("report")
@@ -51,7 +51,7 @@ def report(
 
     result = generate_report(
         study_id, cutoff.date(), out, kind="closed" if closed else "open", db=db,
-        refreeze=refreeze,
+        refreeze=refreeze, user=acting_user(),
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.manifest | {"snapshot_id": result.snapshot_id}, indent=2))

@@ -1,5 +1,8 @@
-"""``status``: per cohort treated, in DLT window, DLTs, SAEs, the decision and the stopping rules;
-``--explain COHORT``: every record and step behind one cohort's decision."""
+"""``status``: per cohort treated, in DLT window, DLTs, SAEs, the decision and the stopping rules,
+and whether the audit trail is intact (a broken one is named on the first line, or under
+``"audit"`` with ``--json`` and on stderr); ``--explain COHORT``: every record and step behind
+one cohort's decision. By cohort, so only for a user who may see closed results: a safety
+officer or DSMB member."""
 
 from __future__ import annotations
 
@@ -8,12 +11,10 @@ import json
 import click
 import pandas as pd
 
-from safety import store
-from safety.cli.base import BadInput, db_option, json_default
+from safety import store, views
+from safety.cli.base import BadInput, acting_user, db_option, json_default
 from safety.config import stored_study_config
 from safety.errors import SafetyError
-from safety.monitor.explain import explain_cohort
-from safety.monitor.status import study_statuses
 from safety.store import queries
 
 
@@ -34,27 +35,31 @@ from safety.store import queries
 def status(db: str | None, study_id: str | None, cutoff, explain: str | None,
            as_json: bool) -> None:
     """Per cohort: treated, in DLT window, DLTs, SAEs, the decision and the stopping rules."""
+    user = acting_user()
     day = cutoff.date() if cutoff else None
     with store.read_connection(db) as con:
         if explain is not None:
             try:
-                result = _explain(con, study_id, explain, day)
+                result = _explain(con, user, study_id, explain, day)
             except SafetyError as exc:
                 raise BadInput(str(exc)) from exc
             click.echo(json.dumps(result.to_json(), indent=2, default=json_default)
                        if as_json else result.to_text())
             return
-        result = study_statuses(con, study_id=study_id, cutoff=day)
+        trail = views.audit_check(con)
+        result = views.study_statuses(con, user, study_id=study_id, cutoff=day)
     if as_json:
-        click.echo(
-            json.dumps({"studies": [s.to_json() for s in result]}, indent=2, default=json_default)
-        )
+        doc = {"audit": trail.to_json(), "studies": [s.to_json() for s in result]}
+        click.echo(json.dumps(doc, indent=2, default=json_default))
+        if not trail.ok:
+            click.echo(trail.describe(), err=True)
         return
+    click.echo(trail.describe())
     for s in result:
         click.echo(s.to_text())
 
 
-def _explain(con, study_id: str | None, cohort_id: str, cutoff):
+def _explain(con, user, study_id: str | None, cohort_id: str, cutoff):
     """The explanation of one cohort: of ``--study``, or of the one study that has the cohort."""
     studies = queries.studies.studies(con)
     if study_id is not None:
@@ -73,4 +78,4 @@ def _explain(con, study_id: str | None, cohort_id: str, cutoff):
     day = cutoff or (row["data_cutoff"].date() if pd.notna(row["data_cutoff"]) else None)
     if day is None:
         raise BadInput(f"{config.study_id} has no data cut-off yet; give --cutoff")
-    return explain_cohort(con, config, day, cohort_id)
+    return views.explain_cohort(con, user, config, day, cohort_id)

@@ -246,7 +246,7 @@ QUALIFY row_number() OVER (PARTITION BY d.cutoff, a.usubjid, a.source,
 CREATE OR REPLACE TEMP MACRO dlt_event(in_study, at_cutoff, known_by := NULL) AS TABLE
 SELECT d.study_id, d.usubjid, d.source, d.source_seq, d.term, d.onset_date, d.onset_day,
        d.grade, d.dlt_rule, coalesce(a.decision, 'candidate') AS dlt_status,
-       a.reason AS adjudication_reason, a.decided_by, a.decided_at
+       a.reason AS adjudication_reason, a.decided_by, a.decided_at, a.signature_id
 FROM dlt_candidate(in_study, at_cutoff) d
 LEFT JOIN latest_adjudication(in_study, [at_cutoff], known_by, false) a
   ON a.usubjid = d.usubjid AND a.source = d.source AND a.source_seq = d.source_seq
@@ -254,7 +254,7 @@ UNION ALL
 SELECT a.study_id, a.usubjid, a.source, a.source_seq, a.description, a.onset_date,
        date_diff('day', s.first_dose_date, a.onset_date) + 1,
        NULL, 'added by adjudication: ' || a.reason,
-       a.decision, a.reason, a.decided_by, a.decided_at
+       a.decision, a.reason, a.decided_by, a.decided_at, a.signature_id
 FROM latest_adjudication(in_study, [at_cutoff], known_by, false) a
 JOIN dlt_subject(in_study) s USING (study_id, usubjid)
 WHERE a.source = 'manual' AND a.onset_date <= at_cutoff;

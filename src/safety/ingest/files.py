@@ -15,9 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from safety import store
+from safety.access import User
 from safety.errors import IngestError
 from safety.ingest.domains import detect_domain, domain_rank
-from safety.ingest.load import BatchResult, default_actor, flatten, load_dataset, rejected
+from safety.ingest.load import BatchResult, flatten, load_dataset, rejected, require_ingest
 from safety.ingest.readers import EXTENSIONS, file_sha256, read_dataset, read_head
 from safety.ingest.reevaluate import release_waiting_rows
 
@@ -59,7 +60,7 @@ def order_by_content(files: Iterable[Path], name_of: Callable[[Path], str] | Non
 
 
 def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
-                 study_id: str | None = None, actor: str | None = None) -> list[BatchResult]:
+                 study_id: str | None = None, user: User | None = None) -> list[BatchResult]:
     """Load files and folders of SDTM datasets, one batch (transaction) per file.
 
     Parameters
@@ -72,8 +73,8 @@ def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
     study_id
         The study to load into; default: each file's STUDYID, matched to a configuration in
         data/studies (or ``$SAFETY_STUDIES``) when the study is not in the database yet.
-    actor
-        Who loads (recorded in the ledger and audit log); default: the OS user.
+    user
+        Who loads (recorded in the ledger and audit log): a data manager of each file's study.
 
     Returns
     -------
@@ -83,34 +84,39 @@ def ingest_paths(paths: Iterable[Path | str], db: str | Path | None = None,
     ------
     StoreError
         When the database is missing, has another schema version or stays locked.
+    AccessDenied
+        When the user may not load deliveries into a file's study (nothing of that file is
+        written; the files before it stay loaded).
     """
     files = expand_paths(paths)
     if files:
+        require_ingest(user, study_id)
         store.create_if_missing(db)
-    return flatten(ingest_file(p, db, study_id, actor) for p in files)
+    return flatten(ingest_file(p, db, study_id, user) for p in files)
 
 
 def ingest_bytes(name: str, data: bytes, db: str | Path | None = None,
-                 study_id: str | None = None, actor: str | None = None) -> BatchResult:
+                 study_id: str | None = None, user: User | None = None) -> BatchResult:
     """Load one uploaded file given as bytes (the Data page's upload); see :func:`ingest_file`."""
     safe_name = Path(name).name or "upload"
     with tempfile.TemporaryDirectory(prefix="safety-upload-") as tmp:
         path = Path(tmp) / safe_name
         path.write_bytes(data)
-        return ingest_file(path, db, study_id, actor, display_name=safe_name)
+        return ingest_file(path, db, study_id, user, display_name=safe_name)
 
 
 def ingest_file(path: Path | str, db: str | Path | None = None, study_id: str | None = None,
-                actor: str | None = None, display_name: str | None = None) -> BatchResult:
+                user: User | None = None, display_name: str | None = None) -> BatchResult:
     """Load one delivered file as one batch: loaded (maybe with quarantined rows), held,
     duplicate or rejected. A file that cannot be read, has no known domain, lacks required
     columns or has no study configuration is rejected and changes nothing. After a DM (loaded,
     or a duplicate: a process killed after loading it may not have finished), rows of other
-    domains that waited for its subjects are evaluated again (``followed_by``).
+    domains that waited for its subjects are evaluated again (``followed_by``). AccessDenied
+    when ``user`` may not load deliveries into the file's study.
     """
     path = Path(path)
     name = display_name or path.name
-    actor = actor or default_actor()
+    require_ingest(user)
     try:
         sha = file_sha256(path)
     except OSError as exc:
@@ -126,8 +132,8 @@ def ingest_file(path: Path | str, db: str | Path | None = None, study_id: str | 
             raise IngestError(f"{name} changed while it was being loaded; send it again")
         return data
 
-    result = load_dataset(raw, db, study_id, actor, content)
+    result = load_dataset(raw, db, study_id, user, content)
     if result.domain == "DM" and result.status in ("loaded", "duplicate") and result.study_id:
         result = replace(result, followed_by=tuple(
-            release_waiting_rows(db, result.study_id, actor)))
+            release_waiting_rows(db, result.study_id, user)))
     return result

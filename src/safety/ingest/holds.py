@@ -5,8 +5,9 @@ protocol tolerates or quarantine too large a share of its rows (``compare.py``).
 content and the comparison are kept in ``held_delivery``; nothing of it is in the clinical
 tables. A confirmation re-reads that content, validates it against the data as they are now and
 loads it, provided the comparison still shows what the person confirmed (else the hold gets the
-new comparison and waits again). Both decisions need a person and a reason and are audited
-(``ingest.confirm``, ``ingest.reject``). A later cumulative delivery of the same domain
+new comparison and waits again). Both decisions need a data manager of the study and a reason
+and are audited; a confirmation changes the study's data and is signed (``delivery.confirm``),
+a rejection is not (``ingest.reject``). A later cumulative delivery of the same domain
 supersedes a pending hold (the hold no longer applies).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from safety import store
+from safety.access import Action, Signature, User, check_signature, require
 from safety.errors import IngestError
 from safety.ingest.compare import Comparison
 from safety.ingest.load import BatchResult, Confirmation, load_dataset
@@ -31,14 +33,12 @@ from safety.store import queries
 log = logging.getLogger(__name__)
 
 
-def person_and_reason(actor: str | None, reason: str | None, what: str) -> tuple[str, str]:
-    """The person deciding and their reason, both required (one-line error otherwise)."""
-    actor, reason = (actor or "").strip(), " ".join((reason or "").split())
-    if not actor:
-        raise IngestError(f"{what} needs the name of the person deciding")
+def reason_given(reason: str | None, what: str) -> str:
+    """The reason for a decision on a delivery, required (one-line error otherwise)."""
+    reason = " ".join((reason or "").split())
     if not reason:
         raise IngestError(f"{what} needs a reason (--reason): what was checked and why")
-    return actor, reason
+    return reason
 
 
 def held_deliveries(db: str | Path | None = None, study_id: str | None = None,
@@ -65,9 +65,11 @@ def _pending(db: str | Path | None, hold_id: int, content: bool = False) -> dict
     return hold
 
 
-def confirm_delivery(db: str | Path | None, hold_id: int, actor: str, reason: str
-                     ) -> BatchResult:
-    """Load a held delivery because a data manager confirms it, with their reason (audited).
+def confirm_delivery(db: str | Path | None, hold_id: int, user: User, reason: str,
+                     signature: Signature | None) -> BatchResult:
+    """Load a held delivery because a data manager confirms it, with their reason and their
+    electronic signature ("I confirm this delivery for use in the study"; audited, the signature
+    covers the batch it becomes).
 
     Returns the load's result: ``loaded`` (``hold_id`` set, the comparison it made), or
     ``held`` again when the current data changed since it was held and the comparison now
@@ -76,35 +78,45 @@ def confirm_delivery(db: str | Path | None, hold_id: int, actor: str, reason: st
     Raises
     ------
     IngestError
-        When the hold does not exist or is no longer pending, or actor or reason is blank.
+        When the hold does not exist or is no longer pending, or the reason is blank.
+    AccessDenied, SignatureError
+        When the user may not confirm deliveries of the study, or the signature is missing or
+        not hers (nothing is loaded).
     """
-    actor, reason = person_and_reason(actor, reason, "confirming a held delivery")
+    reason = reason_given(reason, "confirming a held delivery")
     hold = _pending(db, hold_id, content=True)
+    require(user, Action.CONFIRM_DELIVERY, hold["study_id"])
+    signature = check_signature(signature, user, "delivery.confirm")
     data = bytes(hold["content"])
     with tempfile.TemporaryDirectory(prefix="safety-hold-") as tmp:
         path = Path(tmp) / Path(hold["file_name"]).name
         path.write_bytes(data)
         raw = read_dataset(path, hold["file_name"])
-    confirm = Confirmation(int(hold_id), actor, reason, held_comparison(hold).removals())
-    result = load_dataset(raw, db, hold["study_id"], actor, lambda: data, confirm=confirm)
+    confirm = Confirmation(int(hold_id), user.id, reason, held_comparison(hold).removals(),
+                           signature)
+    result = load_dataset(raw, db, hold["study_id"], user, lambda: data, confirm=confirm)
     if result.domain == "DM" and result.status == "loaded":
         result = replace(result, followed_by=tuple(
-            release_waiting_rows(db, result.study_id, actor)))
-    log.info("%s confirmed held delivery %d: %s", actor, hold_id, result.status)
+            release_waiting_rows(db, result.study_id, user)))
+    log.info("%s confirmed held delivery %d: %s", user.id, hold_id, result.status)
     return result
 
 
-def reject_delivery(db: str | Path | None, hold_id: int, actor: str, reason: str
+def reject_delivery(db: str | Path | None, hold_id: int, user: User, reason: str
                     ) -> BatchResult:
-    """Reject a held delivery with a reason (audited); its content stays on record.
+    """Reject a held delivery with a reason (audited); its content stays on record. Nothing
+    changes in the study's data, so no signature is asked.
 
     Raises
     ------
     IngestError
-        When the hold does not exist or is no longer pending, or actor or reason is blank.
+        When the hold does not exist or is no longer pending, or the reason is blank.
+    AccessDenied
+        When the user may not decide on deliveries of the study.
     """
-    actor, reason = person_and_reason(actor, reason, "rejecting a held delivery")
+    reason = reason_given(reason, "rejecting a held delivery")
     hold = _pending(db, hold_id)
+    actor = require(user, Action.CONFIRM_DELIVERY, hold["study_id"]).id
     at = store.now()
     with store.write_connection(db) as con:
         queries.deliveries.decide_hold(con, int(hold_id), status="rejected", actor=actor, at=at,

@@ -30,7 +30,6 @@ what they hold, not by their names (:func:`order_by_content`).
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import time
@@ -43,13 +42,14 @@ import pandas as pd
 import pyarrow as pa
 
 from safety import store
+from safety.access import PERMISSIONS, Action, Signature, User, require
 from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
 from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
 from safety.ingest.domains import DOMAINS, DomainSpec, MappingContext, detect_domain, sort_for_table
 from safety.ingest.readers import RawDataset, identifier
-from safety.store import queries, schema
+from safety.store import audit, queries, schema
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class Confirmation:
     actor: str
     reason: str
     removals: dict  # Comparison.removals() of the hold as shown
+    signature: Signature  # checked (access.check_signature) by holds.confirm_delivery
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,12 @@ class _Held(Exception):
 
 # --- loading one dataset ------------------------------------------------------------------------
 
-def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, actor: str,
+def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, user: User,
                  content: Callable[[], bytes], *, confirm: Confirmation | None = None,
                  reevaluation: Reevaluation | None = None) -> BatchResult:
     """Load a dataset already read (a file, a held delivery being confirmed, quarantined rows
-    evaluated again). ``content`` gives the bytes to keep if it is held."""
+    evaluated again) as ``user``, who must be allowed to load into its study (AccessDenied
+    otherwise). ``content`` gives the bytes to keep if it is held."""
     name = raw.file_name
     try:
         spec = domain_spec(raw)
@@ -179,6 +181,7 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, a
         return rejected(name, raw.sha256, domain,
                         f"{name} has a STUDYID that is not an identifier; give the study "
                         "(--study)")
+    actor = require(user, Action.INGEST, study_id).id
 
     # A small file is validated inside its write transaction (one connection, ~40 ms less); a
     # large one outside it, so the write lock is held only for the write.
@@ -259,11 +262,12 @@ def _early_result(raw: RawDataset, spec: DomainSpec, ctx: _Context,
 
 # --- steps --------------------------------------------------------------------------------------
 
-def default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+def require_ingest(user: User | None, study_id: str | None = None) -> None:
+    """Refuse at once a user who may not load into the study, or (no study given yet) into any."""
+    if study_id or not (
+        isinstance(user, User) and any(Action.INGEST in PERMISSIONS[g.role] for g in user.grants)
+    ):
+        require(user, Action.INGEST, study_id)
 
 
 def _study_of(raw: RawDataset) -> str | None:
@@ -408,18 +412,23 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: s
                     con, hold_id, status="superseded", actor=actor, at=at,
                     reason=f"a later {spec.domain} delivery was loaded as batch "
                            f"{applied.batch_id}", batch_id=applied.batch_id)
-        queries.database.record_audit(
-            con, actor=confirm.actor if confirm else actor,
-            action="ingest.confirm" if confirm else "ingest.load", at=at, study_id=study_id,
-            detail=json.dumps({
-                "batch_id": applied.batch_id, "file": raw.file_name, "sha256": raw.sha256,
-                "domain": spec.domain, "status": applied.status, "delivery": delivery,
-                "rows_in": prepared.rows_in, "rows_loaded": applied.rows_loaded,
-                "rows_quarantined": applied.rows_quarantined, "rows_carried": applied.carried,
-                "superseded": list(applied.superseded),
-                **({"hold_id": confirm.hold_id, "reason": confirm.reason} if confirm else {}),
-                **({"reevaluated": list(reevaluation.quarantine_ids)} if reevaluation else {}),
-                "comparison": comparison.to_json()}))
+        detail = {
+            "batch_id": applied.batch_id, "file": raw.file_name, "sha256": raw.sha256,
+            "domain": spec.domain, "status": applied.status, "delivery": delivery,
+            "rows_in": prepared.rows_in, "rows_loaded": applied.rows_loaded,
+            "rows_quarantined": applied.rows_quarantined, "rows_carried": applied.carried,
+            "superseded": list(applied.superseded),
+            **({"reevaluated": list(reevaluation.quarantine_ids)} if reevaluation else {}),
+            "comparison": comparison.to_json()}
+        if confirm is None:
+            queries.database.record_audit(con, actor=actor, action="ingest.load", at=at,
+                                          study_id=study_id, detail=json.dumps(detail))
+        else:  # a signed act: the signature covers the batch the hold became
+            audit.record_signed_act(
+                con, confirm.signature, signature_id=queries.signatures.next_signature_id(con),
+                record_table="ingest_batch", record_id=applied.batch_id,
+                action="delivery.confirm", at=at, study_id=study_id,
+                detail={**detail, "hold_id": confirm.hold_id, "reason": confirm.reason})
     log.info("ingested %s as batch %d (%s, %s): %d rows, %d quarantined, %d carried, write %.2f s",
              raw.file_name, applied.batch_id, spec.domain, delivery, applied.rows_loaded,
              applied.rows_quarantined, applied.carried, time.perf_counter() - started)

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from safety import store
+from safety.access import User
 from safety.ingest.load import BatchResult, Reevaluation, load_dataset
 from safety.ingest.readers import RawDataset
 from safety.store import queries
@@ -34,8 +35,9 @@ from safety.store import queries
 log = logging.getLogger(__name__)
 
 
-def release_waiting_rows(db: str | Path | None, study_id: str, actor: str) -> list[BatchResult]:
-    """Evaluate again the study's quarantined rows whose subject the current DM now has.
+def release_waiting_rows(db: str | Path | None, study_id: str, user: User) -> list[BatchResult]:
+    """Evaluate again the study's quarantined rows whose subject the current DM now has, as
+    ``user`` (who loaded that DM, or confirmed or retracted a delivery).
 
     Returns one result per domain re-evaluated (none when nothing waits: one short read).
     """
@@ -60,6 +62,6 @@ def release_waiting_rows(db: str | Path | None, study_id: str, actor: str) -> li
             tuple(int(n) for n in rows["row_number"]), merge=merge)
         log.info("%s: %d quarantined %s rows of batch %d evaluated again after DM", study_id,
                  len(frame), b.domain, int(b.batch_id))
-        results.append(load_dataset(raw, db, study_id, actor, lambda data=data: data,
+        results.append(load_dataset(raw, db, study_id, user, lambda data=data: data,
                                     reevaluation=reevaluation))
     return results

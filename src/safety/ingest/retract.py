@@ -13,7 +13,6 @@ removes and brings back.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -21,19 +20,23 @@ from pathlib import Path
 import pandas as pd
 
 from safety import store
+from safety.access import Action, Signature, User, check_signature, require
 from safety.config import stored_study_config
 from safety.errors import IngestError
 from safety.ingest.compare import compare, picture
-from safety.ingest.holds import person_and_reason
+from safety.ingest.holds import reason_given
 from safety.ingest.load import BatchResult, refresh_derived
 from safety.ingest.reevaluate import release_waiting_rows
-from safety.store import queries
+from safety.store import audit, queries
 
 log = logging.getLogger(__name__)
 
 
-def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str) -> BatchResult:
-    """Take back the current batch of a domain, restoring the cut before it (audited).
+def retract_batch(db: str | Path | None, batch_id: int, user: User, reason: str,
+                  signature: Signature | None) -> BatchResult:
+    """Take back the current batch of a domain, restoring the cut before it: a data manager's
+    signed act ("I retract this delivery from the study"; audited, the signature covers the
+    retraction batch).
 
     Returns the retraction's result: status ``loaded`` (a new batch, ``delivery`` retraction,
     ``superseded`` = the retracted batch), with the comparison of the study before and after.
@@ -42,9 +45,12 @@ def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str)
     ------
     IngestError
         When the batch does not exist, is not a loaded delivery, is not its domain's current
-        cut (retract the later one first), or actor or reason is blank.
+        cut (retract the later one first), or the reason is blank.
+    AccessDenied, SignatureError
+        When the user may not retract deliveries of the study, or the signature is missing or
+        not hers (nothing changes).
     """
-    actor, reason = person_and_reason(actor, reason, "retracting a batch")
+    reason = reason_given(reason, "retracting a batch")
     batch_id = int(batch_id)
     at = store.now()
     with store.write_connection(db) as con:
@@ -52,6 +58,8 @@ def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str)
         if taken is None:
             raise IngestError(f"there is no batch {batch_id}")
         domain, study_id = taken["domain"], taken["study_id"]
+        actor = require(user, Action.RETRACT_DELIVERY, study_id).id
+        signature = check_signature(signature, user, "delivery.retract", now=at)
         if domain not in queries.ingest.CUT_TABLES or taken["status"] != "loaded":
             raise IngestError(f"batch {batch_id} ({taken['file_name']}) is not a loaded "
                               "delivery of a domain; only those can be retracted")
@@ -79,11 +87,13 @@ def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str)
                       "batch_id": new}
         comparison = compare(con, study_id, domain, "retraction", [batch_id], difference, before,
                              rows_in=0, rows_quarantined=0, quarantine_rules={})
-        queries.database.record_audit(
-            con, actor=actor, action="ingest.retract", at=at, study_id=study_id,
-            detail=json.dumps({"batch_id": new, "retracts": batch_id, "restores": previous,
-                               "domain": domain, "rows_carried": carried, "reason": reason,
-                               "comparison": comparison.to_json()}))
+        audit.record_signed_act(
+            con, signature, signature_id=queries.signatures.next_signature_id(con),
+            record_table="ingest_batch", record_id=new, action="delivery.retract",
+            detail={"batch_id": new, "retracts": batch_id, "restores": previous,
+                    "domain": domain, "rows_carried": carried, "reason": reason,
+                    "comparison": comparison.to_json()},
+            at=at, study_id=study_id)
     restored = (f"restored the cut of batch(es) {', '.join(map(str, previous))} ({carried} "
                 "records)" if previous else f"no earlier cut: {domain} is now empty")
     log.info("%s retracted batch %d: %s", actor, batch_id, restored)
@@ -92,5 +102,5 @@ def retract_batch(db: str | Path | None, batch_id: int, actor: str, reason: str)
                          study_id, new, (batch_id,), "retraction", carried,
                          comparison=comparison)
     if domain == "DM":
-        result = replace(result, followed_by=tuple(release_waiting_rows(db, study_id, actor)))
+        result = replace(result, followed_by=tuple(release_waiting_rows(db, study_id, user)))
     return result

@@ -1,12 +1,12 @@
 """DLT adjudication: a person confirms or rejects a DLT candidate, or adds a DLT the protocol's
-rules did not flag, with a reason; the adjudication and its audit-log entry are written in one
-transaction. The rule that makes candidates, and how an adjudication overrides it, is
-:mod:`safety.clinical.dlt`.
+rules did not flag, with a reason and an electronic signature; the adjudication, its signature
+and its audit-log entry are written in one transaction. Safety officers adjudicate at every
+site, investigators only their own sites' patients (``safety.access``). The rule that makes
+candidates, and how an adjudication overrides it, is :mod:`safety.clinical.dlt`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,8 +16,9 @@ from typing import Literal
 import duckdb
 
 from safety import store
+from safety.access import Action, Signature, User, check_signature, require
 from safety.errors import AdjudicationError
-from safety.store import queries
+from safety.store import audit, queries
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Adjudication:
     reason: str
     decided_by: str
     decided_at: datetime
+    signature: Signature
 
 
 def adjudicate(
@@ -53,15 +55,17 @@ def adjudicate(
     source_seq: int | None,
     decision: Decision,
     reason: str,
-    actor: str,
+    user: User,
     *,
+    signature: Signature | None = None,
     onset_date: date | None = None,
     description: str | None = None,
     at: datetime | None = None,
 ) -> Adjudication:
-    """Confirm or reject a DLT candidate, or add a DLT by hand, with a reason; audited.
+    """Confirm or reject a DLT candidate, or add a DLT by hand, with a reason; signed, audited.
 
-    The adjudication and its audit-log entry are written in one transaction (both or neither).
+    The adjudication, its signature and its audit-log entry are written in one transaction
+    (all or nothing).
     The latest adjudication of an event wins; counts and decisions use it from then on, at every
     cut-off on or after the event's onset (see ``queries``: adjudications are not dated by the
     cut-off). Arguments are checked before anything is written.
@@ -81,8 +85,11 @@ def adjudicate(
         ``onset_date`` and ``description``.
     reason : str
         Why, in the adjudicator's words; required.
-    actor : str
-        Who decided (the signed-in user).
+    user : User
+        Who decides: a safety officer, or an investigator of the patient's site.
+    signature : Signature
+        The adjudicator's electronic signature, meaning ``MEANINGS["dlt.confirm"]`` ("I confirm
+        this event as a DLT"), ``"dlt.reject"`` or ``"dlt.add"``; required.
     onset_date : date, optional
         For "added": the onset of the DLT (must be on or after the first dose).
     description : str, optional
@@ -99,9 +106,12 @@ def adjudicate(
     AdjudicationError
         No reason, an unknown decision or source, an unknown subject, an event that is not a DLT
         candidate of the protocol, or an addition without onset date or description.
+    AccessDenied
+        The user may not adjudicate this patient's events.
+    SignatureError
+        No signature, or not a valid one for this act.
     """
     reason = (reason or "").strip()
-    actor = (actor or "").strip()
     if decision not in ADJUDICATION_DECISIONS:
         raise AdjudicationError(
             f"decision must be one of {', '.join(ADJUDICATION_DECISIONS)}, got {decision!r}"
@@ -110,8 +120,6 @@ def adjudicate(
         raise AdjudicationError(
             f"a reason is required to record a DLT as {decision}: say why, for the audit trail"
         )
-    if not actor:
-        raise AdjudicationError("an adjudication needs the name of the person deciding")
     if source not in ADJUDICATION_SOURCES:
         raise AdjudicationError(
             f"source must be one of {', '.join(ADJUDICATION_SOURCES)}, got {source!r}"
@@ -135,9 +143,11 @@ def adjudicate(
     with store.write_connection(db) as con:
         if queries.studies.study_config_text(con, study_id) is None:
             raise AdjudicationError(f"no study {study_id!r} in the database")
-        exists, first_dose = queries.dlt.subject_first_dose(con, study_id, usubjid)
+        exists, site = queries.subjects.subject_site(con, study_id, usubjid)
         if not exists:
             raise AdjudicationError(f"no subject {usubjid!r} in study {study_id}")
+        require(user, Action.ADJUDICATE_DLT, study_id, site=site, subject=usubjid)
+        _, first_dose = queries.dlt.subject_first_dose(con, study_id, usubjid)
         previous, term = _check_event(
             con,
             study_id,
@@ -153,6 +163,9 @@ def adjudicate(
             term = description.strip()
         elif source == "manual":
             onset_date, description = queries.dlt.manual_dlt(con, study_id, usubjid, source_seq)
+        action = _AUDIT_ACTIONS[decision]
+        signature = check_signature(signature, user, action, now=at)
+        signature_id = queries.signatures.next_signature_id(con)
         adjudication_id = queries.dlt.record_adjudication(
             con,
             study_id=study_id,
@@ -161,8 +174,9 @@ def adjudicate(
             source_seq=source_seq,
             decision=decision,
             reason=reason,
-            decided_by=actor,
+            decided_by=user.id,
             decided_at=at,
+            signature_id=signature_id,
             onset_date=onset_date,
             description=None if description is None else description.strip(),
         )
@@ -175,15 +189,11 @@ def adjudicate(
             "previous_status": previous,
             "reason": reason,
         }
-        audit_id = queries.database.record_audit(
-            con,
-            actor=actor,
-            action=_AUDIT_ACTIONS[decision],
-            detail=json.dumps(detail, default=str),
-            at=at,
-            study_id=study_id,
+        audit_id = audit.record_signed_act(
+            con, signature, signature_id=signature_id, record_table="dlt_adjudication",
+            record_id=adjudication_id, action=action, detail=detail, at=at, study_id=study_id,
             usubjid=usubjid,
-        )
+        )  # fmt: skip
     log.info(
         "DLT %s: %s %s %s/%s by %s (adjudication %d)",
         decision,
@@ -191,7 +201,7 @@ def adjudicate(
         usubjid,
         source,
         source_seq,
-        actor,
+        user.id,
         adjudication_id,
     )
     return Adjudication(
@@ -204,8 +214,9 @@ def adjudicate(
         decision,
         previous,
         reason,
-        actor,
+        user.id,
         at,
+        signature,
     )
 
 

@@ -43,12 +43,13 @@ import duckdb
 import pandas as pd
 
 from safety import store
+from safety.access import Action, Signature, User, check_signature, require
 from safety.clinical import labs
 from safety.config import StudyConfig, stored_study_config
 from safety.errors import AlertError, SafetyError
 from safety.links import escalation_link, patient_link
 from safety.monitor.status import StudyStatus, study_status
-from safety.store import queries
+from safety.store import audit, queries
 
 log = logging.getLogger(__name__)
 
@@ -426,11 +427,14 @@ def _insert(
 def acknowledge_alerts(
     db: str | Path | None,
     alert_ids: list[int],
-    actor: str,
+    user: User,
     comment: str,
     now: datetime | None = None,
+    *,
+    signature: Signature | None = None,
 ) -> list[int]:
-    """Acknowledge alerts: who, when and a comment on the alert, one audit entry per alert.
+    """Acknowledge alerts with a comment and an electronic signature ("I have reviewed this
+    alert and acknowledge it"); one audit entry and one signature record per alert.
 
     Alerts already acknowledged are left as they are (the first acknowledgement stands).
 
@@ -442,37 +446,41 @@ def acknowledge_alerts(
     Raises
     ------
     AlertError
-        When the comment or the actor is blank, or no id is given.
+        When the comment is blank, no id is given or an alert does not exist.
+    AccessDenied
+        When the user may not acknowledge alerts of an alert's study (safety officers may).
+    SignatureError
+        No signature, or not a valid one.
     """
-    comment, actor = (comment or "").strip(), (actor or "").strip()
+    comment = (comment or "").strip()
     if not alert_ids:
         raise AlertError("choose at least one alert to acknowledge")
     if not comment:
         raise AlertError("an acknowledgement needs a comment: what was seen or done")
-    if not actor:
-        raise AlertError("an acknowledgement needs the name of the person acknowledging")
     at = now or store.now()
     with store.write_connection(db) as con:
-        changed = queries.alerts.acknowledge_alerts(
-            con, list(alert_ids), actor=actor, at=at, comment=comment
-        )
-        for r in changed.itertuples(index=False):
-            queries.database.record_audit(
-                con,
-                actor=actor,
-                action="alert.acknowledge",
-                at=at,
-                study_id=r.study_id,
-                usubjid=_text(r.usubjid),
-                detail=json.dumps(
-                    {
-                        "alert_id": int(r.alert_id),
-                        "alert_key": r.alert_key,
-                        "title": r.title,
-                        "comment": comment,
-                    }
-                ),
+        studies = queries.alerts.alert_studies(con, list(alert_ids))
+        unknown = sorted(set(map(int, alert_ids)) - set(studies))
+        if unknown:
+            raise AlertError(f"no alert {unknown[0]} in the database")
+        for study_id in sorted(set(studies.values())):
+            require(user, Action.ACKNOWLEDGE_ALERT, study_id)
+        signature = check_signature(signature, user, "alert.acknowledge", now=at)
+        ids = []
+        for alert_id in sorted(studies):
+            signature_id = queries.signatures.next_signature_id(con)
+            changed = queries.alerts.acknowledge_alert(
+                con, alert_id, actor=user.id, at=at, comment=comment, signature_id=signature_id
             )
-    ids = sorted(int(i) for i in changed["alert_id"])
-    log.info("%s acknowledged alerts %s", actor, ids)
+            if changed is None:
+                continue  # acknowledged before: the first acknowledgement stands
+            _, study_id, usubjid, key, title = changed
+            audit.record_signed_act(
+                con, signature, signature_id=signature_id, record_table="alert",
+                record_id=alert_id, action="alert.acknowledge", at=at, study_id=study_id,
+                usubjid=_text(usubjid),
+                detail={"alert_id": alert_id, "alert_key": key, "title": title, "comment": comment},
+            )  # fmt: skip
+            ids.append(alert_id)
+    log.info("%s acknowledged alerts %s", user.id, ids)
     return ids

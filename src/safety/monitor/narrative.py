@@ -212,13 +212,21 @@ def _dlt_clause(dlt) -> str:
 
 
 def _adjudication(dlt) -> str:
-    """'confirmed as a DLT by dr a on 2021-01-20: "reason"' (the latest adjudication)."""
-    by = f" by {dlt.decided_by} on {_d(dlt.decided_at)}" if pd.notna(dlt.decided_by) else ""
+    """'confirmed as a DLT, signed Sam Safety (sam), 2021-01-20 09:30 UTC: I confirm this
+    event as a DLT: "reason"' (the latest adjudication, with its electronic signature)."""
+    by = _signed(dlt)
     reason = f': "{dlt.adjudication_reason}"' if pd.notna(dlt.adjudication_reason) else ""
     verb = {"confirmed": "confirmed as a DLT", "rejected": "rejected as a DLT"}.get(
         dlt.dlt_status, str(dlt.dlt_status)
     )
     return f"{verb}{by}{reason}"
+
+
+def _signed(dlt) -> str:
+    """', signed <name, time, meaning>' (or who and when, for a record without a signature)."""
+    if pd.notna(getattr(dlt, "signature", None)):
+        return f", signed {dlt.signature}"
+    return f" by {dlt.decided_by} on {_d(dlt.decided_at)}" if pd.notna(dlt.decided_by) else ""
 
 
 def _lab_dlts(p: PatientProfile) -> list[Sentence]:
@@ -244,8 +252,8 @@ def _manual_dlts(p: PatientProfile) -> list[Sentence]:
         out.append(
             Sentence(
                 f"A DLT was added by adjudication: {row.term}, onset {_d(row.onset_date)} "
-                f"(study day {int(row.onset_day)}), recorded by {row.decided_by} on "
-                f'{_d(row.decided_at)}{status}: "{row.adjudication_reason}".',
+                f"(study day {int(row.onset_day)}){_signed(row)}{status}: "
+                f'"{row.adjudication_reason}".',
                 (f"DLT manual {int(row.source_seq)}",),
             )
         )

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from safety import store
+from safety.access import Action, User, require
 from safety.config import StudyConfig
 from safety.errors import ReviewError
 from safety.store import queries
@@ -407,7 +408,7 @@ def record_review(
     usubjid: str,
     status: str,
     note: str | None,
-    actor: str,
+    user: User,
     *,
     at: datetime | None = None,
 ) -> int:
@@ -424,27 +425,27 @@ def record_review(
     status : {"not reviewed", "reviewed", "needs follow-up"}
     note : str or None
         Free text; blank is stored as NULL.
-    actor : str
-        Who reviewed (the signed-in user).
+    user : User
+        Who reviewed: a safety officer, or an investigator of the patient's site.
     at : datetime, optional
         When (UTC); default now.
 
     Raises
     ------
     ReviewError
-        An unknown status, no reviewer, or a subject that is not in the study.
+        An unknown status, or a subject that is not in the study.
+    AccessDenied
+        The user may not review this patient.
     """
     if status not in REVIEW_STATUSES:
         raise ReviewError(f"status must be one of {', '.join(REVIEW_STATUSES)}, got {status!r}")
-    actor = (actor or "").strip()
-    if not actor:
-        raise ReviewError("a review needs the name of the reviewer")
     note = (note or "").strip() or None
     at = at or store.now()
     with store.write_connection(db) as con:
-        exists, _ = queries.dlt.subject_first_dose(con, study_id, usubjid)
+        exists, site = queries.subjects.subject_site(con, study_id, usubjid)
         if not exists:
             raise ReviewError(f"no subject {usubjid!r} in study {study_id}")
+        actor = require(user, Action.REVIEW_PATIENT, study_id, site=site, subject=usubjid).id
         previous = queries.patient.subject_reviews(con, study_id, usubjid)
         review_id = queries.patient.record_subject_review(
             con,

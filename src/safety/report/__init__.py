@@ -16,26 +16,26 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from safety import __version__, store
+from safety import __version__, files, store
+from safety.access import Action, Signature, User, check_signature, require
 from safety.config import StudyConfig, stored_study_config
-from safety.errors import StoreError
+from safety.errors import AuditError, StoreError
 from safety.report import csv_files, figures, html, manifest, pdf, snapshot, xlsx
 from safety.report.snapshot import FreezePoint
 from safety.report.tables import KINDS, Kind, ReportContent, report_content
-from safety.store import queries
+from safety.store import audit, queries
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReportResult", "build_content", "generate_report", "KINDS"]
+__all__ = ["ReportResult", "build_content", "generate_report", "record_report_view",
+           "sign_off_report", "KINDS"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,21 @@ def build_content(
     cutoff: date,
     kind: Kind,
     refreeze: bool = False,
+    user: User | None = None,
 ) -> tuple[ReportContent, StudyConfig, FreezePoint]:
-    """Freeze the study at the cut-off and build the report's tables and figures (no files)."""
+    """Freeze the study at the cut-off and build the report's tables and figures (no files).
+
+    The user must be allowed to build reports and to see the report's data (by cohort for the
+    closed one); the audit trail must be intact, since the report vouches for it.
+    """
     with store.read_connection(db) as con:
         config = load_study(con, study_id)
+        require(user, Action.BUILD_REPORT, config.study_id)
+        require(user, Action.VIEW_CLOSED if kind == "closed" else Action.VIEW_OPEN,
+                config.study_id)  # fmt: skip
+        check = audit.verify_audit_trail(con)
+        if not check.ok:
+            raise AuditError(f"a report cannot vouch for a broken trail: {check.describe()}")
         point = snapshot.freeze_point(con, config.study_id, cutoff, refreeze=refreeze)
         frozen = snapshot.frozen_database(con, config.study_id, point)
     try:
@@ -101,7 +112,7 @@ def generate_report(
     kind: Kind = "open",
     db: str | Path | None = None,
     refreeze: bool = False,
-    created_by: str | None = None,
+    user: User | None = None,
     record: bool = True,
 ) -> ReportResult:
     """Freeze the data cut and write the report folder; record the snapshot.
@@ -120,8 +131,8 @@ def generate_report(
         The database (default: ``$SAFETY_DB``, else ``data/safety.duckdb``).
     refreeze
         Take the data as they stand now instead of the first report's freeze point.
-    created_by
-        Who asked for it (default: ``$SAFETY_USER``, else the OS user).
+    user
+        Who asks for it: a safety officer, DSMB member (open or closed) or sponsor (open).
     record
         Store the snapshot in the database (the dashboard's preview passes False).
 
@@ -129,6 +140,10 @@ def generate_report(
     ------
     StoreError
         Unknown study, no data, or a cut-off after today.
+    AccessDenied
+        The user may not build this report.
+    AuditError
+        The audit trail is broken.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
@@ -137,12 +152,13 @@ def generate_report(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
 
-    content, config, point = build_content(db, study_id, cutoff, kind, refreeze)
+    content, config, point = build_content(db, study_id, cutoff, kind, refreeze, user)
     seconds["freeze_and_tables"] = time.perf_counter() - started
 
     folder = Path(out)
-    (folder / "tables").mkdir(parents=True, exist_ok=True)
-    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    for part in (folder, folder / "tables", folder / "figures"):
+        part.mkdir(parents=True, exist_ok=True)
+        files.restrict(part)
     csvs = {t.key: csv_files.table_csv(t) for t in content.tables}
     specs = {f.key: figures.figure_spec(f.figure) for f in content.figures}
     content_sha256 = snapshot.content_hash(
@@ -200,12 +216,13 @@ def generate_report(
     }
     header["freeze"].pop("reused_from_first_report")  # differs between runs: not in the file
     doc = manifest.build_manifest(folder, paths, header)
-    manifest.write_manifest(folder, doc)
+    for path in [*paths, manifest.write_manifest(folder, doc)]:
+        files.restrict(path)
 
     snapshot_id = None
     if record:
         with store.write_connection(db) as con:
-            at, actor = store.now(), created_by or os.environ.get("SAFETY_USER") or getpass.getuser()
+            at, actor = store.now(), user.id
             snapshot_id = queries.snapshot.record_snapshot(
                 con,
                 study_id=config.study_id,
@@ -230,3 +247,47 @@ def generate_report(
         kind, config.study_id, cutoff, folder, seconds["total"], content_sha256[:12],
     )  # fmt: skip
     return ReportResult(folder, doc, snapshot_id, content, seconds)
+
+
+def record_report_view(db: str | Path | None, user: User, snapshot_id: int) -> int:
+    """Record that ``user`` was shown a report (closed reports: who saw the committee's data);
+    returns the audit entry's id."""
+    with store.write_connection(db) as con:
+        study_id, kind, cutoff = _snapshot(con, snapshot_id)
+        require(user, Action.VIEW_CLOSED if kind == "closed" else Action.VIEW_OPEN, study_id)
+        return queries.database.record_audit(
+            con, actor=user.id, action="report.view", at=store.now(), study_id=study_id,
+            detail=json.dumps({"snapshot_id": snapshot_id, "kind": kind, "cutoff": cutoff}),
+        )  # fmt: skip
+
+
+def sign_off_report(
+    db: str | Path | None, user: User, snapshot_id: int, signature: Signature | None = None
+) -> int:
+    """Sign off a built report: the safety officer's electronic signature, meaning "I approve
+    this DSMB report for release to the committee", over the snapshot (its content hash and
+    manifest); returns the signature's id.
+
+    Raises AccessDenied (not a safety officer of the study) or SignatureError.
+    """
+    at = store.now()
+    with store.write_connection(db) as con:
+        study_id, kind, cutoff = _snapshot(con, snapshot_id)
+        require(user, Action.SIGN_REPORT, study_id)
+        signature = check_signature(signature, user, "report.sign", now=at)
+        signature_id = queries.signatures.next_signature_id(con)
+        audit.record_signed_act(
+            con, signature, signature_id=signature_id, record_table="snapshot",
+            record_id=snapshot_id, action="report.sign", at=at, study_id=study_id,
+            detail={"snapshot_id": snapshot_id, "kind": kind, "cutoff": cutoff},
+        )  # fmt: skip
+    log.info("report snapshot %d signed off by %s", snapshot_id, user.id)
+    return signature_id
+
+
+def _snapshot(con, snapshot_id: int) -> tuple[str, str, str]:
+    row = queries.snapshot.snapshot_summary(con, snapshot_id)
+    if row is None:
+        raise StoreError(f"no report snapshot {snapshot_id} in the database")
+    study_id, kind, cutoff = row
+    return study_id, kind, cutoff.isoformat()

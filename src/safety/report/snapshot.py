@@ -42,23 +42,28 @@ import duckdb
 from safety import store
 from safety.errors import StoreError
 from safety.store import queries
+from safety.store.queries.database import GENESIS_SHA256
 
 log = logging.getLogger(__name__)
 
 COPIED_TABLES = (
     "ingest_batch", "study", "cohort", "rule_parameters", *queries.snapshot.FROZEN_TABLES,
-    "dlt_adjudication",
+    "dlt_adjudication", "signature",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class FreezePoint:
     """The data a report may see: batches up to ``batch_id``, adjudications up to
-    ``adjudication_id``; ``data_as_of`` is when the last of them arrived (UTC)."""
+    ``adjudication_id``; ``data_as_of`` is when the last of them arrived (UTC). ``audit_id``
+    and ``audit_sha256`` are the audit trail's head at the freeze: the manifest carries them, so
+    the report vouches for the trail up to that entry (``safety.store.audit``)."""
 
     batch_id: int
     adjudication_id: int
     data_as_of: datetime | None
+    audit_id: int = 0
+    audit_sha256: str = GENESIS_SHA256
     reused_from_first_report: bool = False
 
     def to_json(self) -> dict:
@@ -73,6 +78,8 @@ class FreezePoint:
             batch_id=int(data["batch_id"]),
             adjudication_id=int(data["adjudication_id"]),
             data_as_of=datetime.fromisoformat(as_of) if as_of else None,
+            audit_id=int(data.get("audit_id", 0)),
+            audit_sha256=data.get("audit_sha256", GENESIS_SHA256),
             reused_from_first_report=reused,
         )
 
@@ -81,7 +88,8 @@ class FreezePoint:
         when = f"{self.data_as_of:%Y-%m-%d %H:%M} UTC" if self.data_as_of else "unknown"
         return (
             f"ingest batches up to #{self.batch_id}, DLT adjudications up to "
-            f"#{self.adjudication_id}; last arrival {when}"
+            f"#{self.adjudication_id}; last arrival {when}; audit trail head #{self.audit_id} "
+            f"sha256 {self.audit_sha256}"
         )
 
 
@@ -102,10 +110,13 @@ def freeze_point(
     if state["batch_id"] is None:
         raise StoreError(f"study {study_id!r} has no loaded data to report on")
     arrivals = [t for t in (state["loaded_at"], state["decided_at"]) if t is not None]
+    audit_id, audit_sha256 = queries.database.audit_head(con)
     return FreezePoint(
         batch_id=int(state["batch_id"]),
         adjudication_id=int(state["adjudication_id"] or 0),
         data_as_of=max(arrivals) if arrivals else None,
+        audit_id=int(audit_id),
+        audit_sha256=audit_sha256,
     )
 
 

@@ -6,13 +6,18 @@ readers (the dashboard, reports, ``status``) open short-lived ``read_only`` conn
 writers (ingest, adjudication) short-lived read-write ones; both retry with back-off while the
 other side holds the lock, so a lock is a short wait, never an error on screen. A whole new
 database (the demo) is built in a temporary file and moved into place with ``os.replace``, so a
-reader sees the old file or the new one, never half of either.
+reader sees the old file or the new one, never half of either. Within one process (the
+dashboard serves every session from one), writes take turns (``_WRITE_LOCK``), so the audit
+trail's chain is extended by one transaction at a time.
+
+Database files are created readable by their owner only (or the group: ``safety.files``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from safety.errors import StoreError
+from safety.files import restrict
 from safety.store import queries, schema
 from safety.store.schema import SCHEMA_VERSION
 
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = Path(__file__).resolve().parents[3] / "data" / "safety.duckdb"
 LOCK_WAIT_SECONDS = 30.0  # how long a connection waits for another process's lock before failing
 _LOCK_MESSAGES = ("Could not set lock", "different configuration")
+_WRITE_LOCK = threading.Lock()  # one write transaction at a time in this process
+
 
 
 def resolve_db_path(db: str | Path | None = None) -> Path:
@@ -134,7 +142,12 @@ def write_connection(
     raises (or the process dies: DuckDB's write-ahead log replays only committed transactions).
     ``rules=False``: without the clinical rules' macros until ``schema.install_rules`` is called.
     """
-    con = _open(resolve_db_path(db), read_only=False, wait=wait, rules=rules)
+    with _WRITE_LOCK:
+        yield from _transaction(resolve_db_path(db), wait, rules)
+
+
+def _transaction(path: Path, wait: float, rules: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = _open(path, read_only=False, wait=wait, rules=rules)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -165,6 +178,7 @@ def new_database(db: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnec
         yield con
         con.execute("CHECKPOINT")
         con.close()
+        restrict(tmp)
         os.replace(tmp, path)
         Path(str(path) + ".wal").unlink(missing_ok=True)  # a stale log of the replaced file
         log.info("database written to %s", path)
@@ -193,6 +207,7 @@ def create_if_missing(db: str | Path | None = None) -> bool:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    restrict(tmp)
     try:
         os.link(tmp, path)
         created = True

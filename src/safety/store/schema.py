@@ -17,7 +17,7 @@ from safety.ctcae import sql as ctcae_sql
 
 SCHEMA_VERSION = 8  # 8: date-times (*_at), AE seriousness criteria, EX frequency, evaluability and
 #    INR settings in rule_parameters; deliveries (ingest_batch.delivery ..., held_delivery,
-#    quarantine history)
+#    quarantine history); hash-chained audit_log, audit_head, signature (electronic signatures)
 # 7: rule_parameters table (the clinical rules' parameters per study)
 # 6: alert and alert_state tables (live monitoring)
 # 5: lab_graded is a table refreshed per study from the lab_grading view

@@ -289,19 +289,53 @@ CREATE TABLE dlt_adjudication (
     reason            VARCHAR NOT NULL CHECK (length(trim(reason)) > 0),
     onset_date        DATE,                  -- for manual additions
     description       VARCHAR,               -- for manual additions
-    decided_by        VARCHAR NOT NULL,
-    decided_at        TIMESTAMP NOT NULL
+    decided_by        VARCHAR NOT NULL,      -- the user id
+    decided_at        TIMESTAMP NOT NULL,
+    signature_id      INTEGER NOT NULL       -- the adjudicator's electronic signature
 );
 
+-- The audit trail: append-only (the library has no UPDATE or DELETE of it), each entry chained
+-- to the one before: entry_sha256 = SHA-256 of the JSON array [audit_id, logged_at (ISO 8601,
+-- microseconds, UTC), actor, action, study_id, usubjid, detail, previous_sha256], the first
+-- entry's previous_sha256 being 64 zeros. audit_head holds the last entry appended, so removing
+-- entries from the end shows too (safety.store.audit.verify_audit_trail).
 CREATE SEQUENCE audit_id_seq START 1;
 CREATE TABLE audit_log (
-    audit_id          INTEGER PRIMARY KEY DEFAULT nextval('audit_id_seq'),
+    audit_id          INTEGER PRIMARY KEY,
     logged_at         TIMESTAMP NOT NULL,
-    actor             VARCHAR NOT NULL,
+    actor             VARCHAR NOT NULL,      -- the user id
     action            VARCHAR NOT NULL,      -- e.g. dlt.confirm, dlt.reject, ingest.load, demo.build
     study_id          VARCHAR,
     usubjid           VARCHAR,
-    detail            VARCHAR NOT NULL       -- JSON
+    detail            VARCHAR NOT NULL,      -- JSON
+    previous_sha256   VARCHAR NOT NULL,
+    entry_sha256      VARCHAR NOT NULL
+);
+CREATE TABLE audit_head (
+    head              BOOLEAN PRIMARY KEY DEFAULT true CHECK (head),  -- one row
+    audit_id          INTEGER NOT NULL,      -- 0 before the first entry
+    entry_sha256      VARCHAR NOT NULL
+);
+INSERT INTO audit_head VALUES (true, 0, repeat('0', 64));
+
+-- Electronic signatures (21 CFR 11.50, 11.70): who signed (user id and printed name), when,
+-- what it means, how the signer proved she was present, and the record it signs with that
+-- record's sha256 at signing (so a record changed afterwards no longer matches).
+CREATE SEQUENCE signature_id_seq START 1;
+CREATE TABLE signature (
+    signature_id      INTEGER PRIMARY KEY,
+    study_id          VARCHAR,
+    signed_by         VARCHAR NOT NULL,      -- the user id
+    signer_name       VARCHAR NOT NULL,      -- printed name
+    signed_at         TIMESTAMP NOT NULL,    -- UTC
+    meaning           VARCHAR NOT NULL,      -- e.g. "I confirm this event as a DLT"
+    method            VARCHAR NOT NULL CHECK (method IN ('reauthentication', 'signature password')),
+    evidence          VARCHAR NOT NULL,      -- JSON: issuer and auth_time of the re-authentication
+    record_table      VARCHAR NOT NULL CHECK (record_table IN
+                        ('dlt_adjudication', 'alert', 'snapshot', 'ingest_batch')),
+    record_id         INTEGER NOT NULL,
+    record_sha256     VARCHAR NOT NULL,      -- the signed record's content (safety.store.audit)
+    audit_id          INTEGER NOT NULL       -- the audit entry of the act
 );
 
 -- Review status and notes per patient (the patient profile). Append-only: each review is a new
@@ -395,7 +429,8 @@ CREATE TABLE alert (
     link              VARCHAR,               -- relative dashboard link, e.g. patient?study=..&subject=..
     acknowledged_by   VARCHAR,
     acknowledged_at   TIMESTAMP,
-    ack_comment       VARCHAR
+    ack_comment       VARCHAR,
+    ack_signature_id  INTEGER                -- NULL only for the baseline (acknowledged by system)
 );
 
 -- What the last alert evaluation of each study saw: the batch it covered and the rule states

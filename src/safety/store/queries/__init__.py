@@ -17,12 +17,13 @@ from safety.store.queries import (
     labs,
     patient,
     report,
+    signatures,
     snapshot,
     studies,
     subjects,
 )
 
 __all__ = [
-    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "patient", "report",
-    "snapshot", "studies", "subjects",
+    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "patient",
+    "report", "signatures", "snapshot", "studies", "subjects",
 ]

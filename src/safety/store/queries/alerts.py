@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from safety.store.queries.database import one_row
+from safety.store.queries.signatures import SIGNATURE_TEXT
 
 ALERT_COLUMNS = """alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
     cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment"""
@@ -103,14 +104,18 @@ def alert_feed(
     """Alerts newest first (all studies when ``study_id`` is None).
 
     Columns: alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
-    cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment.
+    cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment,
+    ack_signature (the acknowledger's name, time and meaning).
     """
     return con.execute(
         f"""
-        SELECT {ALERT_COLUMNS} FROM alert
-        WHERE ($study_id IS NULL OR study_id = $study_id)
-          AND (NOT $unacked OR acknowledged_at IS NULL)
-        ORDER BY alert_id DESC
+        SELECT a.* EXCLUDE (ack_signature_id), s.ack_signature
+        FROM (SELECT {ALERT_COLUMNS}, ack_signature_id FROM alert
+              WHERE ($study_id IS NULL OR study_id = $study_id)
+                AND (NOT $unacked OR acknowledged_at IS NULL)) a
+        LEFT JOIN (SELECT signature_id AS ack_signature_id, {SIGNATURE_TEXT} AS ack_signature
+                   FROM signature g) s USING (ack_signature_id)
+        ORDER BY a.alert_id DESC
         LIMIT coalesce($limit, 9223372036854775807)""",
         {"study_id": study_id, "unacked": unacknowledged_only, "limit": limit},
     ).df()
@@ -137,23 +142,33 @@ def alerts_after_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> pd.Data
     ).df()
 
 
-def acknowledge_alerts(
+def alert_studies(con: duckdb.DuckDBPyConnection, alert_ids: list[int]) -> dict[int, str]:
+    """The study of each existing alert among ``alert_ids``."""
+    rows = con.execute(
+        "SELECT alert_id, study_id FROM alert WHERE list_contains($ids, alert_id)",
+        {"ids": [int(i) for i in alert_ids]},
+    ).fetchall()
+    return {int(a): s for a, s in rows}
+
+
+def acknowledge_alert(
     con: duckdb.DuckDBPyConnection,
-    alert_ids: list[int],
+    alert_id: int,
     *,
     actor: str,
     at: datetime,
     comment: str,
-) -> pd.DataFrame:
-    """Mark unacknowledged alerts as seen by ``actor``; returns the rows it changed.
-
-    Columns: alert_id, study_id, usubjid, alert_key, title.
-    """
-    return con.execute(
+    signature_id: int,
+) -> tuple | None:
+    """Mark an unacknowledged alert as seen by ``actor`` with their signature; returns
+    (alert_id, study_id, usubjid, alert_key, title), or None when it was acknowledged already."""
+    rows = con.execute(
         """
-        UPDATE alert SET acknowledged_by = $actor, acknowledged_at = $at, ack_comment = $comment
-        WHERE list_contains($ids, alert_id) AND acknowledged_at IS NULL
+        UPDATE alert SET acknowledged_by = $actor, acknowledged_at = $at, ack_comment = $comment,
+                         ack_signature_id = $signature_id
+        WHERE alert_id = $id AND acknowledged_at IS NULL
         RETURNING alert_id, study_id, usubjid, alert_key, title""",
-        {"ids": [int(i) for i in alert_ids], "actor": actor, "at": at, "comment": comment},
-    ).df()
-
+        {"id": int(alert_id), "actor": actor, "at": at, "comment": comment,
+         "signature_id": signature_id},
+    ).fetchall()  # fmt: skip
+    return rows[0] if rows else None

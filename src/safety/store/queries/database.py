@@ -1,11 +1,14 @@
 """The database as a whole: schema version, data version, writing frames, the audit log.
 
 Values always go in as parameters; table names only from :data:`LOADABLE_TABLES`, column names
-only after checking them against the catalog.
+only after checking them against the catalog. The audit log is appended to only by
+:func:`record_audit`, which chains each entry to the one before (``schema.sql``, audit_log).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 import duckdb
@@ -14,9 +17,10 @@ import pandas as pd
 # Tables a frame may be appended to (insert_frame); identifiers come only from here.
 LOADABLE_TABLES = frozenset({
     "ingest_batch", "study", "cohort", "rule_parameters", "subject", "exposure", "adverse_event", "lab",
-    "vital_sign", "disposition", "supp_qualifier", "quarantine", "dlt_adjudication",
-    "audit_log", "snapshot", "alert", "held_delivery",
-})  # fmt: skip
+    "vital_sign", "disposition", "supp_qualifier", "quarantine", "alert",
+    "held_delivery",
+})  # fmt: skip  (never audit_log, signature or dlt_adjudication: they have their own writers)
+GENESIS_SHA256 = "0" * 64  # the previous hash of the first audit entry
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> tuple | None:
@@ -101,6 +105,24 @@ def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(one_row(con, "SELECT nextval('batch_id_seq')")[0])
 
 
+def audit_entry_sha256(
+    audit_id: int,
+    logged_at: datetime,
+    actor: str,
+    action: str,
+    study_id: str | None,
+    usubjid: str | None,
+    detail: str,
+    previous_sha256: str,
+) -> str:
+    """The hash of an audit entry: SHA-256 of the JSON array of its fields and the previous
+    entry's hash (``schema.sql``); anyone can recompute it from the table."""
+    fields = [int(audit_id), logged_at.isoformat(timespec="microseconds"), actor, action,
+              study_id, usubjid, detail, previous_sha256]  # fmt: skip
+    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def record_audit(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -111,22 +133,44 @@ def record_audit(
     study_id: str | None = None,
     usubjid: str | None = None,
 ) -> int:
-    """Append one entry to the audit log; returns its id."""
-    return int(
-        one_row(
-            con,
-            "INSERT INTO audit_log (logged_at, actor, action, study_id, usubjid, detail) "
-            "VALUES ($at, $actor, $action, $study_id, $usubjid, $detail) RETURNING audit_id",
-            {
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "study_id": study_id,
-                "usubjid": usubjid,
-                "detail": detail,
-            },
-        )[0]
-    )
+    """Append one entry to the audit log, chained to the last one; returns its id.
+
+    Inside the caller's transaction: the entry and the new head commit with the act or not at
+    all, and two transactions appending at once conflict on the head instead of forking the
+    chain.
+    """
+    at = pd.Timestamp(at).to_pydatetime()  # microseconds, as DuckDB's TIMESTAMP keeps them
+    previous = one_row(con, "SELECT entry_sha256 FROM audit_head")[0]
+    audit_id = int(one_row(con, "SELECT nextval('audit_id_seq')")[0])
+    entry = audit_entry_sha256(audit_id, at, actor, action, study_id, usubjid, detail, previous)
+    con.execute(
+        """
+        INSERT INTO audit_log (audit_id, logged_at, actor, action, study_id, usubjid, detail,
+                               previous_sha256, entry_sha256)
+        VALUES ($id, $at, $actor, $action, $study_id, $usubjid, $detail, $previous, $entry)""",
+        {"id": audit_id, "at": at, "actor": actor, "action": action, "study_id": study_id,
+         "usubjid": usubjid, "detail": detail, "previous": previous, "entry": entry},
+    )  # fmt: skip
+    con.execute("UPDATE audit_head SET audit_id = $id, entry_sha256 = $entry",
+                {"id": audit_id, "entry": entry})  # fmt: skip
+    return audit_id
+
+
+def audit_trail(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Every audit entry in order, as tuples: audit_id, logged_at, actor, action, study_id,
+    usubjid, detail, previous_sha256, entry_sha256."""
+    return con.execute(
+        """
+        SELECT audit_id, logged_at, actor, action, study_id, usubjid, detail, previous_sha256,
+               entry_sha256
+        FROM audit_log ORDER BY audit_id"""
+    ).fetchall()
+
+
+def audit_head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """(audit_id, entry_sha256) of the last entry appended (0 and 64 zeros before the first);
+    None when the head row is missing."""
+    return one_row(con, "SELECT audit_id, entry_sha256 FROM audit_head")
 
 
 def audit_entries(
@@ -143,5 +187,18 @@ def audit_entries(
         WHERE study_id = $study_id AND starts_with(action, $prefix)
         ORDER BY audit_id DESC""",
         {"study_id": study_id, "prefix": action_prefix},
+    ).df()
+
+
+def audit_overview(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pd.DataFrame:
+    """The latest audit entries without their details (what the administrator sees).
+
+    Columns: audit_id, logged_at, actor, action, study_id, entry_sha256.
+    """
+    return con.execute(
+        """
+        SELECT audit_id, logged_at, actor, action, study_id, entry_sha256 FROM audit_log
+        ORDER BY audit_id DESC LIMIT $limit""",
+        {"limit": int(limit)},
     ).df()
 

@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from safety.store.queries.database import one_row
+from safety.store.queries.signatures import SIGNATURE_TEXT
 
 # Text columns of the subjects' states as Python objects: the escalation slices these small
 # frames many times (once a day in the decision history), and Arrow strings cost more there.
@@ -26,14 +27,16 @@ def dlt_events(
 
     Columns: study_id, usubjid, cohort_id, source, source_seq, term, onset_date, onset_day,
     grade, dlt_rule (the protocol rule that made it a candidate), dlt_status (candidate |
-    confirmed | rejected | added), adjudication_reason, decided_by, decided_at.
+    confirmed | rejected | added), adjudication_reason, decided_by, decided_at, signature_id,
+    signature (the adjudicator's name, time and meaning).
     Adjudications recorded after ``adjudicated_by`` are ignored (default: none is).
     """
     return con.execute(
-        """
-        SELECT d.*, s.cohort_id
+        f"""
+        SELECT d.*, s.cohort_id, {SIGNATURE_TEXT} AS signature
         FROM dlt_event($study_id, $cutoff, known_by := $known_by) d
         JOIN current_subject s USING (study_id, usubjid)
+        LEFT JOIN signature g USING (signature_id)
         ORDER BY d.onset_date, d.usubjid""",
         {"study_id": study_id, "cutoff": cutoff, "known_by": adjudicated_by},
     ).df()
@@ -96,18 +99,21 @@ def record_adjudication(
     reason: str,
     decided_by: str,
     decided_at: datetime,
+    signature_id: int,
     onset_date: date | None = None,
     description: str | None = None,
 ) -> int:
-    """Append one adjudication of a DLT candidate (or of a DLT added by hand); returns its id."""
+    """Append one adjudication of a DLT candidate (or of a DLT added by hand), with the id of
+    its signature; returns its id."""
     return int(
         one_row(
             con,
             """
             INSERT INTO dlt_adjudication (study_id, usubjid, source, source_seq, decision, reason,
-                                          onset_date, description, decided_by, decided_at)
+                                          onset_date, description, decided_by, decided_at,
+                                          signature_id)
             VALUES ($study_id, $usubjid, $source, $source_seq, $decision, $reason, $onset_date,
-                    $description, $decided_by, $decided_at)
+                    $description, $decided_by, $decided_at, $signature_id)
             RETURNING adjudication_id""",
             {
                 "study_id": study_id,
@@ -120,6 +126,7 @@ def record_adjudication(
                 "description": description,
                 "decided_by": decided_by,
                 "decided_at": decided_at,
+                "signature_id": signature_id,
             },
         )[0]
     )
@@ -174,15 +181,16 @@ def adjudications(
     """Every adjudication recorded for a study (or one subject), newest first.
 
     Columns: adjudication_id, usubjid, source, source_seq, decision, reason, onset_date,
-    description, decided_by, decided_at.
+    description, decided_by, decided_at, signature (name, time and meaning).
     """
     return con.execute(
-        """
-        SELECT adjudication_id, usubjid, source, source_seq, decision, reason, onset_date,
-               description, decided_by, decided_at
-        FROM dlt_adjudication
-        WHERE study_id = $study_id AND ($usubjid IS NULL OR usubjid = $usubjid)
-        ORDER BY decided_at DESC, adjudication_id DESC""",
+        f"""
+        SELECT a.adjudication_id, a.usubjid, a.source, a.source_seq, a.decision, a.reason,
+               a.onset_date, a.description, a.decided_by, a.decided_at,
+               {SIGNATURE_TEXT} AS signature
+        FROM dlt_adjudication a LEFT JOIN signature g USING (signature_id)
+        WHERE a.study_id = $study_id AND ($usubjid IS NULL OR a.usubjid = $usubjid)
+        ORDER BY a.decided_at DESC, a.adjudication_id DESC""",
         {"study_id": study_id, "usubjid": usubjid},
     ).df()
 

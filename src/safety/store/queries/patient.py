@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from safety.store.queries.database import one_row
+from safety.store.queries.signatures import SIGNATURE_TEXT
 
 
 def patient_subject(
@@ -69,14 +70,16 @@ def patient_dlt_events(
     """The patient's rows of ``dlt.dlt_events``: candidates, adjudicated and added DLTs.
 
     Columns: source, source_seq, term, onset_date, onset_day, grade, dlt_rule, dlt_status,
-    adjudication_reason, decided_by, decided_at.
+    adjudication_reason, decided_by, decided_at, signature (name, time and meaning).
     """
     return con.execute(
-        """
-        SELECT source, source_seq, term, onset_date, onset_day, grade, dlt_rule, dlt_status,
-               adjudication_reason, decided_by, decided_at
-        FROM dlt_event($study_id, $cutoff) WHERE usubjid = $usubjid
-        ORDER BY onset_date, source, source_seq""",
+        f"""
+        SELECT d.source, d.source_seq, d.term, d.onset_date, d.onset_day, d.grade, d.dlt_rule,
+               d.dlt_status, d.adjudication_reason, d.decided_by, d.decided_at,
+               {SIGNATURE_TEXT} AS signature
+        FROM dlt_event($study_id, $cutoff) d LEFT JOIN signature g USING (signature_id)
+        WHERE d.usubjid = $usubjid
+        ORDER BY d.onset_date, d.source, d.source_seq""",
         {"study_id": study_id, "cutoff": cutoff, "usubjid": usubjid},
     ).df()
 

@@ -51,8 +51,8 @@ def frozen_rows(
 
     ``table`` is one of FROZEN_TABLES (rows of batches up to ``batch_id``), ``ingest_batch``
     (batches up to ``batch_id``; a supersession by a later batch is undone), ``study`` and
-    ``cohort`` and ``rule_parameters`` (the configuration as stored), or ``dlt_adjudication`` (up to
-    ``adjudication_id``).
+    ``cohort`` and ``rule_parameters`` (the configuration as stored), ``dlt_adjudication`` (up to
+    ``adjudication_id``) or ``signature`` (those adjudications' signatures).
     """
     params = {"s": study_id, "b": int(batch_id), "a": int(adjudication_id)}
     if table in FROZEN_TABLES:
@@ -65,6 +65,9 @@ def frozen_rows(
         sql = f"SELECT * FROM {table} WHERE study_id = $s"
     elif table == "dlt_adjudication":
         sql = "SELECT * FROM dlt_adjudication WHERE study_id = $s AND adjudication_id <= $a"
+    elif table == "signature":  # the adjudicators' signatures, shown in the DLT listing
+        sql = """SELECT * FROM signature WHERE study_id = $s AND record_table = 'dlt_adjudication'
+                 AND record_id <= $a"""
     else:
         raise ValueError(f"not a table a snapshot copies: {table!r}")
     used = {k: v for k, v in params.items() if f"${k}" in sql}
@@ -74,7 +77,7 @@ def frozen_rows(
 def load_frozen_rows(con: duckdb.DuckDBPyConnection, table: str, rows) -> None:
     """Append ``frozen_rows`` output to the same table of a frozen (in-memory) database."""
     if table not in (*FROZEN_TABLES, "ingest_batch", "study", "cohort", "rule_parameters",
-                     "dlt_adjudication"):
+                     "dlt_adjudication", "signature"):
         raise ValueError(f"not a table a snapshot copies: {table!r}")
     con.register("_frozen_rows", rows)
     try:
@@ -149,3 +152,16 @@ def study_snapshots(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFra
         {"s": study_id},
     ).df()
 
+
+
+def snapshot_manifests(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """(snapshot_id, manifest JSON text) of every snapshot of every study, in order."""
+    return con.execute("SELECT snapshot_id, manifest FROM snapshot ORDER BY snapshot_id").fetchall()
+
+
+def snapshot_summary(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple | None:
+    """(study_id, kind, cutoff) of one snapshot, None when there is none."""
+    return one_row(
+        con, "SELECT study_id, kind, cutoff FROM snapshot WHERE snapshot_id = $id",
+        {"id": int(snapshot_id)},
+    )

@@ -87,12 +87,23 @@ def subject_study(con: duckdb.DuckDBPyConnection, usubjid: str) -> str | None:
     return row[0] if row else None
 
 
+def subject_site(con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str) -> tuple[bool, str | None]:
+    """(the subject is in the study, their site: DM.SITEID, None when not recorded)."""
+    row = one_row(
+        con,
+        "SELECT site_id FROM current_subject WHERE study_id = $study_id AND usubjid = $usubjid",
+        {"study_id": study_id, "usubjid": usubjid},
+    )
+    return (False, None) if row is None else (True, row[0])
+
+
 def study_roster(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
     """The study's subjects in the order the profile steps through them, with review status.
 
     Order: control cohort first, then by dose level; within a cohort by first dose date
-    (undosed last), then USUBJID. Columns: usubjid, cohort_id, cohort_label, dose_level,
-    is_control, first_dose_date, status, review_status (latest review; NULL when never reviewed).
+    (undosed last), then USUBJID. Columns: usubjid, site_id, cohort_id, cohort_label,
+    dose_level, is_control, first_dose_date, status, review_status (latest review; NULL when
+    never reviewed).
     """
     return con.execute(
         """
@@ -100,8 +111,8 @@ def study_roster(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
             SELECT usubjid, arg_max(status, review_id) AS review_status
             FROM subject_review WHERE study_id = $study_id GROUP BY usubjid
         )
-        SELECT s.usubjid, s.cohort_id, c.label AS cohort_label, c.dose_level, c.is_control,
-               s.first_dose_date, s.status, r.review_status
+        SELECT s.usubjid, s.site_id, s.cohort_id, c.label AS cohort_label, c.dose_level,
+               c.is_control, s.first_dose_date, s.status, r.review_status
         FROM current_subject s
         LEFT JOIN cohort c USING (study_id, cohort_id)
         LEFT JOIN review r USING (usubjid)

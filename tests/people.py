@@ -1,0 +1,58 @@
+"""The demo's users (``data/access.toml``, local mode) and their electronic signatures, for
+tests: one user per role, as the dashboard's local sign-in offers them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safety.access import MEANINGS, Signature, User, load_access_config, sign_with_password
+
+ACCESS = load_access_config(Path(__file__).resolve().parents[1] / "data" / "access.toml")
+SIGNATURE_PASSWORD = "demo-signature"  # every demo user's (data/access.toml)
+
+SAFETY_OFFICER = ACCESS.local_user("sam")
+INVESTIGATOR = ACCESS.local_user("ines")  # site 01: every demo patient
+OTHER_INVESTIGATOR = ACCESS.local_user("iris")  # site 02: none of the demo's patients
+DSMB = ACCESS.local_user("dana")
+SPONSOR = ACCESS.local_user("stella")
+DATA_MANAGER = ACCESS.local_user("dan")
+ADMIN = ACCESS.local_user("ada")
+
+
+def signature(user: User, act: str) -> Signature:
+    """A fresh signature of ``user`` for ``act`` (an audit action: "dlt.confirm", ...)."""
+    return sign_with_password(user, MEANINGS[act], SIGNATURE_PASSWORD, ACCESS)
+
+
+_ADJUDICATION_ACTS = {"confirmed": "dlt.confirm", "rejected": "dlt.reject", "added": "dlt.add"}
+
+
+def adjudicate(db, study_id, usubjid, source, source_seq, decision, reason,
+               user: User = SAFETY_OFFICER, **kwargs):  # fmt: skip
+    """``safety.monitor.adjudication.adjudicate``, signed by ``user`` with the act's meaning."""
+    from safety.monitor import adjudication
+
+    act = _ADJUDICATION_ACTS.get(decision, "dlt.confirm")
+    return adjudication.adjudicate(db, study_id, usubjid, source, source_seq, decision, reason,
+                                   user, signature=signature(user, act), **kwargs)  # fmt: skip
+
+
+def acknowledge(db, alert_ids, comment, user: User = SAFETY_OFFICER, **kwargs):
+    """``safety.monitor.alerts.acknowledge_alerts``, signed by ``user``."""
+    from safety.monitor import alerts
+
+    return alerts.acknowledge_alerts(db, alert_ids, user, comment,
+                                     signature=signature(user, "alert.acknowledge"), **kwargs)  # fmt: skip
+
+
+def signed_in(at, user: User = SAFETY_OFFICER):
+    """An AppTest signed in as ``user`` in local mode (the sign-in page's choice)."""
+    at.session_state["local_user"] = user.id
+    return at
+
+
+def plain(text: str) -> str:
+    """Markdown shown by a page as the reader sees it (``safety.escaping.md`` removed)."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")
