@@ -45,6 +45,20 @@ def acknowledge(db, alert_ids, comment, user: User = SAFETY_OFFICER, **kwargs):
                                      signature=signature(user, "alert.acknowledge"), **kwargs)  # fmt: skip
 
 
+def confirm(db, hold_id, reason, user: User = DATA_MANAGER):
+    """``safety.ingest.confirm_delivery``, signed by ``user`` (a data manager)."""
+    from safety.ingest import confirm_delivery
+
+    return confirm_delivery(db, hold_id, user, reason, signature(user, "delivery.confirm"))
+
+
+def retract(db, batch_id, reason, user: User = DATA_MANAGER):
+    """``safety.ingest.retract_batch``, signed by ``user`` (a data manager)."""
+    from safety.ingest import retract_batch
+
+    return retract_batch(db, batch_id, user, reason, signature(user, "delivery.retract"))
+
+
 def signed_in(at, user: User = SAFETY_OFFICER):
     """An AppTest signed in as ``user`` in local mode (the sign-in page's choice)."""
     at.session_state["local_user"] = user.id

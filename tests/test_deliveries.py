@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import people
 import pytest
 from click.testing import CliRunner
 
@@ -45,7 +46,7 @@ README_SAES = {("01-709-1424", "SYNCOPE"), ("01-718-1170", "SYNCOPE"),
 def pilot(tmp_path_factory) -> Path:
     """The pilot's DM, DS, EX, AE and SUPPAE in a new database, with its alert baseline."""
     db = tmp_path_factory.mktemp("deliveries") / "pilot.duckdb"
-    results = ingest_paths([PILOT / f"{d}.csv" for d in BASE], db=db, actor="pytest")
+    results = ingest_paths([PILOT / f"{d}.csv" for d in BASE], db=db, user=people.DATA_MANAGER)
     assert [r.status for r in results] == ["loaded"] * 5
     pipeline.raise_alerts(db)
     return db
@@ -88,7 +89,7 @@ def test_1a_truncated_cumulative_ae_is_held_naming_the_dlts_and_saes_it_would_re
     ae = frame("ae")
     before = dlt_candidates(db)
     kept = set(zip(ae["USUBJID"].head(386), ae["AESEQ"].head(386).astype(int), strict=True))
-    result = ingest_paths([write(ae.head(386), tmp_path / "ae.csv")], db=db)[0]
+    result = ingest_paths([write(ae.head(386), tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert result.status == "held" and result.hold_id is not None, result.reason
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (0, 0, 0)
     c = result.comparison
@@ -111,7 +112,7 @@ def test_1a_truncated_cumulative_ae_is_held_naming_the_dlts_and_saes_it_would_re
 def test_1b_one_subject_cumulative_ae_is_held_naming_the_subjects_it_would_empty(db, tmp_path):
     ae = frame("ae")
     one = ae[ae["USUBJID"] == "01-718-1170"]  # a subject with an SAE (README)
-    result = ingest_paths([write(one, tmp_path / "ae.csv")], db=db)[0]
+    result = ingest_paths([write(one, tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert result.status == "held"
     # README: 225 subjects have an AE; all but this one would be left without any
     assert len(result.comparison.removed_subjects) == 224
@@ -123,7 +124,7 @@ def test_1b_one_subject_cumulative_ae_is_held_naming_the_subjects_it_would_empty
 def test_1c_a_file_mostly_quarantined_is_held_not_loaded(db, tmp_path):
     ae = frame("ae")
     ae.loc[1:, "AESEV"] = "VERY BAD"  # 1,190 of 1,191 rows fail the AESEV terms
-    result = ingest_paths([write(ae, tmp_path / "ae.csv")], db=db)[0]
+    result = ingest_paths([write(ae, tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert result.status == "held"
     assert "1190 of 1191 rows quarantined (99.9%; the protocol tolerates 20%)" in result.reason
     held = held_deliveries(db, STUDY).iloc[0]
@@ -133,39 +134,44 @@ def test_1c_a_file_mostly_quarantined_is_held_not_loaded(db, tmp_path):
 
 def test_1d_confirming_a_hold_loads_its_kept_content_with_the_reason_audited(db, tmp_path):
     path = write(frame("ae").head(386), tmp_path / "ae.csv")
-    held = ingest_paths([path], db=db)[0]
+    held = ingest_paths([path], db=db, user=people.DATA_MANAGER)[0]
     path.unlink()  # the hold keeps the content: nothing needs to be sent again
-    result = confirm_delivery(db, held.hold_id, "data.manager", "site re-exported after a crash")
+    result = people.confirm(db, held.hold_id, "site re-exported after a crash")
     assert (result.status, result.rows_loaded, result.hold_id) == ("loaded", 386, held.hold_id)
     assert current_ae_rows(db) == 386
     hold = held_deliveries(db, STUDY).iloc[0]
     assert (hold["status"], hold["decided_by"], hold["batch_id"]) == (
-        "confirmed", "data.manager", result.batch_id)
-    actor, detail = sql(db, "SELECT actor, detail FROM audit_log WHERE action = 'ingest.confirm'")[0]
-    assert actor == "data.manager"
+        "confirmed", people.DATA_MANAGER.id, result.batch_id)
+    actor, detail = sql(db, "SELECT actor, detail FROM audit_log "
+                            "WHERE action = 'delivery.confirm'")[0]
+    assert actor == people.DATA_MANAGER.id
     assert json.loads(detail)["reason"] == "site re-exported after a crash"
     assert json.loads(detail)["comparison"]["removed_records"] == 805
-    with pytest.raises(IngestError, match="no longer pending: confirmed by data.manager"):
-        confirm_delivery(db, held.hold_id, "someone", "again")
+    # signed (issue 15): the signature names the signer and its meaning, over the new batch
+    assert sql(db, "SELECT signed_by, meaning, record_table, record_id FROM signature") == [
+        (people.DATA_MANAGER.id, "I confirm this delivery for use in the study", "ingest_batch",
+         result.batch_id)]
+    with pytest.raises(IngestError, match=f"no longer pending: confirmed by {people.DATA_MANAGER.id}"):
+        people.confirm(db, held.hold_id, "again")
 
 
 def test_1e_rejecting_a_hold_changes_nothing_and_is_audited(db, tmp_path):
-    held = ingest_paths([write(frame("ae").head(386), tmp_path / "ae.csv")], db=db)[0]
+    held = ingest_paths([write(frame("ae").head(386), tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     with pytest.raises(IngestError, match="needs a reason"):
-        reject_delivery(db, held.hold_id, "data.manager", "  ")
-    result = reject_delivery(db, held.hold_id, "data.manager", "truncated by the EDC export")
+        reject_delivery(db, held.hold_id, people.DATA_MANAGER, "  ")
+    result = reject_delivery(db, held.hold_id, people.DATA_MANAGER, "truncated by the EDC export")
     assert result.status == "rejected" and current_ae_rows(db) == 1191
     assert held_deliveries(db, STUDY).iloc[0]["status"] == "rejected"
     assert sql(db, "SELECT actor FROM audit_log WHERE action = 'ingest.reject'") == [
-        ("data.manager",)]
-    again = ingest_paths([tmp_path / "ae.csv"], db=db)[0]  # sent again: held again, not lost
+        (people.DATA_MANAGER.id,)]
+    again = ingest_paths([tmp_path / "ae.csv"], db=db, user=people.DATA_MANAGER)[0]  # sent again: held again, not lost
     assert again.status == "held" and again.hold_id != held.hold_id
 
 
 def test_1f_a_confirmation_that_no_longer_matches_the_data_is_held_again(db, tmp_path):
     dm = frame("dm")
     held = ingest_paths([write(dm[dm["USUBJID"] != "01-709-1424"], tmp_path / "dm.csv")],
-                        db=db)[0]
+                        db=db, user=people.DATA_MANAGER)[0]
     assert held.status == "held" and held.comparison.removed_subjects == ("01-709-1424",)
     assert [s["pt"] for s in held.comparison.removed["saes"]] == ["SYNCOPE"]
     # meanwhile a new SAE of the same subject arrives: the DM would now remove two SAEs
@@ -173,24 +179,24 @@ def test_1f_a_confirmation_that_no_longer_matches_the_data_is_held_again(db, tmp
     extra = ae[ae["USUBJID"] == "01-709-1424"].tail(1).assign(AESEQ="99", AESER="Y",
                                                               AEDECOD="FALL")
     assert ingest_paths([write(pd.concat([ae, extra]), tmp_path / "ae.csv")],
-                        db=db)[0].status == "loaded"
-    again = confirm_delivery(db, held.hold_id, "data.manager", "subject withdrew consent")
+                        db=db, user=people.DATA_MANAGER)[0].status == "loaded"
+    again = people.confirm(db, held.hold_id, "subject withdrew consent")
     assert again.status == "held" and again.hold_id == held.hold_id
     assert sorted(s["pt"] for s in again.comparison.removed["saes"]) == ["FALL", "SYNCOPE"]
-    done = confirm_delivery(db, held.hold_id, "data.manager", "subject withdrew consent")
+    done = people.confirm(db, held.hold_id, "subject withdrew consent")
     assert done.status == "loaded"
 
 
 def test_1g_a_later_cumulative_delivery_supersedes_a_pending_hold(db, tmp_path):
-    held = ingest_paths([write(frame("ae").head(386), tmp_path / "short.csv")], db=db)[0]
+    held = ingest_paths([write(frame("ae").head(386), tmp_path / "short.csv")], db=db, user=people.DATA_MANAGER)[0]
     ae = frame("ae")
     full = pd.concat([ae, ae.tail(1).assign(AESEQ="99", AEDECOD="HEADACHE")])
-    later = ingest_paths([write(full, tmp_path / "ae.csv")], db=db)[0]
+    later = ingest_paths([write(full, tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert later.status == "loaded" and later.comparison.removed_records == 0
     hold = held_deliveries(db, STUDY).iloc[0]
     assert (hold["status"], hold["batch_id"]) == ("superseded", later.batch_id)
     with pytest.raises(IngestError, match="no longer pending: superseded"):
-        confirm_delivery(db, held.hold_id, "data.manager", "too late")
+        people.confirm(db, held.hold_id, "too late")
 
 
 def test_1h_tolerances_are_protocol_settings(tmp_path, monkeypatch):
@@ -202,8 +208,8 @@ def test_1h_tolerances_are_protocol_settings(tmp_path, monkeypatch):
                                         "max_removed_saes = 3\nmax_removed_deaths = 3\n")
     monkeypatch.setenv("SAFETY_STUDIES", str(studies))
     db = tmp_path / "tolerant.duckdb"
-    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
-    result = ingest_paths([write(frame("ae").head(386), tmp_path / "short.csv")], db=db)[0]
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
+    result = ingest_paths([write(frame("ae").head(386), tmp_path / "short.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert result.status == "loaded" and result.comparison.removed_records == 805
 
 
@@ -226,7 +232,7 @@ def new_subject_saes(db: Path) -> int:
 def test_2a_files_of_one_delivery_load_by_content_whatever_their_names(db, tmp_path):
     # "export_a" holds the AE and sorts first by name; the DM inside "export_b" must go first
     dm, ae = _new_subject_files(tmp_path, "export_b.csv", "export_a.csv")
-    results = ingest_paths([ae, dm], db=db)
+    results = ingest_paths([ae, dm], db=db, user=people.DATA_MANAGER)
     assert [(r.file, r.domain, r.rows_quarantined) for r in results] == [
         ("export_b.csv", "DM", 0), ("export_a.csv", "AE", 0)]
     assert new_subject_saes(db) == 1
@@ -236,7 +242,7 @@ def test_2a_files_of_one_delivery_load_by_content_whatever_their_names(db, tmp_p
 def test_2b_dm_2015_and_ae_2015_in_either_order_load_the_new_subjects_sae(db, tmp_path, first):
     dm, ae = _new_subject_files(tmp_path, "DM_2015.csv", "AE_2015.csv")
     for path in ([dm, ae] if first == "DM" else [ae, dm]):  # two deliveries, one after the other
-        ingest_paths([path], db=db)
+        ingest_paths([path], db=db, user=people.DATA_MANAGER)
     assert new_subject_saes(db) == 1
     if first == "AE":  # the SAE waited in quarantine and was evaluated again when DM came
         (q,) = sql(db, "SELECT rule, reevaluated_in FROM quarantine")
@@ -256,9 +262,9 @@ def test_2c_a_row_still_invalid_after_its_dm_stays_quarantined_with_its_history(
     dm, ae = frame("dm"), frame("ae")
     new_ae = ae.head(2).assign(USUBJID="01-701-9002", AESEQ=["1", "2"])
     new_ae.loc[new_ae.index[1], "AESTDTC"] = "not a date"
-    ingest_paths([write(pd.concat([ae, new_ae]), tmp_path / "ae.csv")], db=db)
+    ingest_paths([write(pd.concat([ae, new_ae]), tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)
     ingest_paths([write(pd.concat([dm, dm.head(1).assign(USUBJID="01-701-9002")]),
-                        tmp_path / "dm.csv")], db=db)
+                        tmp_path / "dm.csv")], db=db, user=people.DATA_MANAGER)
     rows = sql(db, "SELECT quarantine_id, row_number, reevaluated_in, previous_id, reason "
                    "FROM quarantine ORDER BY quarantine_id")
     first, second, again = rows  # two waited for DM; one of them is still invalid
@@ -271,11 +277,11 @@ def test_2c_a_row_still_invalid_after_its_dm_stays_quarantined_with_its_history(
 
 def test_2d_a_re_sent_file_whose_rows_waited_for_dm_is_not_a_duplicate_of_nothing(db, tmp_path):
     dm, ae = _new_subject_files(tmp_path, "DM_2015.csv", "AE_2015.csv")
-    ingest_paths([ae], db=db)
+    ingest_paths([ae], db=db, user=people.DATA_MANAGER)
     # DM arrives through a process that stopped before evaluating the waiting rows again
     load_dataset(read_dataset(dm), db, None, "pytest", dm.read_bytes)
     assert new_subject_saes(db) == 0
-    again = ingest_file(ae, db)
+    again = ingest_file(ae, db, user=people.DATA_MANAGER)
     assert again.status == "loaded" and new_subject_saes(db) == 1
 
 
@@ -291,7 +297,7 @@ def test_3_a_9999_date_never_changes_a_cohort_count_nor_the_cut_off(demo_db, tmp
     feed = LiveFeed()
     feed.advance()
     ae = feed.exports()["AE"]
-    assert ingest_paths([write(ae, tmp_path / "ae.csv")], db=db)[0].status == "loaded"
+    assert ingest_paths([write(ae, tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0].status == "loaded"
 
     def picture() -> tuple:
         with store.read_connection(db) as con:
@@ -306,7 +312,7 @@ def test_3_a_9999_date_never_changes_a_cohort_count_nor_the_cut_off(demo_db, tmp
     # the next export has one event more, dated 9999-12-31 (an EDC placeholder)
     extra = ae.tail(1).assign(AESEQ=str(ae["AESEQ"].astype(int).max() + 1),
                               AESTDTC="9999-12-31", AEENDTC="")
-    result = ingest_paths([write(pd.concat([ae, extra]), tmp_path / "ae2.csv")], db=db)[0]
+    result = ingest_paths([write(pd.concat([ae, extra]), tmp_path / "ae2.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert (result.status, result.rows_quarantined) == ("loaded", 1)
     after_cutoff, after = picture()
     assert after_cutoff == cutoff and str(cutoff) < "2100"
@@ -320,7 +326,7 @@ def test_3b_the_cut_off_never_moves_past_the_latest_delivery(db, tmp_path):
     ae = frame("ae")
     extra = ae.tail(1).assign(AESEQ="99", AESTDTC=tomorrow.isoformat(), AEENDTC="")
     assert ingest_paths([write(pd.concat([ae, extra]), tmp_path / "ae.csv")],
-                        db=db)[0].rows_loaded == 1192
+                        db=db, user=people.DATA_MANAGER)[0].rows_loaded == 1192
     assert sql(db, "SELECT data_cutoff FROM study") == [(store.now().date(),)]
 
 
@@ -329,17 +335,17 @@ def test_3b_the_cut_off_never_moves_past_the_latest_delivery(db, tmp_path):
 def test_7a_a_dm_that_drops_a_subject_is_held_and_once_confirmed_drops_her_records(db, tmp_path):
     dm = frame("dm")
     held = ingest_paths([write(dm[dm["USUBJID"] != "01-718-1170"], tmp_path / "dm.csv")],
-                        db=db)[0]
+                        db=db, user=people.DATA_MANAGER)[0]
     assert held.status == "held" and held.comparison.removed_subjects == ("01-718-1170",)
     assert {d["usubjid"] for d in held.comparison.removed["dlts"]} == {"01-718-1170"}
-    confirmed = confirm_delivery(db, held.hold_id, "data.manager", "duplicate subject")
+    confirmed = people.confirm(db, held.hold_id, "duplicate subject")
     assert confirmed.status == "loaded"
     gone = "SELECT count(*) FROM current_{} WHERE usubjid = '01-718-1170'"
     assert [sql(db, gone.format(t))[0][0] for t in ("adverse_event", "exposure", "disposition",
                                                    "supp_qualifier")] == [0, 0, 0, 0]
     assert sql(db, "SELECT count(*) FROM adverse_event WHERE usubjid = '01-718-1170'")[0][0] > 0
     # retracting the DM brings her back, with her records in every domain
-    retracted = retract_batch(db, confirmed.batch_id, "data.manager", "not a duplicate after all")
+    retracted = people.retract(db, confirmed.batch_id, "not a duplicate after all")
     assert retracted.delivery == "retraction" and retracted.rows_carried == 306
     assert sql(db, gone.format("adverse_event"))[0][0] > 0
     assert {d["usubjid"] for d in retracted.comparison.removed["dlts"]} == set()
@@ -348,32 +354,32 @@ def test_7a_a_dm_that_drops_a_subject_is_held_and_once_confirmed_drops_her_recor
 def test_7b_retract_restores_the_previous_cut_and_is_audited(db, tmp_path):
     ae = frame("ae")
     changed = ae.assign(AESEV=ae["AESEV"].where(ae.index != 0, "SEVERE"))
-    loaded = ingest_paths([write(changed, tmp_path / "ae.csv")], db=db)[0]
+    loaded = ingest_paths([write(changed, tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert loaded.status == "loaded"
-    result = retract_batch(db, loaded.batch_id, "data.manager", "wrong severity coding")
+    result = people.retract(db, loaded.batch_id, "wrong severity coding")
     assert (result.rows_carried, result.superseded) == (1191, (loaded.batch_id,))
     assert sql(db, "SELECT severity FROM current_adverse_event WHERE usubjid = $u AND seq = $s",
                {"u": ae["USUBJID"][0], "s": int(ae["AESEQ"][0])}) == [(ae["AESEV"][0],)]
     ledger = queries_ledger(db).set_index("batch_id")
     assert ledger.loc[loaded.batch_id, "retracted_by"] == result.batch_id
     assert not ledger.loc[loaded.batch_id, "current"] and ledger.loc[result.batch_id, "current"]
-    (detail,) = sql(db, "SELECT detail FROM audit_log WHERE action = 'ingest.retract'")[0]
+    (detail,) = sql(db, "SELECT detail FROM audit_log WHERE action = 'delivery.retract'")[0]
     assert json.loads(detail)["retracts"] == loaded.batch_id
     with pytest.raises(IngestError, match="is not the current AE cut"):
-        retract_batch(db, loaded.batch_id, "data.manager", "twice")
+        people.retract(db, loaded.batch_id, "twice")
 
 
 def test_7c_dataset_json_with_a_byte_order_mark_loads(db, tmp_path):
     path = tmp_path / "ae.json"
     path.write_bytes(b"\xef\xbb\xbf" + (PILOT / "ae.json").read_bytes())
-    result = ingest_paths([path], db=db)[0]
+    result = ingest_paths([path], db=db, user=people.DATA_MANAGER)[0]
     assert (result.status, result.rows_loaded) == ("loaded", 1191)
 
 
 def test_7d_lower_case_studyid_loads_into_the_study(db, tmp_path):
     ae = frame("ae").assign(STUDYID="cdiscpilot01")
     ae.loc[0, "AETERM"] = "changed verbatim"  # new content
-    result = ingest_paths([write(ae, tmp_path / "ae.csv")], db=db)[0]
+    result = ingest_paths([write(ae, tmp_path / "ae.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert (result.status, result.study_id, result.rows_loaded) == ("loaded", STUDY, 1191)
 
 
@@ -386,11 +392,11 @@ def test_incremental_delivery_adds_and_updates_by_key(tmp_path, monkeypatch):
     (studies / "pilot.toml").write_text(toml + '\n[delivery]\nincremental = ["AE"]\n')
     monkeypatch.setenv("SAFETY_STUDIES", str(studies))
     db = tmp_path / "incremental.duckdb"
-    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
     ae = frame("ae")
     update = ae.head(1).assign(AEOUT="RECOVERED/RESOLVED")  # same key: an update
     added = ae.head(1).assign(AESEQ="99", AEDECOD="HEADACHE")  # new key
-    result = ingest_paths([write(pd.concat([update, added]), tmp_path / "ae_inc.csv")], db=db)[0]
+    result = ingest_paths([write(pd.concat([update, added]), tmp_path / "ae_inc.csv")], db=db, user=people.DATA_MANAGER)[0]
     assert (result.status, result.delivery, result.rows_loaded, result.rows_carried) == (
         "loaded", "incremental", 2, 1190)
     assert current_ae_rows(db) == 1192
@@ -417,10 +423,11 @@ def test_cli_held_json_confirm_and_retract(db, tmp_path):
     assert no_reason.exit_code == 2 and "needs a reason" in no_reason.stderr
     confirmed = CliRunner().invoke(ingest_command, [
         "--confirm", str(batch["hold_id"]), "--reason", "checked with the site", "--db", str(db),
-        "--actor", "dm", "--json"])
+        "--json"], input=f"{people.SIGNATURE_PASSWORD}\n")  # the OS account's (data/access.toml)
     assert confirmed.exit_code == 0, confirmed.output
     new_batch = json.loads(confirmed.stdout)["batches"][0]["batch_id"]
     retracted = CliRunner().invoke(ingest_command, [
-        "--retract", str(new_batch), "--reason", "the site was wrong", "--db", str(db)])
+        "--retract", str(new_batch), "--reason", "the site was wrong", "--db", str(db)],
+        input=f"{people.SIGNATURE_PASSWORD}\n")
     assert retracted.exit_code == 0, retracted.output
     assert "retracted" in retracted.stdout and current_ae_rows(db) == 1191

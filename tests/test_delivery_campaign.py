@@ -35,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import people
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyreadstat
@@ -45,7 +46,7 @@ from safety import pipeline, store
 from safety.cli.ingest import ingest as ingest_command
 from safety.config import stored_study_config
 from safety.errors import IngestError
-from safety.ingest import confirm_delivery, ingest_paths, reject_delivery, retract_batch
+from safety.ingest import ingest_paths, reject_delivery
 from safety.ingest.compare import PICTURE_KEYS, _disappearing
 from safety.ingest.load import domain_spec, flatten, validate_dataset
 from safety.ingest.readers import read_dataset
@@ -83,7 +84,7 @@ def base(tmp_path_factory) -> tuple[Path, dict[str, pd.DataFrame]]:
         frames[name] = f.head(240) if name == "lb" else f
         frames[name].to_csv(folder / f"{name}.csv", index=False)
     db = folder / "base.duckdb"
-    results = ingest_paths([folder / f"{n}.csv" for n in frames], db=db, actor="campaign")
+    results = ingest_paths([folder / f"{n}.csv" for n in frames], db=db, user=people.DATA_MANAGER)
     assert {r.status for r in results} == {"loaded"}, [r.reason for r in results]
     pipeline.raise_alerts(db)
     return db, frames
@@ -300,11 +301,12 @@ def decide(rng: random.Random, db: Path) -> tuple[str, list]:
     action = rng.choice(["confirm", "reject", "retract"])
     if action in ("confirm", "reject") and holds:
         hold = rng.choice(holds)
-        do = confirm_delivery if action == "confirm" else reject_delivery
-        return action, flatten([do(db, hold, "campaign.manager", "checked with the site")])
+        if action == "confirm":
+            return action, flatten([people.confirm(db, hold, "checked with the site")])
+        return action, flatten([reject_delivery(db, hold, people.DATA_MANAGER,
+                                                "checked with the site")])
     if current:
-        return "retract", flatten([retract_batch(db, rng.choice(current), "campaign.manager",
-                                                 "wrong delivery")])
+        return "retract", flatten([people.retract(db, rng.choice(current), "wrong delivery")])
     return "none", []
 
 
@@ -404,15 +406,14 @@ def test_campaign_b_deliveries(base, tmp_path, capsys):
                 formats[case["format"] + (" damaged" if case["damage"] else "")] += 1
                 try:
                     if step % 12 == 0:  # through the command: exit 0 or 2, one stderr line
-                        run = CliRunner().invoke(ingest_command, [str(path), "--db", str(db),
-                                                                  "--actor", "campaign"])
+                        run = CliRunner().invoke(ingest_command, [str(path), "--db", str(db)])
                         if run.exit_code not in (0, 2) or (
                                 run.exit_code == 2 and len(run.stderr.strip().splitlines()) != 1):
                             violations.append(f"{label}: exit {run.exit_code}: {run.stderr!r}")
                         results = []
                         outcomes["cli exit " + str(run.exit_code)] += 1
                     else:
-                        results = ingest_paths([path], db=db, actor="campaign")
+                        results = ingest_paths([path], db=db, user=people.DATA_MANAGER)
                 except Exception as exc:  # every bad input must end in a result, never this
                     violations.append(f"{label} ({case['op']}, {case['format']}): "
                                       f"{type(exc).__name__}: {exc}")

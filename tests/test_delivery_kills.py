@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import people
 import pytest
 
 from safety import pipeline, store
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def setup(tmp_path_factory) -> tuple[Path, list[Path]]:
     folder = tmp_path_factory.mktemp("kills")
     db = folder / "base.duckdb"
-    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
     pipeline.raise_alerts(db)  # the baseline: only what arrives later is news
     dm, ae = (pd.read_csv(PILOT / f"{d}.csv", dtype=str, keep_default_na=False)
               for d in ("dm", "ae"))
@@ -113,14 +114,14 @@ def test_5a_a_kill_between_commit_and_alerts_leaves_them_pending_not_lost(setup,
                            "AND serious", {"u": NEW}).fetchall() == [(1,)]
     assert sae_alerts(db) == 0  # committed, alerts still due
     # the sender sends the same files again: duplicates now, and the alert is raised
-    delivery = pipeline.deliver_paths(files, db=db, actor="pytest")
+    delivery = pipeline.deliver_paths(files, db=db, user=people.DATA_MANAGER)
     assert {r.status for r in delivery.results} == {"duplicate"}
     assert [a.title for a in delivery.alerts if a.kind == "sae"] == [f"SAE: SYNCOPE in {NEW}"]
     assert sae_alerts(db) == 1
 
 
-INGEST = ("import sys; from safety import pipeline; "
-          "pipeline.deliver_paths(sys.argv[2:], db=sys.argv[1], actor='killed')")
+INGEST = ("import sys; from safety import pipeline; from safety.access import command_line_user; "
+          "pipeline.deliver_paths(sys.argv[2:], db=sys.argv[1], user=command_line_user())")
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -135,7 +136,7 @@ def test_5b_a_kill_at_a_random_moment_never_loses_an_alert(setup, killed_before_
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
     consistent(db)
-    pipeline.deliver_paths(files, db=db, actor="pytest")  # the next delivery completes it
+    pipeline.deliver_paths(files, db=db, user=people.DATA_MANAGER)  # the next delivery completes it
     consistent(db)
     assert sae_alerts(db) == 1
     with store.read_connection(db) as con:

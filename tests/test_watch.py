@@ -185,7 +185,7 @@ def test_5_write_then_rename_never_shows_a_partial_name(tmp_path):
 def test_6a_a_file_still_open_for_writing_is_not_taken_even_when_its_sender_pauses(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    w = Watcher(inbox, db=tmp_path / "unused.duckdb", poll=POLL)
+    w = Watcher(inbox, db=tmp_path / "unused.duckdb", poll=POLL, user=people.DATA_MANAGER)
     data = (PILOT / "ae.csv").read_bytes()
     with open(inbox / "ae.csv", "wb") as sender:
         sender.write(data[: len(data) // 2])  # 588 of 1,191 rows, then a long pause
@@ -203,7 +203,7 @@ def test_6b_a_file_that_vanishes_between_listing_and_reading_is_skipped(tmp_path
     store.create_if_missing(db)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    w = Watcher(inbox, db=db, poll=POLL)
+    w = Watcher(inbox, db=db, poll=POLL, user=people.DATA_MANAGER)
     (inbox / "dm.csv").write_bytes((PILOT / "dm.csv").read_bytes())
     ready = [w.ready_files() for _ in range(3)][-1]
     assert ready == [inbox / "dm.csv"]
@@ -227,7 +227,7 @@ def test_6c_links_are_never_followed_and_reason_files_never_quote_a_file(tmp_pat
     secret.write_text("password=hunter2\nxx,yy,zz\n")
     victim = outside / "victim.txt"
     victim.write_text("untouched")
-    w = Watcher(inbox, db=db, poll=POLL)
+    w = Watcher(inbox, db=db, poll=POLL, user=people.DATA_MANAGER)
     (inbox / "ae.csv").symlink_to(secret)  # a link out of the inbox
     os.link(secret, inbox / "lb.csv")  # a second name of an outside file
     (inbox / "dm.csv").write_text("STUDYID,DOMAIN\nCDISCPILOT01,DM\nSECRET-ROW,two,three\n")
@@ -254,7 +254,7 @@ def test_6d_watcher_race_with_a_careless_and_a_hostile_sender(tmp_path):
     from safety.ingest import ingest_paths
     from safety.pipeline import raise_alerts
 
-    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
     raise_alerts(db)
     inbox, outside = tmp_path / "inbox", tmp_path / "outside"
     inbox.mkdir()

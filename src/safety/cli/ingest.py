@@ -24,7 +24,7 @@ from safety import pipeline, store, views
 from safety.access import MEANINGS, Signature, User, load_access_config, sign_with_password
 from safety.cli.base import BadInput, acting_user, db_option, json_default
 from safety.errors import SafetyError
-from safety.ingest.holds import held_comparison
+from safety.ingest.holds import held_comparison, reason_given
 from safety.ingest.load import BatchResult, require_ingest
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,13 @@ def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None,
             created = store.create_if_missing(db)
             delivery = pipeline.deliver_paths(paths, db=db, study_id=study_id, user=user)
         elif confirm is not None:
+            reason = reason_given(reason, "confirming a held delivery")
             delivery = pipeline.confirm_delivery(db, confirm, user, reason,
                                                  _sign(user, "delivery.confirm"))
         elif reject is not None:
             delivery = pipeline.reject_delivery(db, reject, user, reason)
         else:
+            reason = reason_given(reason, "retracting a batch")
             delivery = pipeline.retract_batch(db, retract, user, reason,
                                               _sign(user, "delivery.retract"))
     except SafetyError as exc:
