@@ -114,7 +114,7 @@ class StoppingRule:
 
 DELIVERY_TYPES = ("cumulative", "incremental")
 # The SDTM domains ingest loads (safety.ingest.domains.DOMAINS; a test keeps the two equal).
-DELIVERED_DOMAINS = ("DM", "DS", "EX", "AE", "SUPPAE", "LB", "VS")
+DELIVERED_DOMAINS = ("DM", "DS", "EX", "AE", "SUPPAE", "LB", "VS", "SUPPDM")
 
 
 @dataclass(frozen=True, slots=True)
