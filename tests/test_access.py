@@ -220,7 +220,7 @@ def test_5_reauthentication_signs_only_for_the_same_person_just_signed_in():
         with pytest.raises(SignatureError, match=message):
             sign_with_reauthentication(olivia, MEANINGS["dlt.confirm"], claims, asked, config,
                                        now=asked + timedelta(seconds=10))  # fmt: skip
-    with pytest.raises(SignatureError, match="only in local mode"):
+    with pytest.raises(SignatureError, match="identity-provider users sign by re-authenticating"):
         sign_with_password(olivia, MEANINGS["dlt.confirm"], "pw", config)
 
 

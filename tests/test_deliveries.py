@@ -288,7 +288,7 @@ def test_2d_a_re_sent_file_whose_rows_waited_for_dm_is_not_a_duplicate_of_nothin
     dm, ae = _new_subject_files(tmp_path, "DM_2015.csv", "AE_2015.csv")
     ingest_paths([ae], db=db, user=people.DATA_MANAGER)
     # DM arrives through a process that stopped before evaluating the waiting rows again
-    load_dataset(read_dataset(dm), db, None, "pytest", dm.read_bytes)
+    load_dataset(read_dataset(dm), db, None, people.DATA_MANAGER, dm.read_bytes)
     assert new_subject_saes(db) == 0
     again = ingest_file(ae, db, user=people.DATA_MANAGER)
     assert again.status == "loaded" and new_subject_saes(db) == 1

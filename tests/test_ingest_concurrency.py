@@ -83,8 +83,10 @@ def consistent(db: Path) -> dict[str, int]:
 def test_reader_process_never_fails_nor_sees_half_a_batch(tmp_path):
     db = new_db(tmp_path / "live.duckdb")
     stop = tmp_path / "stop"
-    lb2 = pd.read_csv(PILOT / "lb.csv", dtype=str, keep_default_na=False).head(50_000)
-    lb2.to_csv(tmp_path / "lb_cut2.csv", index=False)  # a second, smaller cut of LB
+    lb = pd.read_csv(PILOT / "lb.csv", dtype=str, keep_default_na=False)
+    added = lb.head(500).assign(LBSEQ=lambda f: (f["LBSEQ"].astype(int) + 100_000).astype(str))
+    # a second cut of LB with 500 more records (a smaller one would be held: issue 14)
+    pd.concat([lb, added]).to_csv(tmp_path / "lb_cut2.csv", index=False)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -100,8 +102,8 @@ def test_reader_process_never_fails_nor_sees_half_a_batch(tmp_path):
     report = json.loads(out)
     assert [r.status for r in results] == ["loaded"] * 4 + ["duplicate"]
     assert report["errors"] == [] and report["torn"] == []
-    assert report["reads"] > 20
-    assert set(report["seen"]) <= {0, 59_580, 50_000} and 50_000 in report["seen"]
+    assert report["reads"] > 5  # it read before, during and after the writes
+    assert set(report["seen"]) <= {0, 59_580, 60_080} and 60_080 in report["seen"]
 
 
 KILL_INSIDE_TRANSACTION = textwrap.dedent("""

@@ -419,7 +419,8 @@ def _env(studies_dir: Path | None) -> dict[str, str | None]:
     return {"SAFETY_STUDIES": str(studies_dir) if studies_dir else None, "SAFETY_DB": None}
 
 
-def _subprocess(args: tuple[str, ...], studies_dir: Path | None, timeout: float) -> Run:
+def _subprocess(args: tuple[str, ...], studies_dir: Path | None, timeout: float,
+                input: str | None = None) -> Run:
     env = {k: v for k, v in os.environ.items()}
     for key, value in _env(studies_dir).items():
         if value is None:
@@ -427,7 +428,7 @@ def _subprocess(args: tuple[str, ...], studies_dir: Path | None, timeout: float)
         else:
             env[key] = value
     proc = subprocess.run([sys.executable, "-m", "safety", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=timeout)
+                          text=True, env=env, cwd=ROOT, timeout=timeout, input=input)
     return Run(args, proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -448,12 +449,12 @@ def _cli_group():
     raise RuntimeError("safety.cli has no click group with a status command")
 
 
-def _inprocess(args: tuple[str, ...], studies_dir: Path | None) -> Run:
+def _inprocess(args: tuple[str, ...], studies_dir: Path | None, input: str | None = None) -> Run:
     import traceback
 
     from click.testing import CliRunner
 
-    result = CliRunner().invoke(_cli_group(), list(args), env=_env(studies_dir))
+    result = CliRunner().invoke(_cli_group(), list(args), env=_env(studies_dir), input=input)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))
@@ -461,12 +462,13 @@ def _inprocess(args: tuple[str, ...], studies_dir: Path | None) -> Run:
 
 
 def safety(*args, studies_dir: Path | None = None, mode: str | None = None,
-           timeout: float = 600) -> Run:
-    """Run ``safety ARGS`` (see CLI_MODE); ``mode="subprocess"`` forces a real process."""
+           timeout: float = 600, input: str | None = None) -> Run:
+    """Run ``safety ARGS`` (see CLI_MODE), ``input`` on its stdin (a signature password);
+    ``mode="subprocess"`` forces a real process."""
     args = tuple(map(str, args))
     if (mode or CLI_MODE) == "subprocess":
-        return _subprocess(args, studies_dir, timeout)
-    return _inprocess(args, studies_dir)
+        return _subprocess(args, studies_dir, timeout, input)
+    return _inprocess(args, studies_dir, input)
 
 
 def ingest(db: Path, *paths: Path, studies_dir: Path | None = None, mode: str | None = None

@@ -16,6 +16,9 @@ of F1-01 on day 60.
 Conventions:
 [CUT]  EDC exports are cumulative: a new delivery of a domain replaces the earlier one (the
        product's README, "Live demo deliveries are cumulative"; records keep their keys).
+[HOLD] A cumulative delivery that would make a DLT candidate disappear is held until a data
+       manager confirms it with a reason and her electronic signature (issue 14's default
+       tolerance; README "Deliveries"): the correction counts only once confirmed.
 [BOIN] Liu & Yuan (2015), target 0.30: lambda_e 0.2365, lambda_d 0.3585. Before the correction
        DL2 has 2 DLTs in 3 (0.667 > 0.3585): de-escalate to dose level 1 (P(Beta(3,2) > 0.3) =
        0.92 < 0.95: not eliminated). After it, 1 in 3 (0.333, in [0.2365, 0.3585]): stay at 2.
@@ -23,11 +26,22 @@ Conventions:
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
-from .sdtm import AE, CohortSpec, Study, Subject, check_loaded, cohort, ingest, status_doc
+from .sdtm import (
+    AE,
+    CohortSpec,
+    Study,
+    Subject,
+    check_loaded,
+    cohort,
+    ingest,
+    safety,
+    status_doc,
+)
 
 CUTOFF = "2023-03-31"
 COHORTS = [CohortSpec("DL1", "Dose level 1", 1, 1.0), CohortSpec("DL2", "Dose level 2", 2, 2.0),
@@ -59,23 +73,39 @@ def _corrected(study: Study) -> Study:
 SECOND = _corrected(FIRST)
 
 
+SIGNATURE_PASSWORD = "demo-signature"  # the OS account's, in the demo's data/access.toml
+
+
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
-    """[(ingest run, status at the cut-off) after delivery 1, the same after delivery 2]."""
+    """[(run, status at the cut-off)] after delivery 1, after delivery 2 (held), and after its
+    confirmation."""
     folder = tmp_path_factory.mktemp("scn-fix")
     cfg, db = folder / "studies", folder / "safety.duckdb"
     FIRST.write_config(cfg)
-    out = []
-    for n, (study, domains) in enumerate(((FIRST, ("DM", "DS", "EX", "AE", "LB")),
-                                          (SECOND, ("AE",))), start=1):
-        run = ingest(db, *study.write(folder / f"delivery-{n}", domains), studies_dir=cfg)
-        out.append((run, status_doc(db, CUTOFF) if run.returncode == 0 else None))
+    first = ingest(db, *FIRST.write(folder / "delivery-1", ("DM", "DS", "EX", "AE", "LB")),
+                   studies_dir=cfg)
+    out = [(first, status_doc(db, CUTOFF) if first.returncode == 0 else None)]
+    second = ingest(db, *SECOND.write(folder / "delivery-2", ("AE",)), studies_dir=cfg)
+    out.append((second, status_doc(db, CUTOFF)))
+    held = json.loads(second.stdout)["batches"][0] if second.stdout else {}
+    confirmed = safety("ingest", "--confirm", held.get("hold_id", 0), "--reason",
+                       "the site corrected the grade in the EDC", "--db", db, "--json",
+                       studies_dir=cfg, input=f"{SIGNATURE_PASSWORD}\n")
+    out.append((confirmed, status_doc(db, CUTOFF) if confirmed.returncode == 0 else None))
     return out
 
 
-def test_both_deliveries_load(deliveries):
-    for run, _ in deliveries:
-        check_loaded(run)
+def test_the_correction_is_held_then_confirmed(deliveries):
+    check_loaded(deliveries[0][0])
+    # [HOLD] the second export would remove F2-02's DLT candidate: held, nothing changed yet
+    second = deliveries[1][0]
+    (batch,) = json.loads(second.stdout)["batches"]
+    assert (second.returncode, batch["status"]) == (2, "held"), second.why
+    assert [(d["usubjid"], d["term"]) for d in batch["comparison"]["removed"]["dlts"]] == [
+        ("SCN-FIX-F2-02", "Hypertension")]
+    assert cohort(deliveries[1][1], "DL2")["dlts"] == 2
+    check_loaded(deliveries[2][0])
 
 
 def test_before_the_correction(deliveries):
@@ -88,18 +118,18 @@ def test_before_the_correction(deliveries):
 
 def test_corrected_grade_removes_the_dlt(deliveries):
     # [CUT] the second AE export replaces the first: F2-02's hypertension is grade 2, no DLT
-    c = cohort(deliveries[1][1], "DL2")
+    c = cohort(deliveries[2][1], "DL2")
     assert (c["treated"], c["evaluable"], c["dlts"]) == (3, 3, 1)
 
 
 def test_decision_follows_the_correction(deliveries):
     # [BOIN] 1 DLT in 3 at DL2: stay at dose level 2
-    doc = deliveries[1][1]
+    doc = deliveries[2][1]
     c, rec = cohort(doc, "DL2"), doc["studies"][0]["recommendation"]
     assert (c["decision"], rec["decision"], rec["dose_level"]) == ("stay", "stay", 2), rec["reason"]
 
 
 def test_new_record_of_the_cumulative_export_counts(deliveries):
     # [CUT] F1-01's new arthralgia (grade 1, day 60) is there, and changes no DLT count at DL1
-    c = cohort(deliveries[1][1], "DL1")
+    c = cohort(deliveries[2][1], "DL1")
     assert (c["treated"], c["evaluable"], c["dlts"], c["decision"]) == (3, 3, 0, "escalate")
