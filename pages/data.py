@@ -189,6 +189,7 @@ with ledger_tab:
             "superseded_by",
             "retracted_by",
             "current",
+            "signature",
         ],
         column_config={
             "batch_id": "Batch",
@@ -208,6 +209,7 @@ with ledger_tab:
             "rows_carried": "Carried",
             "retracted_by": st.column_config.NumberColumn("Retracted by", format="%d"),
             "current": "Current",
+            "signature": st.column_config.TextColumn("Signature", width="large"),
         },
     )
     widgets.download_table(ledger, "batch_ledger")

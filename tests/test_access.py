@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import people
 import pytest
 from click.testing import CliRunner
@@ -80,11 +81,17 @@ def world(demo_db, tmp_path_factory):
         alert_id = int(queries.alerts.alert_feed(con, STUDY)["alert_id"].iloc[0])
         config = stored_study_config(queries.studies.study_config_text(con, STUDY), STUDY)
         event = queries.dlt.dlt_events(con, STUDY, CUTOFF).iloc[0]
+    # the CDISC pilot beside it, with a truncated AE delivery held for a data manager
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=DM)
+    ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False)
+    ae.head(386).to_csv(folder / "ae.csv", index=False)
+    (held,) = ingest_paths([folder / "ae.csv"], db=db, user=DM)
+    assert held.status == "held"
     scratch = folder / "scratch.duckdb"
     store.create_if_missing(scratch)
     return {"db": db, "snapshot": snapshot_id, "alert": alert_id, "config": config,
             "event": (event["usubjid"], event["source"], int(event["source_seq"])),
-            "scratch": scratch}  # fmt: skip
+            "scratch": scratch, "hold": held.hold_id}  # fmt: skip
 
 
 def _read(fn, *args):
@@ -100,6 +107,12 @@ def _adjudicate(user, w):
                             user, signature=people.signature(user, "dlt.confirm"))  # fmt: skip
 
 
+def _retract(user, w):
+    with store.read_connection(w["db"]) as con:
+        (batch,) = queries.deliveries.current_batches(con, "CDISCPILOT01", "AE")
+    people.retract(w["db"], batch, "matrix test", user)
+
+
 ACTS = {
     Action.VIEW_OPEN: _read(views.study_snapshots, STUDY),
     Action.VIEW_CLOSED: _read(views.dlt_events, STUDY, CUTOFF),
@@ -112,6 +125,8 @@ ACTS = {
     Action.ACKNOWLEDGE_ALERT: lambda u, w: alerts.acknowledge_alerts(
         w["db"], [w["alert"]], u, "seen", signature=people.signature(u, "alert.acknowledge")),
     Action.INGEST: lambda u, w: ingest_paths([PILOT / "dm.csv"], db=w["db"], user=u),
+    Action.CONFIRM_DELIVERY: lambda u, w: people.confirm(w["db"], w["hold"], "matrix test", u),
+    Action.RETRACT_DELIVERY: _retract,
     Action.BUILD_REPORT: lambda u, w: build_content(w["db"], STUDY, CUTOFF, "open", user=u),
     Action.SIGN_REPORT: lambda u, w: sign_off_report(w["db"], u, w["snapshot"],
                                                      people.signature(u, "report.sign")),
@@ -126,7 +141,7 @@ def test_1_every_role_may_do_exactly_what_the_matrix_says(world, action):
     outcome = {}
     for name, user in ROLES.items():
         try:
-            if act is None:  # delivery holds arrive with issue 14; user and users pages: config
+            if act is None:  # access.manage: the Access page (configuration), no write
                 from safety.access import require
                 require(user, action, STUDY, site="01")
             else:

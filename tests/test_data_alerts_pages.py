@@ -103,6 +103,125 @@ def test_data_page_quarantine_browser_filters_and_shows_the_raw_record(tmp_path,
     bad = ae[1].replace("01-701-1015", "01-999-9999")  # a subject not in DM
     (tmp_path / "ae.csv").write_text("\n".join([ae[0], bad, *ae[2:6]]) + "\n")
     ingest_paths([tmp_path / "ae.csv"], db=db, user=people.DATA_MANAGER)
+    at = _app(db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    summary = _frame(at, "rows")
+    assert summary["rule"].tolist() == ["not_in_dm"]
+    at.selectbox(key="quarantine_rule").select("not_in_dm").run()
+    rows = at.dataframe(key="quarantine_rows").value
+    assert len(rows) == 1 and "01-999-9999" not in rows.columns
+    assert at.get("download_button")  # the CSV download of the filtered rows
+    at.text_input(key="quarantine_reason").input("no such words").run()
+    assert at.dataframe(key="quarantine_rows").value.empty
+
+
+def test_data_page_works_on_an_empty_database(tmp_path, monkeypatch):
+    db = tmp_path / "empty.duckdb"
+    with store.new_database(db):
+        pass
+    at = _app(db, monkeypatch).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert any("upload its DM first" in i.value for i in at.info)
+
+
+def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypatch):
+    db = tmp_path / "ack.duckdb"
+    demo.build_demo(db)
+    alerts.refresh_alerts(db)
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
+    alerts.refresh_alerts(db)  # the pilot's baseline: nothing open
+    with store.write_connection(db) as con:  # an alert as refresh_alerts stores it
+        queries.database.insert_frame(con, "alert", _one_alert())
+    at = _app(db, monkeypatch)
+    at.query_params["study"] = "NCT04232592"
+    at.run()
+    assert "Alerts: 1 unacknowledged" in at.get("page_link")[0].proto.label
+    at.switch_page("pages/alerts.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe(key="alerts_table").value
+    assert table["title"].tolist() == ["SAE: Endometritis in NCT04232592-01-099"]
+    pick = next(m for m in at.multiselect if m.label.startswith("Alerts to acknowledge"))
+    pick.select(int(table["alert_id"].iloc[0]))
+    at.text_area(key="ack_comment").input("Seen; site called, patient admitted.")
+    at.text_input(key="ack_password").input(people.SIGNATURE_PASSWORD)
+    next(b for b in at.button if b.label == "Sign and acknowledge").click().run()
+    assert not at.exception, at.exception
+    assert any("Acknowledged 1 alert" in s.value for s in at.success)
+    with store.read_connection(db) as con:
+        feed = queries.alerts.alert_feed(con, "NCT04232592")
+        entry = con.execute(
+            "SELECT actor, action, detail FROM audit_log WHERE action = 'alert.acknowledge'"
+        ).fetchall()
+    row = feed[feed["alert_key"] == "sae|NCT04232592-01-099|Endometritis|2021-01-20"].iloc[0]
+    assert row["acknowledged_by"] == "sam"
+    assert row["ack_signature"].startswith("Sam Safety (sam), ")
+    assert row["ack_comment"] == "Seen; site called, patient admitted."
+    assert entry[0][:2] == ("sam", "alert.acknowledge")
+    assert json.loads(entry[0][2])["comment"] == "Seen; site called, patient admitted."
+    assert "Alerts: 0 unacknowledged" in at.get("page_link")[0].proto.label
+
+
+def _one_alert():
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "study_id": "NCT04232592",
+                "alert_key": "sae|NCT04232592-01-099|Endometritis|2021-01-20",
+                "kind": "sae",
+                "severity": "critical",
+                "raised_at": store.now(),
+                "batch_id": 99,
+                "usubjid": "NCT04232592-01-099",
+                "cohort_id": "HIGH",
+                "title": "SAE: Endometritis in NCT04232592-01-099",
+                "detail": "grade 3",
+                "link": links.patient_link("NCT04232592", "NCT04232592-01-099"),
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize("user_picked", [False, True])
+def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatch, user_picked):
+    from datetime import date
+
+    from safety.demo.live import LiveFeed
+
+    db = tmp_path / "follow.duckdb"
+    demo.build_demo(db)
+    at = _app(db, monkeypatch).run()
+    assert at.date_input(key="cutoff").value == date(2021, 1, 15)
+    if user_picked:
+        at.date_input(key="cutoff").set_value(date(2021, 1, 10)).run()
+    feed, inbox = LiveFeed(), tmp_path / "inbox"
+    inbox.mkdir()
+    for _ in range(3):
+        feed.advance()
+        ingest_paths(feed.write(inbox), db=db, user=people.DATA_MANAGER)
+    time.sleep(2.1)  # data.data_version is cached for 2 s
+    at.run()  # what the auto-refresh does when the data version changes
+    assert not at.exception, at.exception
+    expected = date(2021, 1, 10) if user_picked else date(2021, 1, 18)
+    assert at.date_input(key="cutoff").value == expected
+
+
+def test_data_page_shows_a_held_delivery_confirms_it_and_retracts_it(tmp_path, monkeypatch):
+    # issue 14: a truncated cumulative AE of the CDISC pilot is held with its comparison; a data
+    # manager confirms it with a reason on the Data page, then takes it back
+    import pandas as pd
+
+    db = tmp_path / "holds.duckdb"
+    ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
+    ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False)
+    ae.head(386).to_csv(tmp_path / "ae.csv", index=False)
+    (held,) = ingest_paths([tmp_path / "ae.csv"], db=db, user=people.DATA_MANAGER)
+    assert held.status == "held"
     monkeypatch.setenv("SAFETY_DB", str(db))
     at = people.signed_in(AppTest.from_file(APP, default_timeout=120), people.DATA_MANAGER)
     at.query_params["study"] = PILOT_STUDY

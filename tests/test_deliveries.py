@@ -22,11 +22,9 @@ from safety.cli.ingest import ingest as ingest_command
 from safety.config import stored_study_config
 from safety.errors import IngestError
 from safety.ingest import (
-    confirm_delivery,
     held_deliveries,
     ingest_paths,
     reject_delivery,
-    retract_batch,
 )
 from safety.ingest.files import ingest_file
 from safety.ingest.load import load_dataset

@@ -6,15 +6,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-_MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~:$"
-
-
-def plain(text: str) -> str:
-    """Text from data (file names, reasons) made safe inside markdown: every character that
-    markdown, Streamlit's directives or LaTeX would act on is escaped, so it shows as written."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in str(text))
-
-
 # How a decision and a rule state look wherever they are shown (markdown badges).
 DECISION_BADGES = {
     "escalate": ":blue-badge[escalate]",

@@ -53,11 +53,14 @@ def held_comparison(row: dict | pd.Series) -> Comparison:
     return Comparison.from_json(json.loads(row["comparison"]))
 
 
-def _pending(db: str | Path | None, hold_id: int, content: bool = False) -> dict:
+def _pending(db: str | Path | None, hold_id: int, user: User, content: bool = False) -> dict:
+    """The pending hold a data manager of its study decides on (AccessDenied for anyone else,
+    before anything about the hold is said)."""
     with store.read_connection(db) as con:
         hold = queries.deliveries.hold(con, int(hold_id), content=content)
     if hold is None:
         raise IngestError(f"there is no held delivery {hold_id}")
+    require(user, Action.CONFIRM_DELIVERY, hold["study_id"])
     if hold["status"] != "pending":
         raise IngestError(
             f"held delivery {hold_id} ({hold['file_name']}) is no longer pending: "
@@ -84,8 +87,7 @@ def confirm_delivery(db: str | Path | None, hold_id: int, user: User, reason: st
         not hers (nothing is loaded).
     """
     reason = reason_given(reason, "confirming a held delivery")
-    hold = _pending(db, hold_id, content=True)
-    require(user, Action.CONFIRM_DELIVERY, hold["study_id"])
+    hold = _pending(db, hold_id, user, content=True)
     signature = check_signature(signature, user, "delivery.confirm")
     data = bytes(hold["content"])
     with tempfile.TemporaryDirectory(prefix="safety-hold-") as tmp:
@@ -115,8 +117,8 @@ def reject_delivery(db: str | Path | None, hold_id: int, user: User, reason: str
         When the user may not decide on deliveries of the study.
     """
     reason = reason_given(reason, "rejecting a held delivery")
-    hold = _pending(db, hold_id)
-    actor = require(user, Action.CONFIRM_DELIVERY, hold["study_id"]).id
+    hold = _pending(db, hold_id, user)
+    actor = user.id
     at = store.now()
     with store.write_connection(db) as con:
         queries.deliveries.decide_hold(con, int(hold_id), status="rejected", actor=actor, at=at,

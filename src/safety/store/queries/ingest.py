@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from safety.store.queries.database import one_row
+from safety.store.queries.signatures import SIGNATURE_TEXT
 
 # Domain -> (table, key columns) for comparing two cuts; identifiers come only from here.
 CUT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -222,18 +223,21 @@ def batch_ledger(con: duckdb.DuckDBPyConnection, study_id: str | None = None) ->
 
     Columns: batch_id, study_id, file_name, domain, delivery, sha256, rows_in, rows_loaded,
     rows_quarantined, rows_carried, based_on, status, reason, loaded_by, loaded_at,
-    superseded_by, retracted_by (the retraction that took it back), hold_id, current (bool).
+    superseded_by, retracted_by (the retraction that took it back), hold_id, current (bool),
+    signature (of a confirmed hold or a retraction: signer, time and meaning).
     """
     return con.execute(
-        """
+        f"""
         SELECT b.batch_id, b.study_id, b.file_name, b.domain, b.delivery, b.sha256, b.rows_in,
                b.rows_loaded, b.rows_quarantined, b.rows_carried, b.based_on, b.status,
                b.reason, b.loaded_by, b.loaded_at, b.superseded_by, r.batch_id AS retracted_by,
-               b.hold_id, (b.status = 'loaded' AND b.superseded_by IS NULL) AS current
+               b.hold_id, (b.status = 'loaded' AND b.superseded_by IS NULL) AS current,
+               {SIGNATURE_TEXT} AS signature
         FROM ingest_batch b
         LEFT JOIN ingest_batch r ON r.retracts = b.batch_id AND r.delivery = 'retraction'
+        LEFT JOIN signature g ON g.record_table = 'ingest_batch' AND g.record_id = b.batch_id
         WHERE $study_id IS NULL OR b.study_id = $study_id
-        ORDER BY b.batch_id DESC""",
+        ORDER BY b.batch_id DESC""",  # fmt: skip  (SIGNATURE_TEXT: a fixed SQL expression)
         {"study_id": study_id},
     ).df()
 
