@@ -5,6 +5,7 @@ import streamlit as st
 
 from safety import pipeline
 from safety.access import PERMISSIONS, Action
+from safety.config import DELIVERED_DOMAINS
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.ingest.holds import held_comparison
@@ -65,10 +66,9 @@ def show_results() -> None:
         st.warning(f"{raised} new alert(s): see the Alerts page.")
 
 
-def show_holds(study_id: str | None) -> None:
-    """Held deliveries of the study (all studies when None): pending ones with their comparison
-    and the confirm (signed) / reject form, then the decided ones."""
-    holds = data.held_deliveries(path, user, study_id, version)
+def show_holds(holds) -> None:
+    """Held deliveries: pending ones with their comparison and the confirm (signed) / reject
+    form, then the decided ones."""
     pending = holds[holds["status"] == "pending"]
     if pending.empty:
         st.success("No delivery is waiting for confirmation.")
@@ -120,8 +120,14 @@ st.caption(
     "be watched: `python -m safety watch INBOX`."
 )
 
+holds = data.held_deliveries(path, user, sel.study_id if sel else None, version)
+waiting = int((holds["status"] == "pending").sum())
+if waiting:
+    st.warning(f"{waiting} held deliver{'y waits' if waiting == 1 else 'ies wait'} for a data "
+               "manager's decision: see *Held deliveries*.", icon=":material/pending_actions:")
 upload, held_tab, ledger_tab, quarantine_tab, counts_tab, changes_tab = st.tabs(
-    ["Upload", "Held deliveries", "Batch ledger", "Quarantine", "Counts", "Changes since last cut"]
+    ["Upload", f"Held deliveries ({waiting})" if waiting else "Held deliveries", "Batch ledger",
+     "Quarantine", "Counts", "Changes since last cut"]
 )
 
 with upload:
@@ -130,7 +136,7 @@ with upload:
     studies = data.studies(path, user, version)["study_id"].tolist()
     with st.form("upload_form", clear_on_submit=True):
         files = st.file_uploader(
-            "SDTM datasets (DM, EX, AE, LB, VS, DS, SUPPAE)",
+            f"SDTM datasets ({', '.join(DELIVERED_DOMAINS)})",
             type=sorted(e.lstrip(".") for e in EXTENSIONS),
             accept_multiple_files=True,
             key="upload_files",
@@ -158,7 +164,7 @@ with upload:
         show_results()
 
 with held_tab:
-    show_holds(sel.study_id if sel else None)
+    show_holds(holds)
 
 if sel is None:
     st.info("No study in the database yet: upload its DM first, then the other domains.")

@@ -228,6 +228,7 @@ def test_data_page_shows_a_held_delivery_confirms_it_and_retracts_it(tmp_path, m
     at.run()
     at.switch_page("pages/data.py").run()
     assert not at.exception, at.exception
+    assert any("1 held delivery waits" in w.value for w in at.warning)  # said above the tabs
     saes = next(d.value for d in at.dataframe if "pt" in d.value.columns
                 and "seq" in d.value.columns)
     # the SAEs the truncated file lacks: AESER Y or a seriousness criterion Y (README)
