@@ -9,7 +9,7 @@ subject, columns dropped, renamed or doubled, other or lower-case STUDYIDs; writ
 transport (XPT), Dataset-JSON (document and NDJSON) or Parquet; a fifth also damaged byte by byte
 (cut, flipped, garbage, a prefix).
 
-Part A (:func:`test_campaign_a_files`): 360 files read and validated in memory as a load would
+Part A (:func:`test_campaign_a_files`): 300 files read and validated in memory as a load would
 (no database, so it is quick): never an error but a one-line ``IngestError`` that quotes nothing
 of the file; rows in = rows that would load + rows quarantined; nothing that would load holds a
 non-finite or absurd number or an implausible date.
