@@ -21,7 +21,7 @@ quarantined (per batch, and the quarantine and table rows behind it), every resu
 with a known status and none of the file's content, a held file kept whole, the database
 opening; after every step that loaded data, that no DLT, SAE, fatal AE or death disappeared and
 no AE record disappeared unless that step's comparison named it; ``status`` works every few
-steps and at the end. Both print their figures (run with ``-s``).
+steps and at the end. Both print their figures (run with ``-n 0 -s``).
 """
 
 from __future__ import annotations
