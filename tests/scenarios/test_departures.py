@@ -15,13 +15,17 @@ REPL   R-01     2023-01-09  grade 3 related diarrhoea on day 5 (01-13): DLT
        R-04     2023-01-25  R-03's replacement; no DLT; day 28 = 2023-02-21
 DSONLY DS-01    2023-01-09  WITHDRAWAL BY SUBJECT on day 12 (2023-01-20) in DS; DM was exported
                             before she left, so it has no RFENDTC / RFPENDTC: no DLT
+EPOCH  EP-01    2023-01-09  DS COMPLETED on day 1: she completed the treatment epoch (a single
+                            injection) and stays in follow-up; no DLT; day 28 = 2023-02-05
 
 Conventions:
 [EVAL] "Patients who discontinue before completing the DLT period for reasons other than a DLT
        are not evaluable and will be replaced" (typical phase 1 protocol): withdrawal, loss to
        follow-up and death without a DLT make a patient not evaluable from the day she left, at
-       every later cut-off, whichever domain records it (DS disposition or DM). A DLT before leaving makes her evaluable (with DLT). The replacement
-       is a patient like any other.
+       every later cut-off, whichever domain records it (DS disposition or DM). A DLT before
+       leaving makes her evaluable (with DLT). The replacement is a patient like any other.
+       Completing an epoch (DSDECOD COMPLETED, SDTMIG 3.x DS: one disposition event per epoch)
+       is not discontinuing: she stays evaluable when her window completes.
 [WIN]  Window days 1..28 inclusive; without DLT, evaluable when the cut-off reaches day 28.
 [BOIN] Liu & Yuan (2015), R BOIN get.boundary(target = 0.25): lambda_e 0.1968, lambda_d 0.2984.
        1 DLT in 3 evaluable = 0.333 > 0.2984: de-escalate. Counting R-03 as evaluable would give
@@ -37,7 +41,8 @@ from .sdtm import AE, CohortSpec, Left, Study, Subject, cohort, counts, status_d
 COHORTS = [CohortSpec("DTH", "Death", 1, 1.0), CohortSpec("LTFU", "Lost to follow-up", 2, 2.0),
            CohortSpec("WDDLT", "Withdrew after DLT", 3, 3.0),
            CohortSpec("REPL", "Replacement", 4, 4.0),
-           CohortSpec("DSONLY", "Withdrawal in DS only", 5, 5.0)]
+           CohortSpec("DSONLY", "Withdrawal in DS only", 5, 5.0),
+           CohortSpec("EPOCH", "Treatment epoch completed", 6, 6.0)]
 
 STUDY = Study("SCN-DEP", COHORTS, target=0.25, subjects=[
     Subject("DTH-01", "DTH", "2023-01-09T09:00", died_day=15, left=Left("DEATH", day=15),
@@ -55,6 +60,8 @@ STUDY = Study("SCN-DEP", COHORTS, target=0.25, subjects=[
     Subject("R-04", "REPL", "2023-01-25T09:00", aes=[AE("Fatigue", day=3, grade=1)]),
     Subject("DS-01", "DSONLY", "2023-01-09T09:00", aes=[AE("Nausea", day=4, grade=1)],
             left=Left("WITHDRAWAL BY SUBJECT", day=12), dm_end=False),
+    Subject("EP-01", "EPOCH", "2023-01-09T09:00", aes=[AE("Headache", day=2, grade=1)],
+            left=Left("COMPLETED", day=1, term="COMPLETED TREATMENT EPOCH"), dm_end=False),
 ])
 
 # By hand, per cut-off: (treated, evaluable incl. DLT, in DLT window, not evaluable, DLTs)
@@ -79,6 +86,8 @@ TRUTH = {  # cut-off:   DTH                  LTFU                  WDDLT        
     "2023-03-31": dict(DTH=(1, 0, 0, 1, 0), LTFU=(1, 0, 0, 1, 0), WDDLT=(1, 1, 0, 0, 1), REPL=(4, 3, 0, 1, 1), DSONLY=(1, 0, 0, 1, 0)),
 }
 # fmt: on
+for _cutoff, _row in TRUTH.items():  # EPOCH: in her window until day 28 (2023-02-05), then evaluable
+    _row["EPOCH"] = (1, 0, 1, 0, 0) if _cutoff < "2023-02-05" else (1, 1, 0, 0, 0)
 
 STORIES = {
     "DTH": "died on day 15 without a DLT: not evaluable from 2023-01-23 on",
@@ -86,6 +95,7 @@ STORIES = {
     "WDDLT": "DLT on day 6, withdrew on day 8: evaluable with DLT from 2023-01-14 on",
     "REPL": "R-03 withdrew on day 10 (not evaluable), her replacement R-04 is counted",
     "DSONLY": "withdrew on day 12 per DS (DM without end dates): not evaluable from 2023-01-20",
+    "EPOCH": "completed the treatment epoch on day 1 (DS COMPLETED): evaluable from 2023-02-05",
 }
 
 

@@ -279,7 +279,8 @@ WHERE a.source = 'manual' AND a.onset_date <= a.cutoff AND a.decision = 'added';
 CREATE OR REPLACE TEMP MACRO subject_departure(in_study) AS TABLE
 -- When and why each dosed subject left the study: the earliest of her DS disposition events
 -- (a partial DSSTDTC at its earliest possible day, never before the first dose), DM.RFPENDTC
--- and DM.DTHDTC.
+-- and DM.DTHDTC. COMPLETED is not leaving: SDTM records one disposition event per epoch, and
+-- completing the treatment epoch (a single injection on day 1) is not discontinuing.
 WITH ds AS (
     SELECT usubjid,
            min(greatest(coalesce(d.start_date,
@@ -291,6 +292,7 @@ WITH ds AS (
     JOIN current_subject s USING (study_id, usubjid)
     WHERE d.study_id = in_study AND s.first_dose_date IS NOT NULL
       AND coalesce(upper(d.category), 'DISPOSITION EVENT') = 'DISPOSITION EVENT'
+      AND coalesce(upper(d.decod), '') <> 'COMPLETED'
     GROUP BY usubjid
 )
 SELECT s.usubjid,
