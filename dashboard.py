@@ -2,6 +2,7 @@
 banners and the sidebar every page shares."""
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -10,9 +11,9 @@ from ui import auth, data, esign, sidebar, startup
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 private_umask()  # the database, its log and report folders: the owner's (and group's) only
-st.set_page_config(
-    page_title="Dose-escalation safety", page_icon=":material/monitor_heart:", layout="wide"
-)
+# The icon is a file of ours: a material icon as favicon makes the browser fetch it from Google.
+FAVICON = str(Path(__file__).parent / "ui" / "favicon.png")
+st.set_page_config(page_title="Dose-escalation safety", page_icon=FAVICON, layout="wide")
 startup.leave_pages_directory_mode()
 access = auth.access_config()
 user = auth.signed_in_user(access)

@@ -5,6 +5,8 @@ from playwright.sync_api import Page, expect
 
 
 def test_overview_shows_the_trial_with_rendered_charts(page: Page, app_url):
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     open_as(page, app_url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60000)
     wait_rendered(page)
@@ -20,3 +22,8 @@ def test_overview_shows_the_trial_with_rendered_charts(page: Page, app_url):
     assert "study=NCT04232592" in page.url
     screenshot(page, "overview")
     assert not page.locator('[data-testid="stException"]').count()
+    # nothing is fetched from elsewhere (fonts, icons, favicon): the dashboard works offline
+    outside = [u for u in requested if not u.startswith((app_url, "data:", "blob:"))]
+    assert not outside, outside
+    # viewers get no developer toolbar (Deploy, Rerun): .streamlit/config.toml toolbarMode
+    assert page.get_by_role("button", name="Deploy").count() == 0
