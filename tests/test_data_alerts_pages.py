@@ -144,6 +144,7 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     assert not at.exception, at.exception
     table = at.dataframe(key="alerts_table").value
     assert table["title"].tolist() == ["SAE: Endometritis in NCT04232592-01-099"]
+    assert table["cohort_label"].tolist() == ["High dose"]  # the label every page uses, not HIGH
     pick = next(m for m in at.multiselect if m.label.startswith("Alerts to acknowledge"))
     pick.select(int(table["alert_id"].iloc[0]))
     at.text_area(key="ack_comment").input("Seen; site called, patient admitted.")

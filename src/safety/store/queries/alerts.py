@@ -105,16 +105,18 @@ def alert_feed(
 
     Columns: alert_id, study_id, alert_key, kind, severity, raised_at, event_date, batch_id,
     cohort_id, usubjid, title, detail, link, acknowledged_by, acknowledged_at, ack_comment,
-    ack_signature (the acknowledger's name, time and meaning).
+    ack_signature (the acknowledger's name, time and meaning), cohort_label (the cohort's label,
+    as every page names it).
     """
     return con.execute(
         f"""
-        SELECT a.* EXCLUDE (ack_signature_id), s.ack_signature
+        SELECT a.* EXCLUDE (ack_signature_id), s.ack_signature, c.label AS cohort_label
         FROM (SELECT {ALERT_COLUMNS}, ack_signature_id FROM alert
               WHERE ($study_id IS NULL OR study_id = $study_id)
                 AND (NOT $unacked OR acknowledged_at IS NULL)) a
         LEFT JOIN (SELECT signature_id AS ack_signature_id, {SIGNATURE_TEXT} AS ack_signature
                    FROM signature g) s USING (ack_signature_id)
+        LEFT JOIN cohort c ON c.study_id = a.study_id AND c.cohort_id = a.cohort_id
         ORDER BY a.alert_id DESC
         LIMIT coalesce($limit, 9223372036854775807)""",
         {"study_id": study_id, "unacked": unacknowledged_only, "limit": limit},
