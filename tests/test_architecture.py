@@ -27,7 +27,7 @@ LAYERS = (
     {"clinical"},
     {"store"},
     {"ingest", "demo", "monitor"},
-    {"report", "pipeline", "views"},
+    {"report", "pipeline", "views", "notify"},
     {"watch"},
     {"cli"},
 )

@@ -16,6 +16,9 @@ data ever renders, no spreadsheet formula from data ever runs.
   injection guidance), so Excel, LibreOffice and Sheets read it as text; the XLSX writers store
   such cells as strings with Excel's quote prefix and never as formulas or links
   (``safety.report.xlsx``).
+- :func:`message_text`: a value in an e-mail or a webhook's JSON (which chat tools render as
+  markup): one line, no control characters, ``&``, ``<``, ``>`` as entities (Slack's and HTML's
+  escapes), no autolink, and formula-like text quoted as in CSV.
 
 References
 ----------
@@ -36,6 +39,7 @@ WORD_JOINER = "\u2060"
 _LIST_OR_QUOTE = re.compile(r"^(\s*)([-+=>])")  # a bullet, a quote, a setext underline
 _ORDERED_ITEM = re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -54,6 +58,15 @@ def plotly_text(value: object) -> object:
     if not isinstance(value, str):
         return value
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message_text(value: object) -> str:
+    """A data value as inert text in a notification (None and NaN: empty)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    text = _CONTROL.sub("", _LINE_BREAKS.sub(" ", str(value)))
+    text = plotly_text(text)
+    return str(spreadsheet_text(_AUTOLINK_STARTS.sub(lambda m: m.group(1) + WORD_JOINER, text)))
 
 
 def is_formula_like(value: object) -> bool:

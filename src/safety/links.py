@@ -15,6 +15,11 @@ def patient_link(study_id: str, usubjid: str) -> str:
     return "patient?" + urlencode({"study": study_id, "subject": usubjid})
 
 
+def overview_link(study_id: str) -> str:
+    """The study's overview (the first page)."""
+    return "?" + urlencode({"study": study_id})
+
+
 def escalation_link(study_id: str) -> str:
     """The study's dose-escalation page."""
     return "escalation?" + urlencode({"study": study_id})

@@ -8,7 +8,9 @@ feed).
    whether it loads or is held; a DM is followed by the re-evaluation of rows that waited for it;
 2. **alerts** (``safety.monitor.alerts.refresh_alerts``): the alert rules run for every study
    whose latest batch is newer than its last evaluation. A new database's first evaluation
-   records what is there as the baseline.
+   records what is there as the baseline;
+3. **notifications** (``safety.notify``): the new alerts' messages queued in the outbox for their
+   subscribers, then, after a delivery (and each watcher round), the due ones sent.
 
 Alerts are never lost: the committed batch row is itself the record that its alerts are due
 (``alert_state.evaluated_batch`` stays older until they are stored), so a process killed between
@@ -25,9 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from safety import ingest, store
+from safety import ingest, notify, store
 from safety.access import Action, Signature, User, require
 from safety.demo import generator
+from safety.errors import SafetyError
 from safety.ingest import BatchResult, ingest_paths
 from safety.ingest.files import ingest_file, order_by_content
 from safety.ingest.load import flatten, require_ingest
@@ -56,7 +59,7 @@ def deliver_paths(
 ) -> Delivery:
     """Load files and folders (``safety.ingest.ingest_paths``) as ``user``, then raise the alerts."""
     results = ingest_paths(paths, db, study_id, user)
-    return Delivery(results, raise_alerts(db))
+    return _delivered(results, db, user)
 
 
 def deliver_uploads(
@@ -79,7 +82,7 @@ def deliver_uploads(
             require_ingest(user, study_id)
             store.create_if_missing(db)
         results = flatten(ingest_file(p, db, study_id, user) for p in order_by_content(paths))
-    return Delivery(results, raise_alerts(db))
+    return _delivered(results, db, user)
 
 
 def confirm_delivery(db: str | Path | None, hold_id: int, user: User, reason: str,
@@ -87,7 +90,7 @@ def confirm_delivery(db: str | Path | None, hold_id: int, user: User, reason: st
     """A data manager confirms a held delivery, signed (``safety.ingest.confirm_delivery``);
     then the alerts."""
     result = ingest.confirm_delivery(db, hold_id, user, reason, signature)
-    return Delivery(flatten([result]), raise_alerts(db))
+    return _delivered(flatten([result]), db, user)
 
 
 def reject_delivery(db: str | Path | None, hold_id: int, user: User, reason: str) -> Delivery:
@@ -100,13 +103,36 @@ def retract_batch(db: str | Path | None, batch_id: int, user: User, reason: str,
     """Take a batch back, signed, restoring the cut before it (``safety.ingest.retract_batch``);
     then the alerts."""
     result = ingest.retract_batch(db, batch_id, user, reason, signature)
-    return Delivery(flatten([result]), raise_alerts(db))
+    return _delivered(flatten([result]), db, user)
 
 
 def raise_alerts(db: str | Path | None = None) -> list[Alert]:
     """Evaluate the alert rules for every study with batches newer than its last evaluation,
-    including those a killed process left pending (cheap when nothing is new: one read)."""
-    return refresh_alerts(db)
+    including those a killed process left pending (cheap when nothing is new: one read), and
+    queue the notifications of every alert not queued yet."""
+    alerts = refresh_alerts(db)
+    try:
+        notify.queue_notifications(db)
+    except SafetyError as exc:  # the alerts stand; their messages wait for the next round
+        log.warning("notifications not queued: %s", exc)
+    return alerts
+
+
+def send_notifications(db: str | Path | None, user: User | None) -> notify.SendReport:
+    """Send the notifications that are due (``safety.notify.send_due``); what fails stays in
+    the outbox for the next round, and nothing here fails the delivery."""
+    try:
+        return notify.send_due(db, user) if user is not None else notify.SendReport()
+    except SafetyError as exc:
+        log.warning("notifications not sent: %s", exc)
+        return notify.SendReport()
+
+
+def _delivered(results: list[BatchResult], db: str | Path | None, user: User | None
+               ) -> Delivery:
+    delivery = Delivery(results, raise_alerts(db))
+    send_notifications(db, user)
+    return delivery
 
 
 def build_demo(

@@ -50,7 +50,7 @@ from safety.errors import SafetyError, StoreError
 from safety.ingest.files import ingest_file, order_by_content
 from safety.ingest.load import BatchResult, flatten, require_ingest
 from safety.monitor.alerts import Alert
-from safety.pipeline import raise_alerts
+from safety.pipeline import raise_alerts, send_notifications
 
 log = logging.getLogger(__name__)
 
@@ -268,12 +268,14 @@ class Watcher:
         return outcomes
 
     def check_alerts(self) -> list[Alert]:
-        """Evaluate the alert rules for new batches (cheap when nothing is new)."""
+        """Evaluate the alert rules for new batches (cheap when nothing is new) and send the
+        notifications that are due."""
         try:
             raised = raise_alerts(self.db)
         except StoreError as exc:
             log.warning("alerts not evaluated (database unavailable): %s", exc)
             return []
+        send_notifications(self.db, self.user)
         if raised and self.on_alerts:
             self.on_alerts(raised)
         return raised

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from safety.access.roles import ALL_STUDIES, Grant, Role, User
+from safety.access.subscriptions import NotifyConfig, Subscription, parse_notify
 from safety.errors import ConfigError
 
 ACCESS_FILE = Path(__file__).resolve().parents[3] / "data" / "access.toml"
@@ -82,6 +83,7 @@ class AccessConfig:
     local_users: tuple[LocalUser, ...]
     accounts: tuple[Account, ...]
     source: str
+    notify: NotifyConfig | None = None  # [notify], [[webhook]], [[subscription]]
 
     @property
     def local(self) -> bool:
@@ -112,6 +114,18 @@ class AccessConfig:
             if u.id == user_id:
                 return User(u.id, u.name, self.grants_for(u.groups), "local")
         raise ConfigError(f"{self.source}: no local user {user_id!r}")
+
+    def subscriber(self, subscription: Subscription) -> User:
+        """The subscriber as a user holding only the subscription's role (and only where her
+        groups grant it): what a message may tell her."""
+        groups = subscription.groups
+        if groups is None:
+            groups = next((u.groups for u in self.local_users if u.id == subscription.user),
+                          None)
+            groups = groups if groups is not None else next(
+                (a.groups for a in self.accounts if a.id == subscription.user), ())
+        grants = tuple(g for g in self.grants_for(groups) if g.role == subscription.role)
+        return User(subscription.user, subscription.name, grants, "subscription")
 
     def signature_hash(self, user: User) -> str | None:
         """The stored signature password of a local demo user, or of the command line's OS
@@ -197,8 +211,10 @@ def parse_access_config(data: Mapping[str, Any], name: str = "access.toml") -> A
     ids = [u.id for u in local_users]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{name}: [[local_user]] ids must be unique, got {ids}")
+    known = {u.id: u.name for u in local_users} | {a.id: a.name for a in accounts}
     return AccessConfig(mode, claims["id_claim"], claims["name_claim"], claims["groups_claim"],
-                        grants, local_users, accounts, name)  # fmt: skip
+                        grants, local_users, accounts, name,
+                        parse_notify(data, name, known))  # fmt: skip
 
 
 def _table(data: Mapping, key: str, name: str) -> Mapping:

@@ -25,6 +25,7 @@ COMMANDS = {  # command name -> "module:attribute", imported when the command ru
     "demo": "safety.cli.demo:demo",
     "design": "safety.cli.design:design",
     "ingest": "safety.cli.ingest:ingest",
+    "notify": "safety.cli.notify:notify_group",
     "report": "safety.cli.report:report",
     "status": "safety.cli.status:status",
     "watch": "safety.cli.watch:watch",

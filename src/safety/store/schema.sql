@@ -442,3 +442,46 @@ CREATE TABLE alert_state (
     rule_states       VARCHAR NOT NULL,      -- JSON {"COHORT|rule name": "ok|warning|triggered"}
     decisions         VARCHAR NOT NULL       -- JSON {"COHORT" or "study": "escalate|stay|..."}
 );
+
+-- Notifications (safety.notify): the outbox. One row per alert and recipient (an e-mail address
+-- or a webhook id), its message composed for what the subscriber's role may see, written in the
+-- step that follows the alerts (notification_state remembers the last alert queued); a sender
+-- claims due rows, sends outside any transaction and records every attempt.
+CREATE SEQUENCE notification_id_seq START 1;
+CREATE TABLE notification (
+    notification_id   INTEGER PRIMARY KEY DEFAULT nextval('notification_id_seq'),
+    alert_id          INTEGER NOT NULL,
+    study_id          VARCHAR NOT NULL,
+    channel           VARCHAR NOT NULL CHECK (channel IN ('email', 'webhook')),
+    recipient         VARCHAR NOT NULL,      -- e-mail address or [[webhook]] id
+    subscriber        VARCHAR NOT NULL,      -- the subscription's user id
+    visibility        VARCHAR NOT NULL CHECK (visibility IN ('closed', 'patient', 'open')),
+    subject           VARCHAR NOT NULL,
+    body              VARCHAR NOT NULL,      -- the e-mail's text, or the webhook's JSON
+    created_at        TIMESTAMP NOT NULL,
+    status            VARCHAR NOT NULL CHECK (status IN ('pending', 'sending', 'sent')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at   TIMESTAMP NOT NULL,
+    claimed_at        TIMESTAMP,             -- a sender took it (status sending)
+    sent_at           TIMESTAMP,
+    last_error        VARCHAR,
+    UNIQUE (alert_id, channel, recipient)    -- one message per alert and recipient
+);
+
+-- Every attempt to send a notification, with its outcome.
+CREATE SEQUENCE notification_attempt_id_seq START 1;
+CREATE TABLE notification_attempt (
+    attempt_id        INTEGER PRIMARY KEY DEFAULT nextval('notification_attempt_id_seq'),
+    notification_id   INTEGER NOT NULL,
+    attempt           INTEGER NOT NULL,
+    started_at        TIMESTAMP NOT NULL,
+    finished_at       TIMESTAMP NOT NULL,
+    outcome           VARCHAR NOT NULL CHECK (outcome IN ('sent', 'failed')),
+    detail            VARCHAR                -- the server's answer or the error
+);
+
+-- The last alert whose notifications are queued (one row).
+CREATE TABLE notification_state (
+    one               INTEGER PRIMARY KEY CHECK (one = 1),
+    queued_alert      INTEGER NOT NULL
+);

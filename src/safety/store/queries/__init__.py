@@ -15,6 +15,7 @@ from safety.store.queries import (
     dlt,
     ingest,
     labs,
+    notifications,
     patient,
     report,
     signatures,
@@ -24,6 +25,6 @@ from safety.store.queries import (
 )
 
 __all__ = [
-    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "patient",
+    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "notifications", "patient",
     "report", "signatures", "snapshot", "studies", "subjects",
 ]
