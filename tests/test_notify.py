@@ -210,12 +210,13 @@ role = "safety_officer"
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> tuple[Path, Path]:
+def baseline(demo_db, tmp_path_factory) -> tuple[Path, Path]:
     """The demo with its alert baseline, and an AE delivery adding one SAE (grade 2, not
     related: no DLT) with a term that tries to be a formula, a link and markup."""
     folder = tmp_path_factory.mktemp("notify")
     db = folder / "base.duckdb"
-    pipeline.build_demo(db)
+    shutil.copy(demo_db, db)
+    pipeline.raise_alerts(db)  # the baseline, as pipeline.build_demo records it
     ae = LiveFeed().exports()["AE"]
     hers = ae[ae["USUBJID"] == PATIENT]
     sae = hers.tail(1).assign(AESEQ=int(hers["AESEQ"].astype(int).max()) + 1, AEDECOD=TERM,
@@ -224,20 +225,23 @@ def baseline(tmp_path_factory) -> tuple[Path, Path]:
     return db, folder / "ae.csv"
 
 
-@pytest.fixture
-def setup(baseline, certificate, hooks, tmp_path, monkeypatch):
-    """A copy of the baseline database and an access file pointing at the test servers
-    (the SMTP port is free: each test starts its server, or not)."""
-    db = tmp_path / "safety.duckdb"
+def _prepare(folder: Path, baseline, certificate, hooks, monkeypatch) -> tuple[Path, int]:
+    """A copy of the baseline database and an access file pointing at the test servers (the
+    SMTP port is free: each test starts its server, or not)."""
+    db = folder / "safety.duckdb"
     shutil.copy(baseline[0], db)
     port = _free_port()
-    access = tmp_path / "access.toml"
+    access = folder / "access.toml"
     access.write_text(access_toml(port, hooks.server_address[1], certificate), encoding="utf-8")
     monkeypatch.setenv("SAFETY_ACCESS", str(access))
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    hooks.calls.clear()
-    hooks.fail_next = 0
+    hooks.calls, hooks.fail_next = [], 0  # a new list: an earlier fixture keeps its own
     return db, port
+
+
+@pytest.fixture
+def setup(baseline, certificate, hooks, tmp_path, monkeypatch):
+    return _prepare(tmp_path, baseline, certificate, hooks, monkeypatch)
 
 
 def _outbox(db) -> pd.DataFrame:
@@ -250,35 +254,38 @@ def _attempts(db) -> pd.DataFrame:
         return con.execute("SELECT * FROM notification_attempt ORDER BY attempt_id").df()
 
 
-@pytest.fixture
-def delivered(setup, baseline, certificate):
-    """The SAE delivered by a data manager while both servers are up."""
-    db, port = setup
-    mailbox = Mailbox()
-    server = smtp_server(certificate, port, mailbox)
-    try:
-        delivery = pipeline.deliver_paths([baseline[1]], db=db, user=people.DATA_MANAGER)
-        yield db, delivery, mailbox, server
-    finally:
-        server.stop()
+@pytest.fixture(scope="module")
+def delivered(baseline, certificate, hooks, tmp_path_factory):
+    """The SAE delivered by a data manager while both servers are up: (database, delivery,
+    mailbox, webhook calls)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        db, port = _prepare(tmp_path_factory.mktemp("delivered"), baseline, certificate, hooks,
+                            monkeypatch)
+        mailbox = Mailbox()
+        server = smtp_server(certificate, port, mailbox)
+        try:
+            delivery = pipeline.deliver_paths([baseline[1]], db=db, user=people.DATA_MANAGER)
+            yield db, delivery, mailbox, hooks.calls
+        finally:
+            server.stop()
 
 
 # --- the tests ------------------------------------------------------------------------------
 
 
-def test_1_an_sae_in_a_new_delivery_is_one_email_and_one_signed_webhook_call(delivered, hooks,
+def test_1_an_sae_in_a_new_delivery_is_one_email_and_one_signed_webhook_call(delivered,
                                                                               baseline):
-    db, delivery, mailbox, _ = delivered
+    db, delivery, mailbox, calls = delivered
     assert [a.kind for a in delivery.alerts] == ["sae"]
     sam = mailbox.to("sam@example.org")
-    assert len(sam) == 1 and len(hooks.calls) == 1 and hooks.calls[0]["valid"]
+    assert len(sam) == 1 and len(calls) == 1 and calls[0]["valid"]
     text = sam[0].get_content()
     assert "Study: NCT04232592" in text and "Cohort: High dose" in text
     assert f"Patient: {PATIENT}" in text
     link = f"https://safety.example.org/patient?study={STUDY}&subject={PATIENT}"
     assert f"Open in the dashboard: {link}" in text
     assert sam[0]["Subject"].startswith("[critical] SAE: ")
-    payload = json.loads(hooks.calls[0]["body"])
+    payload = json.loads(calls[0]["body"])
     assert (payload["type"], payload["kind"], payload["cohort"], payload["patient"],
             payload["link"]) == ("safety.alert", "sae", "High dose", PATIENT, link)  # fmt: skip
     # Nothing sent twice: another round, the same file again, the command
@@ -288,7 +295,7 @@ def test_1_an_sae_in_a_new_delivery_is_one_email_and_one_signed_webhook_call(del
     result = CliRunner().invoke(cli, ["notify", "send", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "0 sent, 0 failed" in result.output
-    assert len(mailbox.to("sam@example.org")) == 1 and len(hooks.calls) == 1
+    assert len(mailbox.to("sam@example.org")) == 1 and len(calls) == 1
     attempts = _attempts(db)
     assert attempts["outcome"].tolist() == ["sent"] * len(_outbox(db))
     with store.read_connection(db) as con:
@@ -298,7 +305,7 @@ def test_1_an_sae_in_a_new_delivery_is_one_email_and_one_signed_webhook_call(del
                                                       "notify.sent": len(_outbox(db))}
 
 
-def test_2_an_open_only_sponsor_never_receives_cohort_names_or_the_patient(delivered, hooks):
+def test_2_an_open_only_sponsor_never_receives_cohort_names_or_the_patient(delivered):
     db, _, mailbox, _ = delivered
     with store.read_connection(db, rules=False) as con:
         cohorts = con.execute("SELECT cohort_id, label FROM cohort").fetchall()
@@ -320,10 +327,10 @@ def test_2_an_open_only_sponsor_never_receives_cohort_names_or_the_patient(deliv
         ("sam@example.org", "closed"), ("stella@example.org", "open")]  # fmt: skip
 
 
-def test_3_data_in_messages_stay_inert(delivered, hooks):
-    _, _, mailbox, _ = delivered
+def test_3_data_in_messages_stay_inert(delivered):
+    _, _, mailbox, calls = delivered
     text = mailbox.to("sam@example.org")[0].get_content()
-    payload = json.loads(hooks.calls[0]["body"])
+    payload = json.loads(calls[0]["body"])
     for shown in (text, payload["title"], payload["detail"]):
         assert "<b>" not in shown and "&lt;b&gt;" in shown
         assert "http://evil" not in shown and "http:\u2060//evil" in shown
