@@ -48,6 +48,7 @@ from safety.ingest import ingest_paths
 from safety.monitor.alerts import refresh_alerts
 from safety.notify import channels
 from safety.store import audit
+from safety.watch import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = "NCT04232592"
@@ -381,15 +382,22 @@ def test_4_a_mail_server_outage_delays_but_never_loses_and_webhooks_back_off(
     assert {r["status"] for r in rows} == {"sent"} and "body" not in rows[0]
 
 
-def test_5_a_killed_process_leaves_alerts_whose_messages_the_next_round_queues(setup, baseline):
-    db, _ = setup
+def test_5_alerts_left_by_a_killed_process_are_queued_and_sent_by_the_watcher_s_next_round(
+        setup, baseline, certificate, hooks, tmp_path):
+    db, port = setup
     ingest_paths([baseline[1]], db, None, people.DATA_MANAGER)
     assert len(refresh_alerts(db)) == 1  # the alerts committed, then the process "died"
     assert _outbox(db).empty
-    pipeline.raise_alerts(db)  # any later round
-    assert len(_outbox(db)) == 4
-    pipeline.raise_alerts(db)
-    assert len(_outbox(db)) == 4
+    mailbox = Mailbox()
+    server = smtp_server(certificate, port, mailbox)
+    try:
+        watcher = Watcher(tmp_path, db=db, user=people.DATA_MANAGER)
+        assert watcher.check_alerts() == []  # no new alert, but their messages go out
+        watcher.check_alerts()
+    finally:
+        server.stop()
+    assert _outbox(db)["status"].tolist() == ["sent"] * 4
+    assert len(mailbox.messages) == 3 and len(hooks.calls) == 1
 
 
 def test_6_the_certificate_is_checked_and_implicit_tls_works(certificate):

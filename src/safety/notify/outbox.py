@@ -109,12 +109,14 @@ def send_due(db: str | Path | None, user: User, config: AccessConfig | None = No
              now: datetime | None = None) -> SendReport:
     """Send every message that is due, of the studies where ``user`` may load deliveries
     (the watcher's account, a data manager); record each attempt."""
+    config = config or load_access_config()
+    if config.notify is None or not (config.notify.smtp or config.notify.webhooks):
+        return SendReport()  # no way out configured: the outbox waits, unread
     with store.read_connection(db, rules=False) as con:
         studies = [s for s in queries.notifications.outbox_studies(con)
                    if user.can(Action.INGEST, s)]
     if not studies:
         return SendReport()
-    config = config or load_access_config()
     at = now or store.now()
     with store.write_connection(db, rules=False) as con:
         due = queries.notifications.claim_due(con, at=at, stale_before=at - CLAIM_LEASE,
