@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -47,15 +50,24 @@ from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
 from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
-from safety.ingest.domains import DOMAINS, DomainSpec, MappingContext, detect_domain, sort_for_table
+from safety.ingest.domains import (
+    DOMAINS,
+    SORT_KEYS,
+    DomainSpec,
+    MappingContext,
+    detect_domain,
+    sort_for_table,
+)
 from safety.ingest.readers import RawDataset, identifier
-from safety.store import audit, queries, schema
+from safety.store import audit, queries, schema, staging
+from safety.store.staging import StagedRows, Staging
 
 log = logging.getLogger(__name__)
 
 Status = Literal["loaded", "duplicate", "rejected", "held"]
 MAX_ATTEMPTS = 3  # re-validations when another process changes DM while we prepare
 VALIDATE_INSIDE_ROWS = 20_000  # up to this many rows, validated inside the write transaction
+WRITE_MEMORY_MB = 768  # DuckDB's buffers when writing a large file (grading, comparing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +140,9 @@ class _Context:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A dataset mapped and validated in memory: what would load and what would not."""
+    """A dataset mapped and validated: what would load and what would not."""
 
-    rows: pd.DataFrame  # mapped rows that passed every rule
+    rows: pd.DataFrame | StagedRows  # mapped rows that passed every rule (staged: a large file)
     quarantine: pd.DataFrame  # row_number, raw_record, reason, rule, rules, previous_id
     rows_in: int
     rule_counts: dict[str, int] = field(default_factory=dict)
@@ -185,7 +197,7 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
 
     # A small file is validated inside its write transaction (one connection, ~40 ms less); a
     # large one outside it, so the write lock is held only for the write.
-    inside = len(raw.frame) <= VALIDATE_INSIDE_ROWS
+    inside = not raw.streamed and len(raw.frame) <= VALIDATE_INSIDE_ROWS
     for _attempt in range(MAX_ATTEMPTS):
         try:
             if inside:
@@ -194,8 +206,14 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
             else:
                 with store.read_connection(db, rules=False) as con:
                     ctx = _read_context(con, study_id, raw.sha256)
+                    columns = staging.table_columns(con, spec.table) if raw.streamed else None
                 result = _early_result(raw, spec, ctx, confirm, reevaluation)
-                if result is None:
+                if result is None and raw.streamed:
+                    with tempfile.TemporaryDirectory(prefix="safety-ingest-") as folder:
+                        prepared = _prepare_streamed(raw, spec, ctx, Path(folder), columns)
+                        result = _write(db, raw, spec, study_id, ctx, prepared, actor,
+                                        confirm, reevaluation)
+                elif result is None:
                     prepared = _prepare(raw, spec, ctx, reevaluation)
                     result = _write(db, raw, spec, study_id, ctx, prepared, actor, confirm,
                                     reevaluation)
@@ -220,15 +238,19 @@ def domain_spec(raw: RawDataset) -> DomainSpec:
     """
     name, domain = raw.file_name, detect_domain(raw)
     if domain is None or domain not in DOMAINS:
-        what = ("does not say its SDTM domain (no DOMAIN)" if not domain else
-                "mixes the domains " + ", ".join(map(identifier, domain[6:].split(",")))
-                if domain.startswith("MIXED:") else f"holds domain {identifier(domain)}")
-        raise IngestError(f"{name} {what}; this product loads " + ", ".join(DOMAINS))
+        raise _not_loadable(name, domain)
     spec = DOMAINS[domain]
     missing = v.missing_columns(raw.frame, spec.required)
     if missing:
         raise IngestError(f"{name} ({domain}) lacks required columns: {', '.join(missing)}")
     return spec
+
+
+def _not_loadable(name: str, domain: str | None) -> IngestError:
+    what = ("does not say its SDTM domain (no DOMAIN)" if not domain else
+            "mixes the domains " + ", ".join(map(identifier, domain[6:].split(",")))
+            if domain.startswith("MIXED:") else f"holds domain {identifier(domain)}")
+    return IngestError(f"{name} {what}; this product loads " + ", ".join(DOMAINS))
 
 
 def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame) -> Prepared:
@@ -238,6 +260,7 @@ def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame
     ``subjects``: the study's DM subjects (index USUBJID, column first_dose_date). Raises
     IngestError as :func:`domain_spec`.
     """
+    raw = raw.all_rows()
     return _prepare(raw, domain_spec(raw), _Context(study, True, subjects, (), None, None))
 
 
@@ -254,7 +277,7 @@ def _early_result(raw: RawDataset, spec: DomainSpec, ctx: _Context,
                  "their DM: loading it again", raw.file_name, batch, open_rows)
     if ctx.pending_hold is not None and confirm is None:
         return _already_held(raw.file_name, raw.sha256, spec.domain, study_id, ctx.pending_hold)
-    if len(raw.frame) == 0:
+    if len(raw.frame) == 0:  # a streamed file's first rows: none means none at all
         return rejected(raw.file_name, raw.sha256, spec.domain,
                         f"{raw.file_name} has no data rows", study_id)
     return None
@@ -316,17 +339,76 @@ def _read_context(con, study_id: str, sha: str) -> _Context:
 
 def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
              reevaluation: Reevaluation | None = None) -> Prepared:
-    frame = raw.frame
+    """Map and validate a dataset held whole in memory."""
+    issues = _issues(raw.frame, ctx)
+    mapped = _map(raw, raw.frame, spec, ctx, issues)
+    rows, quarantine = _split(raw, raw.frame, mapped, issues, reevaluation)
+    log.info("%s: mapped %d rows of %s", raw.file_name, len(raw.frame), spec.domain)
+    return Prepared(rows=sort_for_table(rows, spec.table), quarantine=quarantine,
+                    rows_in=len(raw.frame), rule_counts=issues.rule_counts())
+
+
+def _prepare_streamed(raw: RawDataset, spec: DomainSpec, ctx: _Context, folder: Path,
+                      columns: dict[str, str]) -> Prepared:
+    """Map and validate a file read in chunks, one chunk in memory at a time; the rows that
+    pass are staged in ``folder`` (``store/staging.py``). A key repeated in two chunks is found
+    only once all are read: then the file is validated again knowing which rows repeat a key
+    (only for such a file), so every rule and reason is the same as for a file read whole."""
+    duplicated = np.array([], dtype="int64")
+    for known in (False, True):
+        stage = Staging(folder, columns, SORT_KEYS.get(spec.table, ()))
+        try:
+            quarantined, counts, rows_in = [], Counter(), 0
+            for chunk in raw.chunks():
+                if "DOMAIN" in chunk.columns:  # the first rows named it; every row must agree
+                    domains = {spec.domain, *v.text(chunk, "DOMAIN").dropna().str.upper()}
+                    if len(domains) > 1:
+                        raise _not_loadable(raw.file_name, "MIXED:" + ",".join(sorted(domains)))
+                issues = _issues(chunk, ctx, duplicated)
+                mapped = _map(raw, chunk, spec, ctx, issues)
+                rows, quarantine = _split(raw, chunk, mapped, issues, None)
+                stage.add(rows, issues.keys)
+                quarantined.append(quarantine)
+                counts.update(issues.rule_counts())
+                rows_in += len(chunk)
+            if not known:
+                found = stage.duplicated()
+                if len(found):
+                    log.info("%s: %d rows repeat a key across chunks; validating again",
+                             raw.file_name, len(found))
+                    duplicated = found
+                    continue
+            staged = stage.finish()
+        finally:
+            stage.close()
+        break
+    log.info("%s: mapped %d rows of %s in chunks", raw.file_name, rows_in, spec.domain)
+    return Prepared(rows=staged, quarantine=pd.concat(quarantined, ignore_index=True),
+                    rows_in=rows_in, rule_counts=dict(counts))
+
+
+def _issues(frame: pd.DataFrame, ctx: _Context, duplicated: np.ndarray | None = None
+            ) -> v.Issues:
     rules = ctx.study.delivery
-    issues = v.Issues(frame.index, v.PlausibleDates(
-        store.now().date(), rules.future_days, rules.earliest_date))
+    return v.Issues(frame.index, v.PlausibleDates(
+        store.now().date(), rules.future_days, rules.earliest_date), duplicated)
+
+
+def _map(raw: RawDataset, frame: pd.DataFrame, spec: DomainSpec, ctx: _Context,
+         issues: v.Issues) -> pd.DataFrame:
     try:
-        mapped = spec.mapper(frame, MappingContext(ctx.study, ctx.subjects), issues)
+        return spec.mapper(frame, MappingContext(ctx.study, ctx.subjects), issues)
     except (pa.ArrowException, ValueError, TypeError, OverflowError, KeyError,
             IndexError) as exc:  # values no SDTM variable holds, met by a parser (logged)
         log.exception("%s: mapping failed", raw.file_name)
         raise IngestError(f"{raw.file_name} holds values that cannot be read as their SDTM "
                           f"variables ({type(exc).__name__}); see the log") from exc
+
+
+def _split(raw: RawDataset, frame: pd.DataFrame, mapped: pd.DataFrame, issues: v.Issues,
+           reevaluation: Reevaluation | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The mapped rows that passed every rule, and the quarantine rows of those that did not
+    (raw record, reasons, row number in the file)."""
     bad = issues.bad
     reasons = issues.reasons()
     if bad.any():
@@ -349,10 +431,7 @@ def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
     else:
         quarantine = pd.DataFrame(columns=["row_number", "raw_record", "reason", "rule", "rules",
                                            "previous_id"])
-    rows = sort_for_table(mapped.loc[~bad.to_numpy()], spec.table)
-    log.info("%s: mapped %d rows of %s", raw.file_name, len(frame), spec.domain)
-    return Prepared(rows=rows, quarantine=quarantine, rows_in=len(frame),
-                     rule_counts=issues.rule_counts())
+    return mapped.loc[~bad.to_numpy()], quarantine
 
 
 def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: str,
@@ -363,6 +442,8 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: s
     (DM unchanged)."""
     started = time.perf_counter()
     with store.write_connection(db, rules=False) as con:  # apply_batch installs them if needed
+        if prepared is not None and isinstance(prepared.rows, StagedRows):
+            queries.database.limit_memory(con, WRITE_MEMORY_MB)  # spills to <db>.tmp
         if ctx is None:
             ctx = _read_context(con, study_id, raw.sha256)
             early = _early_result(raw, spec, ctx, confirm, reevaluation)
@@ -477,7 +558,10 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *
         "rows_quarantined": quarantined, "status": "rejected", "reason": reason,
         "loaded_by": actor, "loaded_at": at, "delivery": delivery, "hold_id": hold_id,
     }]))
-    queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
+    if isinstance(prepared.rows, StagedRows):
+        staging.insert_staged(con, spec.table, prepared.rows, batch_id)
+    else:
+        queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
     queries.database.insert_frame(con, "quarantine", prepared.quarantine.assign(
         batch_id=batch_id, study_id=study_id, domain=spec.domain))
     carried, difference, before = 0, None, None
@@ -507,13 +591,14 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *
 def refresh_derived(con, study_id: str, domain: str) -> None:
     """What follows a new cut of a domain: the subjects no longer in DM (DM), subject status
     (DM, DS), CTCAE grades (DM, LB, SUPPDM: they depend on labs, first-dose dates and INR
-    anticoagulation flags), the study's data cut-off."""
+    anticoagulation flags; only the subjects whose grades can have changed, every subject for a
+    SUPPDM), the study's data cut-off."""
     if domain == "DM":  # records of subjects this DM no longer has stop being current
         queries.ingest.refresh_removed_subjects(con, study_id)
     if domain in {"DM", "DS"}:
         queries.ingest.refresh_subject_status(con, study_id)
     if domain in {"DM", "LB", "SUPPDM"} and queries.ingest.has_labs(con, study_id):  # ~0.4 s even empty
-        queries.labs.refresh_lab_grades(con, study_id)
+        queries.labs.refresh_lab_grades(con, study_id, whole_study=domain == "SUPPDM")
     queries.ingest.refresh_data_cutoff(con, study_id)
 
 
