@@ -5,8 +5,8 @@ other process out, readers included: ../shared/STACK.md section 5):
 
 1. read the file, find its domain and study, check its columns (no database needed);
 2. is this content already loaded or held? is the study known? which subjects are in DM?;
-3. map and validate every row in memory (dates outside the plausible range of the delivery
-   day are quarantined like any bad value);
+3. map and validate every row (``prepare.py``; a large file chunk by chunk, in bounded memory;
+   dates outside the plausible range of the delivery day are quarantined like any bad value);
 4. one short read-write transaction: insert the batch, its rows and its quarantined rows; make
    it the domain's new cut (cumulative: it replaces the current cut; incremental: the current
    cut's records it does not deliver are carried into it); re-derive subject status, lab grades
@@ -34,15 +34,12 @@ import json
 import logging
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from safety import store
 from safety.access import PERMISSIONS, Action, Signature, User, require
@@ -50,17 +47,17 @@ from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
 from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
-from safety.ingest.domains import (
-    DOMAINS,
-    SORT_KEYS,
-    DomainSpec,
-    MappingContext,
-    detect_domain,
-    sort_for_table,
+from safety.ingest.domains import DomainSpec
+from safety.ingest.prepare import (
+    Prepared,
+    Reevaluation,
+    domain_spec,
+    prepare,
+    prepare_streamed,
 )
 from safety.ingest.readers import RawDataset, identifier
 from safety.store import audit, queries, schema, staging
-from safety.store.staging import StagedRows, Staging
+from safety.store.staging import StagedRows
 
 log = logging.getLogger(__name__)
 
@@ -138,25 +135,6 @@ class _Context:
     pending_hold: int | None
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A dataset mapped and validated: what would load and what would not."""
-
-    rows: pd.DataFrame | StagedRows  # mapped rows that passed every rule (staged: a large file)
-    quarantine: pd.DataFrame  # row_number, raw_record, reason, rule, rules, previous_id
-    rows_in: int
-    rule_counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Reevaluation:
-    """Quarantined rows evaluated again: their ids and original row numbers, in frame order."""
-
-    quarantine_ids: tuple[int, ...]
-    row_numbers: tuple[int, ...]
-    merge: bool  # onto the current cut (its rows were quarantined from it), else a new delivery
-
-
 class _ContextChanged(Exception):
     """DM changed between validation and the write: validate again."""
 
@@ -210,11 +188,12 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
                 result = _early_result(raw, spec, ctx, confirm, reevaluation)
                 if result is None and raw.streamed:
                     with tempfile.TemporaryDirectory(prefix="safety-ingest-") as folder:
-                        prepared = _prepare_streamed(raw, spec, ctx, Path(folder), columns)
+                        prepared = prepare_streamed(raw, spec, ctx.study, ctx.subjects,
+                                                    Path(folder), columns)
                         result = _write(db, raw, spec, study_id, ctx, prepared, actor,
                                         confirm, reevaluation)
                 elif result is None:
-                    prepared = _prepare(raw, spec, ctx, reevaluation)
+                    prepared = prepare(raw, spec, ctx.study, ctx.subjects, reevaluation)
                     result = _write(db, raw, spec, study_id, ctx, prepared, actor, confirm,
                                     reevaluation)
         except (ConfigError, IngestError) as exc:
@@ -228,31 +207,6 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
     raise IngestError(f"{name}: DM kept changing while this file was validated; try again")
 
 
-def domain_spec(raw: RawDataset) -> DomainSpec:
-    """The loadable SDTM domain a dataset holds, with every required variable present.
-
-    Raises
-    ------
-    IngestError
-        When it names no domain, one this product does not load, or lacks required columns.
-    """
-    name, domain = raw.file_name, detect_domain(raw)
-    if domain is None or domain not in DOMAINS:
-        raise _not_loadable(name, domain)
-    spec = DOMAINS[domain]
-    missing = v.missing_columns(raw.frame, spec.required)
-    if missing:
-        raise IngestError(f"{name} ({domain}) lacks required columns: {', '.join(missing)}")
-    return spec
-
-
-def _not_loadable(name: str, domain: str | None) -> IngestError:
-    what = ("does not say its SDTM domain (no DOMAIN)" if not domain else
-            "mixes the domains " + ", ".join(map(identifier, domain[6:].split(",")))
-            if domain.startswith("MIXED:") else f"holds domain {identifier(domain)}")
-    return IngestError(f"{name} {what}; this product loads " + ", ".join(DOMAINS))
-
-
 def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame) -> Prepared:
     """Map and validate a dataset in memory as a load would, without a database: the rows that
     would load and those that would be quarantined, with their reasons.
@@ -261,7 +215,7 @@ def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame
     IngestError as :func:`domain_spec`.
     """
     raw = raw.all_rows()
-    return _prepare(raw, domain_spec(raw), _Context(study, True, subjects, (), None, None))
+    return prepare(raw, domain_spec(raw), study, subjects)
 
 
 def _early_result(raw: RawDataset, spec: DomainSpec, ctx: _Context,
@@ -337,103 +291,6 @@ def _read_context(con, study_id: str, sha: str) -> _Context:
     return _Context(study, stored is not None, subjects, fingerprint, duplicate, held)
 
 
-def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
-             reevaluation: Reevaluation | None = None) -> Prepared:
-    """Map and validate a dataset held whole in memory."""
-    issues = _issues(raw.frame, ctx)
-    mapped = _map(raw, raw.frame, spec, ctx, issues)
-    rows, quarantine = _split(raw, raw.frame, mapped, issues, reevaluation)
-    log.info("%s: mapped %d rows of %s", raw.file_name, len(raw.frame), spec.domain)
-    return Prepared(rows=sort_for_table(rows, spec.table), quarantine=quarantine,
-                    rows_in=len(raw.frame), rule_counts=issues.rule_counts())
-
-
-def _prepare_streamed(raw: RawDataset, spec: DomainSpec, ctx: _Context, folder: Path,
-                      columns: dict[str, str]) -> Prepared:
-    """Map and validate a file read in chunks, one chunk in memory at a time; the rows that
-    pass are staged in ``folder`` (``store/staging.py``). A key repeated in two chunks is found
-    only once all are read: then the file is validated again knowing which rows repeat a key
-    (only for such a file), so every rule and reason is the same as for a file read whole."""
-    duplicated = np.array([], dtype="int64")
-    for known in (False, True):
-        stage = Staging(folder, columns, SORT_KEYS.get(spec.table, ()))
-        try:
-            quarantined, counts, rows_in = [], Counter(), 0
-            for chunk in raw.chunks():
-                if "DOMAIN" in chunk.columns:  # the first rows named it; every row must agree
-                    domains = {spec.domain, *v.text(chunk, "DOMAIN").dropna().str.upper()}
-                    if len(domains) > 1:
-                        raise _not_loadable(raw.file_name, "MIXED:" + ",".join(sorted(domains)))
-                issues = _issues(chunk, ctx, duplicated)
-                mapped = _map(raw, chunk, spec, ctx, issues)
-                rows, quarantine = _split(raw, chunk, mapped, issues, None)
-                stage.add(rows, issues.keys)
-                quarantined.append(quarantine)
-                counts.update(issues.rule_counts())
-                rows_in += len(chunk)
-            if not known:
-                found = stage.duplicated()
-                if len(found):
-                    log.info("%s: %d rows repeat a key across chunks; validating again",
-                             raw.file_name, len(found))
-                    duplicated = found
-                    continue
-            staged = stage.finish()
-        finally:
-            stage.close()
-        break
-    log.info("%s: mapped %d rows of %s in chunks", raw.file_name, rows_in, spec.domain)
-    return Prepared(rows=staged, quarantine=pd.concat(quarantined, ignore_index=True),
-                    rows_in=rows_in, rule_counts=dict(counts))
-
-
-def _issues(frame: pd.DataFrame, ctx: _Context, duplicated: np.ndarray | None = None
-            ) -> v.Issues:
-    rules = ctx.study.delivery
-    return v.Issues(frame.index, v.PlausibleDates(
-        store.now().date(), rules.future_days, rules.earliest_date), duplicated)
-
-
-def _map(raw: RawDataset, frame: pd.DataFrame, spec: DomainSpec, ctx: _Context,
-         issues: v.Issues) -> pd.DataFrame:
-    try:
-        return spec.mapper(frame, MappingContext(ctx.study, ctx.subjects), issues)
-    except (pa.ArrowException, ValueError, TypeError, OverflowError, KeyError,
-            IndexError) as exc:  # values no SDTM variable holds, met by a parser (logged)
-        log.exception("%s: mapping failed", raw.file_name)
-        raise IngestError(f"{raw.file_name} holds values that cannot be read as their SDTM "
-                          f"variables ({type(exc).__name__}); see the log") from exc
-
-
-def _split(raw: RawDataset, frame: pd.DataFrame, mapped: pd.DataFrame, issues: v.Issues,
-           reevaluation: Reevaluation | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The mapped rows that passed every rule, and the quarantine rows of those that did not
-    (raw record, reasons, row number in the file)."""
-    bad = issues.bad
-    reasons = issues.reasons()
-    if bad.any():
-        records = frame.loc[bad].to_json(orient="records", lines=True, date_format="iso")
-        positions = reasons.index.to_numpy()
-        quarantine = pd.DataFrame({
-            "row_number": (positions + 1).astype("int64"),
-            "raw_record": records.splitlines(),
-            "reason": reasons["reason"].to_numpy(),
-            "rule": reasons["rule"].to_numpy(),
-            "rules": reasons["rules"].to_list(),
-            "previous_id": pd.array([None] * len(positions), dtype="Int64"),
-        })
-        if reevaluation is not None:  # keep the original row numbers, link the history
-            quarantine["row_number"] = [reevaluation.row_numbers[i] for i in positions]
-            quarantine["previous_id"] = pd.array(
-                [reevaluation.quarantine_ids[i] for i in positions], dtype="Int64")
-        log.info("%s: %d of %d rows quarantined (%s)", raw.file_name, len(quarantine), len(frame),
-                 ", ".join(f"{k} {n}" for k, n in issues.rule_counts().items()))
-    else:
-        quarantine = pd.DataFrame(columns=["row_number", "raw_record", "reason", "rule", "rules",
-                                           "previous_id"])
-    return mapped.loc[~bad.to_numpy()], quarantine
-
-
 def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: str,
            ctx: _Context | None, prepared: Prepared | None, actor: str,
            confirm: Confirmation | None, reevaluation: Reevaluation | None) -> BatchResult:
@@ -464,7 +321,7 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: s
         delivery = ("reevaluation" if reevaluation is not None and reevaluation.merge
                     else study.delivery.delivery_type(spec.domain))
         if prepared is None:
-            prepared = _prepare(raw, spec, ctx, reevaluation)
+            prepared = prepare(raw, spec, ctx.study, ctx.subjects, reevaluation)
         at = store.now()
         if queries.studies.study_config_text(con, study_id) is None:
             _create_study(con, study, actor, at)
