@@ -169,6 +169,8 @@ def main() -> None:
     parser.add_argument("--ae", action="store_true",
                         help="then a 100-row AE delivery into the largest database, twice")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true",
+                        help="use (and keep) the files an earlier run left in --out")
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     report: dict = {"sizes": {}}
@@ -177,8 +179,11 @@ def main() -> None:
         out = root / str(rows)
         out.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        files = make_files(out, rows, args.xpt_rows)
-        print(f"{rows:,} LB rows: files built in {out} in {time.perf_counter() - t:.1f} s",
+        names = {"dm": "dm.csv", "csv": "lb.csv", "parquet": "lb.parquet", "xpt": "lb.xpt"}
+        files = {k: out / n for k, n in names.items() if (out / n).exists()}
+        if not (args.reuse and {"dm", "csv", "parquet"} <= set(files)):
+            files = make_files(out, rows, args.xpt_rows)
+        print(f"{rows:,} LB rows: files in {out} ({time.perf_counter() - t:.1f} s)",
               file=sys.stderr)
         formats = args.formats.split(",") + (["xpt"] if args.xpt_rows else [])
         report["sizes"][rows] = {}
@@ -186,7 +191,7 @@ def main() -> None:
             report["sizes"][rows][fmt], db = measure(out, files, fmt)
             if fmt != "xpt":
                 biggest = db
-        for path in files.values():  # 10M rows are 1.4 GB of CSV
+        for path in files.values() if not args.reuse else ():  # 10M rows: 1.4 GB of CSV
             path.unlink()
     if args.ae and biggest is not None:
         times = small_ae_delivery(biggest, biggest.parent)
