@@ -1,11 +1,11 @@
 """A large delivery's validated rows, staged outside the database in bounded memory.
 
-A file read in chunks is validated chunk by chunk (``ingest/load.py``); the rows that pass go
-into a table of a private DuckDB file in a temporary folder (at most :data:`MEMORY_LIMIT` of
-buffers, the rest on disk), beside every row's key (to find keys repeated across chunks). The
-write transaction attaches that file and inserts its rows with one statement, sorted in the
+A file read in chunks is validated chunk by chunk (``ingest/prepare.py``); the rows that pass
+are appended, typed as their table's columns, to a Parquet file in a temporary folder, and
+every row's key to another (DuckDB finds the keys repeated across chunks there, in at most
+:data:`MEMORY_LIMIT`). The write transaction inserts the rows with one statement, sorted in the
 order the pages read them (:func:`insert_staged`): the write lock is held for DuckDB's own
-copy, not for the validation.
+read of that file, not for the validation.
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from safety.store.queries.database import LOADABLE_TABLES, one_row
+from safety.store.queries.database import LOADABLE_TABLES
 
-MEMORY_LIMIT = "512MB"  # DuckDB's own buffers while staging; beyond it, it spills to the folder
+MEMORY_LIMIT = "512MB"  # DuckDB's buffers finding repeated keys; beyond it, it spills to disk
 
 
 @dataclass(frozen=True, slots=True)
 class StagedRows:
-    """The validated rows of a file in a staging database file, ready to insert."""
+    """The validated rows of a file in a Parquet file, ready to insert."""
 
     path: Path
     columns: tuple[str, ...]
@@ -46,6 +47,12 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return dict(rows)
 
 
+# DuckDB types of the loadable tables -> the Arrow types their rows are staged as
+_ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+                "DOUBLE": pa.float64(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
+                "BOOLEAN": pa.bool_()}
+
+
 class Staging:
     """Validated rows of one file gathered chunk by chunk; see the module docstring.
 
@@ -55,11 +62,11 @@ class Staging:
 
     def __init__(self, folder: Path, columns: dict[str, str], order_by: tuple[str, ...]):
         self.folder, self.types, self.order_by = folder, columns, order_by
+        self.path, self.keys_path = folder / "rows.parquet", folder / "keys.parquet"
         self.columns: tuple[str, ...] | None = None
-        self.path = folder / "staged.duckdb"
-        self.path.unlink(missing_ok=True)
-        self.con = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
-        self.con.execute("CREATE TABLE staged_key (pos BIGINT, key VARCHAR)")
+        self.rows: pq.ParquetWriter | None = None
+        self.keys: pq.ParquetWriter | None = None
+        self.count = 0
 
     def add(self, rows: pd.DataFrame, keys: pd.Series | None) -> None:
         """Stage one chunk's rows that passed (index: their positions in the file) and the keys
@@ -69,41 +76,49 @@ class Staging:
             if unknown:
                 raise ValueError(f"the table has no columns {unknown}")
             self.columns = tuple(rows.columns)
-            spec = ", ".join(f'"{c}" {self.types[c]}' for c in self.columns)
-            self.con.execute(f"CREATE TABLE staged (_pos BIGINT, {spec})")
-        chunk = pa.Table.from_pandas(rows.assign(_pos=rows.index.to_numpy()),
-                                     preserve_index=False)
-        self.con.register("_chunk", chunk)
+            schema = pa.schema([("_pos", pa.int64())] + [
+                (c, _ARROW_TYPES[self.types[c]]) for c in self.columns])
+            self.rows = pq.ParquetWriter(self.path, schema, compression="lz4")
+        frame = rows.assign(_pos=rows.index.to_numpy())
         try:
-            self.con.execute("INSERT INTO staged BY NAME SELECT * FROM _chunk")
-        finally:
-            self.con.unregister("_chunk")
+            table = pa.Table.from_pandas(frame, schema=self.rows.schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. a column all missing as floats
+            table = pa.Table.from_pandas(frame, preserve_index=False).select(
+                self.rows.schema.names).cast(self.rows.schema)
+        self.rows.write_table(table)
+        self.count += len(rows)
         if keys is not None:
-            frame = pa.table({"pos": pa.array(keys.index.to_numpy()),
-                              "key": pa.array(keys.array, type=pa.string())})
-            self.con.register("_keys", frame)
-            try:
-                self.con.execute("INSERT INTO staged_key SELECT pos, key FROM _keys")
-            finally:
-                self.con.unregister("_keys")
+            if self.keys is None:
+                self.keys = pq.ParquetWriter(self.keys_path, pa.schema(
+                    [("pos", pa.int64()), ("key", pa.string())]), compression="lz4")
+            self.keys.write_table(pa.table({"pos": pa.array(keys.index.to_numpy()),
+                                            "key": pa.array(keys.array, type=pa.string())}))
 
     def duplicated(self) -> np.ndarray:
         """Positions of the rows whose key occurs more than once in the file."""
-        rows = self.con.execute(
-            """SELECT pos FROM staged_key WHERE key IN
-                   (SELECT key FROM staged_key GROUP BY key HAVING count(*) > 1)
-               ORDER BY pos""").fetchall()
+        if self.keys is None:
+            return np.array([], dtype="int64")
+        self.keys.close()
+        self.keys = None
+        with duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
+                                    "temp_directory": str(self.folder / "spill")}) as con:
+            rows = con.execute(
+                """WITH k AS (SELECT * FROM read_parquet($path))
+                   SELECT pos FROM k WHERE key IN
+                       (SELECT key FROM k GROUP BY key HAVING count(*) > 1)
+                   ORDER BY pos""", {"path": str(self.keys_path)}).fetchall()
         return np.array([r[0] for r in rows], dtype="int64")
 
     def finish(self) -> StagedRows:
         """The staged rows, closed for writing."""
-        columns = self.columns or ()
-        count = int(one_row(self.con, "SELECT count(*) FROM staged")[0]) if columns else 0
-        self.con.execute("CHECKPOINT")
-        return StagedRows(self.path, columns, self.order_by, count)
+        self.close()
+        return StagedRows(self.path, self.columns or (), self.order_by, self.count)
 
     def close(self) -> None:
-        self.con.close()
+        for writer in (self.rows, self.keys):
+            if writer is not None:
+                writer.close()
+        self.rows = self.keys = None
 
 
 def insert_staged(con: duckdb.DuckDBPyConnection, table: str, staged: StagedRows,
@@ -118,11 +133,7 @@ def insert_staged(con: duckdb.DuckDBPyConnection, table: str, staged: StagedRows
         raise ValueError(f"{table} has no columns {unknown}")
     names = ", ".join(f'"{c}"' for c in staged.columns)
     order = "".join(f'"{c}" NULLS LAST, ' for c in staged.order_by if c in staged.columns)
-    # ATTACH takes no parameters; the path is a file of ours in a folder made by tempfile
-    con.execute(f"ATTACH '{staged.path}' AS staged_delivery (READ_ONLY)")
-    try:
-        con.execute(f"INSERT INTO {table} ({names}, batch_id) SELECT {names}, $batch_id "
-                    f"FROM staged_delivery.staged ORDER BY {order}_pos", {"batch_id": batch_id})
-    finally:
-        con.execute("DETACH staged_delivery")
+    con.execute(f"INSERT INTO {table} ({names}, batch_id) SELECT {names}, $batch_id "
+                f"FROM read_parquet($path) ORDER BY {order}_pos",
+                {"batch_id": batch_id, "path": str(staged.path)})
     return staged.count
