@@ -391,15 +391,19 @@ def domain_rank(domain: str | None) -> float:
     return len(DOMAIN_ORDER)
 
 
+SORT_KEYS = {"lab": ("usubjid", "collected_date", "seq"),
+             "vital_sign": ("usubjid", "collected_date", "seq"),
+             "adverse_event": ("usubjid", "seq"), "exposure": ("usubjid", "seq")}
+
+
 def sort_for_table(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Rows in the physical order the pages read them: by subject, then date and sequence.
 
     Ordering big fact tables by USUBJID lets DuckDB's zone maps find one patient's rows fast
     (../shared/STACK.md section 6: 2 ms vs 41 ms for 10M labs).
     """
-    by = {"lab": ["usubjid", "collected_date", "seq"], "vital_sign": ["usubjid", "collected_date",
-          "seq"], "adverse_event": ["usubjid", "seq"], "exposure": ["usubjid", "seq"]}.get(table)
+    by = SORT_KEYS.get(table)
     if not by or frame.empty:
         return frame
-    return frame.sort_values(by, kind="stable", na_position="last")
+    return frame.sort_values(list(by), kind="stable", na_position="last")
 

@@ -5,8 +5,8 @@ other process out, readers included: ../shared/STACK.md section 5):
 
 1. read the file, find its domain and study, check its columns (no database needed);
 2. is this content already loaded or held? is the study known? which subjects are in DM?;
-3. map and validate every row in memory (dates outside the plausible range of the delivery
-   day are quarantined like any bad value);
+3. map and validate every row (``prepare.py``; a large file chunk by chunk, in bounded memory;
+   dates outside the plausible range of the delivery day are quarantined like any bad value);
 4. one short read-write transaction: insert the batch, its rows and its quarantined rows; make
    it the domain's new cut (cumulative: it replaces the current cut; incremental: the current
    cut's records it does not deliver are carried into it); re-derive subject status, lab grades
@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-import pyarrow as pa
 
 from safety import store
 from safety.access import PERMISSIONS, Action, Signature, User, require
@@ -47,15 +47,24 @@ from safety.config import StudyConfig, find_study_config, stored_study_config
 from safety.errors import ConfigError, IngestError
 from safety.ingest import validate as v
 from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
-from safety.ingest.domains import DOMAINS, DomainSpec, MappingContext, detect_domain, sort_for_table
+from safety.ingest.domains import DomainSpec
+from safety.ingest.prepare import (
+    Prepared,
+    Reevaluation,
+    domain_spec,
+    prepare,
+    prepare_streamed,
+)
 from safety.ingest.readers import RawDataset, identifier
-from safety.store import audit, queries, schema
+from safety.store import audit, queries, schema, staging
+from safety.store.staging import StagedRows
 
 log = logging.getLogger(__name__)
 
 Status = Literal["loaded", "duplicate", "rejected", "held"]
 MAX_ATTEMPTS = 3  # re-validations when another process changes DM while we prepare
 VALIDATE_INSIDE_ROWS = 20_000  # up to this many rows, validated inside the write transaction
+WRITE_MEMORY_MB = 768  # DuckDB's buffers when writing a large file (grading, comparing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,25 +135,6 @@ class _Context:
     pending_hold: int | None
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A dataset mapped and validated in memory: what would load and what would not."""
-
-    rows: pd.DataFrame  # mapped rows that passed every rule
-    quarantine: pd.DataFrame  # row_number, raw_record, reason, rule, rules, previous_id
-    rows_in: int
-    rule_counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Reevaluation:
-    """Quarantined rows evaluated again: their ids and original row numbers, in frame order."""
-
-    quarantine_ids: tuple[int, ...]
-    row_numbers: tuple[int, ...]
-    merge: bool  # onto the current cut (its rows were quarantined from it), else a new delivery
-
-
 class _ContextChanged(Exception):
     """DM changed between validation and the write: validate again."""
 
@@ -185,7 +175,7 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
 
     # A small file is validated inside its write transaction (one connection, ~40 ms less); a
     # large one outside it, so the write lock is held only for the write.
-    inside = len(raw.frame) <= VALIDATE_INSIDE_ROWS
+    inside = not raw.streamed and len(raw.frame) <= VALIDATE_INSIDE_ROWS
     for _attempt in range(MAX_ATTEMPTS):
         try:
             if inside:
@@ -194,9 +184,16 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
             else:
                 with store.read_connection(db, rules=False) as con:
                     ctx = _read_context(con, study_id, raw.sha256)
+                    columns = staging.table_columns(con, spec.table) if raw.streamed else None
                 result = _early_result(raw, spec, ctx, confirm, reevaluation)
-                if result is None:
-                    prepared = _prepare(raw, spec, ctx, reevaluation)
+                if result is None and raw.streamed:
+                    with tempfile.TemporaryDirectory(prefix="safety-ingest-") as folder:
+                        prepared = prepare_streamed(raw, spec, ctx.study, ctx.subjects,
+                                                    Path(folder), columns)
+                        result = _write(db, raw, spec, study_id, ctx, prepared, actor,
+                                        confirm, reevaluation)
+                elif result is None:
+                    prepared = prepare(raw, spec, ctx.study, ctx.subjects, reevaluation)
                     result = _write(db, raw, spec, study_id, ctx, prepared, actor, confirm,
                                     reevaluation)
         except (ConfigError, IngestError) as exc:
@@ -210,27 +207,6 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
     raise IngestError(f"{name}: DM kept changing while this file was validated; try again")
 
 
-def domain_spec(raw: RawDataset) -> DomainSpec:
-    """The loadable SDTM domain a dataset holds, with every required variable present.
-
-    Raises
-    ------
-    IngestError
-        When it names no domain, one this product does not load, or lacks required columns.
-    """
-    name, domain = raw.file_name, detect_domain(raw)
-    if domain is None or domain not in DOMAINS:
-        what = ("does not say its SDTM domain (no DOMAIN)" if not domain else
-                "mixes the domains " + ", ".join(map(identifier, domain[6:].split(",")))
-                if domain.startswith("MIXED:") else f"holds domain {identifier(domain)}")
-        raise IngestError(f"{name} {what}; this product loads " + ", ".join(DOMAINS))
-    spec = DOMAINS[domain]
-    missing = v.missing_columns(raw.frame, spec.required)
-    if missing:
-        raise IngestError(f"{name} ({domain}) lacks required columns: {', '.join(missing)}")
-    return spec
-
-
 def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame) -> Prepared:
     """Map and validate a dataset in memory as a load would, without a database: the rows that
     would load and those that would be quarantined, with their reasons.
@@ -238,7 +214,8 @@ def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame
     ``subjects``: the study's DM subjects (index USUBJID, column first_dose_date). Raises
     IngestError as :func:`domain_spec`.
     """
-    return _prepare(raw, domain_spec(raw), _Context(study, True, subjects, (), None, None))
+    raw = raw.all_rows()
+    return prepare(raw, domain_spec(raw), study, subjects)
 
 
 def _early_result(raw: RawDataset, spec: DomainSpec, ctx: _Context,
@@ -254,7 +231,7 @@ def _early_result(raw: RawDataset, spec: DomainSpec, ctx: _Context,
                  "their DM: loading it again", raw.file_name, batch, open_rows)
     if ctx.pending_hold is not None and confirm is None:
         return _already_held(raw.file_name, raw.sha256, spec.domain, study_id, ctx.pending_hold)
-    if len(raw.frame) == 0:
+    if len(raw.frame) == 0:  # a streamed file's first rows: none means none at all
         return rejected(raw.file_name, raw.sha256, spec.domain,
                         f"{raw.file_name} has no data rows", study_id)
     return None
@@ -314,47 +291,6 @@ def _read_context(con, study_id: str, sha: str) -> _Context:
     return _Context(study, stored is not None, subjects, fingerprint, duplicate, held)
 
 
-def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
-             reevaluation: Reevaluation | None = None) -> Prepared:
-    frame = raw.frame
-    rules = ctx.study.delivery
-    issues = v.Issues(frame.index, v.PlausibleDates(
-        store.now().date(), rules.future_days, rules.earliest_date))
-    try:
-        mapped = spec.mapper(frame, MappingContext(ctx.study, ctx.subjects), issues)
-    except (pa.ArrowException, ValueError, TypeError, OverflowError, KeyError,
-            IndexError) as exc:  # values no SDTM variable holds, met by a parser (logged)
-        log.exception("%s: mapping failed", raw.file_name)
-        raise IngestError(f"{raw.file_name} holds values that cannot be read as their SDTM "
-                          f"variables ({type(exc).__name__}); see the log") from exc
-    bad = issues.bad
-    reasons = issues.reasons()
-    if bad.any():
-        records = frame.loc[bad].to_json(orient="records", lines=True, date_format="iso")
-        positions = reasons.index.to_numpy()
-        quarantine = pd.DataFrame({
-            "row_number": (positions + 1).astype("int64"),
-            "raw_record": records.splitlines(),
-            "reason": reasons["reason"].to_numpy(),
-            "rule": reasons["rule"].to_numpy(),
-            "rules": reasons["rules"].to_list(),
-            "previous_id": pd.array([None] * len(positions), dtype="Int64"),
-        })
-        if reevaluation is not None:  # keep the original row numbers, link the history
-            quarantine["row_number"] = [reevaluation.row_numbers[i] for i in positions]
-            quarantine["previous_id"] = pd.array(
-                [reevaluation.quarantine_ids[i] for i in positions], dtype="Int64")
-        log.info("%s: %d of %d rows quarantined (%s)", raw.file_name, len(quarantine), len(frame),
-                 ", ".join(f"{k} {n}" for k, n in issues.rule_counts().items()))
-    else:
-        quarantine = pd.DataFrame(columns=["row_number", "raw_record", "reason", "rule", "rules",
-                                           "previous_id"])
-    rows = sort_for_table(mapped.loc[~bad.to_numpy()], spec.table)
-    log.info("%s: mapped %d rows of %s", raw.file_name, len(frame), spec.domain)
-    return Prepared(rows=rows, quarantine=quarantine, rows_in=len(frame),
-                     rule_counts=issues.rule_counts())
-
-
 def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: str,
            ctx: _Context | None, prepared: Prepared | None, actor: str,
            confirm: Confirmation | None, reevaluation: Reevaluation | None) -> BatchResult:
@@ -363,6 +299,8 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: s
     (DM unchanged)."""
     started = time.perf_counter()
     with store.write_connection(db, rules=False) as con:  # apply_batch installs them if needed
+        if prepared is not None and isinstance(prepared.rows, StagedRows):
+            queries.database.limit_memory(con, WRITE_MEMORY_MB)  # spills to <db>.tmp
         if ctx is None:
             ctx = _read_context(con, study_id, raw.sha256)
             early = _early_result(raw, spec, ctx, confirm, reevaluation)
@@ -383,7 +321,7 @@ def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: s
         delivery = ("reevaluation" if reevaluation is not None and reevaluation.merge
                     else study.delivery.delivery_type(spec.domain))
         if prepared is None:
-            prepared = _prepare(raw, spec, ctx, reevaluation)
+            prepared = prepare(raw, spec, ctx.study, ctx.subjects, reevaluation)
         at = store.now()
         if queries.studies.study_config_text(con, study_id) is None:
             _create_study(con, study, actor, at)
@@ -477,7 +415,10 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *
         "rows_quarantined": quarantined, "status": "rejected", "reason": reason,
         "loaded_by": actor, "loaded_at": at, "delivery": delivery, "hold_id": hold_id,
     }]))
-    queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
+    if isinstance(prepared.rows, StagedRows):
+        staging.insert_staged(con, spec.table, prepared.rows, batch_id)
+    else:
+        queries.database.insert_frame(con, spec.table, prepared.rows.assign(batch_id=batch_id))
     queries.database.insert_frame(con, "quarantine", prepared.quarantine.assign(
         batch_id=batch_id, study_id=study_id, domain=spec.domain))
     carried, difference, before = 0, None, None
@@ -507,13 +448,14 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *
 def refresh_derived(con, study_id: str, domain: str) -> None:
     """What follows a new cut of a domain: the subjects no longer in DM (DM), subject status
     (DM, DS), CTCAE grades (DM, LB, SUPPDM: they depend on labs, first-dose dates and INR
-    anticoagulation flags), the study's data cut-off."""
+    anticoagulation flags; only the subjects whose grades can have changed, every subject for a
+    SUPPDM), the study's data cut-off."""
     if domain == "DM":  # records of subjects this DM no longer has stop being current
         queries.ingest.refresh_removed_subjects(con, study_id)
     if domain in {"DM", "DS"}:
         queries.ingest.refresh_subject_status(con, study_id)
     if domain in {"DM", "LB", "SUPPDM"} and queries.ingest.has_labs(con, study_id):  # ~0.4 s even empty
-        queries.labs.refresh_lab_grades(con, study_id)
+        queries.labs.refresh_lab_grades(con, study_id, whole_study=domain == "SUPPDM")
     queries.ingest.refresh_data_cutoff(con, study_id)
 
 

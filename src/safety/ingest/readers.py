@@ -16,6 +16,11 @@ Formats
   line holds the metadata, each further line one row. UTF-8, a byte-order mark allowed.
 - Parquet (``.parquet``, ``.pq``).
 
+A large file (Parquet or XPT over :data:`CHUNK_ROWS` rows, CSV over :data:`STREAM_BYTES`) is not
+read whole: :func:`read_dataset` returns its first rows (``frame``) and ``chunks``, which reads
+it again in chunks of :data:`CHUNK_ROWS` rows as the same frames the whole-file reader gives, so
+no more than one chunk of it is in memory (``load.py`` validates chunk by chunk).
+
 References
 ----------
 CDISC Dataset-JSON v1.1 specification, https://www.cdisc.org/standards/data-exchange/dataset-json
@@ -30,7 +35,8 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +58,11 @@ _XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
 _XPT_V8_MAGIC = b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!"
 _PARQUET_MAGIC = b"PAR1"
 _XPT_OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
+CHUNK_ROWS = 250_000  # rows read and validated at a time in a large file (~100 MB of frame)
+STREAM_BYTES = 64 << 20  # a CSV larger than this is read in chunks
+HEAD_ROWS = 1_000  # rows of a streamed file kept in RawDataset.frame
+_READ_ERRORS = (pa.ArrowException, pyreadstat.ReadstatError, ValueError, OSError, UnicodeError,
+                KeyError, TypeError, IndexError, AttributeError, OverflowError, csv.Error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,10 @@ class RawDataset:
     ``frame`` keeps what the format gives: text for CSV; text and floats for XPT; JSON values for
     Dataset-JSON; Arrow types for Parquet. ``name`` is the dataset name the file itself declares
     (XPT member name, Dataset-JSON ``name``), None for CSV and Parquet.
+
+    A large file is streamed: ``frame`` holds its first :data:`HEAD_ROWS` rows and ``chunks``
+    gives all of its rows, chunk by chunk (each indexed by its rows' positions in the file);
+    ``chunks`` is None when ``frame`` is the whole file.
     """
 
     file_name: str
@@ -68,6 +83,18 @@ class RawDataset:
     format: str
     name: str | None
     frame: pd.DataFrame
+    chunks: Callable[[], Iterator[pd.DataFrame]] | None = None
+
+    @property
+    def streamed(self) -> bool:
+        return self.chunks is not None
+
+    def all_rows(self) -> RawDataset:
+        """The dataset with every row in ``frame`` (a streamed one read whole)."""
+        if self.chunks is None:
+            return self
+        frame = pd.concat(list(self.chunks()))
+        return RawDataset(self.file_name, self.sha256, self.format, self.name, frame)
 
 
 def file_sha256(path: Path) -> str:
@@ -137,27 +164,76 @@ def read_dataset(path: Path | str, display_name: str | None = None) -> RawDatase
     name = display_name or path.name
     fmt = format_of(path, name)
     sha = file_sha256(path)
+    with _read_errors(name, fmt):
+        streamer = _streamer(path, fmt)
+        if streamer is None:
+            dataset_name, frame = _READERS[fmt](path)
+        else:
+            dataset_name, first = streamer()
+            frame = next(first, pd.DataFrame()).head(HEAD_ROWS)
+            first.close()
+    frame = _named_columns(frame.reset_index(drop=True), name)
+    if streamer is not None:
+        log.info("read %s (%s) in chunks of %d rows: %d columns", name, fmt, CHUNK_ROWS,
+                 frame.shape[1])
+        return RawDataset(name, sha, fmt, dataset_name, frame,
+                          chunks=lambda: _chunks(streamer, name, fmt))
+    log.info("read %s (%s): %d rows, %d columns", name, fmt, len(frame), frame.shape[1])
+    return RawDataset(file_name=name, sha256=sha, format=fmt, name=dataset_name, frame=frame)
+
+
+@contextmanager
+def _read_errors(name: str, fmt: str) -> Iterator[None]:
+    """Any failure to read a file becomes an IngestError with one sentence naming it."""
     try:
-        dataset_name, frame = _READERS[fmt](path)
+        yield
     except IngestError as exc:
         raise IngestError(f"{name}: {exc}") from exc
     except RecursionError as exc:
         raise IngestError(f"{name} cannot be read as {_FORMAT_NAMES[fmt]}: it nests values "
                           "too deeply") from exc
-    except (pa.ArrowException, pyreadstat.ReadstatError, ValueError, OSError, UnicodeError,
-            KeyError, TypeError, IndexError, AttributeError, OverflowError, csv.Error) as exc:
+    except _READ_ERRORS as exc:
         raise IngestError(f"{name} cannot be read as {_FORMAT_NAMES[fmt]}: "
                           f"{safe_detail(exc)}") from exc
-    frame = frame.reset_index(drop=True)
+
+
+def _named_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Column names as SDTM variables (stripped, upper-case); refused when one repeats."""
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     dupes = sorted(c for c, n in Counter(frame.columns).items() if n > 1)
     if dupes:
         raise IngestError(f"{name} has the column(s) {', '.join(map(identifier, dupes))} "
                           "more than once")
-    log.info("read %s (%s): %d rows, %d columns", name, fmt, len(frame), frame.shape[1])
-    return RawDataset(file_name=name, sha256=sha, format=fmt, name=dataset_name, frame=frame)
+    return frame
 
 
+def _chunks(streamer: Callable[[], tuple[str | None, Iterator[pd.DataFrame]]], name: str,
+            fmt: str) -> Iterator[pd.DataFrame]:
+    """Every row of a streamed file, chunk by chunk, indexed by position in the file."""
+    start = 0
+    with _read_errors(name, fmt):
+        _, frames = streamer()
+        for frame in frames:
+            frame = _named_columns(frame, name)
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            start += len(frame)
+            yield frame
+
+
+def _streamer(path: Path, fmt: str
+              ) -> Callable[[], tuple[str | None, Iterator[pd.DataFrame]]] | None:
+    """How to read a large file chunk by chunk (None: a small file, read whole)."""
+    if fmt == "parquet" and pq.ParquetFile(path).metadata.num_rows > CHUNK_ROWS:
+        return lambda: (None, _parquet_chunks(path))
+    if fmt == "csv" and path.stat().st_size > STREAM_BYTES:
+        return lambda: (None, _csv_chunks(path))
+    if fmt == "xpt":
+        _, meta = pyreadstat.read_xport(str(path), encoding="latin1", metadataonly=True)
+        if meta.number_rows is not None and meta.number_rows > CHUNK_ROWS:
+            _check_xpt_complete(path, meta.number_rows,
+                                sum(meta.variable_storage_width.values()))
+            return lambda: ((meta.table_name or None), _xpt_chunks(path))
+    return None
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 _SAFE_DETAILS = (  # what a parser's message may pass on: shapes and positions, never values
     re.compile(r"Expected \d+ columns, got \d+"),
@@ -241,18 +317,21 @@ def _check_xpt_complete(path: Path, rows: int, record_length: int) -> None:
     80-byte record with blanks: what follows the last observation read must be under 80 blank
     bytes. A file cut inside an observation leaves more (or non-blank) bytes.
     """
-    data = path.read_bytes()
-    start = data.find(_XPT_OBS_HEADER)
-    if start < 0:
-        raise IngestError("it has no observation header (truncated?)")
-    rest = data[start + 80 + rows * record_length:]
-    if len(data) % 80 or len(rest) >= 80 or rest.strip(b" "):
+    with path.open("rb") as fh:  # the headers, then only the bytes after the last row
+        head = fh.read(1 << 20)
+        start = head.find(_XPT_OBS_HEADER)
+        if start < 0:
+            raise IngestError("it has no observation header (truncated?)")
+        size = fh.seek(0, 2)
+        fh.seek(min(size, start + 80 + rows * record_length))
+        rest = fh.read(160)
+    if size % 80 or len(rest) >= 80 or rest.strip(b" "):
         raise IngestError(f"it ends inside an observation after {rows} complete rows (truncated?)")
 
 
-def _read_csv(path: Path) -> tuple[str | None, pd.DataFrame]:
-    # Every value as text, nothing turned into NA: the values are kept as delivered and typed
-    # (with a reason when they do not fit) by the domain mapping.
+def _csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file, refused when there is none or the file was cut inside a
+    quoted value."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         try:
             header = next(csv.reader(io.StringIO(fh.readline())))
@@ -261,14 +340,20 @@ def _read_csv(path: Path) -> tuple[str | None, pd.DataFrame]:
     tail = _last_bytes(path)
     if tail.count(b'"') % 2 and not tail.endswith(b"\n"):
         raise IngestError("it ends inside a quoted value (truncated?)")
+    return header
+
+
+def _csv_convert(header: list[str]) -> pacsv.ConvertOptions:
+    # Every value as text, nothing turned into NA: the values are kept as delivered and typed
+    # (with a reason when they do not fit) by the domain mapping.
+    return pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                strings_can_be_null=False, quoted_strings_can_be_null=False)
+
+
+def _read_csv(path: Path) -> tuple[str | None, pd.DataFrame]:
     table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(encoding="utf8", block_size=64 << 20),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header},
-            strings_can_be_null=False, quoted_strings_can_be_null=False,
-        ),
-    )
+        path, read_options=pacsv.ReadOptions(encoding="utf8", block_size=64 << 20),
+        convert_options=_csv_convert(_csv_header(path)))
     return None, table.to_pandas()
 
 
@@ -329,6 +414,35 @@ def _read_ndjson(path: Path) -> tuple[str | None, pd.DataFrame]:
     # One C-level parse of all rows instead of one json.loads per line.
     rows = json.loads("[" + ",".join(line for line in body.splitlines() if line.strip()) + "]")
     return _dataset_json_frame(meta, rows)
+
+
+def _parquet_chunks(path: Path) -> Iterator[pd.DataFrame]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+        batch.validate(full=True)
+        yield batch.to_pandas(ignore_metadata=True)
+
+
+def _csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
+    header = _csv_header(path)
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding="utf8",
+                                                                 block_size=32 << 20),
+                            convert_options=_csv_convert(header))
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:  # blocks of bytes, regrouped into chunks of about CHUNK_ROWS rows
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= CHUNK_ROWS:
+            yield pa.Table.from_batches(pending).to_pandas()
+            pending, rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending).to_pandas()
+
+
+def _xpt_chunks(path: Path) -> Iterator[pd.DataFrame]:
+    for frame, _ in pyreadstat.read_file_in_chunks(pyreadstat.read_xport, str(path),
+                                                   chunksize=CHUNK_ROWS, encoding="latin1"):
+        yield frame
 
 
 def _read_parquet(path: Path) -> tuple[str | None, pd.DataFrame]:

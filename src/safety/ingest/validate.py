@@ -84,12 +84,17 @@ class Issues:
     """The validation findings of one file: per row, the rules failed and their reasons.
 
     ``dates`` is the delivery's plausible date range, checked by every --DTC parse
-    (:func:`iso_dates`); None checks only the form.
+    (:func:`iso_dates`); None checks only the form. For one chunk of a file read in chunks,
+    ``duplicated`` holds the positions (index values) of every row whose key occurs more than
+    once in the whole file, and :func:`duplicate_keys` leaves each row's key in ``keys``.
     """
 
-    def __init__(self, index: pd.Index, dates: PlausibleDates | None = None):
+    def __init__(self, index: pd.Index, dates: PlausibleDates | None = None,
+                 duplicated: np.ndarray | None = None):
         self.index = index
         self.dates = dates
+        self.duplicated = duplicated
+        self.keys: pd.Series | None = None
         self._found: list[tuple[str, pd.Series]] = []  # (rule, reason text on failing rows)
 
     def add(self, rule: str, mask: pd.Series | np.ndarray,
@@ -328,6 +333,11 @@ def duplicate_keys(frame: pd.DataFrame, keys: list[str], issues: Issues) -> None
     """Flag every row whose key occurs more than once in the file."""
     key_text = pd.DataFrame({k: text(frame, k).fillna("") for k in keys})
     dup = key_text.duplicated(keep=False)
+    if issues.duplicated is not None:  # a chunk: the file's other chunks count too
+        dup = dup | frame.index.isin(issues.duplicated)
+        issues.keys = key_text[keys[0]]
+        for k in keys[1:]:
+            issues.keys = issues.keys + "\x1f" + key_text[k]
     if dup.any():
         label = " + ".join(keys)
         values = key_text[keys[0]]

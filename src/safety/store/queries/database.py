@@ -100,6 +100,11 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
     return len(frame)
 
 
+def limit_memory(con: duckdb.DuckDBPyConnection, megabytes: int) -> None:
+    """Cap DuckDB's buffers on this connection's database (beyond it, it spills to disk)."""
+    con.execute(f"SET memory_limit = '{int(megabytes)}MB'")  # SET takes no parameters
+
+
 def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
     """Reserve the id of a new ingest batch."""
     return int(one_row(con, "SELECT nextval('batch_id_seq')")[0])

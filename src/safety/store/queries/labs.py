@@ -17,14 +17,65 @@ import pandas as pd
 from safety.store.queries.database import one_row
 
 
-def refresh_lab_grades(con: duckdb.DuckDBPyConnection, study_id: str) -> int:
-    """Recompute the stored CTCAE grades (table ``lab_graded``) of one study from the
+def refresh_lab_grades(con: duckdb.DuckDBPyConnection, study_id: str,
+                       whole_study: bool = False) -> int:
+    """Bring the stored CTCAE grades (table ``lab_graded``) of one study up to date with the
     ``lab_grading`` view; call in the same transaction as any change to the study's labs or
-    subjects. Returns the number of graded rows."""
-    con.execute("DELETE FROM lab_graded WHERE study_id = $study_id", {"study_id": study_id})
-    return int(one_row(
-        con, "INSERT INTO lab_graded SELECT * FROM lab_grading WHERE study_id = $study_id",
-        {"study_id": study_id})[0])
+    subjects. Returns the number of rows graded.
+
+    Only the subjects whose grades can have changed are graded again (:func:`_touched_subjects`:
+    a lab record added, changed or gone, a first dose moved); a subject's other rows keep their
+    grades and take the batch they are now current in. ``whole_study`` grades every subject
+    (what else changes, e.g. a SUPPDM anticoagulation flag, is not compared).
+    """
+    params = {"study_id": study_id}
+    stored = one_row(con, "SELECT count(*) FROM lab_graded WHERE study_id = $study_id", params)[0]
+    if whole_study or not stored:
+        con.execute("DELETE FROM lab_graded WHERE study_id = $study_id", params)
+        return int(one_row(
+            con, "INSERT INTO lab_graded SELECT * FROM lab_grading WHERE study_id = $study_id",
+            params)[0])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE touched_subject AS {_TOUCHED_SUBJECTS}", params)
+    con.execute(
+        """
+        DELETE FROM lab_graded WHERE study_id = $study_id
+          AND usubjid IN (SELECT usubjid FROM touched_subject)""", params)
+    # the same records, now current in a later batch (carried forward, or delivered again)
+    con.execute(
+        """
+        UPDATE lab_graded AS g SET batch_id = l.batch_id
+        FROM current_lab l
+        WHERE g.study_id = $study_id AND l.study_id = $study_id AND l.usubjid = g.usubjid
+          AND l.seq = g.seq AND l.batch_id <> g.batch_id""", params)
+    graded = int(one_row(
+        con,
+        """
+        INSERT INTO lab_graded SELECT * FROM lab_grading WHERE study_id = $study_id
+          AND usubjid IN (SELECT usubjid FROM touched_subject)""", params)[0])
+    con.execute("DROP TABLE touched_subject")
+    return graded
+
+
+# The lab columns that make a record (batch_id aside): a subject with any record added, changed
+# or gone, or whose first dose moved, is graded again (baselines are per subject and test).
+_RECORD = ("usubjid, seq, test_code, test_name, category, value, value_text, unit, lln, uln, "
+           "range_flag, collected_dtc, collected_date, visit, visit_num, study_day, "
+           "baseline_flag, collected_at")
+_TOUCHED_SUBJECTS = f"""
+SELECT usubjid FROM (
+    (SELECT {_RECORD} FROM current_lab WHERE study_id = $study_id
+     EXCEPT SELECT {_RECORD} FROM lab_graded WHERE study_id = $study_id)
+    UNION ALL
+    (SELECT {_RECORD} FROM lab_graded WHERE study_id = $study_id
+     EXCEPT SELECT {_RECORD} FROM current_lab WHERE study_id = $study_id))
+UNION
+SELECT g.usubjid
+FROM (SELECT DISTINCT usubjid, first_dose_date, first_dose_at FROM lab_graded
+      WHERE study_id = $study_id) g
+LEFT JOIN current_subject s ON s.study_id = $study_id AND s.usubjid = g.usubjid
+WHERE s.first_dose_date IS DISTINCT FROM g.first_dose_date
+   OR s.first_dose_at IS DISTINCT FROM g.first_dose_at
+"""
 
 
 _LAB_SUBJECTS = """
