@@ -49,6 +49,7 @@ from safety.ingest import validate as v
 from safety.ingest.compare import Comparison, breaches, compare, may_remove, picture
 from safety.ingest.domains import DOMAINS, DomainSpec, MappingContext, detect_domain, sort_for_table
 from safety.ingest.readers import RawDataset, identifier
+from safety.ingest.translate import to_sdtm
 from safety.store import audit, queries, schema
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class Prepared:
     quarantine: pd.DataFrame  # row_number, raw_record, reason, rule, rules, previous_id
     rows_in: int
     rule_counts: dict[str, int] = field(default_factory=dict)
+    sponsor: pd.DataFrame | None = None  # the sponsor's ADaM derivations (adam.sponsor_values)
 
 
 @dataclass(frozen=True)
@@ -168,12 +170,13 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
     evaluated again) as ``user``, who must be allowed to load into its study (AccessDenied
     otherwise). ``content`` gives the bytes to keep if it is held."""
     name = raw.file_name
+    study_id = study_id or _study_of(raw)
     try:
+        raw = to_sdtm(raw, _study_for_translation(study_id))
         spec = domain_spec(raw)
-    except IngestError as exc:
+    except (ConfigError, IngestError) as exc:
         return rejected(name, raw.sha256, None, str(exc))
     domain = spec.domain
-    study_id = study_id or _study_of(raw)
     if study_id is None:
         return rejected(name, raw.sha256, domain,
                         f"{name} has no STUDYID; give the study (--study)")
@@ -208,6 +211,17 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
             return _hold(db, raw, spec, held.study, held, actor, content, confirm)
         return result
     raise IngestError(f"{name}: DM kept changing while this file was validated; try again")
+
+
+def _study_for_translation(study_id: str | None) -> StudyConfig | None:
+    """The configuration whose mapping and ADaM settings translate the study's files (None:
+    no study named or configured: an ADaM dataset is then read with the defaults)."""
+    if study_id is None or identifier(study_id) != study_id:
+        return None
+    try:
+        return find_study_config(study_id)
+    except ConfigError:
+        return None
 
 
 def domain_spec(raw: RawDataset) -> DomainSpec:
@@ -352,7 +366,7 @@ def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
     rows = sort_for_table(mapped.loc[~bad.to_numpy()], spec.table)
     log.info("%s: mapped %d rows of %s", raw.file_name, len(frame), spec.domain)
     return Prepared(rows=rows, quarantine=quarantine, rows_in=len(frame),
-                     rule_counts=issues.rule_counts())
+                    rule_counts=issues.rule_counts(), sponsor=raw.sponsor)
 
 
 def _write(db: str | Path | None, raw: RawDataset, spec: DomainSpec, study_id: str,
@@ -491,6 +505,9 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *
         if may_remove(spec.domain, difference):
             schema.install_rules(con)  # the write connection opens without them: most
             before = picture(con, study_id)  # deliveries only add records and need no picture
+    if loaded and prepared.sponsor is not None:
+        queries.database.insert_frame(con, "sponsor_value", prepared.sponsor.assign(
+            batch_id=batch_id, study_id=study_id, domain=spec.domain))
     if loaded:
         queries.ingest.mark_loaded(con, batch_id)
         if current:

@@ -1,0 +1,78 @@
+"""A delivered dataset put into SDTM shape by one SQL projection (ADaM datasets, mapped exports).
+
+The projection is data (:class:`Projection`, built by ``safety.ingest.translate``): which SDTM
+variable comes from which delivered column and how. It runs as one ``SELECT`` over a DuckDB
+relation, so it works on a frame as read today and on a relation read by DuckDB itself.
+Identifiers are quoted (a delivered column may be called anything); codes and constants go in
+as parameters, never as SQL text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+Kind = Literal["copy", "date", "datetime", "constant", "codes", "row_number"]
+_ROW = "__delivered_row__"
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """One SDTM variable of the output: ``copy`` the source column; its ISO 8601 ``date`` or
+    ``datetime`` text (from a date, a date-time or ISO text); a ``constant``; the source with
+    its local ``codes`` replaced (case-insensitive, others kept); the delivered ``row_number``
+    (1-based, for a sequence number the export lacks)."""
+
+    target: str
+    kind: Kind
+    source: str | None = None
+    value: str | None = None
+    codes: dict[str, str] = field(default_factory=dict)
+
+
+def quote(name: str) -> str:
+    """An identifier as SQL: double-quoted, inner quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _expression(p: Projection, params: list) -> str:
+    src = quote(p.source) if p.source is not None else None
+    if p.kind == "copy":
+        return src
+    if p.kind == "date":
+        return f"strftime(TRY_CAST({src} AS DATE), '%Y-%m-%d')"
+    if p.kind == "datetime":
+        return f"strftime(TRY_CAST({src} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S')"
+    if p.kind == "constant":
+        params.append(p.value)
+        return "CAST(? AS VARCHAR)"
+    if p.kind == "row_number":
+        return f"{quote(_ROW)} + 1"
+    if p.kind == "codes":
+        text = f"CAST({src} AS VARCHAR)"
+        if not p.codes:
+            return text
+        whens = []
+        for local, term in p.codes.items():
+            params.extend([local, term])
+            whens.append("WHEN ? THEN ?")
+        return f"CASE upper(trim({text})) {' '.join(whens)} ELSE {text} END"
+    raise ValueError(f"unknown projection kind {p.kind!r}")
+
+
+def project(frame: pd.DataFrame, projections: list[Projection]) -> pd.DataFrame:
+    """The delivered rows as the projected SDTM variables, in delivered order."""
+    params: list = []
+    columns = ", ".join(f"{_expression(p, params)} AS {quote(p.target)}" for p in projections)
+    con = duckdb.connect()
+    try:
+        con.register("delivered", frame.assign(**{_ROW: np.arange(len(frame), dtype="int64")}))
+        out = con.execute(
+            f"SELECT {columns} FROM delivered ORDER BY {quote(_ROW)}", params).df()
+    finally:
+        con.close()
+    return out.set_axis(frame.index[: len(out)]) if len(out) == len(frame) else out
