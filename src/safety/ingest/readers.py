@@ -265,11 +265,10 @@ def _read_sas7bdat(path: Path) -> tuple[str | None, pd.DataFrame, dict[str, str]
     ReadStat refuses a file cut inside a page ("Unable to read from file"); a file cut at a
     page boundary is caught by the row count of its header.
     """
-    chunks, meta = [], None
-    for chunk, meta in pyreadstat.read_file_in_chunks(
-            pyreadstat.read_sas7bdat, str(path), chunksize=SAS_CHUNK_ROWS):
-        chunks.append(chunk)
-    if meta is None:
+    _, meta = pyreadstat.read_sas7bdat(str(path), metadataonly=True)
+    chunks = [chunk for chunk, _ in pyreadstat.read_file_in_chunks(
+        pyreadstat.read_sas7bdat, str(path), chunksize=SAS_CHUNK_ROWS)]
+    if not chunks:
         raise IngestError("it holds no rows")
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
     declared = meta.number_rows
