@@ -170,7 +170,7 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
     evaluated again) as ``user``, who must be allowed to load into its study (AccessDenied
     otherwise). ``content`` gives the bytes to keep if it is held."""
     name = raw.file_name
-    study_id = study_id or _study_of(raw)
+    study_id = study_id or study_of(raw)
     try:
         raw = to_sdtm(raw, _study_for_translation(study_id))
         spec = domain_spec(raw)
@@ -284,7 +284,7 @@ def require_ingest(user: User | None, study_id: str | None = None) -> None:
         require(user, Action.INGEST, study_id)
 
 
-def _study_of(raw: RawDataset) -> str | None:
+def study_of(raw: RawDataset) -> str | None:
     if "STUDYID" not in raw.frame.columns:
         return None
     ids = v.text(raw.frame, "STUDYID").dropna()

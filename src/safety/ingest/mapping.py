@@ -21,8 +21,6 @@ charts run); CDISC SDTMIG v3.4 for the target variables and controlled terms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from safety.config import DomainMapping, StudyConfig
@@ -61,27 +59,6 @@ def mapping_projection(columns: list[str], mapping: DomainMapping) -> list[Proje
     if "DOMAIN" not in {p.target for p in out}:
         out.append(Projection("DOMAIN", "constant", value=mapping.domain))
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class MappingPreview:
-    """What loading a delivery would do, computed without loading it.
-
-    ``columns``: one row per SDTM variable the domain needs or the mapping names: sdtm_variable,
-    delivered_column (None when missing), how (as delivered, mapped, codes mapped, missing),
-    required. ``rows_in``/``rows_quarantined``: rows read and rows validation would quarantine
-    (``reasons``: count per reason); ``refused``: why the file would be refused as a whole.
-    """
-
-    file_name: str
-    standard: str | None
-    dataset: str | None
-    domain: str | None
-    columns: pd.DataFrame
-    rows_in: int
-    rows_quarantined: int
-    reasons: pd.DataFrame
-    refused: str | None = None
 
 
 def column_table(columns: list[str], domain: str | None,
