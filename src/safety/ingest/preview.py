@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class DeliveryPreview:
     """One file's preview.
 
-    ``columns``: sdtm_variable, delivered_column, how, required (``mapping.column_table``).
+    ``standard``: SDTM, ADaM (full matches) or non-standard. ``columns``: sdtm_variable, delivered_column, how, required (``mapping.column_table``).
     ``rows_in`` / ``rows_quarantined``: rows read and rows validation would quarantine;
     ``reasons``: reason, rows. ``refused``: why the file would be refused as a whole (None: it
     would load). ``translated_from``: the mapping or ADaM dataset applied.
@@ -98,7 +98,8 @@ def preview_upload(name: str, data: bytes, db, study_id: str | None, user: User
         columns = column_table(list(raw.frame.columns), domain, mapping)
     else:
         columns = column_table(list(sdtm.frame.columns), domain, None)
-    base = dict(file_name=safe_name, study_id=study_id, standard=standard.standard,
+    shown = standard.standard if standard.match == "full" else "non-standard"
+    base = dict(file_name=safe_name, study_id=study_id, standard=shown,
                 domain=domain, translated_from=sdtm.translated_from, columns=columns,
                 rows_in=len(sdtm.frame))
     if study is None:
