@@ -21,6 +21,7 @@ from safety.config import STUDIES_DIR, find_study_config, parse_study_config
 from safety.errors import ConfigError
 from safety.ingest import ingest_paths
 from safety.ingest.preview import preview_upload
+from safety.store.queries.translate import Projection, project
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 STUDY = "CDISCPILOT01"
@@ -161,3 +162,29 @@ def test_5_the_export_loads_through_its_mapping(site):
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     dm_source = pd.read_csv(PILOT / "dm.csv", dtype=str, keep_default_na=False)
     assert sexes == sorted(dm_source["SEX"].value_counts().items())
+
+
+def test_6_an_sdtm_file_with_local_codes_takes_only_its_domains_codes(site, tmp_path):
+    # SDTM names, but AESER as the site codes it: the AE mapping's codes apply, names stay
+    ae = pd.read_csv(PILOT / "ae.csv", dtype=str, keep_default_na=False)
+    ae["AESER"] = ae["AESER"].map({"Y": "Yes", "N": "no"})  # case-insensitive
+    local = tmp_path / "ae.csv"
+    ae.to_csv(local, index=False)
+    preview = preview_upload(local.name, local.read_bytes(), site["db"], None,
+                             people.DATA_MANAGER)
+    assert (preview.standard, preview.translated_from) == ("SDTM", "AE mapping")
+    assert (preview.rows_in, preview.rows_quarantined, preview.refused) == (1191, 0, None)
+
+
+def test_7_names_and_codes_from_a_delivery_stay_data_in_the_projection():
+    # a column name and a code that would break SQL built from text: quoted, and a parameter
+    odd = 'SEX"); DROP TABLE subject; --'
+    frame = pd.DataFrame({odd: ["it's", "M"], "ONSET": ["2014-01-02", "2014-13-40"]})
+    out = project(frame, [
+        Projection("SEX", "codes", odd, codes={"IT'S": "F"}),
+        Projection("AESTDTC", "date", "ONSET"),  # not a date: as delivered, for the validator
+        Projection("AESEQ", "row_number"),
+    ])
+    expected = pd.DataFrame({"SEX": ["F", "M"], "AESTDTC": ["2014-01-02", "2014-13-40"],
+                             "AESEQ": [1, 2]})
+    pd.testing.assert_frame_equal(out, expected, check_dtype=False)

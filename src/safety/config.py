@@ -318,6 +318,9 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
     delivery = _read_delivery(_Reader(file_name, "delivery", raw.get("delivery", {})))
     mappings = _read_mappings(file_name, raw.get("mapping", {}))
     adam = _Reader(file_name, "adam", raw.get("adam", {}))
+    if set(adam.data) - {"cohort_variable"}:
+        raise ConfigError(f"{file_name}: [adam] has unknown key(s) "
+                          f"{', '.join(sorted(set(adam.data) - {'cohort_variable'}))}")
 
     if design.skeleton is not None and len(design.skeleton) != sum(
         not c.is_control for c in cohorts

@@ -9,7 +9,8 @@ rows would be quarantined, before anything is loaded (the Data page).
 
 Which mapping a file needs is read from its content, as for the standard (``adam.py``): the
 mapping whose delivered columns the file has (all of them; else the one it has most of). A file
-that already is SDTM (its domain's required variables present) is not mapped. Applying a
+that already is SDTM (its domain's required variables present) keeps its names; only its
+domain's local codes are translated. Applying a
 mapping to rows already mapped (quarantined rows evaluated again) changes nothing: a rename
 whose SDTM variable is present is skipped, and SDTM terms are not local codes.
 
@@ -34,15 +35,10 @@ def mapping_for(columns: list[str], study: StudyConfig) -> DomainMapping | None:
     scored = []
     for m in study.mappings:
         sources = set(m.columns.values())
-        if not sources and not m.codes:
-            continue
         hits = len(sources & present)
-        if hits or (not sources and "DOMAIN" in present):
+        if hits:
             scored.append((hits == len(sources), hits, m))
-    if not scored:
-        return None
-    complete, hits, best = max(scored, key=lambda s: (s[0], s[1]))
-    return best if complete or hits else None
+    return max(scored, key=lambda s: (s[0], s[1]))[2] if scored else None
 
 
 def mapping_projection(columns: list[str], mapping: DomainMapping) -> list[Projection]:

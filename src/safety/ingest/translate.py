@@ -26,8 +26,11 @@ def to_sdtm(raw: RawDataset, study: StudyConfig | None) -> RawDataset:
     """The dataset in SDTM shape: mapped by the study's mapping when it needs one, translated
     from ADaM when it is ADaM, else as read. ``translated_from`` says what was done."""
     columns = list(raw.frame.columns)
-    if study is not None and adam.detect_standard(raw).match != "full":
-        chosen = mapping.mapping_for(columns, study)
+    if study is not None:
+        found = adam.detect_standard(raw)
+        # full SDTM: only the local codes of its domain's mapping apply (its names are SDTM)
+        chosen = ((study.mapping(found.domain) if found.standard == "SDTM" else None)
+                  if found.match == "full" else mapping.mapping_for(columns, study))
         if chosen is not None:
             frame = project(raw.frame, mapping.mapping_projection(columns, chosen))
             log.info("%s: mapped by the %s mapping of %s", raw.file_name, chosen.domain,

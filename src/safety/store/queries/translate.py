@@ -23,7 +23,8 @@ _ROW = "__delivered_row__"
 @dataclass(frozen=True, slots=True)
 class Projection:
     """One SDTM variable of the output: ``copy`` the source column; its ISO 8601 ``date`` or
-    ``datetime`` text (from a date, a date-time or ISO text); a ``constant``; the source with
+    ``datetime`` text (from a date, a date-time or ISO text; anything else as delivered, for
+    validation to judge); a ``constant``; the source with
     its local ``codes`` replaced (case-insensitive, others kept); the delivered ``row_number``
     (1-based, for a sequence number the export lacks)."""
 
@@ -39,19 +40,21 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _expression(p: Projection, params: list) -> str:
+def _expression(p: Projection, params: list, row_column: str) -> str:
     src = quote(p.source) if p.source is not None else None
     if p.kind == "copy":
         return src
+    # a value that is no date stays as delivered, for the validator to quarantine with its reason
     if p.kind == "date":
-        return f"strftime(TRY_CAST({src} AS DATE), '%Y-%m-%d')"
+        return f"coalesce(strftime(TRY_CAST({src} AS DATE), '%Y-%m-%d'), CAST({src} AS VARCHAR))"
     if p.kind == "datetime":
-        return f"strftime(TRY_CAST({src} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S')"
+        return (f"coalesce(strftime(TRY_CAST({src} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S'), "
+                f"CAST({src} AS VARCHAR))")
     if p.kind == "constant":
         params.append(p.value)
         return "CAST(? AS VARCHAR)"
     if p.kind == "row_number":
-        return f"{quote(_ROW)} + 1"
+        return f"{quote(row_column)} + 1"
     if p.kind == "codes":
         text = f"CAST({src} AS VARCHAR)"
         if not p.codes:
@@ -64,15 +67,28 @@ def _expression(p: Projection, params: list) -> str:
     raise ValueError(f"unknown projection kind {p.kind!r}")
 
 
-def project(frame: pd.DataFrame, projections: list[Projection]) -> pd.DataFrame:
-    """The delivered rows as the projected SDTM variables, in delivered order."""
+def projection_sql(projections: list[Projection], source: str,
+                   row_column: str = _ROW) -> tuple[str, list]:
+    """The projection as one ``SELECT`` over the relation or view ``source`` (a fixed name)
+    with its parameters; rows in the order of ``row_column`` (0-based delivered row number).
+
+    A reader that hands over a DuckDB relation runs it as ``con.sql(sql, params=params)``
+    after registering the relation as ``source`` with that column.
+    """
     params: list = []
-    columns = ", ".join(f"{_expression(p, params)} AS {quote(p.target)}" for p in projections)
+    columns = ", ".join(f"{_expression(p, params, row_column)} AS {quote(p.target)}"
+                        for p in projections)
+    return f"SELECT {columns} FROM {quote(source)} ORDER BY {quote(row_column)}", params
+
+
+def project(frame: pd.DataFrame, projections: list[Projection]) -> pd.DataFrame:
+    """The delivered rows (a frame as read) as the projected SDTM variables, in delivered
+    order."""
+    sql, params = projection_sql(projections, "delivered")
     con = duckdb.connect()
     try:
         con.register("delivered", frame.assign(**{_ROW: np.arange(len(frame), dtype="int64")}))
-        out = con.execute(
-            f"SELECT {columns} FROM delivered ORDER BY {quote(_ROW)}", params).df()
+        out = con.execute(sql, params).df()
     finally:
         con.close()
     return out.set_axis(frame.index[: len(out)]) if len(out) == len(frame) else out
