@@ -19,7 +19,7 @@ import people
 import pytest
 
 from safety import store
-from safety.config import find_study_config
+from safety.config import STUDIES_DIR, find_study_config
 from safety.ingest import ingest_paths
 from safety.ingest.adam import detect_standard
 from safety.ingest.readers import RawDataset, read_dataset
@@ -168,3 +168,36 @@ def test_6_adlb_grade_against_atoxgr(both, tmp_path):
         "ATOXGRH 3 (sponsor) but CTCAE v5.0 grade 2 (ours)",
     ]
     assert labs["seq"].tolist() == [2, 2]
+
+
+ADSL_ROWS = [  # a literal ADSL: planned high dose, actually given the low dose
+    ("CDISCPILOT01", "01-701-1015", "701", "Xanomeline High Dose", "Xanomeline Low Dose",
+     "2014-01-02", "Y", "F", "63"),
+]
+ADSL_COLUMNS = ["STUDYID", "USUBJID", "SITEID", "ARM", "TRT01A", "TRTSDT", "SAFFL", "SEX",
+                "AGE"]
+
+
+@pytest.mark.parametrize("setting, cohort", [
+    ("", "Xan_Hi"),  # default: the planned arm, as DM's ARMCD/ARM
+    ('[adam]\ncohort_variable = "TRT01A"\n', "Xan_Lo"),  # the actual treatment
+])
+def test_7_the_cohort_comes_from_the_configured_adsl_variable(tmp_path, monkeypatch, setting,
+                                                               cohort):
+    # (the pilot's own ADSL has TRT01A = ARM for every subject, although SDTM ACTARM differs
+    # from ARM for 12: so this is a literal case)
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    text = (STUDIES_DIR / "cdiscpilot01.toml").read_text(encoding="utf-8")
+    (studies / "cdiscpilot01.toml").write_text(text + "\n" + setting, encoding="utf-8")
+    monkeypatch.setenv("SAFETY_STUDIES", str(studies))
+    adsl = tmp_path / "adsl.csv"
+    pd.DataFrame(ADSL_ROWS, columns=ADSL_COLUMNS).to_csv(adsl, index=False)
+    db = tmp_path / "adsl.duckdb"
+    (result,) = ingest_paths([adsl], db=db, user=people.DATA_MANAGER)
+    assert (result.domain, result.status) == ("DM", "loaded")
+    with store.read_connection(db) as con:
+        got = con.execute("SELECT cohort_id, arm_code, actual_arm_code FROM current_subject"
+                          ).fetchall()
+    assert got == [(cohort, "Xanomeline " + ("High" if cohort == "Xan_Hi" else "Low")
+                    + " Dose", "Xanomeline Low Dose")]
