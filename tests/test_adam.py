@@ -28,7 +28,6 @@ from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
 ADAM = PILOT / "adam"
-SHARED_ADAM = Path("/work/shared/data/cdiscpilot01/adam")
 STUDY = "CDISCPILOT01"
 CUTOFF = date(2016, 1, 1)  # after the pilot's last date (2015-03-05): everything counts
 
@@ -75,11 +74,8 @@ def test_1_the_standard_is_detected_from_content(path, standard, dataset, domain
 
 
 def test_2_adlb_is_detected_and_a_table_of_something_else_is_not():
-    adlbc = SHARED_ADAM / "adlbc.csv"
-    if not adlbc.exists():
-        pytest.skip("the shared ADLBC is not on this machine")
-    head = pd.read_csv(adlbc, nrows=3, dtype=str)
-    found = detect_standard(RawDataset("adlbc.csv", "", "csv", None, head))
+    adlb = pd.DataFrame(ADLB_ROWS, columns=ADLB_COLUMNS)  # the pilot ADLBC's columns, below
+    found = detect_standard(RawDataset("adlbc.csv", "", "csv", None, adlb))
     assert (found.standard, found.dataset, found.domain) == ("ADaM", "ADLB", "LB")
     other = pd.DataFrame({"SEPAL_LENGTH": ["5.1"], "SPECIES": ["setosa"]})  # iris
     assert detect_standard(RawDataset("iris.csv", "", "csv", None, other)).standard is None

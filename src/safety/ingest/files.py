@@ -17,9 +17,9 @@ from pathlib import Path
 from safety import store
 from safety.access import User
 from safety.errors import IngestError
+from safety.ingest.adam import detect_standard
 from safety.ingest.domains import detect_domain, domain_rank
 from safety.ingest.load import BatchResult, flatten, load_dataset, rejected, require_ingest
-from safety.ingest.adam import detect_standard
 from safety.ingest.readers import EXTENSIONS, file_sha256, read_dataset, read_head
 from safety.ingest.reevaluate import release_waiting_rows
 
