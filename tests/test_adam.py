@@ -197,3 +197,20 @@ def test_7_the_cohort_comes_from_the_configured_adsl_variable(tmp_path, monkeypa
                           ).fetchall()
     assert got == [(cohort, "Xanomeline " + ("High" if cohort == "Xan_Hi" else "Low")
                     + " Dose", "Xanomeline Low Dose")]
+
+
+def test_8_adae_before_adsl_waits_then_loads_with_the_sponsors_flags(tmp_path):
+    db = tmp_path / "adae_first.duckdb"
+    (waiting,) = ingest_paths([ADAM / "adae.xpt"], db=db, user=people.DATA_MANAGER)
+    assert (waiting.status, waiting.rows_quarantined) == ("rejected", 1191)  # no DM yet
+    with store.read_connection(db) as con:
+        (record,) = con.execute("SELECT raw_record FROM quarantine LIMIT 1").fetchone()
+    assert '"TRTEMFL"' in record and '"ASTDT"' in record  # the record as delivered (ADaM)
+    dm, released = ingest_paths([ADAM / "adsl.xpt"], db=db, user=people.DATA_MANAGER)
+    assert (dm.domain, dm.status) == ("DM", "loaded")
+    assert (released.domain, released.status, released.rows_loaded) == ("AE", "loaded", 1191)
+    with store.read_connection(db) as con:
+        sponsor = queries.sponsor.sponsor_values(con, STUDY)
+    assert (sponsor["variable"] == "TRTEMFL").sum() == 1191  # translated again, flags kept
+    found = _read(db, queries.sponsor.sponsor_disagreements, STUDY, CUTOFF)
+    assert len(found) == 11  # the same findings as when ADSL came first (test 4)

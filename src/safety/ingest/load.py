@@ -344,7 +344,9 @@ def _prepare(raw: RawDataset, spec: DomainSpec, ctx: _Context,
     bad = issues.bad
     reasons = issues.reasons()
     if bad.any():
-        records = frame.loc[bad].to_json(orient="records", lines=True, date_format="iso")
+        delivered = raw.delivered if raw.delivered is not None else frame  # as delivered
+        records = delivered.loc[bad.to_numpy()].to_json(orient="records", lines=True,
+                                                        date_format="iso")
         positions = reasons.index.to_numpy()
         quarantine = pd.DataFrame({
             "row_number": (positions + 1).astype("int64"),

@@ -69,8 +69,9 @@ class RawDataset:
     Dataset-JSON; Arrow types for Parquet. ``name`` is the dataset name the file itself declares
     (XPT member name, Dataset-JSON ``name``), None for CSV and Parquet. ``labels``: variable
     labels the file carries (SAS). After ``translate.to_sdtm``: ``translated_from`` says what
-    was translated (an ADaM dataset, a study's mapping) and ``sponsor`` holds the sponsor's
-    ADaM derivations (``adam.sponsor_values``).
+    was translated (an ADaM dataset, a study's mapping), ``delivered`` keeps the rows as
+    delivered (what a quarantined row records) and ``sponsor`` holds the sponsor's ADaM
+    derivations (``adam.sponsor_values``).
     """
 
     file_name: str
@@ -80,6 +81,7 @@ class RawDataset:
     frame: pd.DataFrame
     labels: dict[str, str] | None = None
     translated_from: str | None = None
+    delivered: pd.DataFrame | None = None
     sponsor: pd.DataFrame | None = None
 
 

@@ -6,7 +6,8 @@ dataset read, whatever its format: a study's mapping for a non-standard export f
 Both are one SQL projection each (``queries.translate.project``) over the rows as read, so the
 same step serves a reader that hands over a DuckDB relation. An SDTM file passes unchanged.
 The sponsor's ADaM derivations travel beside the rows (``RawDataset.sponsor``) into table
-``sponsor_value``.
+``sponsor_value``; a quarantined row keeps the record as delivered (``RawDataset.delivered``),
+so when it is evaluated again (its DM arrived) it is translated again, sponsor values included.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 def to_sdtm(raw: RawDataset, study: StudyConfig | None) -> RawDataset:
     """The dataset in SDTM shape: mapped by the study's mapping when it needs one, translated
     from ADaM when it is ADaM, else as read. ``translated_from`` says what was done."""
-    columns = list(raw.frame.columns)
+    delivered, columns = raw.frame, list(raw.frame.columns)
     if study is not None:
         found = adam.detect_standard(raw)
         # full SDTM: only the local codes of its domain's mapping apply (its names are SDTM)
@@ -35,7 +36,8 @@ def to_sdtm(raw: RawDataset, study: StudyConfig | None) -> RawDataset:
             frame = project(raw.frame, mapping.mapping_projection(columns, chosen))
             log.info("%s: mapped by the %s mapping of %s", raw.file_name, chosen.domain,
                      study.study_id)
-            raw = replace(raw, frame=frame, translated_from=f"{chosen.domain} mapping")
+            raw = replace(raw, frame=frame, translated_from=f"{chosen.domain} mapping",
+                          delivered=delivered)
             columns = list(frame.columns)
     standard = adam.detect_standard(raw)
     if standard.standard != "ADaM" or standard.match != "full":
@@ -44,5 +46,5 @@ def to_sdtm(raw: RawDataset, study: StudyConfig | None) -> RawDataset:
     cohort_variable = study.adam_cohort_variable if study is not None else "ARM"
     frame = project(raw.frame, adam.adam_projection(dataset, columns, cohort_variable))
     log.info("%s: ADaM %s read as SDTM %s", raw.file_name, dataset.name, dataset.domain)
-    return replace(raw, frame=frame, translated_from=dataset.name,
+    return replace(raw, frame=frame, translated_from=dataset.name, delivered=delivered,
                    sponsor=adam.sponsor_values(raw.frame, frame, dataset))

@@ -46,7 +46,8 @@ def _expression(p: Projection, params: list, row_column: str) -> str:
         return src
     # a value that is no date stays as delivered, for the validator to quarantine with its reason
     if p.kind == "date":
-        return f"coalesce(strftime(TRY_CAST({src} AS DATE), '%Y-%m-%d'), CAST({src} AS VARCHAR))"
+        return (f"coalesce(strftime(TRY_CAST({src} AS DATE), '%Y-%m-%d'), "
+                f"strftime(TRY_CAST({src} AS TIMESTAMP), '%Y-%m-%d'), CAST({src} AS VARCHAR))")
     if p.kind == "datetime":
         return (f"coalesce(strftime(TRY_CAST({src} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S'), "
                 f"CAST({src} AS VARCHAR))")
