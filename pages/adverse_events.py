@@ -223,13 +223,15 @@ with tab_summary:
                "AESDTH Y or grade 5).")
     findings = load("data_quality")
     if not findings.empty:
-        with st.expander(f"Data-quality findings: {len(findings)} adverse-event records "
-                         "contradict themselves"):
+        with st.expander(f"Data-quality findings: {len(findings)} records contradict "
+                         "themselves or the sponsor's ADaM derivations"):
             st.dataframe(findings, hide_index=True, key="ae_data_quality")
             widgets.download_table(findings, "ae_data_quality")
             st.caption("Kept as delivered; counted as the last column says (the conservative "
                        "reading: serious when any seriousness criterion is Y, fatal when the "
-                       "outcome or AESDTH says so).")
+                       "outcome or AESDTH says so). Where an ADaM delivery's own flag or grade "
+                       "(TRTEMFL, ATOXGR, SAFFL) differs from ours, both are listed; we count "
+                       "by our rule.")
 
 # --- SOC / PT ------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from safety.config import DELIVERED_DOMAINS
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.ingest.holds import held_comparison
+from safety.ingest.preview import preview_upload
 from safety.ingest.readers import EXTENSIONS
 from safety.report.csv_files import frame_csv
 from ui import auth, data, esign, sidebar, widgets
@@ -64,6 +65,26 @@ def show_results() -> None:
             f"{md(r['study_id'] or '?')}): {r['status']}, {counts}{md(reason)}")
     if raised:
         st.warning(f"{raised} new alert(s): see the Alerts page.")
+
+
+def show_preview(preview) -> None:
+    """What loading one file would do (``safety.ingest.preview``): its standard and domain, each
+    SDTM variable's delivered column (mapped, missing), the rows validation would quarantine."""
+    how = f", {preview.translated_from}" if preview.translated_from else ""
+    st.subheader(md(f"Preview of {preview.file_name}"))
+    st.caption(md(f"{preview.standard or 'no known standard'}, domain "
+                  f"{preview.domain or 'unknown'}{how}, study {preview.study_id or '?'}"))
+    st.dataframe(preview.columns, hide_index=True, key=f"preview_columns_{preview.file_name}")
+    missing = preview.columns.loc[preview.columns["how"].eq("missing"), "sdtm_variable"]
+    if len(missing):
+        st.warning(md("Missing: " + ", ".join(missing)))
+    if preview.refused:
+        st.error(md(f"Would be refused: {preview.refused}"))
+        return
+    st.markdown(f"**{preview.rows_in}** rows read; **{preview.rows_quarantined}** would be "
+                "quarantined.")
+    if len(preview.reasons):
+        st.dataframe(preview.reasons, hide_index=True, key=f"preview_reasons_{preview.file_name}")
 
 
 def show_holds(holds) -> None:
@@ -136,13 +157,27 @@ with upload:
     studies = data.studies(path, user, version)["study_id"].tolist()
     with st.form("upload_form", clear_on_submit=True):
         files = st.file_uploader(
-            f"SDTM datasets ({', '.join(DELIVERED_DOMAINS)})",
+            f"SDTM datasets ({', '.join(DELIVERED_DOMAINS)}), ADaM (ADSL, ADAE, ADLB) or an "
+            "export the study's mapping describes",
             type=sorted(e.lstrip(".") for e in EXTENSIONS),
             accept_multiple_files=True,
             key="upload_files",
         )
         target = st.selectbox("Load into", [FROM_FILE, *studies], key="upload_study")
-        submitted = st.form_submit_button("Load", type="primary", disabled=not may_load)
+        left, right = st.columns(2)
+        submitted = left.form_submit_button("Load", type="primary", disabled=not may_load)
+        previewed = right.form_submit_button("Preview: load nothing", disabled=not may_load,
+                                             icon=":material/preview:")
+    if previewed and files:
+        st.session_state.pop("upload_results", None)
+        for f in files:
+            try:
+                show_preview(preview_upload(f.name, f.getvalue(), path,
+                                            None if target == FROM_FILE else target, user))
+            except SafetyError as exc:
+                auth.refusal(exc)
+                st.stop()
+        st.info("Nothing was loaded. Choose the file(s) again and press Load to load them.")
     if submitted and files:
         with st.spinner(f"Loading {len(files)} file(s) ..."):
             try:

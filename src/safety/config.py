@@ -149,6 +149,20 @@ class DeliveryRules:
         return "incremental" if domain.upper() in self.incremental else "cumulative"
 
 
+ADAM_COHORT_VARIABLES = ("ARM", "TRT01P", "TRT01A")  # ADSL variables a cohort may come from
+
+
+@dataclass(frozen=True, slots=True)
+class DomainMapping:
+    """How one SDTM domain arrives in a non-standard export: the delivery's column for each SDTM
+    variable (``columns``: SDTM name -> delivered name) and local codes translated to the SDTM
+    terms (``codes``: SDTM variable -> {local code -> SDTM term}, matched case-insensitively)."""
+
+    domain: str
+    columns: dict[str, str]
+    codes: dict[str, dict[str, str]]
+
+
 @dataclass(frozen=True, slots=True)
 class StudyConfig:
     """A study's protocol facts, cohorts, DLT definition, design and stopping rules."""
@@ -171,6 +185,12 @@ class StudyConfig:
     source_sha256: str
     labs: LabSettings = LabSettings()
     delivery: DeliveryRules = DeliveryRules()
+    mappings: tuple[DomainMapping, ...] = ()
+    adam_cohort_variable: str = "ARM"  # ADSL: planned arm, as DM's ARMCD/ARM (issue 18)
+
+    def mapping(self, domain: str) -> DomainMapping | None:
+        """The study's mapping for a non-standard export of ``domain``, if it has one."""
+        return next((m for m in self.mappings if m.domain == domain.upper()), None)
 
     @property
     def dose_cohorts(self) -> tuple[Cohort, ...]:
@@ -296,6 +316,11 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
     )
     labs = _read_labs(_Reader(file_name, "labs", raw.get("labs", {})))
     delivery = _read_delivery(_Reader(file_name, "delivery", raw.get("delivery", {})))
+    mappings = _read_mappings(file_name, raw.get("mapping", {}))
+    adam = _Reader(file_name, "adam", raw.get("adam", {}))
+    if set(adam.data) - {"cohort_variable"}:
+        raise ConfigError(f"{file_name}: [adam] has unknown key(s) "
+                          f"{', '.join(sorted(set(adam.data) - {'cohort_variable'}))}")
 
     if design.skeleton is not None and len(design.skeleton) != sum(
         not c.is_control for c in cohorts
@@ -344,7 +369,37 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         labs=labs,
         delivery=delivery,
+        mappings=mappings,
+        adam_cohort_variable=adam.get("cohort_variable", "str", "ARM",
+                                      choices=ADAM_COHORT_VARIABLES),
     )
+
+
+def _read_mappings(file_name: str, raw: Any) -> tuple[DomainMapping, ...]:
+    """``[mapping.AE] columns = {AEDECOD = "PREF_TERM"}`` and ``[mapping.AE.codes.AESER]
+    Yes = "Y"``: one table per SDTM domain the product loads."""
+    t = _Reader(file_name, "mapping", raw)
+    mappings = []
+    for domain, table in t.data.items():
+        if domain.upper() not in DELIVERED_DOMAINS:
+            t.fail(domain, "an SDTM domain out of " + ", ".join(DELIVERED_DOMAINS), domain)
+        m = _Reader(file_name, f"mapping.{domain}", table)
+        unknown = sorted(set(m.data) - {"columns", "codes"})
+        if unknown:
+            raise ConfigError(f"{file_name}: [mapping.{domain}] has unknown key(s) "
+                              f"{', '.join(unknown)}")
+        columns = _Reader(file_name, f"mapping.{domain}.columns", m.data.get("columns", {}))
+        codes = _Reader(file_name, f"mapping.{domain}.codes", m.data.get("codes", {}))
+        for key in columns.data:
+            columns.get(key, "str")
+        code_maps = {}
+        for variable, table in codes.data.items():
+            c = _Reader(file_name, f"mapping.{domain}.codes.{variable}", table)
+            code_maps[variable.upper()] = {str(k).upper(): c.get(k, "str") for k in c.data}
+        mappings.append(DomainMapping(
+            domain.upper(), {k.upper(): v.strip().upper() for k, v in columns.data.items()},
+            code_maps))
+    return tuple(mappings)
 
 
 def _read_delivery(t: _Reader) -> DeliveryRules:

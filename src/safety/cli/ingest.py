@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 def ingest(paths: tuple[Path, ...], db: str | None, study_id: str | None,
            confirm: int | None, reject: int | None, retract: int | None, reason: str | None,
            list_held: bool, as_json: bool) -> None:
-    """Load SDTM files or folders (XPT, CSV, Dataset-JSON, Parquet), one batch per file; or
-    confirm, reject or retract; as the OS account (or service) running the command: a data
-    manager. Confirming and retracting are signed: the command asks for the account's
-    signature password."""
+    """Load SDTM or ADaM files or folders (XPT, SAS7BDAT, CSV, Dataset-JSON, Parquet), one
+    batch per file; or confirm, reject or retract; as the OS account (or service) running the
+    command: a data manager. Confirming and retracting are signed: the command asks for the
+    account's signature password."""
     actions = [a for a, given in (("PATH", bool(paths)), ("--confirm", confirm is not None),
                                   ("--reject", reject is not None),
                                   ("--retract", retract is not None), ("--held", list_held))

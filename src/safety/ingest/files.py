@@ -17,6 +17,7 @@ from pathlib import Path
 from safety import store
 from safety.access import User
 from safety.errors import IngestError
+from safety.ingest.adam import detect_standard
 from safety.ingest.domains import detect_domain, domain_rank
 from safety.ingest.load import BatchResult, flatten, load_dataset, rejected, require_ingest
 from safety.ingest.readers import EXTENSIONS, file_sha256, read_dataset, read_head
@@ -29,7 +30,7 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     """Files to load: files as given, folders by their data files; ordered by content.
 
     Inside a folder only regular files with a known extension (.xpt, .csv, .json, .ndjson,
-    .jsonl, .parquet, .pq) are taken; define.xml, READMEs and symbolic links are skipped (a
+    .jsonl, .parquet, .pq, .sas7bdat) are taken; define.xml, READMEs and symbolic links are skipped (a
     folder delivery holds files, not pointers to elsewhere).
     """
     files: list[Path] = []
@@ -50,12 +51,14 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 
 def order_by_content(files: Iterable[Path], name_of: Callable[[Path], str] | None = None
                      ) -> list[Path]:
-    """Files in load order by the SDTM domain their first rows hold (``domains.domain_rank``):
+    """Files in load order by the SDTM domain their first rows hold (``domains.domain_rank``;
+    an ADaM dataset by the domain it becomes, ADSL as DM):
     DM and DS before the domains checked against them, a parent before its SUPP--, whatever the
     files are called; then by name. An unreadable file goes last (and is rejected then)."""
     def rank(f: Path) -> tuple:
         head = read_head(f, name_of(f) if name_of else None)
-        return (domain_rank(detect_domain(head) if head is not None else None), f.name)
+        domain = None if head is None else detect_domain(head) or detect_standard(head).domain
+        return (domain_rank(domain), f.name)
     return sorted(files, key=rank)
 
 

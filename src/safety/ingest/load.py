@@ -56,6 +56,7 @@ from safety.ingest.prepare import (
     prepare_streamed,
 )
 from safety.ingest.readers import RawDataset, identifier
+from safety.ingest.translate import to_sdtm
 from safety.store import audit, queries, schema, staging
 from safety.store.staging import StagedRows
 
@@ -158,12 +159,13 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
     evaluated again) as ``user``, who must be allowed to load into its study (AccessDenied
     otherwise). ``content`` gives the bytes to keep if it is held."""
     name = raw.file_name
+    study_id = study_id or study_of(raw)
     try:
+        raw = to_sdtm(raw, _study_for_translation(study_id))
         spec = domain_spec(raw)
-    except IngestError as exc:
+    except (ConfigError, IngestError) as exc:
         return rejected(name, raw.sha256, None, str(exc))
     domain = spec.domain
-    study_id = study_id or _study_of(raw)
     if study_id is None:
         return rejected(name, raw.sha256, domain,
                         f"{name} has no STUDYID; give the study (--study)")
@@ -207,6 +209,17 @@ def load_dataset(raw: RawDataset, db: str | Path | None, study_id: str | None, u
     raise IngestError(f"{name}: DM kept changing while this file was validated; try again")
 
 
+def _study_for_translation(study_id: str | None) -> StudyConfig | None:
+    """The configuration whose mapping and ADaM settings translate the study's files (None:
+    no study named or configured: an ADaM dataset is then read with the defaults)."""
+    if study_id is None or identifier(study_id) != study_id:
+        return None
+    try:
+        return find_study_config(study_id)
+    except ConfigError:
+        return None
+
+
 def validate_dataset(raw: RawDataset, study: StudyConfig, subjects: pd.DataFrame) -> Prepared:
     """Map and validate a dataset in memory as a load would, without a database: the rows that
     would load and those that would be quarantined, with their reasons.
@@ -247,7 +260,7 @@ def require_ingest(user: User | None, study_id: str | None = None) -> None:
         require(user, Action.INGEST, study_id)
 
 
-def _study_of(raw: RawDataset) -> str | None:
+def study_of(raw: RawDataset) -> str | None:
     if "STUDYID" not in raw.frame.columns:
         return None
     ids = v.text(raw.frame, "STUDYID").dropna()
@@ -432,6 +445,9 @@ def apply_batch(con, study: StudyConfig, spec: DomainSpec, prepared: Prepared, *
         if may_remove(spec.domain, difference):
             schema.install_rules(con)  # the write connection opens without them: most
             before = picture(con, study_id)  # deliveries only add records and need no picture
+    if loaded and prepared.sponsor is not None:
+        queries.database.insert_frame(con, "sponsor_value", prepared.sponsor.assign(
+            batch_id=batch_id, study_id=study_id, domain=spec.domain))
     if loaded:
         queries.ingest.mark_loaded(con, batch_id)
         if current:

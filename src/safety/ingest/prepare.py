@@ -43,6 +43,7 @@ class Prepared:
     quarantine: pd.DataFrame  # row_number, raw_record, reason, rule, rules, previous_id
     rows_in: int
     rule_counts: dict[str, int] = field(default_factory=dict)
+    sponsor: pd.DataFrame | None = None  # the sponsor's ADaM derivations (adam.sponsor_values)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def prepare(raw: RawDataset, spec: DomainSpec, study: StudyConfig, subjects: pd.
     rows, quarantine = _split(raw, raw.frame, mapped, issues, reevaluation)
     log.info("%s: mapped %d rows of %s", raw.file_name, len(raw.frame), spec.domain)
     return Prepared(rows=sort_for_table(rows, spec.table), quarantine=quarantine,
-                    rows_in=len(raw.frame), rule_counts=issues.rule_counts())
+                    rows_in=len(raw.frame), rule_counts=issues.rule_counts(), sponsor=raw.sponsor)
 
 
 def prepare_streamed(raw: RawDataset, spec: DomainSpec, study: StudyConfig,
@@ -154,7 +155,9 @@ def _split(raw: RawDataset, frame: pd.DataFrame, mapped: pd.DataFrame, issues: v
     bad = issues.bad
     reasons = issues.reasons()
     if bad.any():
-        records = frame.loc[bad].to_json(orient="records", lines=True, date_format="iso")
+        delivered = raw.delivered if raw.delivered is not None else frame  # as delivered
+        records = delivered.loc[bad.to_numpy()].to_json(orient="records", lines=True,
+                                                        date_format="iso")
         positions = reasons.index.to_numpy()
         quarantine = pd.DataFrame({
             "row_number": (positions + 1).astype("int64"),

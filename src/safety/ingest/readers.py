@@ -11,6 +11,9 @@ delivery (the watcher's ``.reason.txt``) cannot carry a line of some other file.
 Formats
 -------
 - SAS transport v5 (``.xpt``) via pyreadstat.
+- SAS datasets (``.sas7bdat``) via pyreadstat, read in chunks of :data:`SAS_CHUNK_ROWS` rows,
+  with their formats applied (a DATE/DATETIME/TIME format gives a date, date-time or time)
+  and their variable labels kept (``RawDataset.labels``). A file that ends early is refused.
 - CSV (``.csv``): UTF-8 (a BOM is allowed), header row, every value read as text.
 - CDISC Dataset-JSON v1.1 (``.json``) and its NDJSON form (``.ndjson``, ``.jsonl``): the first
   line holds the metadata, each further line one row. UTF-8, a byte-order mark allowed.
@@ -37,7 +40,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -52,8 +55,12 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = {
     ".xpt": "xpt", ".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
-    ".parquet": "parquet", ".pq": "parquet",
+    ".parquet": "parquet", ".pq": "parquet", ".sas7bdat": "sas7bdat",
 }
+SAS_CHUNK_ROWS = 100_000  # rows per chunk read from a .sas7bdat (memory, not speed)
+# The 32-byte magic number that opens every SAS7BDAT file (ReadStat, src/sas/readstat_sas.c)
+_SAS7BDAT_MAGIC = (b"\x00" * 12 + b"\xc2\xea\x81\x60\xb3\x14\x11\xcf\xbd\x92\x08\x00"
+                   b"\x09\xc7\x31\x8c\x18\x1f\x10\x11")
 _XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
 _XPT_V8_MAGIC = b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!"
 _PARQUET_MAGIC = b"PAR1"
@@ -75,7 +82,10 @@ class RawDataset:
 
     A large file is streamed: ``frame`` holds its first :data:`HEAD_ROWS` rows and ``chunks``
     gives all of its rows, chunk by chunk (each indexed by its rows' positions in the file);
-    ``chunks`` is None when ``frame`` is the whole file.
+    ``chunks`` is None when ``frame`` is the whole file. ``labels``: variable labels the file
+    carries (SAS). After ``translate.to_sdtm``: ``translated_from`` says what was translated (an ADaM dataset, a study's mapping), ``delivered`` keeps the rows as
+    delivered (what a quarantined row records) and ``sponsor`` holds the sponsor's ADaM
+    derivations (``adam.sponsor_values``).
     """
 
     file_name: str
@@ -84,6 +94,10 @@ class RawDataset:
     name: str | None
     frame: pd.DataFrame
     chunks: Callable[[], Iterator[pd.DataFrame]] | None = None
+    labels: dict[str, str] | None = None
+    translated_from: str | None = None
+    delivered: pd.DataFrame | None = None
+    sponsor: pd.DataFrame | None = None
 
     @property
     def streamed(self) -> bool:
@@ -93,8 +107,7 @@ class RawDataset:
         """The dataset with every row in ``frame`` (a streamed one read whole)."""
         if self.chunks is None:
             return self
-        frame = pd.concat(list(self.chunks()))
-        return RawDataset(self.file_name, self.sha256, self.format, self.name, frame)
+        return replace(self, frame=pd.concat(list(self.chunks())), chunks=None)
 
 
 def file_sha256(path: Path) -> str:
@@ -112,6 +125,8 @@ def sniff_format(head: bytes) -> str:
         return "xpt"
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
+    if head.startswith(_SAS7BDAT_MAGIC):
+        return "sas7bdat"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{"):
         first, _, rest = text.partition(b"\n")
@@ -166,7 +181,11 @@ def read_dataset(path: Path | str, display_name: str | None = None) -> RawDatase
     sha = file_sha256(path)
     with _read_errors(name, fmt):
         streamer = _streamer(path, fmt)
-        if streamer is None:
+        labels = None
+        if streamer is None and fmt == "sas7bdat":
+            dataset_name, frame, labels = _read_sas7bdat(path)
+            labels = {str(k).strip().upper(): v for k, v in labels.items() if v} or None
+        elif streamer is None:
             dataset_name, frame = _READERS[fmt](path)
         else:
             dataset_name, first = streamer()
@@ -179,7 +198,8 @@ def read_dataset(path: Path | str, display_name: str | None = None) -> RawDatase
         return RawDataset(name, sha, fmt, dataset_name, frame,
                           chunks=lambda: _chunks(streamer, name, fmt))
     log.info("read %s (%s): %d rows, %d columns", name, fmt, len(frame), frame.shape[1])
-    return RawDataset(file_name=name, sha256=sha, format=fmt, name=dataset_name, frame=frame)
+    return RawDataset(file_name=name, sha256=sha, format=fmt, name=dataset_name, frame=frame,
+                      labels=labels)
 
 
 @contextmanager
@@ -279,6 +299,9 @@ def read_head(path: Path | str, display_name: str | None = None, rows: int = 5
         if fmt == "xpt":
             frame, meta = pyreadstat.read_xport(str(path), encoding="latin1", row_limit=rows)
             dataset_name = meta.table_name or None
+        elif fmt == "sas7bdat":
+            frame, meta = pyreadstat.read_sas7bdat(str(path), row_limit=rows)
+            dataset_name = meta.table_name or None
         elif fmt == "parquet":
             first = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
             if first is not None:
@@ -308,6 +331,24 @@ def _read_xpt(path: Path) -> tuple[str | None, pd.DataFrame]:
     frame, meta = pyreadstat.read_xport(str(path), encoding="latin1")
     _check_xpt_complete(path, len(frame), sum(meta.variable_storage_width.values()))
     return (meta.table_name or None), frame
+
+
+def _read_sas7bdat(path: Path) -> tuple[str | None, pd.DataFrame, dict[str, str]]:
+    """A SAS dataset in chunks; refused when it holds fewer rows than its header declares.
+
+    ReadStat refuses a file cut inside a page ("Unable to read from file"); a file cut at a
+    page boundary is caught by the row count of its header.
+    """
+    _, meta = pyreadstat.read_sas7bdat(str(path), metadataonly=True)
+    chunks = [chunk for chunk, _ in pyreadstat.read_file_in_chunks(
+        pyreadstat.read_sas7bdat, str(path), chunksize=SAS_CHUNK_ROWS)]
+    if not chunks:
+        raise IngestError("it holds no rows")
+    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    declared = meta.number_rows
+    if declared is not None and declared != len(frame):
+        raise IngestError(f"it declares {declared} rows but holds {len(frame)} (truncated?)")
+    return (meta.table_name or None), frame, dict(meta.column_names_to_labels)
 
 
 def _check_xpt_complete(path: Path, rows: int, record_length: int) -> None:
@@ -451,7 +492,7 @@ def _read_parquet(path: Path) -> tuple[str | None, pd.DataFrame]:
     return None, table.to_pandas(ignore_metadata=True)
 
 
-_FORMAT_NAMES = {"xpt": "SAS transport (XPT)", "csv": "CSV", "json": "Dataset-JSON",
+_FORMAT_NAMES = {"xpt": "SAS transport (XPT)", "sas7bdat": "SAS dataset (sas7bdat)", "csv": "CSV", "json": "Dataset-JSON",
                  "ndjson": "Dataset-JSON (NDJSON)", "parquet": "Parquet"}
 _READERS: dict[str, Callable[[Path], tuple[str | None, pd.DataFrame]]] = {
     "xpt": _read_xpt, "csv": _read_csv, "json": _read_json, "ndjson": _read_ndjson,

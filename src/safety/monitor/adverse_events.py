@@ -193,5 +193,9 @@ def data_quality(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: da
                  ) -> pd.DataFrame:
     """Adverse-event records that contradict themselves (AESER N with AESDTH Y, a fatal outcome
     with AETOXGR below 5, ...), kept as delivered, with how the product counts them
-    (``queries.adverse_events.ae_data_quality``)."""
-    return queries.adverse_events.ae_data_quality(con, config.study_id, cutoff)
+    (``queries.adverse_events.ae_data_quality``); then where a sponsor's ADaM derivation
+    disagrees with ours (TRTEMFL vs our TEAE, ATOXGR vs our grade, SAFFL vs our safety
+    analysis set: ``queries.sponsor.sponsor_disagreements``)."""
+    own = queries.adverse_events.ae_data_quality(con, config.study_id, cutoff)
+    sponsor = queries.sponsor.sponsor_disagreements(con, config.study_id, cutoff)
+    return pd.concat([own, sponsor], ignore_index=True) if len(sponsor) else own

@@ -288,10 +288,11 @@ def report_content(
         )  # fmt: skip
         tables.append(
             ReportTable(
-                "ae_data_quality", "Listing: adverse-event records that contradict themselves",
+                "ae_data_quality", "Listing: records that contradict themselves or the sponsor's ADaM derivations",
                 section, adverse_events.data_quality(con, config, cutoff),
                 "Kept as delivered; counted as the last column says (serious when any "
-                "seriousness criterion is Y; fatal when AEOUT or AESDTH says so).",
+                "seriousness criterion is Y; fatal when AEOUT or AESDTH says so); a sponsor's "
+                "TRTEMFL, ATOXGR or SAFFL that differs from our rule is listed beside ours.",
                 by_cohort=True, listing=True,
             )
         )  # fmt: skip

@@ -277,6 +277,20 @@ CREATE TABLE supp_qualifier (
     batch_id          INTEGER NOT NULL
 );
 
+-- The sponsor's own derivations delivered in an ADaM dataset (ADSL SAFFL, ADAE TRTEMFL and
+-- ATOXGR, ADLB ATOXGR ...), kept beside ours as delivered; a disagreement with our rule is a
+-- data-quality finding (queries.sponsor.sponsor_disagreements), never a correction.
+CREATE TABLE sponsor_value (
+    study_id          VARCHAR NOT NULL,
+    domain            VARCHAR NOT NULL,      -- the SDTM domain the dataset loaded as (DM, AE, LB)
+    dataset           VARCHAR NOT NULL,      -- the ADaM dataset (ADSL, ADAE, ADLB)
+    usubjid           VARCHAR NOT NULL,
+    seq               INTEGER,               -- AESEQ / LBSEQ of the record; NULL for ADSL
+    variable          VARCHAR NOT NULL,      -- the ADaM variable, e.g. TRTEMFL
+    value             VARCHAR,               -- as delivered (text)
+    batch_id          INTEGER NOT NULL
+);
+
 -- DLT adjudication overrides the derived candidate: confirmed, rejected, or added by hand.
 CREATE SEQUENCE adjudication_id_seq START 1;
 CREATE TABLE dlt_adjudication (
@@ -407,6 +421,10 @@ CREATE VIEW current_disposition AS
                     WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 CREATE VIEW current_supp_qualifier AS
     SELECT * FROM supp_qualifier t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
+    AND NOT EXISTS (SELECT 1 FROM removed_subject r
+                    WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
+CREATE VIEW current_sponsor_value AS
+    SELECT * FROM sponsor_value t WHERE batch_id NOT IN (SELECT batch_id FROM superseded_batch)
     AND NOT EXISTS (SELECT 1 FROM removed_subject r
                     WHERE r.study_id = t.study_id AND r.usubjid = t.usubjid);
 

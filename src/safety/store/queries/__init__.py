@@ -2,7 +2,7 @@
 
 One function per question, named for the question, returning a DataFrame whose columns the
 docstring lists. Values always go in as parameters; identifiers (table names) come only from
-fixed sets, never from user input. The DDL is in ``store/schema.sql``; the SQL of the clinical
+fixed sets, never from user input (``translate`` quotes a delivered column's name). The DDL is in ``store/schema.sql``; the SQL of the clinical
 rules (DLT, TEAE, safety population) is in ``safety.clinical``, that of CTCAE grading in
 ``safety.ctcae.sql``.
 """
@@ -20,11 +20,12 @@ from safety.store.queries import (
     report,
     signatures,
     snapshot,
+    sponsor,
     studies,
     subjects,
 )
 
 __all__ = [
-    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "notifications", "patient",
-    "report", "signatures", "snapshot", "studies", "subjects",
+    "adverse_events", "alerts", "database", "deliveries", "dlt", "ingest", "labs", "notifications",
+    "patient", "report", "signatures", "snapshot", "sponsor", "studies", "subjects",
 ]

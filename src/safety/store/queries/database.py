@@ -18,7 +18,7 @@ import pandas as pd
 LOADABLE_TABLES = frozenset({
     "ingest_batch", "study", "cohort", "rule_parameters", "subject", "exposure", "adverse_event", "lab",
     "vital_sign", "disposition", "supp_qualifier", "quarantine", "alert",
-    "held_delivery",
+    "held_delivery", "sponsor_value",
 })  # fmt: skip  (never audit_log, signature or dlt_adjudication: they have their own writers)
 GENESIS_SHA256 = "0" * 64  # the previous hash of the first audit entry
 
