@@ -138,9 +138,13 @@ def shared_read_connection(db: str | Path | None = None) -> Iterator[duckdb.Duck
     """A read on the process's one read-only instance of the file (``store.shared``: for a
     server's many reads; closed when idle so other processes can write), with the rules'
     macros. Raises StoreError as :func:`read_connection` does."""
-    path = resolve_db_path(db)
-    with shared.reader(path, _open_shared, schema.install_rules).cursor() as con:
+    with shared_reader(db).cursor() as con:
         yield con
+
+
+def shared_reader(db: str | Path | None = None) -> shared.SharedReader:
+    """The process's shared read-only instance of the database file."""
+    return shared.reader(resolve_db_path(db), _open_shared, schema.install_rules)
 
 
 def _open_shared(path: Path) -> duckdb.DuckDBPyConnection:
