@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-IDLE_SECONDS = 0.5  # close when no read has used the instance for this long
+IDLE_SECONDS = 1.0  # close when no read has used the instance for this long
 MAX_OPEN_SECONDS = 5.0  # close at the latest this long after opening, once its reads finish
 WRITER_GAP_SECONDS = 0.3  # after a close at the age limit, the next open waits this long
 
