@@ -47,6 +47,7 @@ PAGES = {  # script -> sidebar title, the demo user who may open it
     "pages/access.py": ("Users and roles", "ada"),
 }
 CHROMIUM = os.environ.get("BROWSER_PATH", "/usr/bin/chromium")
+SLOW_LAST = ("pages/escalation.py", "pages/labs.py")  # in the browser, measured last
 
 
 def bench_dir() -> Path:
@@ -164,9 +165,14 @@ def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
                 open_as(page, url, user)
                 wait_rendered(page, timeout=timeout * 1000)
                 mine = [s for s, (_, u) in PAGES.items() if (u == "ada") == (user == "Ada Admin")]
-                for visit in ("cold", "warm"):
-                    for script in mine:
+                mine.sort(key=lambda s: s in SLOW_LAST)  # a page that times out goes last
+                for script in mine:
+                    for visit in ("cold", "warm"):
                         title = PAGES[script][0]
+                        if visit == "warm":  # away and back: the page's reads are cached now
+                            page.locator('[data-testid="stSidebarNav"] a', has_text="Overview"
+                                         if title != "Overview" else "Alerts").first.click()
+                            wait_rendered(page, timeout=timeout * 1000)
                         start = time.perf_counter()
                         try:
                             page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
@@ -176,8 +182,11 @@ def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
                             found.setdefault(script, {})[visit] = time.perf_counter() - start
                         except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
                             found.setdefault(script, {})[visit] = f"> {timeout:.0f} s ({type(exc).__name__})"
-                            page.goto(url)
-                            wait_rendered(page, timeout=timeout * 1000)
+                            print(f"Chromium {script}: {found[script]}", flush=True)
+                            break  # the server is still busy with it: the next pages would wait
+                        print(f"Chromium {script}: {found[script]}", flush=True)
+                    if isinstance(found.get(script, {}).get("cold"), str):
+                        break
                 page.close()
             browser.close()
     finally:
@@ -201,7 +210,7 @@ def command(app: Path, db: Path, *args: str) -> float:
     env = {**os.environ, "SAFETY_DB": str(db), "PYTHONPATH": str(app / "src")}
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "safety", *args], cwd=app, env=env,
-                   capture_output=True, check=True)
+                   capture_output=True, check=False)  # status exits 1 on a triggered rule
     return time.perf_counter() - start
 
 
@@ -219,6 +228,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="default: the scaled demo in $SAFETY_BENCH_DIR")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per page")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--browser-only", action="store_true")
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child-page")
@@ -239,13 +249,26 @@ def main() -> None:
           f"load {os.getloadavg()[0]:.1f}; code {app}; database {db} "
           f"({db.stat().st_size / 2**30:.1f} GiB)", flush=True)
     results: dict = {"app": str(app), "db": str(db), "apptest": {}, "browser": {}}
-    for page in args.pages:
+    for page in [] if args.browser_only else args.pages:
         r = child(app, db, "--child-page", page, timeout=args.timeout)
         results["apptest"][page] = r
         shown = (f"> {args.timeout:.0f} s" if "timeout" in r else r.get("error")
                  or f"cold {fmt(r['cold'])}, warm {fmt(r['warm'])}"
                  + (f" ({len(r['errors'])} exceptions: {r['errors'][0]})" if r["errors"] else ""))
         print(f"AppTest {page:<26} {shown}", flush=True)
+    if not args.browser_only:
+        commands(app, db, args, results)
+    if not args.no_browser:
+        results["browser"] = browser_pages(app, db, args.timeout)
+        for page, r in results["browser"].items():
+            print(f"Chromium {page:<25} cold {fmt(r.get('cold'))}, warm {fmt(r.get('warm'))}",
+                  flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1, default=str))
+
+
+def commands(app: Path, db: Path, args, results: dict) -> None:
+    """The patient profile's queries, `status` and the CRM command."""
     results["patient"] = child(app, db, "--child-patient", timeout=args.timeout)
     for name, t in results["patient"].items():
         print(f"patient {name:<26} {fmt(t)} (slowest of 4 patients, warm median)", flush=True)
@@ -258,13 +281,6 @@ def main() -> None:
     print(f"status --study {sid}: {fmt(results['status'])}; status (all 70 studies): "
           f"{fmt(results['status_all'])}; design decide --design crm: {fmt(results['crm'])}",
           flush=True)
-    if not args.no_browser:
-        results["browser"] = browser_pages(app, db, args.timeout)
-        for page, r in results["browser"].items():
-            print(f"Chromium {page:<25} cold {fmt(r.get('cold'))}, warm {fmt(r.get('warm'))}",
-                  flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":
