@@ -69,8 +69,14 @@ def child(app: Path, db: Path, *args: str, timeout: float) -> dict:
     """Run this script's ``args`` mode in a fresh process on ``app``'s code; its JSON line."""
     env = {**os.environ, "SAFETY_DB": str(db), "PYTHONPATH": str(app / "src")}
     try:
-        out = subprocess.run([sys.executable, __file__, *args, "--app", str(app), "--db", str(db)],
-                             cwd=app, env=env, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            [sys.executable, __file__, *args, "--app", str(app), "--db", str(db)],
+            cwd=app,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"timeout": timeout}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -158,8 +164,9 @@ def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
     found: dict[str, dict] = {}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
             for user in ("Sam Safety", "Ada Admin"):
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 open_as(page, url, user)
@@ -170,18 +177,25 @@ def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
                     for visit in ("cold", "warm"):
                         title = PAGES[script][0]
                         if visit == "warm":  # away and back: the page's reads are cached now
-                            page.locator('[data-testid="stSidebarNav"] a', has_text="Overview"
-                                         if title != "Overview" else "Alerts").first.click()
+                            page.locator(
+                                '[data-testid="stSidebarNav"] a',
+                                has_text="Overview" if title != "Overview" else "Alerts",
+                            ).first.click()
                             wait_rendered(page, timeout=timeout * 1000)
                         start = time.perf_counter()
                         try:
-                            page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+                            page.locator(
+                                '[data-testid="stSidebarNav"] a', has_text=title
+                            ).first.click()
                             page.get_by_role("heading", name=title).first.wait_for(
-                                timeout=timeout * 1000)
+                                timeout=timeout * 1000
+                            )
                             wait_rendered(page, timeout=timeout * 1000)
                             found.setdefault(script, {})[visit] = time.perf_counter() - start
                         except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
-                            found.setdefault(script, {})[visit] = f"> {timeout:.0f} s ({type(exc).__name__})"
+                            found.setdefault(script, {})[visit] = (
+                                f"> {timeout:.0f} s ({type(exc).__name__})"
+                            )
                             print(f"Chromium {script}: {found[script]}", flush=True)
                             break  # the server is still busy with it: the next pages would wait
                         print(f"Chromium {script}: {found[script]}", flush=True)
@@ -209,8 +223,9 @@ def _serve(start_dashboard, app: Path, env: dict, log: Path):
 def command(app: Path, db: Path, *args: str) -> float:
     env = {**os.environ, "SAFETY_DB": str(db), "PYTHONPATH": str(app / "src")}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "safety", *args], cwd=app, env=env,
-                   capture_output=True, check=False)  # status exits 1 on a triggered rule
+    subprocess.run(
+        [sys.executable, "-m", "safety", *args], cwd=app, env=env, capture_output=True, check=False
+    )  # status exits 1 on a triggered rule
     return time.perf_counter() - start
 
 
@@ -245,24 +260,33 @@ def main() -> None:
 
     db.parent.mkdir(parents=True, exist_ok=True)
     build(db, args.studies, args.subjects)
-    print(f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load {os.getloadavg()[0]:.1f}; code {app}; database {db} "
-          f"({db.stat().st_size / 2**30:.1f} GiB)", flush=True)
+    print(
+        f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load {os.getloadavg()[0]:.1f}; code {app}; database {db} "
+        f"({db.stat().st_size / 2**30:.1f} GiB)",
+        flush=True,
+    )
     results: dict = {"app": str(app), "db": str(db), "apptest": {}, "browser": {}}
     for page in [] if args.browser_only else args.pages:
         r = child(app, db, "--child-page", page, timeout=args.timeout)
         results["apptest"][page] = r
-        shown = (f"> {args.timeout:.0f} s" if "timeout" in r else r.get("error")
-                 or f"cold {fmt(r['cold'])}, warm {fmt(r['warm'])}"
-                 + (f" ({len(r['errors'])} exceptions: {r['errors'][0]})" if r["errors"] else ""))
+        shown = (
+            f"> {args.timeout:.0f} s"
+            if "timeout" in r
+            else r.get("error")
+            or f"cold {fmt(r['cold'])}, warm {fmt(r['warm'])}"
+            + (f" ({len(r['errors'])} exceptions: {r['errors'][0]})" if r["errors"] else "")
+        )
         print(f"AppTest {page:<26} {shown}", flush=True)
     if not args.browser_only:
         commands(app, db, args, results)
     if not args.no_browser:
         results["browser"] = browser_pages(app, db, args.timeout)
         for page, r in results["browser"].items():
-            print(f"Chromium {page:<25} cold {fmt(r.get('cold'))}, warm {fmt(r.get('warm'))}",
-                  flush=True)
+            print(
+                f"Chromium {page:<25} cold {fmt(r.get('cold'))}, warm {fmt(r.get('warm'))}",
+                flush=True,
+            )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, default=str))
 
@@ -275,12 +299,27 @@ def commands(app: Path, db: Path, args, results: dict) -> None:
     sid = "NCT04232592"
     results["status"] = command(app, db, "status", "--study", sid, "--json")
     results["status_all"] = command(app, db, "status", "--json")
-    results["crm"] = command(app, db, "design", "decide", "--design", "crm", "--num-doses", "4",
-                             "--target", "0.25", "--skeleton", "0.05,0.12,0.25,0.4",
-                             "--outcomes", "1NNN 2NNT 3NTT")
-    print(f"status --study {sid}: {fmt(results['status'])}; status (all 70 studies): "
-          f"{fmt(results['status_all'])}; design decide --design crm: {fmt(results['crm'])}",
-          flush=True)
+    results["crm"] = command(
+        app,
+        db,
+        "design",
+        "decide",
+        "--design",
+        "crm",
+        "--num-doses",
+        "4",
+        "--target",
+        "0.25",
+        "--skeleton",
+        "0.05,0.12,0.25,0.4",
+        "--outcomes",
+        "1NNN 2NNT 3NTT",
+    )
+    print(
+        f"status --study {sid}: {fmt(results['status'])}; status (all 70 studies): "
+        f"{fmt(results['status_all'])}; design decide --design crm: {fmt(results['crm'])}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

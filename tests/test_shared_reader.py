@@ -115,8 +115,10 @@ def test_e_one_patients_dlt_state_and_events_are_the_whole_studys_rows(db):
             state = con.execute("SELECT * FROM subject_dlt_state($s, $c, in_subject := $u)",
                                 mine).df()  # fmt: skip
             pd.testing.assert_frame_equal(
-                state, states[states["usubjid"] == usubjid].reset_index(drop=True),
-                check_dtype=False)  # a column without NULLs comes back int64, not Int64
+                state,
+                states[states["usubjid"] == usubjid].reset_index(drop=True),
+                check_dtype=False,
+            )  # a column without NULLs comes back int64, not Int64
             hers = con.execute("SELECT * FROM dlt_event($s, $c, in_subject := $u)", mine).df()
             expected = events[events["usubjid"] == usubjid]
             key = ["source", "source_seq", "decided_at"]

@@ -128,8 +128,10 @@ class SharedReader:
             self._cond.notify_all()
 
     def _stale(self) -> bool:
-        return (time.monotonic() - self._opened_at > MAX_OPEN_SECONDS
-                or _identity(self.path) != self._identity)
+        return (
+            time.monotonic() - self._opened_at > MAX_OPEN_SECONDS
+            or _identity(self.path) != self._identity
+        )
 
     def _close_now(self) -> None:
         if self._con is None:
