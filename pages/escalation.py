@@ -297,8 +297,16 @@ for cohort in status.cohorts:
 
 # --- decision history ----------------------------------------------------------------------------
 st.subheader("Decision history")
-past = data.history(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
-if past.empty:
+# On demand: it decides again on every day the data changed (seconds on a large study); the
+# result is cached per data version, so it is computed once however often it is shown.
+show_history = st.toggle("Show the decision on every day the data changed", value=False,
+                         key="history_shown")  # fmt: skip
+past = (data.history(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
+        if show_history else None)  # fmt: skip
+if past is None:
+    st.caption("Turn on to see how the recommendation stood on each day a first dose, a DLT, "
+               "a closed window or a departure changed it.")
+elif past.empty:
     st.caption("No patient dosed by the cut-off.")
 else:
     history_chart = charts.escalation.decision_history(past)

@@ -69,7 +69,9 @@ def test_1_page_shows_every_dose_cohort_with_decision_and_pending_clock(page):
     clock = _frame(page, "days_left", "patient")
     assert len(clock) == 2 and clock["days_left"].between(1, 27).all()
     assert all("subject=NCT04232592-01-" in link for link in clock["patient"])
-    # DLT clock, estimates, dose paths, decision history
+    # DLT clock, estimates, dose paths; the decision history on demand
+    assert len(page.get("plotly_chart")) == 3
+    page.toggle(key="history_shown").set_value(True).run()
     assert len(page.get("plotly_chart")) == 4
     assert any("illustrative" in w.value for w in page.warning)
 

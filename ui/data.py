@@ -5,8 +5,9 @@ Every read of study data goes through ``safety.views``, which checks the reader'
 so the signed-in user is an argument of each function here and part of its cache key: one
 user's cached result never reaches another. Caches are keyed on the database's data version
 (last ingest batch, last audit entry), so new data or a new adjudication invalidates them; every
-read opens a short-lived read-only connection (see ``safety.store``), so another process can
-ingest meanwhile. Pages never import ``safety.store``: they ask here.
+read runs on the process's one read-only instance of the file (``safety.store.shared``: opened
+once for a page's reads, closed when idle so another process can ingest meanwhile, reopened on
+the new data). Pages never import ``safety.store``: they ask here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from safety.store import audit, queries
 @st.cache_data(ttl=2, show_spinner=False)
 def data_version(path: str) -> tuple[int, int]:
     """The data version; cached for 2 s so a page's many reads share one look-up."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return queries.database.data_version(con)
 
 
@@ -39,20 +40,20 @@ def data_version(path: str) -> tuple[int, int]:
 def audit_check(path: str, version: tuple[int, int]) -> audit.AuditCheck:
     """Is the audit trail intact? Checked again every 10 s and whenever the data change, so an
     edit by hand shows on the next page drawn."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.audit_check(con)
 
 
 @st.cache_data(show_spinner=False)
 def studies(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
     """The studies the user has a role in."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.studies(con, user)
 
 
 @st.cache_data(show_spinner=False)
 def last_change(path: str, version: tuple[int, int]) -> datetime | None:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return queries.database.last_change(con)
 
 
@@ -68,7 +69,7 @@ def status(
     path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> StudyStatus:
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.study_status(con, user, config, cutoff)
 
 
@@ -78,7 +79,7 @@ def open_view(
 ) -> ReportContent:
     """The open report's tables and figures on the live data (the sponsor's overview)."""
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.open_view(con, user, config, cutoff)
 
 
@@ -87,7 +88,7 @@ def frame(
     path: str, user: User, query: str, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
     """A study-and-cut-off read of ``safety.views`` by name (only the names in FRAME_QUERIES)."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return FRAME_QUERIES[query](con, user, study_id, cutoff)
 
 
@@ -108,7 +109,7 @@ def after_write() -> None:
 @st.cache_data(show_spinner=False)
 def alert_counts(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
     """Unacknowledged alerts per study and severity, of the studies the user sees by cohort."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.alert_counts(con, user)
 
 
@@ -118,7 +119,7 @@ def alert_feed(
     version: tuple[int, int],
 ) -> pd.DataFrame:  # fmt: skip
     """Alerts newest first (``views.alert_feed``)."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.alert_feed(con, user, study_id, unacknowledged_only)
 
 
@@ -128,14 +129,14 @@ def alert_feed(
 @st.cache_data(show_spinner=False)
 def subject_study(path: str, user: User, usubjid: str, version: tuple[int, int]) -> str | None:
     """The study a USUBJID belongs to, among the user's (None when none has it)."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.subject_study(con, user, usubjid)
 
 
 @st.cache_data(show_spinner=False)
 def study_roster(path: str, user: User, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
     """The study's subjects the user may see, in profile order, with their review status."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.study_roster(con, user, study_id)
 
 
@@ -145,7 +146,7 @@ def patient_profile(
 ) -> PatientProfile | None:
     """Everything the patient profile shows (``safety.views.patient_profile``)."""
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.patient_profile(con, user, config, usubjid, cutoff)
 
 
@@ -157,7 +158,7 @@ def dlt_data(
     path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(subject DLT states, DLT events, adjudication log) at the cut-off."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return (
             views.subject_dlt_states(con, user, study_id, cutoff),
             views.dlt_events(con, user, study_id, cutoff),
@@ -170,7 +171,7 @@ def history(
     path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.decision_history(con, user, config, cutoff)
 
 
@@ -180,7 +181,7 @@ def explanation(
 ) -> Explanation:
     """Every record and step behind one cohort's decision (``safety.views.explain_cohort``)."""
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.explain_cohort(con, user, config, cutoff, cohort_id)
 
 
@@ -200,7 +201,7 @@ def paths(
 ) -> pd.DataFrame:  # fmt: skip
     """The dose-path tree from the evaluable outcomes, under the protocol's rules."""
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.dose_paths(con, user, config, cutoff, size, cohorts)
 
 
@@ -223,7 +224,7 @@ def ae_table(
     filters: teae.AeFilter,
 ) -> pd.DataFrame:  # fmt: skip
     config = current_config_for(db, user, study_id, version)
-    with store.read_connection(db) as con:
+    with store.shared_read_connection(db) as con:
         return _LOADERS[kind](con, user, config, cutoff, filters)
 
 
@@ -233,7 +234,7 @@ def ae_listing(
     cell: tuple,
 ) -> pd.DataFrame:  # fmt: skip
     config = current_config_for(db, user, study_id, version)
-    with store.read_connection(db) as con:
+    with store.shared_read_connection(db) as con:
         return views.ae_listing(con, user, config, cutoff, filters, **dict(cell))
 
 
@@ -244,7 +245,7 @@ def ae_listing(
 def lab_tests(
     path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.lab_tests(con, user, study_id, cutoff)
 
 
@@ -254,7 +255,7 @@ def lab_frames(
     version: tuple[int, int],
 ) -> dict[str, pd.DataFrame]:  # fmt: skip
     """Values, visit summary and per-subject grades of the chosen tests, one connection."""
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return {
             "values": views.lab_values(con, user, study_id, cutoff, list(codes)),
             "summary": views.lab_visit_summary(con, user, study_id, cutoff, list(codes)),
@@ -266,7 +267,7 @@ def lab_frames(
 def liver_peaks(
     path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.lab_liver_peaks(con, user, study_id, cutoff)
 
 
@@ -275,7 +276,7 @@ def liver_peaks(
 
 @st.cache_data(show_spinner=False)
 def ledger(path: str, user: User, study_id: str | None, version: tuple[int, int]) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.batch_ledger(con, user, study_id)
 
 
@@ -283,7 +284,7 @@ def ledger(path: str, user: User, study_id: str | None, version: tuple[int, int]
 def quarantine_summary(
     path: str, user: User, study_id: str | None, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.quarantine_summary(con, user, study_id)
 
 
@@ -297,7 +298,7 @@ def quarantined_rows(
     reason_contains: str | None,
     version: tuple[int, int],
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.quarantined_rows(
             con, user, study_id, batch_id=batch_id, rule=rule,
             reason_contains=reason_contains or None,
@@ -308,13 +309,13 @@ def quarantined_rows(
 def held_deliveries(
     path: str, user: User, study_id: str | None, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.held_deliveries(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
 def counts_by_domain(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.counts_by_domain(con, user, None)
 
 
@@ -322,7 +323,7 @@ def counts_by_domain(path: str, user: User, version: tuple[int, int]) -> pd.Data
 def cut_change_summary(
     path: str, user: User, study_id: str, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.cut_change_summary(con, user, study_id)
 
 
@@ -330,7 +331,7 @@ def cut_change_summary(
 def cut_changes(
     path: str, user: User, study_id: str, domain: str, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.cut_changes(con, user, study_id, domain)
 
 
@@ -341,11 +342,11 @@ def cut_changes(
 def study_snapshots(
     path: str, user: User, study_id: str, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.study_snapshots(con, user, study_id)
 
 
 @st.cache_data(show_spinner=False)
 def audit_overview(path: str, user: User, version: tuple[int, int]) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.audit_overview(con, user)

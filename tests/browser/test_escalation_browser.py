@@ -12,6 +12,9 @@ def test_escalation_page_renders_its_charts_and_tables(page: Page, app_url):
     expect(page.get_by_role("heading", name="Dose escalation")).to_be_visible(timeout=60000)
     wait_rendered(page, timeout=60000)
     expect(page.get_by_role("heading", name="Decision history")).to_be_visible()
+    page.get_by_text("Show the decision on every day the data changed").click()  # on demand
+    wait_rendered(page, timeout=60000)
+    expect(page.locator(".js-plotly-plot").nth(3)).to_be_attached()
     # DLT clock, estimates, dose paths and decision history
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     assert page.locator(".js-plotly-plot").count() >= 4

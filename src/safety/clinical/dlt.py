@@ -53,15 +53,19 @@ How it is computed: the parameters of every study are columns of its row of tabl
 ``rule_parameters`` (:func:`rule_parameters`, written when the study is recorded); :data:`MACROS`
 are DuckDB table macros that every connection of ``safety.store`` has:
 
-- ``dlt_event(study_id, cutoff, known_by := NULL)``: one row per DLT candidate or adjudicated
-  DLT known at the cut-off;
+- ``dlt_event(study_id, cutoff, known_by := NULL, in_subject := NULL)``: one row per DLT
+  candidate or adjudicated DLT known at the cut-off;
 - ``dose_cohort_ae(study_id, cutoff)``: the AEs of dosed dose-cohort subjects, with
   ``on_treatment`` by the rule above (also the hard-stop rule's events);
 - ``ae_dlt_verdict(study_id, cutoff)``: every AE of a dosed subject of a dose cohort, with the
   rule's verdict (``is_candidate``, ``dlt_rule``, or ``not_dlt_reason``: why it is not one,
   e.g. "grade 2 < 3");
-- ``subject_dlt_state(study_id, cutoff, known_by := NULL)``: one row per subject of the study
-  with her DLT-window state and why.
+- ``subject_dlt_state(study_id, cutoff, known_by := NULL, in_subject := NULL)``: one row per
+  subject of the study with her DLT-window state and why.
+
+``in_subject`` (a USUBJID) puts the patient predicate inside the rule: every macro below it
+reads that subject's rows only, so a patient profile's question costs one patient's rows, not
+the whole study's DLT logic filtered afterwards.
 
 Every question about DLTs (status, the patient profile, alerts, the AE tables, the reports and
 the pages) selects from these two macros, so all of them count the same events.
@@ -102,16 +106,18 @@ def rule_parameters(dlt: DltDefinition) -> dict:
 
 
 MACROS = """
-CREATE OR REPLACE TEMP MACRO dlt_subject(in_study) AS TABLE
--- The subjects of the dose cohorts, with their first dose and the last day of their window.
+CREATE OR REPLACE TEMP MACRO dlt_subject(in_study, in_subject := NULL) AS TABLE
+-- The subjects of the dose cohorts, with their first dose and the last day of their window
+-- (``in_subject``: that subject only, so a patient's question reads her rows alone).
 SELECT s.study_id, s.usubjid, s.cohort_id, s.first_dose_date, s.first_dose_at,
        s.first_dose_date + r.window_days - 1 AS window_end
 FROM current_subject s
 JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
 CROSS JOIN (SELECT window_days FROM rule_parameters WHERE study_id = in_study) r
-WHERE s.study_id = in_study AND NOT c.is_control AND s.first_dose_date IS NOT NULL;
+WHERE s.study_id = in_study AND NOT c.is_control AND s.first_dose_date IS NOT NULL
+  AND (in_subject IS NULL OR s.usubjid = in_subject);
 
-CREATE OR REPLACE TEMP MACRO dose_cohort_ae(in_study, at_cutoff) AS TABLE
+CREATE OR REPLACE TEMP MACRO dose_cohort_ae(in_study, at_cutoff, in_subject := NULL) AS TABLE
 -- The AEs of dosed subjects of the dose cohorts started by the cut-off, with whether each began
 -- on treatment (date-times when both sides have one, else dates) and its study day.
 SELECT ae.study_id, ae.usubjid, s.cohort_id, ae.seq, ae.pt, ae.start_date, ae.start_at,
@@ -123,8 +129,9 @@ SELECT ae.study_id, ae.usubjid, s.cohort_id, ae.seq, ae.pt, ae.start_date, ae.st
             ELSE ae.start_date >= s.first_dose_date END AS on_treatment,
        ae.start_at IS NOT NULL AND s.first_dose_at IS NOT NULL AS timed
 FROM current_adverse_event ae
-JOIN dlt_subject(in_study) s USING (study_id, usubjid)
-WHERE ae.study_id = in_study AND ae.start_date <= at_cutoff;
+JOIN dlt_subject(in_study, in_subject := in_subject) s USING (study_id, usubjid)
+WHERE ae.study_id = in_study AND ae.start_date <= at_cutoff
+  AND (in_subject IS NULL OR ae.usubjid = in_subject);
 
 CREATE OR REPLACE TEMP MACRO dlt_rule_text(always, pt, grade, min_grade, require_related,
                                           causality, onset_day, window_days) AS
@@ -137,7 +144,7 @@ CREATE OR REPLACE TEMP MACRO dlt_rule_text(always, pt, grade, min_grade, require
                    ELSE ', related (' || causality || ')' END
     END || ', onset on study day ' || onset_day || ' of ' || window_days;
 
-CREATE OR REPLACE TEMP MACRO ae_dlt_check(in_study, at_cutoff) AS TABLE
+CREATE OR REPLACE TEMP MACRO ae_dlt_check(in_study, at_cutoff, in_subject := NULL) AS TABLE
 -- Every AE of a dosed subject of a dose cohort known at the cut-off, with the DLT rule's tests.
 WITH rule AS (SELECT * FROM rule_parameters WHERE study_id = in_study),
 checked AS (
@@ -148,7 +155,7 @@ checked AS (
            list_contains(r.always_terms, lower(ae.pt)) AS always,
            coalesce(ae.grade >= r.min_grade, false) AS grade_ok,
            ae.related OR NOT r.require_related AS related_ok
-    FROM dose_cohort_ae(in_study, at_cutoff) ae
+    FROM dose_cohort_ae(in_study, at_cutoff, in_subject := in_subject) ae
     CROSS JOIN rule r
 )
 SELECT *,
@@ -176,14 +183,14 @@ SELECT *,
        END AS not_dlt_reason
 FROM ae_dlt_check(in_study, at_cutoff);
 
-CREATE OR REPLACE TEMP MACRO dlt_candidate(in_study, at_cutoff) AS TABLE
+CREATE OR REPLACE TEMP MACRO dlt_candidate(in_study, at_cutoff, in_subject := NULL) AS TABLE
 -- DLT candidates by the rule, before adjudication: AE-based and lab-based.
 WITH rule AS (SELECT * FROM rule_parameters WHERE study_id = in_study),
 dlt_ae AS (
     SELECT study_id, usubjid, seq, pt, start_date, onset_day, grade,
            dlt_rule_text(always, pt, grade, min_grade, require_related, causality, onset_day,
                          window_days) AS dlt_rule
-    FROM ae_dlt_check(in_study, at_cutoff) WHERE is_candidate
+    FROM ae_dlt_check(in_study, at_cutoff, in_subject := in_subject) WHERE is_candidate
 ),
 -- Lab-based candidates: one per subject and term, the first qualifying post-dose draw.
 dlt_lab AS (
@@ -208,8 +215,9 @@ dlt_lab AS (
                  unnest([{'term': term_low, 'grade': grade_low},
                          {'term': term_high, 'grade': grade_high}]) AS x
           FROM lab_graded l
-          JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+          JOIN dlt_subject(in_study, in_subject := in_subject) s USING (study_id, usubjid)
           WHERE l.study_id = in_study
+            AND (in_subject IS NULL OR l.usubjid = in_subject)
             AND l.collected_date <= at_cutoff
             AND CASE WHEN l.collected_at IS NOT NULL AND s.first_dose_at IS NOT NULL
                      THEN l.collected_at >= s.first_dose_at
@@ -229,13 +237,15 @@ FROM dlt_ae
 UNION ALL
 SELECT study_id, usubjid, 'lab', seq, term, onset_date, onset_day, grade, dlt_rule FROM dlt_lab;
 
-CREATE OR REPLACE TEMP MACRO latest_adjudication(in_study, days, known_by, by_day) AS TABLE
+CREATE OR REPLACE TEMP MACRO latest_adjudication(in_study, days, known_by, by_day,
+                                                 in_subject := NULL) AS TABLE
 -- Per cut-off of ``days``: the latest adjudication of each event recorded by ``known_by`` (and,
 -- with ``by_day``, by the end of that cut-off day: the decisions as they could be taken then).
 SELECT d.cutoff, a.*
 FROM (SELECT unnest(days) AS cutoff) d
 JOIN dlt_adjudication a
   ON a.study_id = in_study
+ AND (in_subject IS NULL OR a.usubjid = in_subject)
  AND a.decided_at <= least(coalesce(CAST(known_by AS TIMESTAMP), TIMESTAMP 'infinity'),
                            CASE WHEN by_day THEN CAST(d.cutoff + 1 AS TIMESTAMP)
                                 ELSE TIMESTAMP 'infinity' END)
@@ -243,40 +253,43 @@ QUALIFY row_number() OVER (PARTITION BY d.cutoff, a.usubjid, a.source,
                                         coalesce(a.source_seq, -a.adjudication_id)
                            ORDER BY a.decided_at DESC, a.adjudication_id DESC) = 1;
 
-CREATE OR REPLACE TEMP MACRO dlt_event(in_study, at_cutoff, known_by := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO dlt_event(in_study, at_cutoff, known_by := NULL,
+                                       in_subject := NULL) AS TABLE
 SELECT d.study_id, d.usubjid, d.source, d.source_seq, d.term, d.onset_date, d.onset_day,
        d.grade, d.dlt_rule, coalesce(a.decision, 'candidate') AS dlt_status,
        a.reason AS adjudication_reason, a.decided_by, a.decided_at, a.signature_id
-FROM dlt_candidate(in_study, at_cutoff) d
-LEFT JOIN latest_adjudication(in_study, [at_cutoff], known_by, false) a
+FROM dlt_candidate(in_study, at_cutoff, in_subject := in_subject) d
+LEFT JOIN latest_adjudication(in_study, [at_cutoff], known_by, false, in_subject := in_subject) a
   ON a.usubjid = d.usubjid AND a.source = d.source AND a.source_seq = d.source_seq
 UNION ALL
 SELECT a.study_id, a.usubjid, a.source, a.source_seq, a.description, a.onset_date,
        date_diff('day', s.first_dose_date, a.onset_date) + 1,
        NULL, 'added by adjudication: ' || a.reason,
        a.decision, a.reason, a.decided_by, a.decided_at, a.signature_id
-FROM latest_adjudication(in_study, [at_cutoff], known_by, false) a
-JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+FROM latest_adjudication(in_study, [at_cutoff], known_by, false, in_subject := in_subject) a
+JOIN dlt_subject(in_study, in_subject := in_subject) s USING (study_id, usubjid)
 WHERE a.source = 'manual' AND a.onset_date <= at_cutoff;
 
-CREATE OR REPLACE TEMP MACRO counted_dlt(in_study, days, known_by, by_day) AS TABLE
+CREATE OR REPLACE TEMP MACRO counted_dlt(in_study, days, known_by, by_day,
+                                         in_subject := NULL) AS TABLE
 -- Per cut-off of ``days``: the DLTs that count (candidates, confirmed and added; not rejected).
 -- Candidates are the same at every cut-off once their onset has passed (the data are as
 -- delivered), so they are found once, at the last cut-off.
 WITH d AS (SELECT unnest(days) AS cutoff),
-adj AS (SELECT * FROM latest_adjudication(in_study, days, known_by, by_day))
+adj AS (SELECT * FROM latest_adjudication(in_study, days, known_by, by_day,
+                                           in_subject := in_subject))
 SELECT d.cutoff, c.usubjid, c.onset_date
-FROM dlt_candidate(in_study, (SELECT max(cutoff) FROM d)) c
+FROM dlt_candidate(in_study, (SELECT max(cutoff) FROM d), in_subject := in_subject) c
 JOIN d ON c.onset_date <= d.cutoff
 LEFT JOIN adj a ON a.cutoff = d.cutoff AND a.usubjid = c.usubjid AND a.source = c.source
                AND a.source_seq = c.source_seq
 WHERE coalesce(a.decision, 'candidate') IN ('candidate', 'confirmed', 'added')
 UNION ALL
 SELECT a.cutoff, a.usubjid, a.onset_date
-FROM adj a JOIN dlt_subject(in_study) s USING (study_id, usubjid)
+FROM adj a JOIN dlt_subject(in_study, in_subject := in_subject) s USING (study_id, usubjid)
 WHERE a.source = 'manual' AND a.onset_date <= a.cutoff AND a.decision = 'added';
 
-CREATE OR REPLACE TEMP MACRO subject_departure(in_study) AS TABLE
+CREATE OR REPLACE TEMP MACRO subject_departure(in_study, in_subject := NULL) AS TABLE
 -- When and why each dosed subject left the study: the earliest of her DS disposition events
 -- (a partial DSSTDTC at its earliest possible day, never before the first dose), DM.RFPENDTC
 -- and DM.DTHDTC. COMPLETED is not leaving: SDTM records one disposition event per epoch, and
@@ -291,6 +304,7 @@ WITH ds AS (
     FROM current_disposition d
     JOIN current_subject s USING (study_id, usubjid)
     WHERE d.study_id = in_study AND s.first_dose_date IS NOT NULL
+      AND (in_subject IS NULL OR d.usubjid = in_subject)
       AND coalesce(upper(d.category), 'DISPOSITION EVENT') = 'DISPOSITION EVENT'
       AND coalesce(upper(d.decod), '') <> 'COMPLETED'
     GROUP BY usubjid
@@ -305,9 +319,10 @@ SELECT s.usubjid,
               THEN lower(ds.ds_decod)
             ELSE 'end of participation (DM.RFPENDTC)' END AS departure_reason
 FROM current_subject s LEFT JOIN ds USING (usubjid)
-WHERE s.study_id = in_study AND s.first_dose_date IS NOT NULL;
+WHERE s.study_id = in_study AND s.first_dose_date IS NOT NULL
+  AND (in_subject IS NULL OR s.usubjid = in_subject);
 
-CREATE OR REPLACE TEMP MACRO subject_exposure(in_study) AS TABLE
+CREATE OR REPLACE TEMP MACRO subject_exposure(in_study, in_subject := NULL) AS TABLE
 -- Dose received inside the DLT window (days 1 .. window_days) per subject of a dose cohort,
 -- against the planned dose (the cohort's dose x planned_administrations).
 SELECT s.usubjid,
@@ -320,7 +335,7 @@ SELECT s.usubjid,
            + CASE WHEN upper(e.frequency) IN ('QD', 'BID', 'TID', 'QID') THEN 0
                   ELSE coalesce(e.dose, 0) END) AS received,
        any_value(c.dose) * any_value(r.planned_administrations) AS planned
-FROM dlt_subject(in_study) s
+FROM dlt_subject(in_study, in_subject := in_subject) s
 JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
 CROSS JOIN (SELECT planned_administrations FROM rule_parameters WHERE study_id = in_study) r
 LEFT JOIN current_exposure e
@@ -329,8 +344,9 @@ LEFT JOIN current_exposure e
 GROUP BY s.usubjid;
 
 CREATE OR REPLACE TEMP MACRO subject_dlt_state_days(in_study, days, known_by := NULL,
-                                                   by_day := false) AS TABLE
--- Every subject's state at each cut-off of ``days`` (one query for the decision history).
+                                                   by_day := false, in_subject := NULL) AS TABLE
+-- Every subject's state at each cut-off of ``days`` (one query for the decision history;
+-- ``in_subject``: one subject's, the rule run on her rows alone).
 WITH rule AS (SELECT * FROM rule_parameters WHERE study_id = in_study),
 subj AS (
     SELECT d.cutoff AS at_cutoff, s.study_id, s.usubjid, s.cohort_id, s.age, s.sex, s.status,
@@ -351,11 +367,12 @@ subj AS (
     LEFT JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
     CROSS JOIN rule r
     LEFT JOIN (SELECT cutoff, usubjid, count(*) AS dlts, min(onset_date) AS first_dlt_date
-               FROM counted_dlt(in_study, days, known_by, by_day)
+               FROM counted_dlt(in_study, days, known_by, by_day, in_subject := in_subject)
                GROUP BY ALL) n ON n.cutoff = d.cutoff AND n.usubjid = s.usubjid
-    LEFT JOIN subject_departure(in_study) dep ON dep.usubjid = s.usubjid
-    LEFT JOIN subject_exposure(in_study) x ON x.usubjid = s.usubjid
-    WHERE s.study_id = in_study
+    LEFT JOIN subject_departure(in_study, in_subject := in_subject) dep
+           ON dep.usubjid = s.usubjid
+    LEFT JOIN subject_exposure(in_study, in_subject := in_subject) x ON x.usubjid = s.usubjid
+    WHERE s.study_id = in_study AND (in_subject IS NULL OR s.usubjid = in_subject)
 ),
 stated AS (
     SELECT *,
@@ -401,7 +418,9 @@ SELECT at_cutoff AS cutoff, study_id, usubjid, cohort_id, age, sex, status, firs
        END AS state_reason
 FROM stated;
 
-CREATE OR REPLACE TEMP MACRO subject_dlt_state(in_study, at_cutoff, known_by := NULL) AS TABLE
+CREATE OR REPLACE TEMP MACRO subject_dlt_state(in_study, at_cutoff, known_by := NULL,
+                                               in_subject := NULL) AS TABLE
 SELECT * EXCLUDE (cutoff)
-FROM subject_dlt_state_days(in_study, [at_cutoff], known_by := known_by);
+FROM subject_dlt_state_days(in_study, [at_cutoff], known_by := known_by,
+                            in_subject := in_subject);
 """

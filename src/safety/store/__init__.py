@@ -2,7 +2,8 @@
 
 Concurrency (measured in ../shared/STACK.md): DuckDB lets one process hold a file read-write and
 then locks every other process out, readers included. So nobody holds a connection for long:
-readers (the dashboard, reports, ``status``) open short-lived ``read_only`` connections and
+readers (reports, ``status``; the dashboard through one shared read-only instance per file,
+``store.shared``, closed whenever idle) open short-lived ``read_only`` connections and
 writers (ingest, adjudication) short-lived read-write ones; both retry with back-off while the
 other side holds the lock, so a lock is a short wait, never an error on screen. A whole new
 database (the demo) is built in a temporary file and moved into place with ``os.replace``, so a
@@ -28,7 +29,7 @@ import duckdb
 
 from safety.errors import StoreError
 from safety.files import restrict
-from safety.store import queries, schema
+from safety.store import queries, schema, shared
 from safety.store.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,24 @@ def read_connection(
 
 
 @contextmanager
+def shared_read_connection(db: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read on the process's one read-only instance of the file (``store.shared``: for a
+    server's many reads; closed when idle so other processes can write), with the rules'
+    macros. Raises StoreError as :func:`read_connection` does."""
+    with shared_reader(db).cursor() as con:
+        yield con
+
+
+def shared_reader(db: str | Path | None = None) -> shared.SharedReader:
+    """The process's shared read-only instance of the database file."""
+    return shared.reader(resolve_db_path(db), _open_shared, schema.install_rules)
+
+
+def _open_shared(path: Path) -> duckdb.DuckDBPyConnection:
+    return _open(path, read_only=True, wait=LOCK_WAIT_SECONDS)
+
+
+@contextmanager
 def write_connection(
     db: str | Path | None = None, wait: float = LOCK_WAIT_SECONDS, rules: bool = True
 ) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -142,8 +161,10 @@ def write_connection(
     raises (or the process dies: DuckDB's write-ahead log replays only committed transactions).
     ``rules=False``: without the clinical rules' macros until ``schema.install_rules`` is called.
     """
+    path = resolve_db_path(db)
     with _WRITE_LOCK:
-        yield from _transaction(resolve_db_path(db), wait, rules)
+        shared.close(path)  # this process's shared reader would lock the writer out
+        yield from _transaction(path, wait, rules)
 
 
 def _transaction(path: Path, wait: float, rules: bool) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -59,7 +59,7 @@ def patient_dlt_state(
         """
         SELECT usubjid, cohort_id, age, sex, status, first_dose_date, treated, window_end, dlts,
                dlt_state, days_left, state_reason, left_on, received_fraction
-        FROM subject_dlt_state($study_id, $cutoff) WHERE usubjid = $usubjid""",
+        FROM subject_dlt_state($study_id, $cutoff, in_subject := $usubjid)""",
         {"study_id": study_id, "cutoff": cutoff, "usubjid": usubjid},
     ).df()
 
@@ -77,8 +77,8 @@ def patient_dlt_events(
         SELECT d.source, d.source_seq, d.term, d.onset_date, d.onset_day, d.grade, d.dlt_rule,
                d.dlt_status, d.adjudication_reason, d.decided_by, d.decided_at,
                {SIGNATURE_TEXT} AS signature
-        FROM dlt_event($study_id, $cutoff) d LEFT JOIN signature g USING (signature_id)
-        WHERE d.usubjid = $usubjid
+        FROM dlt_event($study_id, $cutoff, in_subject := $usubjid) d
+        LEFT JOIN signature g USING (signature_id)
         ORDER BY d.onset_date, d.source, d.source_seq""",
         {"study_id": study_id, "cutoff": cutoff, "usubjid": usubjid},
     ).df()
