@@ -11,6 +11,7 @@ import streamlit as st
 
 from safety import charts, links
 from safety.access import Action
+from safety.config import MONITORING_ONLY
 from safety.escaping import md
 from safety.monitor import adjudication
 from safety.monitor import escalation_review as review
@@ -42,6 +43,10 @@ def _adjudication(signature, **kwargs) -> str:
 
 sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
+if not config.is_escalation:  # nothing to decide, no DLT to adjudicate: say so once
+    st.title("Dose escalation")
+    st.info(md(MONITORING_ONLY), icon=":material/monitor_heart:")
+    st.stop()
 status = data.status(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
 states, events, adjudication_log = data.dlt_data(sel.db, sel.user, sel.study_id, sel.cutoff,
                                                  sel.version)  # fmt: skip

@@ -26,7 +26,7 @@ GRADE_0_COLOUR = "#737373"  # a lab result of CTCAE grade 0 (grey: grades 1-4 st
 def patient_timeline(
     events: dict[str, pd.DataFrame],
     *,
-    window_days: int,
+    window_days: int | None,
     cutoff_day: int,
     x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
@@ -47,23 +47,24 @@ def patient_timeline(
         rows += [r for r in dict.fromkeys(dlt["label"]) if r not in rows]
     rows.append("Visits")
     fig = go.Figure()
-    fig.add_vrect(
-        x0=0.5,
-        x1=window_days + 0.5,
-        fillcolor="#fee391",
-        opacity=0.35,
-        line_width=0,
-        layer="below",
-    )
-    fig.add_annotation(
-        x=(window_days + 1) / 2,
-        y=1.0,
-        yref="paper",
-        yanchor="bottom",
-        text=f"DLT window (study days 1-{window_days})",
-        showarrow=False,
-        font={"size": 11, "color": "#8c6d1f"},
-    )
+    if window_days is not None:  # None: the study has no DLT definition
+        fig.add_vrect(
+            x0=0.5,
+            x1=window_days + 0.5,
+            fillcolor="#fee391",
+            opacity=0.35,
+            line_width=0,
+            layer="below",
+        )
+        fig.add_annotation(
+            x=(window_days + 1) / 2,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"DLT window (study days 1-{window_days})",
+            showarrow=False,
+            font={"size": 11, "color": "#8c6d1f"},
+        )
     for grade, colour in GRADE_COLOURS.items():
         part = ae[ae["grade"] == grade]
         if part.empty:

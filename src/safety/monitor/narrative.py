@@ -60,7 +60,8 @@ def patient_narrative(profile: PatientProfile) -> list[Sentence]:
     sentences.extend(_lab_dlts(profile))
     sentences.extend(_manual_dlts(profile))
     sentences.extend(_labs(profile))
-    if s.get("first_dose_date") is not None and s["first_dose_date"] <= profile.cutoff:
+    if (profile.window_days is not None and s.get("first_dose_date") is not None
+            and s["first_dose_date"] <= profile.cutoff):
         sentences.append(_dlt_window(profile))
     return sentences
 

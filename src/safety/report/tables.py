@@ -140,10 +140,11 @@ def report_content(
     section = SECTIONS[0]
     tables.append(
         ReportTable(
-            "enrolment", "Enrolment and DLT evaluability", section,
-            enrolment_table(status, pooled=not closed),
-            "Enrolled: assigned to a cohort. Treated: first dose on or before the cut-off. "
-            "In DLT window: treated, window still open, no DLT yet.",
+            "enrolment", "Enrolment and DLT evaluability" if status.escalation else "Enrolment",
+            section, enrolment_table(status, pooled=not closed),
+            "Enrolled: assigned to a cohort. Treated: first dose on or before the cut-off."
+            + (" In DLT window: treated, window still open, no DLT yet." if status.escalation
+               else ""),
             by_cohort=closed,
         )
     )  # fmt: skip
@@ -274,7 +275,8 @@ def report_content(
         tables.append(
             ReportTable(
                 "sae_listing", "Listing: serious TEAEs", section,
-                sae_listing(adverse_events.ae_listing(con, config, cutoff, category="serious")),
+                sae_listing(adverse_events.ae_listing(con, config, cutoff, category="serious"),
+                            with_dlt=config.is_escalation),
                 "Every serious treatment-emergent AE up to the cut-off.",
                 by_cohort=True, listing=True,
             )
@@ -295,6 +297,7 @@ def report_content(
                 by_cohort=True, listing=True,
             )
         )  # fmt: skip
+    if closed and config.is_escalation:  # no DLT definition: no DLT listing
         dlts = queries.dlt.dlt_events(con, config.study_id, cutoff)
         tables.append(
             ReportTable(
@@ -351,8 +354,8 @@ def report_content(
             )
         )  # fmt: skip
 
-    # --- dose escalation (closed) ------------------------------------------------------------------
-    if closed:
+    # --- dose escalation (closed; an escalation study only) ----------------------------------------
+    if closed and config.is_escalation:
         section = SECTIONS[4]
         tables.append(
             ReportTable(
@@ -374,7 +377,7 @@ def report_content(
         + (f" (dose level {status.recommended_dose_level})"
            if status.recommended_dose_level is not None else "")
         + f": {status.recommendation_reason}"
-    ) if closed else None  # fmt: skip
+    ) if closed and config.is_escalation else None  # fmt: skip
     return ReportContent(
         study_id=config.study_id,
         title=config.title,
@@ -407,10 +410,12 @@ def enrolment_table(status: StudyStatus, pooled: bool = False) -> pd.DataFrame:
             "Not evaluable": frame["not_evaluable"].astype("int64"),
         }
     )
+    if not status.escalation:
+        table = table.drop(columns=["In DLT window", "Evaluable", "Not evaluable"])
     if not pooled:
         return table
     totals = table.drop(columns=["Cohort", "Dose", "In DLT window", "Evaluable",
-                                 "Not evaluable"]).sum()  # fmt: skip
+                                 "Not evaluable"], errors="ignore").sum()  # fmt: skip
     return pd.DataFrame([{"Cohort": ALL_COHORTS, **totals.astype("int64").to_dict()}])
 
 
@@ -536,10 +541,11 @@ def pool_month_counts(counts: pd.DataFrame) -> pd.DataFrame:
     return pooled.assign(cohort_label=ALL_COHORTS)
 
 
-def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
-    """Serious TEAEs (``adverse_events.ae_listing``) with readable headers, by cohort and subject."""
+def sae_listing(events: pd.DataFrame, with_dlt: bool = True) -> pd.DataFrame:
+    """Serious TEAEs (``adverse_events.ae_listing``) with readable headers, by cohort and subject
+    (without the DLT column for a study that has no DLT definition)."""
     events = events.sort_values(["cohort_label", "usubjid", "seq"], kind="stable")
-    return pd.DataFrame(
+    listing = pd.DataFrame(
         {
             "Cohort": events["cohort_label"],
             "Subject": events["usubjid"],
@@ -555,6 +561,7 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
             "Action taken": events["action_taken"],
         }
     ).reset_index(drop=True)
+    return listing if with_dlt else listing.drop(columns="DLT")
 
 
 def dlt_listing(dlts: pd.DataFrame, status: StudyStatus) -> pd.DataFrame:

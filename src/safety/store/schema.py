@@ -15,7 +15,8 @@ import duckdb
 from safety.clinical import dlt, populations, teae
 from safety.ctcae import sql as ctcae_sql
 
-SCHEMA_VERSION = 8  # 8: date-times (*_at), AE seriousness criteria, EX frequency, evaluability and
+SCHEMA_VERSION = 9  # 9: rule_parameters' DLT columns nullable (a study without a DLT definition)
+# 8: date-times (*_at), AE seriousness criteria, EX frequency, evaluability and
 #    INR settings in rule_parameters; deliveries (ingest_batch.delivery ..., held_delivery,
 #    quarantine history); hash-chained audit_log, audit_head, signature (electronic signatures)
 # 7: rule_parameters table (the clinical rules' parameters per study)
