@@ -23,8 +23,10 @@ st.caption(
     "delivered when the first report of that cut-off was made, so records or adjudications "
     "arriving later do not change it. The **open** report pools all cohorts (accrual, "
     "exposure, data timeliness, overall safety); the **closed** report, for the committee "
-    "only, has everything by cohort, the SAE and DLT listings and the escalation decisions. "
-    "The manifest lists every file with its sha256."
+    "only, has everything by cohort, the SAE "
+    + ("and DLT listings and the escalation decisions. " if sel.config.is_escalation
+       else "listing and the deaths (no escalation: no DLTs or decisions). ")
+    + "The manifest lists every file with its sha256."
 )
 
 if not sel.can(Action.BUILD_REPORT):
