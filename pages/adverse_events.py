@@ -340,10 +340,9 @@ with tab_control:
             "95% CI by Newcombe's hybrid score method (method 10 of Newcombe, Stat Med 1998; "
             "Wilson intervals combined), two-sided Fisher exact p."
         )
-        doses = st.multiselect(
-            "Dose cohorts", list(dict.fromkeys(rd["cohort_label"])),
-            default=list(dict.fromkeys(rd["cohort_label"])), key="ae_rd_doses",
-        )
+        dose_labels = [c for c in colours if c in set(rd["cohort_label"])]  # the cohort order
+        doses = st.multiselect("Dose cohorts", dose_labels, default=dose_labels,
+                               key="ae_rd_doses")
         shown_rd = rd[rd["cohort_label"].isin(doses)]
         top = st.slider("Terms in the forest plot (most frequent first)", 5, 50, 20,
                         key="ae_rd_top")

@@ -13,6 +13,7 @@ import streamlit as st
 from safety import charts
 from safety.access import Action
 from safety.config import MONITORING_ONLY
+from safety.display import readable
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.monitor import adjudication, narrative, patient
@@ -29,15 +30,6 @@ REVIEW_BADGES = {"reviewed": "green", "needs follow-up": "orange", "not reviewed
 DECISION_LABELS = {"confirmed": "Confirm as DLT", "rejected": "Reject (not a DLT)"}
 SIGNED_ACTS = {"confirmed": "dlt.confirm", "rejected": "dlt.reject", "added": "dlt.add"}
 PAGE = "pages/patient.py"
-
-
-def _dates(frame: pd.DataFrame) -> dict:
-    """Date columns shown as dates (DuckDB DATE arrives as a midnight timestamp)."""
-    return {
-        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
-        for c in frame.columns
-        if pd.api.types.is_datetime64_any_dtype(frame[c]) and not c.endswith("_at")
-    }
 
 
 sel = sidebar.selection(needs=Action.VIEW_PATIENT)
@@ -202,8 +194,8 @@ st.markdown(md(text))
 with st.expander("Where each sentence comes from"):
     sources = pd.DataFrame(
         {
-            "sentence": [x.text for x in sentences],
-            "records": [", ".join(x.sources) for x in sentences],
+            "Sentence": [x.text for x in sentences],
+            "Records": [", ".join(x.sources) for x in sentences],
         }
     )
     st.dataframe(sources, hide_index=True, key="narrative_sources")
@@ -242,7 +234,8 @@ if has_dlt_rule:  # no DLT definition: nothing to assess or adjudicate
                 "signature",
             ]
         ]
-        st.dataframe(dlt_table, hide_index=True, key="dlt_events", column_config=_dates(events))
+        dlt_table = readable(dlt_table)
+        st.dataframe(dlt_table, hide_index=True, key="dlt_events")
         widgets.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
 
 
@@ -351,7 +344,8 @@ listings = {
 for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=True):
     with tab:
         slug = name.lower().replace(" ", "_")
-        st.dataframe(frame, hide_index=True, key=f"listing_{slug}", column_config=_dates(frame))
+        frame = readable(frame)  # headers in words, dates as dates, gaps empty
+        st.dataframe(frame, hide_index=True, key=f"listing_{slug}")
         widgets.download_table(frame, f"{usubjid}_{slug}", key=slug)
 
 

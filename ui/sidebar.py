@@ -11,11 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from safety import links, store, views
-from safety.monitor import worklist
 from safety.access import ACTION_PHRASES, AccessConfig, Action, User
 from safety.config import StudyConfig
 from safety.errors import SafetyError
 from safety.escaping import md
+from safety.monitor import worklist
 from ui import auth, data
 from ui.startup import leave_pages_directory_mode
 from ui.widgets import SEVERITY_BADGES
