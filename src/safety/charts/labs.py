@@ -7,7 +7,14 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, UNGRADED_COLOUR, by_cohort, inert
+from safety.charts.style import (
+    CONTROL_COLOUR,
+    GRADE_COLOURS,
+    UNGRADED_COLOUR,
+    by_cohort,
+    inert,
+    visit_and_day,
+)
 from safety.escaping import plotly_text
 
 LAB_GRADE_0_COLOUR = "#ffffff"  # labs page: a normal (grade 0) result is a hollow-looking point,
@@ -101,12 +108,14 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
                     "size": 8,
                     "line": {"width": 0.5, "color": "#333"},
                 },
-                customdata=group[["usubjid", "visit"]].astype(str).fillna("").to_numpy(),
+                customdata=list(zip(group["usubjid"].astype(str),
+                                    visit_and_day(group["visit"], group["study_day"]),
+                                    strict=True)),
                 text=[
                     "not graded" if pd.isna(g) else f"grade {int(g)}"
                     for g in group["worst_grade"].tolist()
                 ],
-                hovertemplate="%{customdata[0]}<br>%{customdata[1]}, day %{x}<br>"
+                hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>"
                 f"%{{y}} {plotly_text(unit)}<br>CTCAE %{{text}}<extra></extra>",
                 showlegend=False,
             )

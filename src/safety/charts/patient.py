@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import GRADE_COLOURS, UNGRADED_COLOUR, inert
+from safety.charts.style import GRADE_COLOURS, UNGRADED_COLOUR, inert, visit_and_day
 from safety.escaping import plotly_text
 
 SERIOUS_OUTLINE = "#b30000"  # serious AEs get a dark red outline
@@ -286,7 +286,7 @@ def patient_labs(
                 customdata=pd.DataFrame(
                     {
                         "date": part["collected_date"],
-                        "visit": part["visit"],
+                        "visit": visit_and_day(part["visit"], part["day"]),
                         "grade": grade.astype(object).where(grade.notna(), "not gradable"),
                         "term": part["ctcae_term"]
                         .astype(object)
@@ -294,7 +294,7 @@ def patient_labs(
                     }
                 ).to_numpy(),
                 hovertemplate=(
-                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, study day %{{x}})"
+                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}})"
                     "<br>CTCAE grade %{customdata[2]} %{customdata[3]}<extra></extra>"
                 ),
             ),
@@ -348,10 +348,11 @@ def patient_vitals(
                 showlegend=False,
                 line={"color": "#2171b5", "width": 1},
                 marker={"size": 7, "color": "#2171b5"},
-                customdata=part[["collected_date", "visit"]].astype(object).to_numpy(),
+                customdata=list(zip(part["collected_date"].astype(object),
+                                    visit_and_day(part["visit"], part["day"]), strict=True)),
                 hovertemplate=(
-                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, "
-                    "study day %{x})<extra></extra>"
+                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}})"
+                    "<extra></extra>"
                 ),
             ),
             row=1,

@@ -62,6 +62,18 @@ def by_cohort(frame: pd.DataFrame, colours: dict[str, str], column: str = "cohor
     return [(label, frame[frame[column] == label]) for label in labels]
 
 
+def visit_and_day(visits: pd.Series, days: pd.Series) -> list[str]:
+    """Each point's visit and study day for a tooltip, said once: "WEEK 2, study day 15", or
+    just "study day 7" when the visit is that day ("DAY 7")."""
+    out = []
+    for visit, day in zip(visits.tolist(), days.tolist(), strict=True):
+        when = f"study day {day:g}" if isinstance(day, int | float) and pd.notna(day) else ""
+        name = visit.strip() if isinstance(visit, str) else ""
+        same = when and name.upper() == f"DAY {day:g}"
+        out.append(when if same or not name else f"{name}, {when}" if when else name)
+    return out
+
+
 # Trace attributes that carry data values (axis categories, labels, hover text, legend names).
 _DATA_ATTRIBUTES = ("x", "y", "z", "text", "hovertext", "customdata", "labels", "parents", "ids",
                     "name", "legendgroup")  # fmt: skip

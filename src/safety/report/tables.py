@@ -451,7 +451,15 @@ def exposure_table(exposure: pd.DataFrame, pooled: bool = False) -> pd.DataFrame
             "Cohort": exposure["cohort_label"],
             "Subjects dosed": exposure["subjects_dosed"].astype("int64"),
             "Administrations": exposure["administrations"].astype("int64"),
-            "Total dose": [
+            # the cohort's sum over its subjects, beside the dose one subject received
+            "Dose per subject (mean)": [
+                "vehicle" if control else "" if pd.isna(d) or not n
+                else f"{d / n:g} {u if isinstance(u, str) else ''}".strip()
+                for d, u, control, n in zip(exposure["total_dose"], exposure["dose_unit"],
+                                            exposure["is_control"], exposure["subjects_dosed"],
+                                            strict=True)
+            ],
+            "Total dose, all subjects of the cohort": [
                 "vehicle" if control else "" if pd.isna(d)
                 else f"{d:g} {u if isinstance(u, str) else ''}".strip()
                 for d, u, control in zip(exposure["total_dose"], exposure["dose_unit"],
