@@ -28,7 +28,7 @@ Trial Data Monitoring Committees, section 6.5 (open and closed reports).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -42,6 +42,7 @@ from safety.clinical import labs, teae
 from safety.config import StudyConfig
 from safety.monitor import adverse_events
 from safety.monitor.status import StudyStatus, study_status
+from safety.report.figures import report_theme
 from safety.store import queries
 
 log = logging.getLogger(__name__)
@@ -388,7 +389,8 @@ def report_content(
         dose_note=config.dose_note if config.doses_illustrative else None,
         recommendation=recommendation,
         tables=tuple(tables),
-        figures=tuple(figures),
+        # one theme in every process (page, command line): same files, same content hash
+        figures=tuple(replace(f, figure=report_theme(f.figure)) for f in figures),
     )
 
 
