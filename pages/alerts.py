@@ -24,14 +24,18 @@ else:
                f"{yours} of them for you; each stays here until someone acts on it, whether it "
                "arrived before monitoring began (baseline) or after.")  # fmt: skip
     shown = items.assign(link=items["link"].map(links.dashboard_link),
-                         yours=items["yours"].map({True: "yes", False: "no"}))
+                         yours=items["yours"].map({True: "yes", False: "no"}),
+                         baseline=items["baseline"].map({True: "yes", False: ""}))
     st.dataframe(
         shown.fillna(""), hide_index=True, key="worklist_table",
-        column_order=["item", "cohort_label", "usubjid", "what", "event_date", "to_do", "yours",
-                      "link"],
+        column_order=["item", "cohort_label", "usubjid", "what", "event_date", "baseline", "to_do",
+                      "yours", "link"],
         column_config={
             "item": "Open item", "cohort_label": "Cohort", "usubjid": "Patient",
-            "what": st.column_config.TextColumn("What", width="large"),
+            "what": st.column_config.TextColumn("What", width="medium"),
+            "baseline": st.column_config.TextColumn(
+                "Baseline", help="Present when monitoring began (acknowledged then by the "
+                "system, not by a person)"),
             "event_date": st.column_config.DateColumn("Date"), "to_do": "To close it",
             "yours": "Yours to do", "link": st.column_config.LinkColumn("Open", display_text="open"),
         },

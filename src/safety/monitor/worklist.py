@@ -39,7 +39,7 @@ from safety.store import queries
 
 EVERY_RECORD = date(9999, 12, 31)  # a cut-off after every record: the data as they are now
 COLUMNS = ("item", "study_id", "cohort_label", "usubjid", "site_id", "what", "event_date",
-           "action", "to_do", "link")
+           "baseline", "action", "to_do", "link")
 # (item, the act that closes it, what to do, in words)
 ITEMS = {
     "dlt": ("DLT candidate to adjudicate", Action.ADJUDICATE_DLT,
@@ -66,7 +66,8 @@ def needs_someone(items: pd.DataFrame, unacknowledged: pd.DataFrame) -> int:
 
 
 def _items(kind: str, frame: pd.DataFrame, study_id: str, what: pd.Series,
-           event_date: pd.Series, link: pd.Series) -> pd.DataFrame:
+           event_date: pd.Series, link: pd.Series, baseline: pd.Series | bool = False
+           ) -> pd.DataFrame:
     item, action, to_do = ITEMS[kind]
     return pd.DataFrame({
         "item": item,
@@ -76,6 +77,7 @@ def _items(kind: str, frame: pd.DataFrame, study_id: str, what: pd.Series,
         "site_id": frame.get("site_id", pd.Series(None, index=frame.index)),
         "what": what,
         "event_date": pd.to_datetime(event_date).dt.date,
+        "baseline": baseline,
         "action": str(action),
         "to_do": to_do,
         "link": link,
@@ -90,7 +92,7 @@ def open_items(con: duckdb.DuckDBPyConnection, config: StudyConfig) -> pd.DataFr
     DataFrame
         Columns :data:`COLUMNS`: item (the kind, in words), study_id, cohort_label, usubjid,
         site_id (the patient's site; None for a delivery), what (the record), event_date,
-        action (the ``safety.access.Action`` that closes it), to_do (in words), link.
+        baseline (an SAE present when monitoring began, acknowledged then by ``system``), action (the ``safety.access.Action`` that closes it), to_do (in words), link.
     """
     study_id = config.study_id
     roster = queries.subjects.study_roster(con, study_id)
@@ -109,10 +111,10 @@ def open_items(con: duckdb.DuckDBPyConnection, config: StudyConfig) -> pd.DataFr
     saes = queries.alerts.sae_alerts_not_reviewed(con, study_id, BASELINE_ACTOR)
     parts.append(_items(
         "sae", saes, study_id,
-        saes["title"] + saes["acknowledged_by"].map(
-            lambda by: " (baseline: present when monitoring began)" if by == BASELINE_ACTOR
-            else "", na_action="ignore").fillna(""),
-        saes["event_date"], saes["usubjid"].map(lambda u: patient_link(study_id, u))))
+        pd.Series([t.replace(f" in {u}", "") for t, u in zip(saes["title"], saes["usubjid"],
+                                                             strict=True)], index=saes.index),
+        saes["event_date"], saes["usubjid"].map(lambda u: patient_link(study_id, u)),
+        baseline=saes["acknowledged_by"] == BASELINE_ACTOR))
     deaths = queries.adverse_events.deaths(con, study_id, EVERY_RECORD)
     reviews = queries.patient.latest_reviews(con, study_id)
     reviews = reviews[reviews["status"] == "reviewed"][["usubjid", "reviewed_at"]]
