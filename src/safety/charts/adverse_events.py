@@ -267,7 +267,8 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
         xaxis_title="Study day (day 1 = first dose)",
         yaxis_title="TEAEs",
         height=340,
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25,
+                "traceorder": "normal"},  # the cohort order, not the stack's reverse
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return fig

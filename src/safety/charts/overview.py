@@ -83,7 +83,8 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Fig
         xaxis_title="Onset month",
         yaxis_title="Adverse events",
         height=320,
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25,
+                "traceorder": "normal"},  # the cohort order, not the stack's reverse
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return fig
