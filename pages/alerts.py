@@ -51,7 +51,8 @@ st.caption(
        if sel.config.is_escalation else "")
     + ". Alerts present when monitoring began are "
     "recorded as baseline, acknowledged by `system`; a person may acknowledge them again, and "
-    "their SAEs (and DLT candidates) stay among the open items above until someone acts."
+    "their SAEs" + (" and DLT candidates" if sel.config.is_escalation else "")
+    + " stay among the open items above until someone acts."
 )
 
 left, middle, right = st.columns([1, 2, 2])

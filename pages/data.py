@@ -116,7 +116,9 @@ st.caption(
     "Deliveries are loaded one file at a time, each in one transaction, idempotent by content "
     "(sha256), DM first. A cumulative delivery supersedes the domain's current cut, an "
     "incremental one adds and updates records by key; earlier cuts stay. A delivery that would "
-    "remove more than the protocol tolerates (SAEs, DLTs, deaths, subjects, records) or "
+    "remove more than the protocol tolerates (SAEs, "
+    + ("DLTs, " if sel is None or sel.config.is_escalation else "")
+    + "deaths, subjects, records) or "
     "quarantine too much is held until a data manager confirms or rejects it. Folders can also "
     "be watched: `python -m safety watch INBOX`."
 )

@@ -26,7 +26,7 @@ st.caption(
     "exposure, data timeliness, overall safety); the **closed** report, for the committee "
     "only, has everything by cohort, the SAE "
     + ("and DLT listings and the escalation decisions. " if sel.config.is_escalation
-       else "listing and the deaths (no escalation: no DLTs or decisions). ")
+       else "listing and the deaths. ")
     + "The manifest lists every file with its sha256."
 )
 
