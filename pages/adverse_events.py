@@ -89,7 +89,7 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
             "Study day": events["study_day"],
             "Serious": events["serious"],
             "Related": events["related"],
-            "DLT": events["is_dlt"],
+            **({"DLT": events["is_dlt"]} if config.is_escalation else {}),
             "Onset": events["start_dtc"].fillna("unknown"),
             "Outcome": events["outcome"],
             "Action": events["action_taken"],
@@ -149,8 +149,8 @@ related = f3.selectbox(
     format_func=lambda v: {None: "Related or not", True: "Related only",
                            False: "Not related only"}[v],
 )
-window = f4.selectbox(
-    "Onset window", list(teae.WINDOWS), key="ae_window",
+window = f4.selectbox(  # a DLT window only where the protocol defines one
+    "Onset window", list(teae.WINDOWS) if config.is_escalation else ["all"], key="ae_window",
     format_func=lambda w: "Whole follow-up" if w == "all"
     else f"DLT window ({config.dlt.window_days} days)",
 )
@@ -199,7 +199,8 @@ with tab_summary:
     st.caption(
         "n (%) = subjects with at least one such event (% of N). Leading to discontinuation: "
         "action taken DRUG WITHDRAWN, or withdrawn from the study for an adverse event (all of "
-        "that subject's TEAEs are listed). DLT: candidate or confirmed by the protocol's rule."
+        "that subject's TEAEs are listed)."
+        + (" DLT: candidate or confirmed by the protocol's rule." if config.is_escalation else "")
     )
     show_listing(
         "summary", _drill("summary", {"ae_summary_table": _summary_cell}), teae.NO_FILTER,
@@ -341,10 +342,9 @@ with tab_control:
             "95% CI by Newcombe's hybrid score method (method 10 of Newcombe, Stat Med 1998; "
             "Wilson intervals combined), two-sided Fisher exact p."
         )
-        doses = st.multiselect(
-            "Dose cohorts", list(dict.fromkeys(rd["cohort_label"])),
-            default=list(dict.fromkeys(rd["cohort_label"])), key="ae_rd_doses",
-        )
+        dose_labels = [c for c in colours if c in set(rd["cohort_label"])]  # the cohort order
+        doses = st.multiselect("Dose cohorts", dose_labels, default=dose_labels,
+                               key="ae_rd_doses")
         shown_rd = rd[rd["cohort_label"].isin(doses)]
         top = st.slider("Terms in the forest plot (most frequent first)", 5, 50, 20,
                         key="ae_rd_top")

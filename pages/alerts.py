@@ -1,5 +1,6 @@
-"""Alerts: what the rules raised when new data arrived; acknowledge with a comment and an
-electronic signature (audited)."""
+"""Alerts: first the open items that need someone (the worklist: DLT candidates to adjudicate,
+SAEs and deaths to review, held deliveries, baseline or not), then what the rules raised when
+new data arrived; acknowledge with a comment and an electronic signature (audited)."""
 
 import streamlit as st
 
@@ -10,11 +11,48 @@ from ui import data, esign, sidebar, widgets
 
 sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 st.title("Alerts")
+
+st.markdown("#### Open items: need someone")
+items = data.worklist(sel.db, sel.user, sel.study_id, sel.version)
+if items.empty:
+    st.success(f"Nothing in {sel.study_id} waits for anyone: "
+               + ("every DLT candidate is adjudicated, " if sel.config.is_escalation else "")
+               + "every SAE and death reviewed, no delivery held.", icon=":material/task_alt:")
+else:
+    yours = int(items["yours"].sum())
+    st.caption(f"{len(items)} open item{'s' if len(items) != 1 else ''} in {sel.study_id}, "
+               f"{yours} of them for you; each stays here until someone acts on it, whether it "
+               "arrived before monitoring began (baseline) or after.")  # fmt: skip
+    shown = items.assign(link=items["link"].map(links.dashboard_link),
+                         yours=items["yours"].map({True: "yes", False: "no"}),
+                         baseline=items["baseline"].map({True: "yes", False: ""}))
+    st.dataframe(
+        shown.fillna(""), hide_index=True, key="worklist_table",
+        column_order=["item", "cohort_label", "usubjid", "what", "event_date", "baseline", "to_do",
+                      "yours", "link"],
+        column_config={
+            "item": "Open item", "cohort_label": "Cohort", "usubjid": "Patient",
+            "what": st.column_config.TextColumn("What", width="medium"),
+            "baseline": st.column_config.TextColumn(
+                "Baseline", help="Present when monitoring began (acknowledged then by the "
+                "system, not by a person)"),
+            "event_date": st.column_config.DateColumn("Date"), "to_do": "To close it",
+            "yours": "Yours to do", "link": st.column_config.LinkColumn("Open", display_text="open"),
+        },
+    )  # fmt: skip
+    widgets.download_table(items.drop(columns=["link", "site_id", "action"]), "open_items")
+
+st.markdown("#### Alerts")
 st.caption(
-    "Raised once per new delivery (after each ingest), never on a page view: new SAEs, DLT "
-    "candidates, grade ≥ 3 AEs, potential Hy's law cases, stopping rules changing state, "
-    "escalation decisions changing, accrual pauses. Alerts present when monitoring began are "
-    "recorded as baseline, acknowledged by `system`."
+    "Raised once per new delivery (after each ingest), never on a page view: new SAEs, "
+    + ("DLT candidates, " if sel.config.is_escalation else "")
+    + "grade ≥ 3 AEs, potential Hy's law cases"
+    + (", stopping rules changing state, escalation decisions changing, accrual pauses"
+       if sel.config.is_escalation else "")
+    + ". Alerts present when monitoring began are "
+    "recorded as baseline, acknowledged by `system`; a person may acknowledge them again, and "
+    "their SAEs" + (" and DLT candidates" if sel.config.is_escalation else "")
+    + " stay among the open items above until someone acts."
 )
 
 left, middle, right = st.columns([1, 2, 2])
@@ -30,14 +68,14 @@ feed = data.alert_feed(sel.db, sel.user, None if every_study else sel.study_id, 
 feed = feed[feed["severity"].isin(severities)].reset_index(drop=True)
 feed["link"] = feed["link"].map(links.dashboard_link)  # only the dashboard's own links
 if feed.empty:
-    st.success("No alerts to show.")
+    st.info(f"No {'unacknowledged ' if show != 'All' else ''}alerts with these filters; the open "
+            "items above wait all the same.", icon=":material/notifications_off:")  # fmt: skip
     st.stop()
 
-feed["badge"] = feed["severity"].map(
-    {"critical": "🔴 critical", "high": "🟠 high", "medium": "🔵 medium", "info": "⚪ info"}
-)
+feed["badge"] = feed["severity"].str.capitalize()  # text: emoji render as boxes headless
 picked = st.dataframe(
-    feed,
+    feed.astype({c: "object" for c in ("cohort_label", "usubjid", "acknowledged_by",
+                                       "ack_comment", "ack_signature")}).fillna(""),
     hide_index=True,
     key="alerts_table",
     on_select="rerun",
@@ -78,7 +116,9 @@ picked = st.dataframe(
 widgets.download_table(feed.drop(columns="badge"), "alerts")
 
 chosen = feed.iloc[picked.selection.rows] if picked else feed.iloc[[]]
-unacknowledged = feed[feed["acknowledged_at"].isna()]
+# open to a person: never acknowledged, or only as baseline by the system
+unacknowledged = feed[feed["acknowledged_at"].isna()
+                      | (feed["acknowledged_by"] == alerts.BASELINE_ACTOR)]
 titles = dict(zip(unacknowledged["alert_id"].astype(int), unacknowledged["title"], strict=True))
 if not sel.can(Action.ACKNOWLEDGE_ALERT):
     st.caption(f"Acknowledging alerts is for safety officers; you are {sel.user.titles(sel.study_id)}.")

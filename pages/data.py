@@ -6,6 +6,7 @@ import streamlit as st
 from safety import pipeline
 from safety.access import PERMISSIONS, Action
 from safety.config import DELIVERED_DOMAINS
+from safety.display import readable
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.ingest.holds import held_comparison
@@ -136,7 +137,9 @@ st.caption(
     "Deliveries are loaded one file at a time, each in one transaction, idempotent by content "
     "(sha256), DM first. A cumulative delivery supersedes the domain's current cut, an "
     "incremental one adds and updates records by key; earlier cuts stay. A delivery that would "
-    "remove more than the protocol tolerates (SAEs, DLTs, deaths, subjects, records) or "
+    "remove more than the protocol tolerates (SAEs, "
+    + ("DLTs, " if sel is None or sel.config.is_escalation else "")
+    + "deaths, subjects, records) or "
     "quarantine too much is held until a data manager confirms or rejects it. Folders can also "
     "be watched: `python -m safety watch INBOX`."
 )
@@ -353,10 +356,11 @@ with changes_tab:
         "Per domain: records added, removed or changed between the two latest deliveries "
         "(a record is its key, e.g. USUBJID + AESEQ). With one delivery, every record is added."
     )
+    changes = readable(changes)
     st.dataframe(changes, hide_index=True, key="cut_summary")
     widgets.download_table(changes, f"changes_since_last_cut_{sel.study_id}")
     if not changes.empty:
-        domain = st.selectbox("Records of domain", changes["domain"].tolist(), key="cut_domain")
-        changed = data.cut_changes(path, user, sel.study_id, domain, version)
+        domain = st.selectbox("Records of domain", changes["Domain"].tolist(), key="cut_domain")
+        changed = readable(data.cut_changes(path, user, sel.study_id, domain, version))
         st.dataframe(changed, hide_index=True, key="cut_rows")
         widgets.download_table(changed, f"changes_{domain}_{sel.study_id}", key="cut_rows")

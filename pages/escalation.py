@@ -11,6 +11,8 @@ import streamlit as st
 
 from safety import charts, links
 from safety.access import Action
+from safety.config import MONITORING_ONLY
+from safety.display import readable
 from safety.escaping import md
 from safety.monitor import adjudication
 from safety.monitor import escalation_review as review
@@ -42,6 +44,10 @@ def _adjudication(signature, **kwargs) -> str:
 
 sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
+if not config.is_escalation:  # nothing to decide, no DLT to adjudicate: say so once
+    st.title("Dose escalation")
+    st.info(md(MONITORING_ONLY), icon=":material/monitor_heart:")
+    st.stop()
 status = data.status(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
 states, events, adjudication_log = data.dlt_data(sel.db, sel.user, sel.study_id, sel.cutoff,
                                                  sel.version)  # fmt: skip
@@ -152,11 +158,12 @@ with st.expander("Explain a decision: every record and step behind it"):
     st.markdown(f"**{md(explained.cohort_label)}:** {md(explained.reason)}")
     st.markdown("\n".join(f"{i}. {md(step)}" for i, step in enumerate(explained.steps, start=1)))
     st.markdown("**Subjects and why each is or is not evaluable**")
-    st.dataframe(explained.subjects, hide_index=True, key="explain_subjects")
-    widgets.download_table(explained.subjects, f"explain_{explained_id}_subjects")
+    subjects_table, events_table = readable(explained.subjects), readable(explained.events)
+    st.dataframe(subjects_table, hide_index=True, key="explain_subjects")
+    widgets.download_table(subjects_table, f"explain_{explained_id}_subjects")
     st.markdown("**Events and why each is or is not a DLT**")
-    st.dataframe(explained.events, hide_index=True, key="explain_events")
-    widgets.download_table(explained.events, f"explain_{explained_id}_events")
+    st.dataframe(events_table, hide_index=True, key="explain_events")
+    widgets.download_table(events_table, f"explain_{explained_id}_events")
 
 # --- the design's decision table ------------------------------------------------------------------
 st.subheader("Decision table")
@@ -425,6 +432,6 @@ else:
 
 if not adjudication_log.empty:
     st.markdown("**Adjudication log**")
-    log_table = adjudication_log.drop(columns=["adjudication_id"])
+    log_table = readable(adjudication_log.drop(columns=["adjudication_id"]))
     st.dataframe(log_table, hide_index=True, key="adjudication_log")
     widgets.download_table(log_table, "adjudication_log")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from safety import charts
 from safety.access import Action
+from safety.config import MONITORING_ONLY
 from safety.escaping import md
 from safety.monitor.decisions import describe_design
 from ui import data, sidebar, widgets
@@ -41,7 +42,8 @@ st.markdown(
     )
 )
 with st.expander("Study design and protocol rules", expanded=False):
-    st.markdown(describe_design(config))  # the protocol's rules, not data
+    if config.is_escalation:
+        st.markdown(describe_design(config))  # the protocol's rules, not data
     for key in ("population", "intervention", "control", "primary_outcome"):
         if key in facts:
             st.markdown(f"**{key.replace('_', ' ').capitalize()}:** {md(facts[key])}")
@@ -58,25 +60,30 @@ if not sel.can(Action.VIEW_CLOSED):
 
 status = data.status(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
 
-st.markdown(f"#### Escalation at the cut-off {sel.cutoff:%d %b %Y}")
-st.info(
-    f"**Next patients: {md(status.decision_label)}.** {md(status.recommendation_reason)}  \n"
-    + (f"On the evaluable patients so far the design would say: "
-       f"{md(status.provisional_reason)}  \n" if status.provisional_reason else "")
-    + f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
-    icon=ACTION_ICONS.get(status.recommendation, ":material/info:"),
-)
+if not status.escalation:  # said once; no decision, DLT count or rule below
+    st.markdown(f"#### Safety at the cut-off {sel.cutoff:%d %b %Y}")
+    st.info(md(MONITORING_ONLY), icon=":material/monitor_heart:")
+else:
+    st.markdown(f"#### Escalation at the cut-off {sel.cutoff:%d %b %Y}")
+    st.info(
+        f"**Next patients: {md(status.decision_label)}.** {md(status.recommendation_reason)}  \n"
+        + (f"On the evaluable patients so far the design would say: "
+           f"{md(status.provisional_reason)}  \n" if status.provisional_reason else "")
+        + f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
+        icon=ACTION_ICONS.get(status.recommendation, ":material/info:"),
+    )
 for rule in status.triggered_rules:
     st.error(f"**{md(rule.name)}: triggered.** {md(rule.detail)}", icon=":material/block:")
 
 totals = status.totals
-cols = st.columns(6)
-cols[0].metric("Enrolled", totals["subjects"])
-cols[1].metric("Treated (N)", totals["treated"], help="The safety analysis set: dosed subjects")
-cols[2].metric("In DLT window", totals["in_dlt_window"])
-cols[3].metric("Subjects with DLT", totals["dlts"])
-cols[4].metric("Subjects with SAE", totals["saes"], help="A serious TEAE")
-cols[5].metric("Deaths", totals["deaths"], help="Subjects of the safety analysis set who died")
+metrics = [("Enrolled", "subjects", None),
+           ("Treated (N)", "treated", "The safety analysis set: dosed subjects"),
+           ("In DLT window", "in_dlt_window", None), ("Subjects with DLT", "dlts", None),
+           ("Subjects with SAE", "saes", "A serious TEAE"),
+           ("Deaths", "deaths", "Subjects of the safety analysis set who died")]
+metrics = [m for m in metrics if m[1] in totals]  # no DLT counts without a DLT definition
+for col, (name, key, help_text) in zip(st.columns(len(metrics)), metrics, strict=True):
+    col.metric(name, totals[key], help=help_text)
 
 st.markdown("#### Cohorts")
 cohort_table = status.cohort_table()
@@ -87,16 +94,18 @@ cards = st.columns(len(status.cohorts))
 for card, cohort in zip(cards, status.cohorts, strict=True):
     with card.container(border=True):
         st.markdown(f"**{md(cohort.label)}**  \n{md(cohort.facts)}")
-        if not cohort.control:
+        if cohort.escalation and not cohort.control:
             badge = widgets.DECISION_BADGES.get(cohort.decision_label, md(cohort.decision_label))
             st.markdown(f"What {md(status.design_name)} would say at this dose: {badge}")
-        st.caption(md(cohort.reason))
+        if cohort.reason:
+            st.caption(md(cohort.reason))
         # only what needs attention here; every rule's state is listed once below
         for rule in cohort.rules:
             if rule.state != "ok":
                 st.markdown(f"{widgets.RULE_BADGES[rule.state]} {md(rule.name)}: {md(rule.detail)}")
 
-st.markdown("#### Stopping rules")
+if status.escalation:
+    st.markdown("#### Stopping rules")
 for rule in status.rules:
     st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{md(rule.name)}**: {md(rule.detail)}")
 

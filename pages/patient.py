@@ -12,6 +12,8 @@ import streamlit as st
 
 from safety import charts
 from safety.access import Action
+from safety.config import MONITORING_ONLY
+from safety.display import readable
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.monitor import adjudication, narrative, patient
@@ -28,15 +30,6 @@ REVIEW_BADGES = {"reviewed": "green", "needs follow-up": "orange", "not reviewed
 DECISION_LABELS = {"confirmed": "Confirm as DLT", "rejected": "Reject (not a DLT)"}
 SIGNED_ACTS = {"confirmed": "dlt.confirm", "rejected": "dlt.reject", "added": "dlt.add"}
 PAGE = "pages/patient.py"
-
-
-def _dates(frame: pd.DataFrame) -> dict:
-    """Date columns shown as dates (DuckDB DATE arrives as a midnight timestamp)."""
-    return {
-        c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
-        for c in frame.columns
-        if pd.api.types.is_datetime64_any_dtype(frame[c]) and not c.endswith("_at")
-    }
 
 
 sel = sidebar.selection(needs=Action.VIEW_PATIENT)
@@ -120,11 +113,14 @@ dlt_state = state.get("dlt_state", "unknown")
 review = profile.current_review
 review_status = review["status"] if review else "not reviewed"
 st.subheader(md(usubjid))
+has_dlt_rule = profile.window_days is not None  # False: safety monitoring only
 st.markdown(
-    f":{DLT_BADGES.get(dlt_state, 'gray')}-badge[DLT window: "
-    f"{patient.dlt_window_text(state, profile.window_days)}] "
-    f":{REVIEW_BADGES[review_status]}-badge[{review_status}]"
+    (f":{DLT_BADGES.get(dlt_state, 'gray')}-badge[DLT window: "
+     f"{patient.dlt_window_text(state, profile.window_days)}] " if has_dlt_rule else "")
+    + f":{REVIEW_BADGES[review_status]}-badge[{review_status}]"
 )
+if not has_dlt_rule:
+    st.caption(md(MONITORING_ONLY))
 if s["is_control"]:  # None when the subject has no cohort
     dose_label, dose = "Dose", "vehicle"
 elif s["dose"] is not None:
@@ -142,7 +138,7 @@ row1[1].metric(
 )
 row1[2].metric("Age / sex", f"{s['age'] if s['age'] is not None else '?'} / {s['sex'] or '?'}")
 row1[3].metric("Site", md(s["site_id"] or "not recorded"))
-row2 = st.columns(4)
+row2 = st.columns(4 if has_dlt_rule else 3)
 row2[0].metric("First dose", str(s["first_dose_date"] or "not dosed"))
 row2[1].metric("Status at cut-off", md(s["status_at_cutoff"]))
 row2[2].metric(
@@ -150,11 +146,12 @@ row2[2].metric(
     s["days_on_study"] if s["days_on_study"] is not None else "–",
     help="From the first dose (day 1) to the end of study or the data cut-off.",
 )
-row2[3].metric(
-    "DLT window",
-    dlt_state,
-    help=patient.dlt_window_text(state, profile.window_days),
-)
+if has_dlt_rule:
+    row2[3].metric(
+        "DLT window",
+        dlt_state,
+        help=patient.dlt_window_text(state, profile.window_days),
+    )
 
 
 # --- timeline, labs, vitals -------------------------------------------------------------------
@@ -166,7 +163,7 @@ else:
         ["Whole course", "DLT window"],
         default="Whole course",
         key="patient_span",
-    )
+    ) if has_dlt_rule else "Whole course"
     x_range = profile.time_range(window_only=span == "DLT window")
     cutoff_day = patient.study_day(sel.cutoff, profile.first_dose_date)
     timeline_chart = charts.patient.patient_timeline(
@@ -197,8 +194,8 @@ st.markdown(md(text))
 with st.expander("Where each sentence comes from"):
     sources = pd.DataFrame(
         {
-            "sentence": [x.text for x in sentences],
-            "records": [", ".join(x.sources) for x in sentences],
+            "Sentence": [x.text for x in sentences],
+            "Records": [", ".join(x.sources) for x in sentences],
         }
     )
     st.dataframe(sources, hide_index=True, key="narrative_sources")
@@ -213,106 +210,108 @@ st.download_button(
 
 
 # --- DLT assessment and adjudication -------------------------------------------------------------
-st.markdown("#### DLT assessment")
-st.caption(
-    f"DLT window: study days 1 to {profile.window_days} (day 1 = the first dose). "
-    f"State at the cut-off: {patient.dlt_window_text(state, profile.window_days)}."
-)
-events = profile.dlt_events
-if events.empty:
-    st.markdown("No DLT candidate for this patient by the protocol's rules.")
-else:
-    dlt_table = events[
-        [
-            "source",
-            "source_seq",
-            "term",
-            "onset_date",
-            "onset_day",
-            "grade",
-            "dlt_rule",
-            "dlt_status",
-            "adjudication_reason",
-            "signature",
-        ]
-    ]
-    st.dataframe(dlt_table, hide_index=True, key="dlt_events", column_config=_dates(events))
-    widgets.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
-
-
-def _adjudication(signature, **kwargs) -> str:
-    """Record a signed adjudication of this patient's event; what to tell the adjudicator."""
-    done = adjudication.adjudicate(sel.db, sel.study_id, usubjid, user=sel.user,
-                                   signature=signature, **kwargs)  # fmt: skip
-    return (f"Recorded: DLT {done.decision}, signed: {done.signature.describe()}. The "
-            "escalation decision is updated.")  # fmt: skip
-
-
-for event in events.itertuples() if may_adjudicate else ():
-    title = (f"Adjudicate {event.source.replace('_', ' ')} {event.source_seq}: {md(event.term)} "
-             f"({event.dlt_status})")  # fmt: skip
-    with st.expander(title, expanded=event.dlt_status == "candidate"):
-        key = f"adjudicate_{usubjid}_{event.source}_{event.source_seq}"
-        with st.form(key):
-            decision = st.radio(
-                "Decision",
-                list(DECISION_LABELS),
-                format_func=DECISION_LABELS.get,
-                horizontal=True,
-                key=f"{key}_decision",
-            )
-            reason = st.text_area("Reason (required, kept in the audit log)", key=f"{key}_reason")
-            st.caption("Confirming signs *I confirm this event as a DLT*; rejecting signs "
-                       "*I confirm this event is not a DLT*.")  # fmt: skip
-            password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["confirmed"],
-                                             f"{key}_password")  # fmt: skip
-            if st.form_submit_button("Sign and record adjudication", icon=":material/draw:"):
-                if not reason.strip():
-                    st.error("Give a reason: it is required for the audit trail.")
-                else:
-                    act = partial(_adjudication, source=event.source,
-                                  source_seq=int(event.source_seq), decision=decision,
-                                  reason=reason)  # fmt: skip
-                    esign.sign(sel.access, sel.user, SIGNED_ACTS[decision], password, act, PAGE)
-
-if profile.first_dose_date is not None and may_adjudicate:
-    with st.expander("Add a DLT by hand (an event the protocol's rules did not flag)"):
-        with st.form(f"add_dlt_{usubjid}"):
-            onset = st.date_input(
-                "Onset date",
-                value=profile.first_dose_date,
-                min_value=profile.first_dose_date,
-                max_value=max(sel.cutoff, profile.first_dose_date),
-                key=f"add_dlt_onset_{usubjid}",
-            )
-            description = st.text_input(
-                "Description",
-                placeholder="e.g. Grade 3 endometritis, investigator: DLT",
-                key=f"add_dlt_description_{usubjid}",
-            )
-            reason = st.text_area(
-                "Reason (required, kept in the audit log)", key=f"add_dlt_reason_{usubjid}"
-            )
-            password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["added"],
-                                             f"add_dlt_password_{usubjid}")  # fmt: skip
-            if st.form_submit_button("Sign and add DLT", icon=":material/draw:"):
-                if not reason.strip() or not description.strip():
-                    st.error("A DLT added by hand needs a description and a reason.")
-                else:
-                    act = partial(_adjudication, source="manual", source_seq=None,
-                                  decision="added", reason=reason, onset_date=onset,
-                                  description=description)  # fmt: skip
-                    esign.sign(sel.access, sel.user, SIGNED_ACTS["added"], password, act, PAGE)
-if profile.first_dose_date is not None:
+if has_dlt_rule:  # no DLT definition: nothing to assess or adjudicate
+    st.markdown("#### DLT assessment")
     st.caption(
-        patient.window_end_text(
-            profile.first_dose_date + timedelta(days=profile.window_days - 1), sel.cutoff)
-        + "; adjudications are signed electronically and recorded with who and when, and the "
-        "Overview's decision uses them."
+        f"DLT window: study days 1 to {profile.window_days} (day 1 = the first dose). "
+        f"State at the cut-off: {patient.dlt_window_text(state, profile.window_days)}."
     )
-if not may_adjudicate:
-    st.caption(f"Adjudicating this patient's events is for safety officers and her site's "
-               f"investigators; you are {md(sel.user.titles(sel.study_id))}.")  # fmt: skip
+    events = profile.dlt_events
+    if events.empty:
+        st.markdown("No DLT candidate for this patient by the protocol's rules.")
+    else:
+        dlt_table = events[
+            [
+                "source",
+                "source_seq",
+                "term",
+                "onset_date",
+                "onset_day",
+                "grade",
+                "dlt_rule",
+                "dlt_status",
+                "adjudication_reason",
+                "signature",
+            ]
+        ]
+        dlt_table = readable(dlt_table)
+        st.dataframe(dlt_table, hide_index=True, key="dlt_events")
+        widgets.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")
+
+
+    def _adjudication(signature, **kwargs) -> str:
+        """Record a signed adjudication of this patient's event; what to tell the adjudicator."""
+        done = adjudication.adjudicate(sel.db, sel.study_id, usubjid, user=sel.user,
+                                       signature=signature, **kwargs)  # fmt: skip
+        return (f"Recorded: DLT {done.decision}, signed: {done.signature.describe()}. The "
+                "escalation decision is updated.")  # fmt: skip
+
+
+    for event in events.itertuples() if may_adjudicate else ():
+        title = (f"Adjudicate {event.source.replace('_', ' ')} {event.source_seq}: {md(event.term)} "
+                 f"({event.dlt_status})")  # fmt: skip
+        with st.expander(title, expanded=event.dlt_status == "candidate"):
+            key = f"adjudicate_{usubjid}_{event.source}_{event.source_seq}"
+            with st.form(key):
+                decision = st.radio(
+                    "Decision",
+                    list(DECISION_LABELS),
+                    format_func=DECISION_LABELS.get,
+                    horizontal=True,
+                    key=f"{key}_decision",
+                )
+                reason = st.text_area("Reason (required, kept in the audit log)", key=f"{key}_reason")
+                st.caption("Confirming signs *I confirm this event as a DLT*; rejecting signs "
+                           "*I confirm this event is not a DLT*.")  # fmt: skip
+                password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["confirmed"],
+                                                 f"{key}_password")  # fmt: skip
+                if st.form_submit_button("Sign and record adjudication", icon=":material/draw:"):
+                    if not reason.strip():
+                        st.error("Give a reason: it is required for the audit trail.")
+                    else:
+                        act = partial(_adjudication, source=event.source,
+                                      source_seq=int(event.source_seq), decision=decision,
+                                      reason=reason)  # fmt: skip
+                        esign.sign(sel.access, sel.user, SIGNED_ACTS[decision], password, act, PAGE)
+
+    if profile.first_dose_date is not None and may_adjudicate:
+        with st.expander("Add a DLT by hand (an event the protocol's rules did not flag)"):
+            with st.form(f"add_dlt_{usubjid}"):
+                onset = st.date_input(
+                    "Onset date",
+                    value=profile.first_dose_date,
+                    min_value=profile.first_dose_date,
+                    max_value=max(sel.cutoff, profile.first_dose_date),
+                    key=f"add_dlt_onset_{usubjid}",
+                )
+                description = st.text_input(
+                    "Description",
+                    placeholder="e.g. Grade 3 endometritis, investigator: DLT",
+                    key=f"add_dlt_description_{usubjid}",
+                )
+                reason = st.text_area(
+                    "Reason (required, kept in the audit log)", key=f"add_dlt_reason_{usubjid}"
+                )
+                password = esign.signature_field(sel.access, sel.user, SIGNED_ACTS["added"],
+                                                 f"add_dlt_password_{usubjid}")  # fmt: skip
+                if st.form_submit_button("Sign and add DLT", icon=":material/draw:"):
+                    if not reason.strip() or not description.strip():
+                        st.error("A DLT added by hand needs a description and a reason.")
+                    else:
+                        act = partial(_adjudication, source="manual", source_seq=None,
+                                      decision="added", reason=reason, onset_date=onset,
+                                      description=description)  # fmt: skip
+                        esign.sign(sel.access, sel.user, SIGNED_ACTS["added"], password, act, PAGE)
+    if profile.first_dose_date is not None:
+        st.caption(
+            patient.window_end_text(
+                profile.first_dose_date + timedelta(days=profile.window_days - 1), sel.cutoff)
+            + "; adjudications are signed electronically and recorded with who and when, and the "
+            "Overview's decision uses them."
+        )
+    if not may_adjudicate:
+        st.caption(f"Adjudicating this patient's events is for safety officers and her site's "
+                   f"investigators; you are {md(sel.user.titles(sel.study_id))}.")  # fmt: skip
 
 
 # --- listings -----------------------------------------------------------------------------------
@@ -345,7 +344,8 @@ listings = {
 for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=True):
     with tab:
         slug = name.lower().replace(" ", "_")
-        st.dataframe(frame, hide_index=True, key=f"listing_{slug}", column_config=_dates(frame))
+        frame = readable(frame)  # headers in words, dates as dates, gaps empty
+        st.dataframe(frame, hide_index=True, key=f"listing_{slug}")
         widgets.download_table(frame, f"{usubjid}_{slug}", key=slug)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from safety.access import Action
+from safety.display import readable
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.report import generate_report, manifest, record_report_view, sign_off_report
@@ -23,8 +24,10 @@ st.caption(
     "delivered when the first report of that cut-off was made, so records or adjudications "
     "arriving later do not change it. The **open** report pools all cohorts (accrual, "
     "exposure, data timeliness, overall safety); the **closed** report, for the committee "
-    "only, has everything by cohort, the SAE and DLT listings and the escalation decisions. "
-    "The manifest lists every file with its sha256."
+    "only, has everything by cohort, the SAE "
+    + ("and DLT listings and the escalation decisions. " if sel.config.is_escalation
+       else "listing and the deaths. ")
+    + "The manifest lists every file with its sha256."
 )
 
 if not sel.can(Action.BUILD_REPORT):
@@ -101,7 +104,7 @@ if built and built[0] == wanted:
         widgets.report_content(result.content, key="report")
     with files:
         st.dataframe(
-            [{"file": f["path"], "sha256": f["sha256"], "bytes": f["bytes"]} for f in m["files"]],
+            [{"File": f["path"], "SHA-256": f["sha256"], "Bytes": f["bytes"]} for f in m["files"]],
             hide_index=True, key="report_files",
         )  # fmt: skip
         st.json(
@@ -130,5 +133,5 @@ snapshots = data.study_snapshots(sel.db, sel.user, sel.study_id, sel.version)
 if snapshots.empty:
     st.caption("No report has been made of this study yet.")
 else:
-    st.dataframe(snapshots, hide_index=True, key="report_snapshots", column_config={
-        "signed_off": st.column_config.TextColumn("Signed off", width="large")})
+    st.dataframe(readable(snapshots), hide_index=True, key="report_snapshots", column_config={
+        "Signed off": st.column_config.TextColumn("Signed off", width="large")})

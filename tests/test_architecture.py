@@ -22,7 +22,7 @@ SQL_TEXT = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE
                       r"CREATE\s+(OR\s+REPLACE\s+)?(TEMP\s+)?(TABLE|VIEW|MACRO))\b", re.S)
 # The stages from the bottom up: a module may import its own stage and the ones below.
 LAYERS = (
-    {"errors", "links", "charts", "escaping", "files"},
+    {"errors", "links", "charts", "escaping", "files", "display"},
     {"config", "ctcae", "escalation", "access"},
     {"clinical"},
     {"store"},

@@ -114,8 +114,11 @@ def test_evaluability_and_lab_settings_default_to_the_protocol_neutral_choice():
 
 def test_missing_table_and_missing_key():
     without_dlt = GOOD[: GOOD.index("[dlt]")]
-    with pytest.raises(ConfigError, match=r"nct04232592.toml: the table \[dlt\] is missing"):
+    # a design without a DLT definition is half an escalation: refused, naming both tables
+    with pytest.raises(ConfigError, match=r"nct04232592.toml: \[design\] without \[dlt\]"):
         parse_study_config(without_dlt, "nct04232592.toml")
+    with pytest.raises(ConfigError, match=r"the table \[cohorts\] is missing"):
+        parse_study_config(GOOD[: GOOD.index("[[cohorts]]")], "nct04232592.toml")
     with pytest.raises(ConfigError, match=r"\[design\] is missing the key 'target'"):
         parse_study_config(GOOD.replace("target = 0.25", ""), "nct04232592.toml")
 
@@ -154,3 +157,17 @@ def test_the_domains_a_study_may_declare_are_those_ingest_loads():
     from safety.ingest.domains import DOMAINS
 
     assert DELIVERED_DOMAINS == tuple(DOMAINS)
+
+
+def test_a_study_without_design_and_dlt_definition_is_monitored_for_safety_only():
+    # the CDISC pilot: parallel group, placebo controlled; its protocol has no escalation design
+    # or DLT definition, and the shipped file declares none
+    pilot = find_study_config("CDISCPILOT01")
+    assert (pilot.is_escalation, pilot.design, pilot.dlt, pilot.stopping_rules) == (
+        False, None, None, ())
+    assert find_study_config("NCT04232592").is_escalation
+    rules = GOOD[GOOD.index("[[stopping_rules]]"):]
+    cut = GOOD[: GOOD.index("[design]")] + GOOD[GOOD.index("[[cohorts]]"): GOOD.index("[dlt]")]
+    assert not parse_study_config(cut).is_escalation
+    with pytest.raises(ConfigError, match=r"\[\[stopping_rules\]\] need an escalation design"):
+        parse_study_config(cut + "\n" + rules)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
+from datetime import date
 from pathlib import Path
 
 import people
@@ -12,10 +15,14 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from test_app import APP, PAGES
 
-from safety import links, store
+from safety import links, store, views
+from safety.config import MONITORING_ONLY, find_study_config
 from safety.demo import generator as demo
+from safety.errors import AccessDenied
 from safety.ingest import ingest_paths
 from safety.monitor import alerts
+from safety.monitor.status import study_status
+from safety.report.tables import report_content
 from safety.store import queries
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
@@ -91,8 +98,8 @@ def test_data_page_shows_ledger_counts_and_changes(demo_and_pilot_db, monkeypatc
     assert pilot.loc["DM", "rows"] == 306 and pilot.loc["AE", "rows"] == 1191
     assert pilot.loc["LB", "rows"] == 59580
     assert set(counts["study_id"]) == {PILOT_STUDY, "NCT04232592"}
-    changes = _frame(at, "added").set_index("domain")
-    assert changes.loc["AE", ["added", "removed", "changed"]].tolist() == [0, 0, 0]
+    changes = _frame(at, "Added").set_index("Domain")  # headers in words (safety.display)
+    assert changes.loc["AE", ["Added", "Removed", "Changed"]].tolist() == [0, 0, 0]
 
 
 def test_data_page_quarantine_browser_filters_and_shows_the_raw_record(tmp_path, monkeypatch):
@@ -139,7 +146,8 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     at = _app(db, monkeypatch)
     at.query_params["study"] = "NCT04232592"
     at.run()
-    assert "Alerts: 1 unacknowledged" in at.get("page_link")[0].proto.label
+    # what needs someone: the demo's 4 DLT candidates and 5 SAEs (baseline), and the new SAE
+    assert "Alerts: 10 need someone" in at.get("page_link")[0].proto.label
     at.switch_page("pages/alerts.py").run()
     assert not at.exception, at.exception
     table = at.dataframe(key="alerts_table").value
@@ -163,7 +171,7 @@ def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypat
     assert row["ack_comment"] == "Seen; site called, patient admitted."
     assert entry[0][:2] == ("sam", "alert.acknowledge")
     assert json.loads(entry[0][2])["comment"] == "Seen; site called, patient admitted."
-    assert "Alerts: 0 unacknowledged" in at.get("page_link")[0].proto.label
+    assert "Alerts: 9 need someone" in at.get("page_link")[0].proto.label
 
 
 def _one_alert():
@@ -260,3 +268,112 @@ def test_data_page_shows_a_held_delivery_confirms_it_and_retracts_it(tmp_path, m
         assert con.execute("SELECT actor, meaning FROM audit_log a JOIN signature g USING "
                            "(audit_id) WHERE action = 'delivery.retract'").fetchall() == [
             (people.DATA_MANAGER.id, "I retract this delivery from the study")]
+
+
+# --- a study that is not a dose escalation; the worklist (issue 17) ---------------------------
+
+ESCALATION_WORDS = re.compile(r"DLT|Next patients|[Ss]topping rule|[Dd]ecision|[Ee]scalation "
+                              r"(decision|at)|would say")
+
+
+def _texts(at: AppTest) -> list[str]:
+    """What a page shows in words: text elements, table headers and cells, choices."""
+    out = []
+    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error",
+                 "success", "metric"):
+        out += [f"{getattr(e, 'label', '')} {e.value}" for e in getattr(at, kind)]
+    for d in at.dataframe:
+        out += [str(c) for c in d.value.columns]
+        out += d.value.astype(str).fillna("").stack().tolist()
+    for s in at.selectbox:
+        out += [str(o) for o in s.options]
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_pilot_shows_no_decision_dlt_count_or_rule_and_says_so_once(demo_and_pilot_db,
+                                                                        monkeypatch, page):
+    # data/studies/cdiscpilot01.toml declares no escalation design or DLT definition: a
+    # parallel-group, placebo-controlled study is monitored for safety only
+    at = _app(demo_and_pilot_db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    texts = [people.plain(str(t)) for t in _texts(at)]
+    said = [t for t in texts if MONITORING_ONLY in t]
+    assert len(said) <= 1, said
+    if page in ("pages/overview.py", "pages/escalation.py", "pages/patient.py"):
+        assert len(said) == 1  # where a decision or DLT state would be
+    shown = [t.replace(MONITORING_ONLY, "") for t in texts]
+    assert [t for t in shown if ESCALATION_WORDS.search(t)] == []
+
+
+def test_the_pilot_status_and_closed_report_have_no_dlts_and_the_demo_still_does(
+        demo_and_pilot_db):
+    with store.read_connection(demo_and_pilot_db) as con:
+        pilot = find_study_config(PILOT_STUDY)
+        status = study_status(con, pilot, date(2015, 3, 5))
+        content = report_content(con, pilot, date(2015, 3, 5), kind="closed")
+        demo_status = study_status(con, find_study_config("NCT04232592"), date(2021, 1, 15))
+    doc = status.to_json()
+    assert (doc["escalation"], doc["design"], doc["rules"]) == (False, "none", [])
+    assert doc["recommendation"]["reason"] == MONITORING_ONLY
+    assert {(c["decision"], c["dlts"], c["in_dlt_window"], tuple(c["rules"]))
+            for c in doc["cohorts"]} == {("none", None, None, ())}
+    # CDISC pilot README "Facts for tests": 86 placebo, 84 low, 84 high dosed
+    assert [c["treated"] for c in doc["cohorts"]] == [86, 84, 84]
+    assert not ESCALATION_WORDS.search(status.to_text().replace(MONITORING_ONLY, ""))
+    words = [content.design_description, content.recommendation or ""] + [
+        f"{t.title} {t.note} {' '.join(map(str, t.frame.columns))} "
+        f"{' '.join(t.frame.astype(str).fillna('').stack())}" for t in content.tables]
+    assert [w for w in words if ESCALATION_WORDS.search(w.replace(MONITORING_ONLY, ""))] == []
+    assert {t.key for t in content.tables} >= {"sae_listing", "deaths_listing", "ae_summary"}
+    # the demo is a dose escalation: its decision, DLTs and rules are all there
+    assert demo_status.escalation and demo_status.rules and demo_status.totals["dlts"] == 3
+
+
+def test_the_worklist_lists_what_waits_for_someone_on_a_fresh_database(demo_and_pilot_db,
+                                                                       tmp_path, monkeypatch):
+    # A fresh database: every alert is baseline (acknowledged by system), yet the demo's 4 DLT
+    # candidates (scenario: Endometritis 018, Anaphylactic reaction 024, Pelvic inflammatory
+    # disease and ALT increased 026) and its 5 SAEs wait for someone (issue 17)
+    db = shutil.copy(demo_and_pilot_db, tmp_path / "safety.duckdb")
+    at = _app(db, monkeypatch)
+    at.query_params["study"] = "NCT04232592"
+    at.run()
+    assert "Alerts: 9 need someone" in at.get("page_link")[0].proto.label
+    at.switch_page("pages/alerts.py").run()
+    assert not at.exception, at.exception
+    items = _frame(at, "to_do")  # the open items (AppTest keeps no key on this table)
+    assert items["item"].value_counts().to_dict() == {"SAE to review": 5,
+                                                      "DLT candidate to adjudicate": 4}
+    assert set(items["yours"]) == {"yes"}  # a safety officer may act on every one
+    # acting closes an item: an adjudication, a person's acknowledgement of a baseline SAE
+    dlt = items[items["item"] == "DLT candidate to adjudicate"].iloc[0]
+    with store.read_connection(db) as con:
+        event = queries.dlt.dlt_events(con, "NCT04232592", date(2021, 1, 15))
+        sae = queries.alerts.alert_feed(con, "NCT04232592")
+    event = event[event["usubjid"] == dlt["usubjid"]].iloc[0]
+    people.adjudicate(db, "NCT04232592", dlt["usubjid"], event["source"],
+                      int(event["source_seq"]), "confirmed", "grade 3, related: a DLT")
+    baseline_sae = sae[(sae["kind"] == "sae") & (sae["acknowledged_by"] == "system")].iloc[0]
+    assert people.acknowledge(db, [int(baseline_sae["alert_id"])], "reviewed the SAE") == [
+        int(baseline_sae["alert_id"])]
+    at.run()
+    assert len(_frame(at, "to_do")) == 7
+    assert "Alerts: 7 need someone" in at.get("page_link")[0].proto.label
+
+
+def test_the_worklist_is_role_aware(demo_and_pilot_db):
+    with store.read_connection(demo_and_pilot_db) as con:
+        config = find_study_config("NCT04232592")
+        officer = views.worklist(con, people.SAFETY_OFFICER, config)
+        dsmb = views.worklist(con, people.DSMB, config)  # sees by cohort, acts on none
+        manager = views.worklist(con, people.DATA_MANAGER, config)  # held deliveries only
+        for nobody in (people.SPONSOR, people.INVESTIGATOR):  # no results by cohort
+            with pytest.raises(AccessDenied):
+                views.worklist(con, nobody, config)
+    assert len(officer) == len(dsmb) == 9 and officer["yours"].all()
+    assert not dsmb["yours"].any()
+    assert manager.empty  # nothing held in this database

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import people
 import pytest
+import studies
 from click.testing import CliRunner
 
 from safety import pipeline, store
@@ -50,9 +51,14 @@ def serious(ae: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def pilot(tmp_path_factory) -> Path:
-    """The pilot's DM, DS, EX, AE and SUPPAE in a new database, with its alert baseline."""
+    """The pilot's DM, DS, EX, AE and SUPPAE in a new database, with its alert baseline.
+
+    Recorded with the test-only DLT definition (tests/studies.py): holds must protect real DLT
+    candidates, and the shipped pilot configuration, a parallel-group study's, defines none."""
     db = tmp_path_factory.mktemp("deliveries") / "pilot.duckdb"
-    results = ingest_paths([PILOT / f"{d}.csv" for d in BASE], db=db, user=people.DATA_MANAGER)
+    with studies.pilot_with_dlts():
+        results = ingest_paths([PILOT / f"{d}.csv" for d in BASE], db=db,
+                               user=people.DATA_MANAGER)
     assert [r.status for r in results] == ["loaded"] * 5
     pipeline.raise_alerts(db)
     return db

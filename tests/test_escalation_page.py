@@ -133,8 +133,8 @@ def test_5_with_a_reason_the_rejection_is_written_and_audited(writable):
         audit = queries.database.audit_entries(con, "NCT04232592", "dlt.")
     assert audit["action"].tolist() == ["dlt.reject"]
     assert audit["actor"].tolist() == ["sam"]
-    log = _frame(at, "decision", "signature")  # the adjudication log shows the signature
-    assert log["signature"].iloc[0].endswith("UTC: I confirm this event is not a DLT")
+    log = _frame(at, "Decision", "Signature")  # the adjudication log shows the signature
+    assert log["Signature"].iloc[0].endswith("UTC: I confirm this event is not a DLT")
     assert json.loads(audit["detail"].iloc[0])["reason"] == (
         "Endometritis present before the injection"
     )

@@ -169,7 +169,8 @@ def test_pilot_labs(pilot_db):
 def test_pilot_study_in_database_with_cutoff(pilot_db):
     rows = sql(pilot_db[0], "SELECT study_id, design, data_cutoff FROM study")
     # README: last RFENDTC 2015-03-05; LBDTC up to 2015-03-05
-    assert [(r[0], r[1], str(r[2])) for r in rows] == [(STUDY, "boin", "2015-03-05")]
+    # the pilot declares no escalation design: recorded as "none" (safety monitoring only)
+    assert [(r[0], r[1], str(r[2])) for r in rows] == [(STUDY, "none", "2015-03-05")]
 
 
 # --- formats give the same rows --------------------------------------------------------------

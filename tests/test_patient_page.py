@@ -194,8 +194,8 @@ def test_5_adjudication_round_trip_to_the_audit_log_and_the_overview(fresh_db, m
     assert history["who"].tolist() == ["sam"]
     assert any("Recorded" in s.value and "I confirm this event is not a DLT" in s.value
                for s in at.success)  # fmt: skip
-    shown = _frame(at, "term", "signature")  # the signature shown with the act
-    assert shown["signature"].str.contains("Sam Safety .sam.*not a DLT", regex=True).any()
+    shown = _frame(at, "Term", "Signature")  # the signature shown with the act (in words)
+    assert shown["Signature"].str.contains("Sam Safety .sam.*not a DLT", regex=True).any()
     # and the escalation decision counts one DLT fewer
     at.switch_page("pages/overview.py").run()
     assert int({m.label: m.value for m in at.metric}["Subjects with DLT"]) == dlts_before - 1
@@ -246,7 +246,7 @@ def test_7_review_status_and_note_round_trip(fresh_db, monkeypatch):
 
 def test_8_listings_have_csv_downloads(demo_db, monkeypatch):
     at = _open(demo_db, monkeypatch, subject=HIGH_DLT)
-    ae = _frame(at, "pt", "soc", "verbatim")
+    ae = _frame(at, "Preferred term", "System organ class", "Verbatim term")  # in words
     n = _rows(
         demo_db,
         "SELECT count(*) FROM adverse_event WHERE usubjid = ? AND start_date <= DATE '2021-01-15'",

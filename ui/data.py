@@ -123,6 +123,14 @@ def alert_feed(
         return views.alert_feed(con, user, study_id, unacknowledged_only)
 
 
+@st.cache_data(show_spinner=False)
+def worklist(path: str, user: User, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
+    """The study's open items the user may see (``views.worklist``), with ``yours``."""
+    config = current_config_for(path, user, study_id, version)
+    with store.read_connection(path) as con:
+        return views.worklist(con, user, config)
+
+
 # --- patient profile -------------------------------------------------------------------
 
 

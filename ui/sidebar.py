@@ -15,6 +15,7 @@ from safety.access import ACTION_PHRASES, AccessConfig, Action, User
 from safety.config import StudyConfig
 from safety.errors import SafetyError
 from safety.escaping import md
+from safety.monitor import worklist
 from ui import auth, data
 from ui.startup import leave_pages_directory_mode
 from ui.widgets import SEVERITY_BADGES
@@ -197,25 +198,30 @@ def live_sidebar() -> None:
     with st.sidebar:
         if chosen.can(Action.VIEW_CLOSED):  # alerts are about cohorts and patients
             _alert_feed(chosen.db, chosen.user, chosen.study_id, chosen.version)
+        elif chosen.can(Action.VIEW_DELIVERIES):  # a data manager's open items: held deliveries
+            held = data.worklist(chosen.db, chosen.user, chosen.study_id, chosen.version)
+            st.page_link("pages/data.py", label=f"Held deliveries: {len(held)} to confirm or "
+                         "reject", icon=":material/pending_actions:")  # fmt: skip
         _live_refresh(chosen.db, chosen.version)
 
 
 def _alert_feed(path: str, user: User, study_id: str, version: tuple[int, int]) -> None:
-    """The sidebar's alert feed: unacknowledged count on every page, the latest few alerts."""
+    """The sidebar's alert feed on every page: how many things of the study need someone (open
+    items and unacknowledged alerts, ``worklist.needs_someone``), the latest few alerts."""
     counts = data.alert_counts(path, user, version)
-    total = int(counts["alerts"].sum())
-    here = int(counts.loc[counts["study_id"] == study_id, "alerts"].sum())
-    label = f"Alerts: {here} unacknowledged" + (
-        f" ({total} in all studies)" if total != here else ""
-    )
+    items = data.worklist(path, user, study_id, version)
+    here = worklist.needs_someone(items, counts[counts["study_id"] == study_id])
+    yours = int(items["yours"].sum())
+    label = f"Alerts: {here} need{'s' if here == 1 else ''} someone" + (
+        f" ({yours} for you)" if yours and yours != here else "")
     st.page_link(
         "pages/alerts.py",
         label=label,
         icon=":material/notifications_active:" if here else ":material/notifications:",
     )
-    if not here:
-        return
     latest = data.alert_feed(path, user, study_id, True, version).head(FEED_LENGTH)
+    if latest.empty:
+        return
     with st.expander("Latest alerts", expanded=False):
         for a in latest.itertuples():  # at most FEED_LENGTH rows
             link = links.dashboard_link(a.link)  # only the dashboard's own links are links

@@ -96,6 +96,6 @@ def report_content(content, key: str) -> None:
         download_table(table.frame, f"{content.study_id} {table.key} {content.cutoff}",
                        key=f"{key}_{table.key}")  # fmt: skip
     for figure in content.figures:
-        st.plotly_chart(figure.figure, key=f"{key}_figure_{figure.key}")
+        st.plotly_chart(figure.figure, key=f"{key}_figure_{figure.key}", theme=None)  # as in the files
         download_figure(figure.figure, f"{content.study_id} {figure.key} {content.cutoff}",
                         key=f"{key}_{figure.key}")  # fmt: skip

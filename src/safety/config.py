@@ -112,6 +112,12 @@ class StoppingRule:
     certainty: float | None = None
 
 
+# Said once wherever a study without an escalation design would show decisions or DLTs.
+MONITORING_ONLY = (
+    "Not a dose-escalation study: safety monitoring only (AEs, labs, deaths, SAEs and alerts; "
+    "the protocol declares no escalation design, DLT definition or stopping rules)."
+)
+
 DELIVERY_TYPES = ("cumulative", "incremental")
 # The SDTM domains ingest loads (safety.ingest.domains.DOMAINS; a test keeps the two equal).
 DELIVERED_DOMAINS = ("DM", "DS", "EX", "AE", "SUPPAE", "LB", "VS", "SUPPDM")
@@ -165,7 +171,12 @@ class DomainMapping:
 
 @dataclass(frozen=True, slots=True)
 class StudyConfig:
-    """A study's protocol facts, cohorts, DLT definition, design and stopping rules."""
+    """A study's protocol facts, cohorts, DLT definition, design and stopping rules.
+
+    A study that is not a dose escalation (e.g. a parallel-group, placebo-controlled one)
+    declares neither ``[design]`` nor ``[dlt]`` (nor stopping rules): ``design`` and ``dlt``
+    are None and every page, report, alert and status leaves DLTs, decisions and rules out,
+    saying :data:`MONITORING_ONLY` once."""
 
     study_id: str
     title: str
@@ -177,9 +188,9 @@ class StudyConfig:
     doses_illustrative: bool
     dose_note: str | None
     related_causality: tuple[str, ...]
-    design: Design
+    design: Design | None  # None: not a dose-escalation study (no [design], no [dlt])
     cohorts: tuple[Cohort, ...]
-    dlt: DltDefinition
+    dlt: DltDefinition | None
     stopping_rules: tuple[StoppingRule, ...]
     source_text: str
     source_sha256: str
@@ -191,6 +202,12 @@ class StudyConfig:
     def mapping(self, domain: str) -> DomainMapping | None:
         """The study's mapping for a non-standard export of ``domain``, if it has one."""
         return next((m for m in self.mappings if m.domain == domain.upper()), None)
+
+    @property
+    def is_escalation(self) -> bool:
+        """Whether the protocol declares an escalation design and a DLT definition. Without them
+        the study is monitored for safety only: no DLTs, decisions or stopping rules."""
+        return self.design is not None
 
     @property
     def dose_cohorts(self) -> tuple[Cohort, ...]:
@@ -304,13 +321,24 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file_name}: not valid TOML ({exc})") from exc
 
-    for table in ("study", "design", "cohorts", "dlt"):
+    for table in ("study", "cohorts"):
         if table not in raw:
             raise ConfigError(f"{file_name}: the table [{table}] is missing")
+    escalation = [t for t in ("design", "dlt") if t in raw]
+    if len(escalation) == 1:
+        missing = ({"design", "dlt"} - set(escalation)).pop()
+        raise ConfigError(
+            f"{file_name}: [{escalation[0]}] without [{missing}]: a dose-escalation study declares "
+            f"both, a study monitored for safety only neither"
+        )
+    if not escalation and raw.get("stopping_rules"):
+        raise ConfigError(
+            f"{file_name}: [[stopping_rules]] need an escalation design ([design] and [dlt])"
+        )
     study = _Reader(file_name, "study", raw["study"])
-    design = _read_design(_Reader(file_name, "design", raw["design"]))
+    design = _read_design(_Reader(file_name, "design", raw["design"])) if escalation else None
     cohorts = _read_cohorts(file_name, raw["cohorts"])
-    dlt = _read_dlt(file_name, _Reader(file_name, "dlt", raw["dlt"]))
+    dlt = _read_dlt(file_name, _Reader(file_name, "dlt", raw["dlt"])) if escalation else None
     rules = tuple(
         _read_stopping_rule(file_name, i, r) for i, r in enumerate(raw.get("stopping_rules", []))
     )
@@ -322,14 +350,14 @@ def parse_study_config(text: str, file_name: str = "<config>") -> StudyConfig:
         raise ConfigError(f"{file_name}: [adam] has unknown key(s) "
                           f"{', '.join(sorted(set(adam.data) - {'cohort_variable'}))}")
 
-    if design.skeleton is not None and len(design.skeleton) != sum(
+    if design is not None and design.skeleton is not None and len(design.skeleton) != sum(
         not c.is_control for c in cohorts
     ):
         raise ConfigError(
             f"{file_name}: [design] skeleton must have one probability per dose cohort "
             f"({sum(not c.is_control for c in cohorts)}), got {len(design.skeleton)}"
         )
-    if design.start_dose_level > sum(not c.is_control for c in cohorts):
+    if design is not None and design.start_dose_level > sum(not c.is_control for c in cohorts):
         raise ConfigError(
             f"{file_name}: [design] start_dose_level must be a dose level that exists, "
             f"got {design.start_dose_level}"

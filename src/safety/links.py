@@ -7,7 +7,7 @@ import re
 from urllib.parse import urlencode
 
 # What patient_link and escalation_link make: a page and URL-encoded parameters, nothing else.
-_DASHBOARD_LINK = re.compile(r"(patient|escalation)\?[A-Za-z0-9_.~%&=+-]*")
+_DASHBOARD_LINK = re.compile(r"(patient|escalation|data)\?[A-Za-z0-9_.~%&=+-]*")
 
 
 def patient_link(study_id: str, usubjid: str) -> str:
@@ -23,6 +23,11 @@ def overview_link(study_id: str) -> str:
 def escalation_link(study_id: str) -> str:
     """The study's dose-escalation page."""
     return "escalation?" + urlencode({"study": study_id})
+
+
+def data_link(study_id: str) -> str:
+    """The study's Data page (deliveries, holds)."""
+    return "data?" + urlencode({"study": study_id})
 
 
 def dashboard_link(link: object) -> str | None:

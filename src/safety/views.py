@@ -29,6 +29,7 @@ from safety.config import StudyConfig
 from safety.escalation import cohorts_from_patients
 from safety.monitor import adverse_events, decisions, explain, patient, status
 from safety.monitor import escalation_review as review
+from safety.monitor import worklist as worklist_items
 from safety.report.tables import ReportContent, report_content
 from safety.store import audit, queries
 
@@ -116,6 +117,24 @@ def alert_feed(con: duckdb.DuckDBPyConnection, user: User, study_id: str | None,
         require(user, Action.VIEW_CLOSED, study_id)
     feed = queries.alerts.alert_feed(con, study_id, unacknowledged_only)
     return _allowed_rows(feed, user, Action.VIEW_CLOSED)
+
+
+def worklist(con: duckdb.DuckDBPyConnection, user: User, config: StudyConfig) -> pd.DataFrame:
+    """(needs view.closed or view.deliveries) The study's open items the user may see
+    (``monitor.worklist.open_items``): items about patients with view.closed, held deliveries
+    with view.deliveries; ``yours`` says whether the user may do what closes the item (at the
+    patient's site)."""
+    study_id = config.study_id
+    closed, deliveries = (user.can(a, study_id) for a in (Action.VIEW_CLOSED,
+                                                          Action.VIEW_DELIVERIES))
+    if not (closed or deliveries):
+        require(user, Action.VIEW_CLOSED, study_id)  # refused, with the usual sentence
+    items = worklist_items.open_items(con, config)
+    is_hold = items["action"] == str(Action.CONFIRM_DELIVERY)
+    items = items[is_hold if not closed else (~is_hold | deliveries)].reset_index(drop=True)
+    items["yours"] = [user.can(Action(a), study_id, None if pd.isna(s) else s)
+                      for a, s in zip(items["action"], items["site_id"], strict=True)]
+    return items
 
 
 # --- patients: at the user's sites -----------------------------------------------------------

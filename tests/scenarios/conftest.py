@@ -29,7 +29,10 @@ def build(tmp_path_factory) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def pilot_db(tmp_path_factory) -> Path:
-    """The CDISC pilot (DM, DS, EX, AE as delivered) ingested once a session."""
+    """The CDISC pilot (DM, DS, EX, AE as delivered) ingested once a session, with the
+    test-only DLT definition (tests/studies.py): the invariants walk the DLT window's states on
+    real data, and the shipped pilot configuration (a parallel-group study) defines none."""
     db = tmp_path_factory.mktemp("pilot") / "pilot.duckdb"
-    check_loaded(ingest(db, *(PILOT_DIR / f"{d}.csv" for d in ("dm", "ds", "ex", "ae"))))
+    check_loaded(ingest(db, *(PILOT_DIR / f"{d}.csv" for d in ("dm", "ds", "ex", "ae")),
+                        studies_dir=PILOT_DIR.parent / "studies_with_dlt"))
     return db

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, inert
+from safety.charts.style import CONTROL_COLOUR, by_cohort, inert
 from safety.escaping import plotly_text
 
 AE_SIGNIFICANCE = 0.05  # reference line on the volcano plot: Fisher p = 0.05 (not a decision rule)
@@ -33,7 +33,7 @@ def ae_incidence_bars(
     shown = rows.merge(terms[["soc", "pt"]], on=["soc", "pt"])
     order = [_short(t) for t in terms[term]][::-1]  # most frequent at the top
     fig = go.Figure()
-    for label, group in shown.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(shown, colours):
         fig.add_trace(
             go.Bar(
                 y=[_short(t) for t in group[term]],
@@ -103,7 +103,7 @@ def risk_difference_forest(rd: pd.DataFrame, colours: dict[str, str], top: int =
     shown = rd.merge(terms[["soc", "pt"]], on=["soc", "pt"])
     order = [_short(t) for t in terms["pt"]][::-1]
     fig = go.Figure()
-    for label, group in shown.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(shown, colours):
         fig.add_trace(
             go.Scatter(
                 x=group["rd"],
@@ -129,9 +129,10 @@ def risk_difference_forest(rd: pd.DataFrame, colours: dict[str, str], top: int =
         scattermode="group",
         xaxis_title="Risk difference, dose minus control (percentage points)",
         yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
-        height=max(340, 80 + 26 * len(terms)),
-        legend={"orientation": "h", "y": -0.1},
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        height=max(340, 110 + 26 * len(terms)),
+        # above the plot, right: below it the legend covered the x-axis title
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        margin={"l": 10, "r": 10, "t": 80, "b": 40},
     )
     return fig
 
@@ -145,7 +146,7 @@ def risk_difference_volcano(rd: pd.DataFrame, colours: dict[str, str]) -> go.Fig
     """
     fig = go.Figure()
     size_ref = max(float(rd["total_n"].max()) if len(rd) else 1.0, 1.0)
-    for label, group in rd.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(rd, colours):
         fig.add_trace(
             go.Scatter(
                 x=group["rd"],
@@ -195,7 +196,7 @@ def cumulative_incidence_steps(ci: pd.DataFrame, colours: dict[str, str]) -> go.
     cohort_id, usubjids (comma-separated), at_risk, events.
     """
     fig = go.Figure()
-    for label, group in ci.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(ci, colours):
         colour = colours.get(label, CONTROL_COLOUR)
         fig.add_trace(
             go.Scatter(
@@ -245,7 +246,7 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
     ``dist``: ``ae_statistics.onset_distribution``; customdata: cohort_id, bin_start, bin_end.
     """
     fig = go.Figure()
-    for label, group in dist.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(dist, colours):
         fig.add_trace(
             go.Bar(
                 x=group["bin_start"] + (bin_days - 1) / 2,
@@ -266,7 +267,8 @@ def onset_histogram(dist: pd.DataFrame, colours: dict[str, str], bin_days: int) 
         xaxis_title="Study day (day 1 = first dose)",
         yaxis_title="TEAEs",
         height=340,
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25,
+                "traceorder": "normal"},  # the cohort order, not the stack's reverse
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return fig

@@ -7,7 +7,14 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, UNGRADED_COLOUR, inert
+from safety.charts.style import (
+    CONTROL_COLOUR,
+    GRADE_COLOURS,
+    UNGRADED_COLOUR,
+    by_cohort,
+    inert,
+    visit_and_day,
+)
 from safety.escaping import plotly_text
 
 LAB_GRADE_0_COLOUR = "#ffffff"  # labs page: a normal (grade 0) result is a hollow-looking point,
@@ -101,12 +108,14 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
                     "size": 8,
                     "line": {"width": 0.5, "color": "#333"},
                 },
-                customdata=group[["usubjid", "visit"]].astype(str).fillna("").to_numpy(),
+                customdata=list(zip(group["usubjid"].astype(str),
+                                    visit_and_day(group["visit"], group["study_day"]),
+                                    strict=True)),
                 text=[
                     "not graded" if pd.isna(g) else f"grade {int(g)}"
                     for g in group["worst_grade"].tolist()
                 ],
-                hovertemplate="%{customdata[0]}<br>%{customdata[1]}, day %{x}<br>"
+                hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>"
                 f"%{{y}} {plotly_text(unit)}<br>CTCAE %{{text}}<extra></extra>",
                 showlegend=False,
             )
@@ -152,7 +161,7 @@ def lab_visit_summary(
     rows = summary[summary["test_code"] == test_code].sort_values("visit_num")
     visits = list(dict.fromkeys(rows["visit"]))
     fig = go.Figure()
-    for cohort, group in rows.groupby("cohort_label", sort=False):
+    for cohort, group in by_cohort(rows, colours):
         y = group[statistic]
         if statistic == "mean":
             err = {"type": "data", "array": group["sd"].fillna(0), "visible": True}
@@ -210,7 +219,7 @@ def edish(
     rows = rows[(rows["transaminase_x_uln"] > 0) & (rows["bili_x_uln"] > 0)]
     which = frame["transaminase"].iloc[0] if len(frame) else "ALT"
     fig = go.Figure()
-    for cohort, group in rows.groupby("cohort_label", sort=False):
+    for cohort, group in by_cohort(rows, colours):
         fig.add_trace(
             go.Scatter(
                 x=group["transaminase_x_uln"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, inert
+from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, by_cohort, inert
 from safety.escaping import plotly_text
 
 
@@ -18,7 +18,7 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
     """
     dosed = subjects.dropna(subset=["first_dose_date"])
     fig = go.Figure()
-    for label, group in dosed.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(dosed, colours):
         fig.add_trace(
             go.Scatter(
                 x=group["first_dose_date"],
@@ -35,18 +35,23 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
             )
         )
     fig.add_vline(x=pd.Timestamp(cutoff), line_dash="dot", line_color="#444")
-    fig.add_annotation(
+    fig.add_annotation(  # above the plot area, on white: markers never cover it
         x=pd.Timestamp(cutoff),
-        y=1.02,
+        y=1.0,
         yref="paper",
-        text="data cut-off",
+        yanchor="bottom",
+        xanchor="right",
+        text=f"data cut-off {pd.Timestamp(cutoff):%d %b %Y}",
         showarrow=False,
+        bgcolor="rgba(255,255,255,0.9)",
         font={"size": 11},
     )
     fig.update_layout(
         title="Enrolment and dosing by cohort",
         xaxis_title="First dose date",
-        yaxis_title=None,
+        # the cohort order top to bottom (a category axis starts at the bottom)
+        yaxis={"title": None, "categoryorder": "array",
+               "categoryarray": [c for c in colours if c in set(dosed["cohort_label"])][::-1]},
         showlegend=False,
         height=300,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
@@ -61,7 +66,7 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Fig
     ``counts``: month, cohort_label, aes, grade3plus (from ``queries.adverse_events.ae_counts_by_month``).
     """
     fig = go.Figure()
-    for label, group in counts.groupby("cohort_label", sort=False):
+    for label, group in by_cohort(counts, colours):
         fig.add_trace(
             go.Bar(
                 x=group["month"],
@@ -78,7 +83,8 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Fig
         xaxis_title="Onset month",
         yaxis_title="Adverse events",
         height=320,
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25,
+                "traceorder": "normal"},  # the cohort order, not the stack's reverse
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return fig

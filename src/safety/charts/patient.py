@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import GRADE_COLOURS, UNGRADED_COLOUR, inert
+from safety.charts.style import GRADE_COLOURS, UNGRADED_COLOUR, inert, visit_and_day
 from safety.escaping import plotly_text
 
 SERIOUS_OUTLINE = "#b30000"  # serious AEs get a dark red outline
@@ -26,7 +26,7 @@ GRADE_0_COLOUR = "#737373"  # a lab result of CTCAE grade 0 (grey: grades 1-4 st
 def patient_timeline(
     events: dict[str, pd.DataFrame],
     *,
-    window_days: int,
+    window_days: int | None,
     cutoff_day: int,
     x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
@@ -47,23 +47,24 @@ def patient_timeline(
         rows += [r for r in dict.fromkeys(dlt["label"]) if r not in rows]
     rows.append("Visits")
     fig = go.Figure()
-    fig.add_vrect(
-        x0=0.5,
-        x1=window_days + 0.5,
-        fillcolor="#fee391",
-        opacity=0.35,
-        line_width=0,
-        layer="below",
-    )
-    fig.add_annotation(
-        x=(window_days + 1) / 2,
-        y=1.0,
-        yref="paper",
-        yanchor="bottom",
-        text=f"DLT window (study days 1-{window_days})",
-        showarrow=False,
-        font={"size": 11, "color": "#8c6d1f"},
-    )
+    if window_days is not None:  # None: the study has no DLT definition
+        fig.add_vrect(
+            x0=0.5,
+            x1=window_days + 0.5,
+            fillcolor="#fee391",
+            opacity=0.35,
+            line_width=0,
+            layer="below",
+        )
+        fig.add_annotation(
+            x=(window_days + 1) / 2,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"DLT window (study days 1-{window_days})",
+            showarrow=False,
+            font={"size": 11, "color": "#8c6d1f"},
+        )
     for grade, colour in GRADE_COLOURS.items():
         part = ae[ae["grade"] == grade]
         if part.empty:
@@ -285,7 +286,7 @@ def patient_labs(
                 customdata=pd.DataFrame(
                     {
                         "date": part["collected_date"],
-                        "visit": part["visit"],
+                        "visit": visit_and_day(part["visit"], part["day"]),
                         "grade": grade.astype(object).where(grade.notna(), "not gradable"),
                         "term": part["ctcae_term"]
                         .astype(object)
@@ -293,7 +294,7 @@ def patient_labs(
                     }
                 ).to_numpy(),
                 hovertemplate=(
-                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, study day %{{x}})"
+                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}})"
                     "<br>CTCAE grade %{customdata[2]} %{customdata[3]}<extra></extra>"
                 ),
             ),
@@ -347,10 +348,11 @@ def patient_vitals(
                 showlegend=False,
                 line={"color": "#2171b5", "width": 1},
                 marker={"size": 7, "color": "#2171b5"},
-                customdata=part[["collected_date", "visit"]].astype(object).to_numpy(),
+                customdata=list(zip(part["collected_date"].astype(object),
+                                    visit_and_day(part["visit"], part["day"]), strict=True)),
                 hovertemplate=(
-                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}}, "
-                    "study day %{x})<extra></extra>"
+                    f"{test} %{{y}}<br>%{{customdata[0]|%d %b %Y}} (%{{customdata[1]}})"
+                    "<extra></extra>"
                 ),
             ),
             row=1,

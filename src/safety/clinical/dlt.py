@@ -86,9 +86,15 @@ COUNTED_STATUSES = ("candidate", "confirmed", "added")  # a rejected candidate d
 DLT_STATES = ("not treated", "pending", "evaluable", "DLT", "not evaluable")
 
 
-def rule_parameters(dlt: DltDefinition) -> dict:
+def rule_parameters(dlt: DltDefinition | None) -> dict:
     """A study's DLT definition as columns of table ``rule_parameters`` (terms lower-cased, lab
-    criteria as parallel lists, with the LBTESTCDs that the lab criteria's CTCAE terms grade)."""
+    criteria as parallel lists, with the LBTESTCDs that the lab criteria's CTCAE terms grade).
+    Without a DLT definition (safety monitoring only) ``window_days`` is NULL: the rule applies
+    to nobody, so no study has DLT candidates or DLT states it did not declare."""
+    if dlt is None:
+        return {"window_days": None, "min_grade": None, "require_related": None,
+                "always_terms": [], "excluded_terms": [], "lab_terms": [], "lab_min_grades": [],
+                "lab_test_codes": [], "min_exposure": None, "planned_administrations": 1}
     return {
         "window_days": int(dlt.window_days),
         "min_grade": int(dlt.min_grade),
@@ -115,6 +121,7 @@ FROM current_subject s
 JOIN cohort c ON c.study_id = s.study_id AND c.cohort_id = s.cohort_id
 CROSS JOIN (SELECT window_days FROM rule_parameters WHERE study_id = in_study) r
 WHERE s.study_id = in_study AND NOT c.is_control AND s.first_dose_date IS NOT NULL
+  AND r.window_days IS NOT NULL  -- no DLT definition: nobody
   AND (in_subject IS NULL OR s.usubjid = in_subject);
 
 CREATE OR REPLACE TEMP MACRO dose_cohort_ae(in_study, at_cutoff, in_subject := NULL) AS TABLE
@@ -373,6 +380,7 @@ subj AS (
            ON dep.usubjid = s.usubjid
     LEFT JOIN subject_exposure(in_study, in_subject := in_subject) x ON x.usubjid = s.usubjid
     WHERE s.study_id = in_study AND (in_subject IS NULL OR s.usubjid = in_subject)
+      AND r.window_days IS NOT NULL  -- no DLT definition: no states
 ),
 stated AS (
     SELECT *,

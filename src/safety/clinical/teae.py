@@ -190,7 +190,8 @@ class AeFilter:
         if self.related is not None:
             parts.append("related" if self.related else "not related")
         if self.window == "dlt":
-            parts.append(f"onset in the {config.dlt.window_days}-day DLT window")
+            parts.append(f"onset in the {config.dlt.window_days}-day DLT window"
+                         if config.dlt else "onset in a DLT window (none defined)")
         return "all TEAEs" if not parts else "TEAEs: " + ", ".join(parts)
 
 
@@ -231,7 +232,9 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     table = shown.pivot(index=["category", "label"], columns="header", values="cell")
     table = table.reindex(
         index=pd.MultiIndex.from_tuples(
-            [(k, v[0]) for k, v in AE_CATEGORIES.items()], names=["category", "label"]
+            [(k, v[0]) for k, v in AE_CATEGORIES.items()
+             if k in set(summary["category"])],  # the DLT row only where DLTs are defined
+            names=["category", "label"]
         ),
         columns=headers,
     ).reset_index()

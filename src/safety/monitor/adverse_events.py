@@ -89,6 +89,7 @@ def ae_summary(
             events=wide[f"events_{key}"].fillna(0).astype("int64"),
         )
         for key, (label, _) in AE_CATEGORIES.items()
+        if key != "dlt" or config.is_escalation  # no DLT definition: no DLT row
     ]
     long = pd.concat(frames, ignore_index=True).rename(columns={"subjects": "N"})
     long["N"] = long["N"].astype("int64")

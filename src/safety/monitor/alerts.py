@@ -436,7 +436,8 @@ def acknowledge_alerts(
     """Acknowledge alerts with a comment and an electronic signature ("I have reviewed this
     alert and acknowledge it"); one audit entry and one signature record per alert.
 
-    Alerts already acknowledged are left as they are (the first acknowledgement stands).
+    Alerts already acknowledged by a person are left as they are (the first acknowledgement
+    stands); a baseline alert (acknowledged by ``system``) is acknowledged by the person now.
 
     Returns
     -------
@@ -470,7 +471,8 @@ def acknowledge_alerts(
         for alert_id in sorted(studies):
             signature_id = queries.signatures.next_signature_id(con)
             changed = queries.alerts.acknowledge_alert(
-                con, alert_id, actor=user.id, at=at, comment=comment, signature_id=signature_id
+                con, alert_id, actor=user.id, at=at, comment=comment, signature_id=signature_id,
+                baseline_actor=BASELINE_ACTOR,
             )
             if changed is None:
                 continue  # acknowledged before: the first acknowledgement stands

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from safety.config import StudyConfig
+from safety.config import MONITORING_ONLY, StudyConfig
 from safety.errors import ConfigError, DesignError
 from safety.escalation import (
     Action,
@@ -369,7 +369,10 @@ def design_from_config(
 
 
 def describe_design(config: StudyConfig) -> str:
-    """The design, DLT definition and stopping rules in a few sentences a DSMB member reads."""
+    """The design, DLT definition and stopping rules in a few sentences a DSMB member reads
+    (``config.MONITORING_ONLY`` for a study that declares none)."""
+    if not config.is_escalation:
+        return MONITORING_ONLY
     d, dlt = config.design, config.dlt
     names = {
         "3+3": "3+3 (Storer 1989)",

@@ -60,7 +60,8 @@ def patient_narrative(profile: PatientProfile) -> list[Sentence]:
     sentences.extend(_lab_dlts(profile))
     sentences.extend(_manual_dlts(profile))
     sentences.extend(_labs(profile))
-    if s.get("first_dose_date") is not None and s["first_dose_date"] <= profile.cutoff:
+    if (profile.window_days is not None and s.get("first_dose_date") is not None
+            and s["first_dose_date"] <= profile.cutoff):
         sentences.append(_dlt_window(profile))
     return sentences
 
@@ -70,11 +71,18 @@ def narrative_text(sentences: list[Sentence]) -> str:
     return " ".join(s.text for s in sentences)
 
 
+def race_words(race: str) -> str:
+    """A CDISC controlled-terminology race (DM.RACE, upper case) as written in a sentence:
+    "ASIAN" -> "Asian", "BLACK OR AFRICAN AMERICAN" -> "Black or African American"."""
+    return " ".join(w if w in ("or", "and", "of") else w.capitalize()
+                    for w in str(race).lower().split())
+
+
 def _introduction(p: PatientProfile) -> Sentence:
     s = p.subject
     age = f"{s['age']}-year-old" if s.get("age") is not None else "age not recorded,"
     sex = SEX_WORDS.get(s.get("sex") or "", f"sex {s.get('sex') or 'not recorded'}")
-    race = f", race {s['race']}," if s.get("race") else ""
+    race = f", race {race_words(s['race'])}," if s.get("race") else ""
     cohort = s.get("cohort_label") or s.get("cohort_id") or "no cohort"
     if s.get("is_control"):
         dose = "control"
@@ -101,7 +109,9 @@ def _dosing(p: PatientProfile) -> list[Sentence]:
     if ex.empty:
         return [Sentence(f"The first dose was given on {first} (study day 1).", ("DM",))]
     row = ex.iloc[0]
-    dose = f" {row['dose']:g} {row['dose_unit'] or ''}".rstrip() if pd.notna(row["dose"]) else ""
+    # control: the vehicle, not "0 million cells" of it
+    dose = (f" {row['dose']:g} {row['dose_unit'] or ''}".rstrip()
+            if pd.notna(row["dose"]) and not p.subject.get("is_control") else "")
     route = f" ({str(row['route']).lower()})" if pd.notna(row["route"]) else ""
     out = [
         Sentence(

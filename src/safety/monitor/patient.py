@@ -60,7 +60,7 @@ class PatientProfile:
     study_id: str
     usubjid: str
     cutoff: date
-    window_days: int
+    window_days: int | None  # None: the study has no DLT definition
     subject: dict
     dlt_state: dict
     adverse_events: pd.DataFrame
@@ -181,7 +181,7 @@ class PatientProfile:
         if first is None:
             return None
         cutoff_day = study_day(self.cutoff, first)
-        if window_only:
+        if window_only and self.window_days is not None:
             return (-3.5, min(self.window_days + 3, cutoff_day + 3) + 0.5)
         starts = [1]
         for frame, column in (
@@ -302,7 +302,7 @@ def load_profile(
         study_id=study_id,
         usubjid=usubjid,
         cutoff=cutoff,
-        window_days=config.dlt.window_days,
+        window_days=config.dlt.window_days if config.dlt else None,
         subject=_record(subject.iloc[0]),
         dlt_state=_record(state.iloc[0]) if not state.empty else {},
         adverse_events=queries.patient.patient_adverse_events(con, study_id, usubjid, cutoff),

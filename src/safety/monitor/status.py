@@ -19,6 +19,11 @@ How data become a decision (each step keeps its reason):
    event with a hard-stop term in a dose cohort stops the study) and the accrual pause
    (TITE-BOIN: more than half of the patients at a dose still pending).
 
+A study whose protocol declares no escalation design and no DLT definition
+(``StudyConfig.is_escalation`` false, e.g. the parallel-group CDISC pilot) is monitored for safety
+only: its status has the counts (treated, SAEs, deaths, worst grades) and no DLT counts, decisions
+or rules; its reason is ``config.MONITORING_ONLY``, said once.
+
 Counts of subjects (treated = N, SAEs, worst grades, deaths) are counts of the safety analysis
 set (``safety.clinical.populations``) and its TEAEs (``safety.clinical.teae``), as on every AE
 page and report.
@@ -33,7 +38,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from safety.config import StudyConfig, stored_study_config
+from safety.config import MONITORING_ONLY, StudyConfig, stored_study_config
 from safety.errors import SafetyError, StoreError
 from safety.escalation import (
     Outcomes,
@@ -57,6 +62,9 @@ from safety.store import queries
 log = logging.getLogger(__name__)
 
 ATTENTION_STATES = ("triggered", "warning")
+# The cohort table's columns that only an escalation has (left out for safety monitoring only).
+DLT_COLUMNS = ("In DLT window", "Evaluable", "Not evaluable", "With DLT",
+               "At this dose the design would say", "Rules not ok")
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class CohortStatus:
     decision_due_on: date | None = None
     provisional_reason: str | None = None  # what the design says on the evaluable so far
     numbers: tuple[tuple[str, float], ...] = ()  # what the design's rule used at this dose
+    escalation: bool = True  # False: safety monitoring only (no DLT counts, no decision)
 
     @property
     def decision_label(self) -> str:
@@ -103,12 +112,14 @@ class CohortStatus:
         window, 0 not evaluable; 2 with an SAE; 0 deaths"``."""
         window = (
             f": {self.evaluable} evaluable ({self.dlts} with a DLT), {self.in_dlt_window} in the "
-            f"DLT window, {self.not_evaluable} not evaluable" if not self.control else ""
+            f"DLT window, {self.not_evaluable} not evaluable"
+            if self.escalation and not self.control else ""
         )
         return (f"{self.treated} treated{window}; {self.saes} with an SAE; "
                 f"{self.deaths} death{'' if self.deaths == 1 else 's'}")
 
     def to_json(self) -> dict:
+        dlt = (lambda n: n) if self.escalation else (lambda n: None)  # no DLT rule: no counts
         return {
             "id": self.cohort_id,
             "label": self.label,
@@ -118,10 +129,10 @@ class CohortStatus:
             "dose_unit": self.dose_unit,
             "subjects": self.subjects,
             "treated": self.treated,
-            "in_dlt_window": self.in_dlt_window,
-            "evaluable": self.evaluable,
-            "not_evaluable": self.not_evaluable,
-            "dlts": self.dlts,
+            "in_dlt_window": dlt(self.in_dlt_window),
+            "evaluable": dlt(self.evaluable),
+            "not_evaluable": dlt(self.not_evaluable),
+            "dlts": dlt(self.dlts),
             "saes": self.saes,
             "deaths": self.deaths,
             "decision": self.decision,
@@ -156,6 +167,7 @@ class StudyStatus:
     pending: bool = False  # the study's decision waits for the patients of the current dose
     decision_due_on: date | None = None
     provisional_reason: str | None = None
+    escalation: bool = True  # False: safety monitoring only (config.MONITORING_ONLY)
 
     @property
     def decision_label(self) -> str:
@@ -166,7 +178,7 @@ class StudyStatus:
     @property
     def design_name(self) -> str:
         """The design as a reason names it: BOIN, mTPI-2, the 3+3, the CRM."""
-        return DESIGN_LABELS[self.design]
+        return DESIGN_LABELS.get(self.design, "no escalation design")
 
     @property
     def outcomes(self) -> str:
@@ -176,6 +188,8 @@ class StudyStatus:
     @property
     def totals(self) -> dict[str, int]:
         keys = ("subjects", "treated", "in_dlt_window", "not_evaluable", "dlts", "saes", "deaths")
+        if not self.escalation:
+            keys = ("subjects", "treated", "saes", "deaths")
         return {k: sum(getattr(c, k) for c in self.cohorts) for k in keys}
 
     @property
@@ -216,13 +230,17 @@ class StudyStatus:
                     ),
                 }
             )
-        return pd.DataFrame(rows)
+        table = pd.DataFrame(rows)
+        if not self.escalation:
+            table = table.drop(columns=list(DLT_COLUMNS))
+        return table
 
     def to_json(self) -> dict:
         return {
             "id": self.study_id,
             "title": self.title,
             "design": self.design,
+            "escalation": self.escalation,
             "cutoff": self.cutoff.isoformat(),
             "outcomes": self.outcomes,
             "recommendation": {
@@ -239,6 +257,10 @@ class StudyStatus:
         }
 
     def to_text(self) -> str:
+        if not self.escalation:
+            return "\n".join([f"{self.study_id} at {self.cutoff}: {MONITORING_ONLY}"] + [
+                f"  {c.label:<22} treated {c.treated:>3}  SAEs {c.saes:>2}  deaths {c.deaths:>2}"
+                for c in self.cohorts])
         verdict = (self.recommendation_reason if self.pending
                    else f"{self.recommendation}: {self.recommendation_reason}")
         lines = [f"{self.study_id} at {self.cutoff} ({self.design}): {verdict}"]
@@ -317,6 +339,8 @@ def study_status(
     cannot decide on the data (a 3+3 with more than 6 at a dose) says so in the reasons; the
     counts are there all the same.
     """
+    if not config.is_escalation:
+        return monitoring_status(con, config, cutoff)
     states, history, design = escalation_inputs(con, config, cutoff, adjudicated_by)
     summary = with_dlt_counts(queries.subjects.cohort_summary(con, config.study_id, cutoff), states)
     summary = with_deaths(summary, queries.adverse_events.deaths(con, config.study_id, cutoff))
@@ -381,6 +405,27 @@ def study_status(
         pending=study.pending,
         decision_due_on=study.decision_due_on,
         provisional_reason=study.provisional,
+    )
+
+
+def monitoring_status(
+    con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: date
+) -> StudyStatus:
+    """The status of a study monitored for safety only (no escalation design, no DLT
+    definition): per cohort the counts, no DLTs, no decision, no rules; the reason says so."""
+    no_states = pd.DataFrame({"cohort_id": pd.Series(dtype="str"),
+                              "dlt_state": pd.Series(dtype="str")})
+    summary = with_dlt_counts(queries.subjects.cohort_summary(con, config.study_id, cutoff),
+                              no_states)
+    summary = with_deaths(summary, queries.adverse_events.deaths(con, config.study_id, cutoff))
+    cohorts = tuple(replace(_cohort_status(row, "none", "", ()), escalation=False)
+                    for row in summary.itertuples())
+    return StudyStatus(
+        study_id=config.study_id, title=config.title, design="none",
+        design_description=MONITORING_ONLY, cutoff=cutoff, history=(),
+        recommendation="none", recommendation_reason=MONITORING_ONLY,
+        recommended_dose_level=None, rules=(), cohorts=cohorts, cohort_frame=summary,
+        escalation=False,
     )
 
 

@@ -182,7 +182,7 @@ def generate_report(
         "Data version": point.describe(),
         "Report date": f"{created:%Y-%m-%d %H:%M} UTC: the last data arrival included, fixed "
         "so that the same data give the same files",
-        "Design": config.design.name.upper(),
+        "Design": config.design.name.upper() if config.design else "none (safety monitoring only)",
         "Content hash (sha256)": content_sha256,
         "Configuration sha256": config.source_sha256,
         "Software": f"safety {__version__}",

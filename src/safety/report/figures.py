@@ -22,9 +22,13 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 log = logging.getLogger(__name__)
 
+# plotly's own template, named: importing Streamlit makes its template plotly's default, so a
+# figure left to the default would look (and hash) different in the dashboard and the CLI.
+REPORT_TEMPLATE = "plotly"
 PNG_WIDTH = 1000  # px at scale 1: the width of an A4 landscape text block at ~100 dpi
 PNG_SCALE = 2  # twice the pixels, sharp when printed
 
@@ -56,6 +60,16 @@ def stop_server() -> None:
 
         kaleido.stop_sync_server(silence_warnings=True)
         _started = False
+
+
+def report_theme(fig: go.Figure) -> go.Figure:
+    """A copy of the figure in the report's theme, whatever process builds it: the template
+    pinned (:data:`REPORT_TEMPLATE`), axis titles clear of their tick labels (automargin)."""
+    themed = go.Figure(fig)
+    themed.update_layout(template=pio.templates[REPORT_TEMPLATE])
+    themed.update_xaxes(automargin=True)
+    themed.update_yaxes(automargin=True)
+    return themed
 
 
 def to_png(

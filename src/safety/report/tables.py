@@ -28,7 +28,7 @@ Trial Data Monitoring Committees, section 6.5 (open and closed reports).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -42,6 +42,7 @@ from safety.clinical import labs, teae
 from safety.config import StudyConfig
 from safety.monitor import adverse_events
 from safety.monitor.status import StudyStatus, study_status
+from safety.report.figures import report_theme
 from safety.store import queries
 
 log = logging.getLogger(__name__)
@@ -140,10 +141,11 @@ def report_content(
     section = SECTIONS[0]
     tables.append(
         ReportTable(
-            "enrolment", "Enrolment and DLT evaluability", section,
-            enrolment_table(status, pooled=not closed),
-            "Enrolled: assigned to a cohort. Treated: first dose on or before the cut-off. "
-            "In DLT window: treated, window still open, no DLT yet.",
+            "enrolment", "Enrolment and DLT evaluability" if status.escalation else "Enrolment",
+            section, enrolment_table(status, pooled=not closed),
+            "Enrolled: assigned to a cohort. Treated: first dose on or before the cut-off."
+            + (" In DLT window: treated, window still open, no DLT yet." if status.escalation
+               else ""),
             by_cohort=closed,
         )
     )  # fmt: skip
@@ -274,7 +276,8 @@ def report_content(
         tables.append(
             ReportTable(
                 "sae_listing", "Listing: serious TEAEs", section,
-                sae_listing(adverse_events.ae_listing(con, config, cutoff, category="serious")),
+                sae_listing(adverse_events.ae_listing(con, config, cutoff, category="serious"),
+                            with_dlt=config.is_escalation),
                 "Every serious treatment-emergent AE up to the cut-off.",
                 by_cohort=True, listing=True,
             )
@@ -296,6 +299,7 @@ def report_content(
                 by_cohort=True, listing=True,
             )
         )  # fmt: skip
+    if closed and config.is_escalation:  # no DLT definition: no DLT listing
         dlts = queries.dlt.dlt_events(con, config.study_id, cutoff)
         tables.append(
             ReportTable(
@@ -352,8 +356,8 @@ def report_content(
             )
         )  # fmt: skip
 
-    # --- dose escalation (closed) ------------------------------------------------------------------
-    if closed:
+    # --- dose escalation (closed; an escalation study only) ----------------------------------------
+    if closed and config.is_escalation:
         section = SECTIONS[4]
         tables.append(
             ReportTable(
@@ -375,7 +379,7 @@ def report_content(
         + (f" (dose level {status.recommended_dose_level})"
            if status.recommended_dose_level is not None else "")
         + f": {status.recommendation_reason}"
-    ) if closed else None  # fmt: skip
+    ) if closed and config.is_escalation else None  # fmt: skip
     return ReportContent(
         study_id=config.study_id,
         title=config.title,
@@ -386,7 +390,8 @@ def report_content(
         dose_note=config.dose_note if config.doses_illustrative else None,
         recommendation=recommendation,
         tables=tuple(tables),
-        figures=tuple(figures),
+        # one theme in every process (page, command line): same files, same content hash
+        figures=tuple(replace(f, figure=report_theme(f.figure)) for f in figures),
     )
 
 
@@ -408,10 +413,12 @@ def enrolment_table(status: StudyStatus, pooled: bool = False) -> pd.DataFrame:
             "Not evaluable": frame["not_evaluable"].astype("int64"),
         }
     )
+    if not status.escalation:
+        table = table.drop(columns=["In DLT window", "Evaluable", "Not evaluable"])
     if not pooled:
         return table
     totals = table.drop(columns=["Cohort", "Dose", "In DLT window", "Evaluable",
-                                 "Not evaluable"]).sum()  # fmt: skip
+                                 "Not evaluable"], errors="ignore").sum()  # fmt: skip
     return pd.DataFrame([{"Cohort": ALL_COHORTS, **totals.astype("int64").to_dict()}])
 
 
@@ -447,7 +454,15 @@ def exposure_table(exposure: pd.DataFrame, pooled: bool = False) -> pd.DataFrame
             "Cohort": exposure["cohort_label"],
             "Subjects dosed": exposure["subjects_dosed"].astype("int64"),
             "Administrations": exposure["administrations"].astype("int64"),
-            "Total dose": [
+            # the cohort's sum over its subjects, beside the dose one subject received
+            "Dose per subject (mean)": [
+                "vehicle" if control else "" if pd.isna(d) or not n
+                else f"{d / n:g} {u if isinstance(u, str) else ''}".strip()
+                for d, u, control, n in zip(exposure["total_dose"], exposure["dose_unit"],
+                                            exposure["is_control"], exposure["subjects_dosed"],
+                                            strict=True)
+            ],
+            "Total dose, all subjects of the cohort": [
                 "vehicle" if control else "" if pd.isna(d)
                 else f"{d:g} {u if isinstance(u, str) else ''}".strip()
                 for d, u, control in zip(exposure["total_dose"], exposure["dose_unit"],
@@ -537,10 +552,11 @@ def pool_month_counts(counts: pd.DataFrame) -> pd.DataFrame:
     return pooled.assign(cohort_label=ALL_COHORTS)
 
 
-def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
-    """Serious TEAEs (``adverse_events.ae_listing``) with readable headers, by cohort and subject."""
+def sae_listing(events: pd.DataFrame, with_dlt: bool = True) -> pd.DataFrame:
+    """Serious TEAEs (``adverse_events.ae_listing``) with readable headers, by cohort and subject
+    (without the DLT column for a study that has no DLT definition)."""
     events = events.sort_values(["cohort_label", "usubjid", "seq"], kind="stable")
-    return pd.DataFrame(
+    listing = pd.DataFrame(
         {
             "Cohort": events["cohort_label"],
             "Subject": events["usubjid"],
@@ -556,6 +572,7 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
             "Action taken": events["action_taken"],
         }
     ).reset_index(drop=True)
+    return listing if with_dlt else listing.drop(columns="DLT")
 
 
 def dlt_listing(dlts: pd.DataFrame, status: StudyStatus) -> pd.DataFrame:

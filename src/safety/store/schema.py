@@ -15,7 +15,8 @@ import duckdb
 from safety.clinical import dlt, populations, teae
 from safety.ctcae import sql as ctcae_sql
 
-SCHEMA_VERSION = 9  # 9: notification outbox, attempts and state; sponsor_value (ADaM derivations kept beside ours)
+SCHEMA_VERSION = 9  # 9: notification outbox, attempts and state; sponsor_value (ADaM derivations
+#    kept beside ours); rule_parameters' DLT columns nullable (a study without a DLT definition)
 # 8: date-times (*_at), AE seriousness criteria, EX frequency, evaluability and
 #    INR settings in rule_parameters; deliveries (ingest_batch.delivery ..., held_delivery,
 #    quarantine history); hash-chained audit_log, audit_head, signature (electronic signatures)

@@ -46,7 +46,7 @@ CREATE TABLE study (
     title             VARCHAR NOT NULL,
     registry_id       VARCHAR,
     phase             VARCHAR,
-    design            VARCHAR NOT NULL,      -- 3+3 | boin | mtpi2 | crm
+    design            VARCHAR NOT NULL,      -- 3+3 | boin | mtpi2 | crm | none (safety monitoring only)
     config_toml       VARCHAR NOT NULL,      -- the configuration as loaded, for audit and reports
     config_sha256     VARCHAR NOT NULL,
     data_cutoff       DATE,                  -- last day the delivered data cover
@@ -59,9 +59,10 @@ CREATE TABLE study (
 CREATE TABLE rule_parameters (
     study_id          VARCHAR PRIMARY KEY,
     follow_up_days    INTEGER,               -- AEs this long after the first dose are TEAEs (NULL: no limit)
-    window_days       INTEGER NOT NULL,      -- the DLT window: days 1 .. window_days from the first dose
-    min_grade         INTEGER NOT NULL,
-    require_related   BOOLEAN NOT NULL,
+    window_days       INTEGER,               -- the DLT window: days 1 .. window_days from the first dose
+                                             -- (NULL: no DLT definition, safety monitoring only)
+    min_grade         INTEGER,
+    require_related   BOOLEAN,
     always_terms      VARCHAR[] NOT NULL,    -- lower-case preferred terms
     excluded_terms    VARCHAR[] NOT NULL,
     lab_terms         VARCHAR[] NOT NULL,    -- lower-case CTCAE terms of the lab criteria ...

@@ -123,11 +123,41 @@ def alert_feed(
     ).df()
 
 
-def unacknowledged_alert_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Unacknowledged alerts per study and severity. Columns: study_id, severity, alerts."""
+def sae_alerts_not_reviewed(
+    con: duckdb.DuckDBPyConnection, study_id: str, baseline_actor: str
+) -> pd.DataFrame:
+    """SAE alerts no person has acted on: not acknowledged, or acknowledged only as baseline by
+    ``baseline_actor``, and the patient not reviewed ("reviewed") since the alert was raised.
+
+    Columns: alert_id, usubjid, cohort_id, cohort_label, site_id, title, event_date, raised_at,
+    acknowledged_by.
+    """
     return con.execute(
         """
-        SELECT study_id, severity, count(*) AS alerts FROM alert
+        SELECT a.alert_id, a.usubjid, a.cohort_id, c.label AS cohort_label, s.site_id, a.title,
+               a.event_date, a.raised_at, a.acknowledged_by
+        FROM alert a
+        LEFT JOIN cohort c ON c.study_id = a.study_id AND c.cohort_id = a.cohort_id
+        LEFT JOIN current_subject s ON s.study_id = a.study_id AND s.usubjid = a.usubjid
+        WHERE a.study_id = $study_id AND a.kind = 'sae'
+          AND (a.acknowledged_at IS NULL OR a.acknowledged_by = $baseline)
+          AND NOT EXISTS (
+              SELECT 1 FROM subject_review r
+              WHERE r.study_id = a.study_id AND r.usubjid = a.usubjid
+                AND r.status = 'reviewed' AND r.reviewed_at >= a.raised_at
+                AND r.review_id = (SELECT max(review_id) FROM subject_review l
+                                   WHERE l.study_id = r.study_id AND l.usubjid = r.usubjid))
+        ORDER BY a.event_date, a.usubjid, a.alert_id""",
+        {"study_id": study_id, "baseline": baseline_actor},
+    ).df()
+
+
+def unacknowledged_alert_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Unacknowledged alerts per study, severity and kind. Columns: study_id, severity, kind,
+    alerts."""
+    return con.execute(
+        """
+        SELECT study_id, severity, kind, count(*) AS alerts FROM alert
         WHERE acknowledged_at IS NULL
         GROUP BY ALL ORDER BY study_id, severity"""
     ).df()
@@ -161,16 +191,19 @@ def acknowledge_alert(
     at: datetime,
     comment: str,
     signature_id: int,
+    baseline_actor: str | None = None,
 ) -> tuple | None:
     """Mark an unacknowledged alert as seen by ``actor`` with their signature; returns
-    (alert_id, study_id, usubjid, alert_key, title), or None when it was acknowledged already."""
+    (alert_id, study_id, usubjid, alert_key, title), or None when it was acknowledged already.
+    An alert acknowledged only as baseline (by ``baseline_actor``) is still open to a person,
+    whose acknowledgement then replaces the baseline's."""
     rows = con.execute(
         """
         UPDATE alert SET acknowledged_by = $actor, acknowledged_at = $at, ack_comment = $comment,
                          ack_signature_id = $signature_id
-        WHERE alert_id = $id AND acknowledged_at IS NULL
+        WHERE alert_id = $id AND (acknowledged_at IS NULL OR acknowledged_by = $baseline)
         RETURNING alert_id, study_id, usubjid, alert_key, title""",
         {"id": int(alert_id), "actor": actor, "at": at, "comment": comment,
-         "signature_id": signature_id},
+         "signature_id": signature_id, "baseline": baseline_actor},
     ).fetchall()  # fmt: skip
     return rows[0] if rows else None

@@ -205,6 +205,18 @@ def subject_reviews(con: duckdb.DuckDBPyConnection, study_id: str, usubjid: str)
     ).df()
 
 
+def latest_reviews(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
+    """The current review of every reviewed patient of a study. Columns: usubjid, status,
+    reviewed_by, reviewed_at."""
+    return con.execute(
+        """
+        SELECT usubjid, status, reviewed_by, reviewed_at FROM subject_review
+        WHERE study_id = $study_id
+        QUALIFY row_number() OVER (PARTITION BY usubjid ORDER BY review_id DESC) = 1""",
+        {"study_id": study_id},
+    ).df()
+
+
 def record_subject_review(
     con: duckdb.DuckDBPyConnection,
     *,

@@ -54,7 +54,7 @@ def record_study(
             "title": config.title,
             "registry_id": config.registry_id,
             "phase": config.phase,
-            "design": config.design.name,
+            "design": config.design.name if config.design else "none",
             "config_toml": config.source_text,
             "config_sha256": config.source_sha256,
             "data_cutoff": data_cutoff,
@@ -80,7 +80,7 @@ def record_study(
 def record_rule_parameters(
     con: duckdb.DuckDBPyConnection,
     study_id: str,
-    dlt: DltDefinition,
+    dlt: DltDefinition | None,
     follow_up_days: int | None,
     labs: LabSettings | None = None,
 ) -> None:
