@@ -13,7 +13,7 @@ from safety import charts, links
 from safety.access import Action
 from safety.clinical import ae_statistics, teae
 from safety.escaping import md
-from ui import data, sidebar, widgets
+from ui import data, drill, sidebar, widgets
 
 sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
@@ -82,7 +82,7 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
     st.markdown(f"**{md(title)}**: {events['usubjid'].nunique()} subjects, {len(events)} events")
     shown = pd.DataFrame(
         {
-            "Subject": [links.patient_link(sel.study_id, u) for u in events["usubjid"]],
+            "Subject": [links.patient_link(sel.study_id, u, sel.cutoff) for u in events["usubjid"]],
             "Cohort": events["cohort_label"],
             "Preferred term": events["pt"],
             "Grade": events["grade"],
@@ -100,15 +100,16 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
             "Emergent because": events["teae_basis"],
         }
     )
-    st.dataframe(
+    drill.table(
         shown,
+        f"ae_listing_{section}",
+        events["usubjid"].tolist(),
         hide_index=True,
         column_config={
             "Subject": st.column_config.LinkColumn(
-                "Subject", display_text=r"subject=([^&]*)", help="Open the patient page"
+                "Subject", display_text=r"subject=([^&]*)", help="Open the patient in a new tab"
             )
         },
-        key=f"ae_listing_{section}",
     )
     widgets.download_table(shown.assign(Subject=events["usubjid"].to_numpy()),
                           f"teae_listing_{section}")

@@ -14,7 +14,7 @@ from safety.access import Action
 from safety.escaping import md
 from safety.monitor import adjudication
 from safety.monitor import escalation_review as review
-from ui import data, esign, sidebar, widgets
+from ui import data, drill, esign, sidebar, widgets
 
 LETTER_STYLES = {
     "E": "background-color: #deebf7",
@@ -119,16 +119,18 @@ else:
     left, right = st.columns([3, 2])
     with left:
         clock_chart = charts.escalation.dlt_window_clock(clock, config.dlt.window_days)
-        st.plotly_chart(clock_chart, key="dlt_clock_chart")
+        drill.chart(clock_chart, "dlt_clock_chart", "Click a bar to open its patient.",
+                    modes=("points",))  # fmt: skip
         widgets.download_figure(clock_chart, "dlt_window_clock")
     with right:
         clock_table = clock.assign(
-            patient=[links.patient_link(sel.study_id, u) for u in clock["usubjid"]]
+            patient=[links.patient_link(sel.study_id, u, sel.cutoff) for u in clock["usubjid"]]
         )[["patient", "window_end", "days_left", "elapsed"]]
-        st.dataframe(
+        drill.table(
             clock_table,
+            "dlt_clock_table",
+            clock["usubjid"].tolist(),
             hide_index=True,
-            key="dlt_clock_table",
             column_config={
                 "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
                 "first_dose_date": st.column_config.DateColumn("First dose"),
@@ -327,7 +329,7 @@ if events.empty:
     st.caption("No DLT candidate at the cut-off.")
 else:
     listing = events.assign(
-        patient=[links.patient_link(sel.study_id, u) for u in events["usubjid"]],
+        patient=[links.patient_link(sel.study_id, u, sel.cutoff) for u in events["usubjid"]],
         cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
     )
     candidates = listing[
@@ -344,10 +346,11 @@ else:
             "signature",
         ]
     ]  # fmt: skip
-    st.dataframe(
+    drill.table(
         candidates,
+        "dlt_candidates",
+        events["usubjid"].tolist(),
         hide_index=True,
-        key="dlt_candidates",
         column_config={
             "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
             "onset_date": st.column_config.DateColumn("Onset"),

@@ -8,7 +8,7 @@ from safety import charts
 from safety.access import Action
 from safety.escaping import md
 from safety.monitor.decisions import describe_design
-from ui import data, sidebar, widgets
+from ui import data, drill, sidebar, widgets
 
 ACTION_ICONS = {
     "escalate": ":material/trending_up:",
@@ -106,7 +106,7 @@ with left:
     timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff,
                           sel.version)  # fmt: skip
     timeline_chart = charts.overview.dosing_timeline(timeline, colours, sel.cutoff)
-    st.plotly_chart(timeline_chart, key="dosing_timeline")
+    drill.chart(timeline_chart, "dosing_timeline")
     widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
 with right:
     worst_chart = charts.overview.worst_grade_by_cohort(status.cohort_frame)
