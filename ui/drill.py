@@ -8,7 +8,9 @@ links carry the cut-off too, so a profile opened in a new tab shows the same day
 Charts put the subject in ``customdata[0]`` of each point (escaped for plotly, unescaped here);
 a bar standing for several subjects carries them ``;``-joined. Streamlit's selection events:
 ``st.plotly_chart(on_select=..., selection_mode=...)`` and ``st.dataframe(on_select=...,
-selection_mode="single-row")`` (Streamlit 1.67 API).
+selection_mode="single-row")`` (Streamlit 1.67 API). A figure must not set ``dragmode`` to
+"select" or "lasso": Streamlit then sets ``clickmode`` to "event" only and a click selects
+nothing (its PlotlyChart frontend); left unset, a drag pans and the toolbar offers box and lasso.
 """
 
 from __future__ import annotations

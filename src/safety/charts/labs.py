@@ -183,7 +183,6 @@ def lab_time_course(values: pd.DataFrame, test_code: str, unit_note: str = "") -
         height=360,
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 10, "r": 10, "t": 80, "b": 40},
-        dragmode="select",
     )
     return fig
 
@@ -326,6 +325,5 @@ def edish(
         height=480,
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
-        dragmode="select",
     )
     return fig
