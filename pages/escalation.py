@@ -11,6 +11,7 @@ import streamlit as st
 
 from safety import charts, links
 from safety.access import Action
+from safety.escalation.outcomes import summary_by_dose
 from safety.escaping import md
 from safety.monitor import adjudication
 from safety.monitor import escalation_review as review
@@ -50,8 +51,9 @@ labels = [c.label for c in config.dose_cohorts]
 st.title("Dose escalation")
 st.caption(
     f"{md(config.study_id)} · {review.as_of(sel.cutoff, sel.data_cutoff)} · "
-    f"evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`"
+    f"evaluable per dose (patients / DLTs): {summary_by_dose(status.outcomes) or 'none yet'}"
 )
+widgets.evaluable_history(status.outcomes)
 if config.doses_illustrative and config.dose_note:
     st.warning(md(config.dose_note), icon=":material/info:")
 

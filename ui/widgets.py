@@ -99,3 +99,11 @@ def report_content(content, key: str) -> None:
         st.plotly_chart(figure.figure, key=f"{key}_figure_{figure.key}")
         download_figure(figure.figure, f"{content.study_id} {figure.key} {content.cutoff}",
                         key=f"{key}_{figure.key}")  # fmt: skip
+
+
+def evaluable_history(outcomes: str) -> None:
+    """The full evaluable history (Brock's notation, one letter per patient) on demand: on a
+    real study it runs to hundreds of characters, so pages show it summarised per dose."""
+    if outcomes:
+        with st.expander("Evaluable history, patient by patient (Brock's notation)"):
+            st.code(outcomes, language=None, wrap_lines=True)
