@@ -77,8 +77,8 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         st.caption(hint)
         return
     title, cell = found
-    events = data.ae_listing(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, filters,
-                      tuple(sorted(cell.items())))
+    events = sel.keep(data.ae_listing(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version,
+                                      filters, tuple(sorted(cell.items()))))  # fmt: skip
     st.markdown(f"**{md(title)}**: {events['usubjid'].nunique()} subjects, {len(events)} events")
     shown = pd.DataFrame(
         {
@@ -137,25 +137,28 @@ if config.doses_illustrative and config.dose_note:
 
 f1, f2, f3, f4 = st.columns(4)
 min_grade = f1.selectbox(
-    "Grade", [None, 2, 3, 4, 5], key="ae_grade",
+    "Grade", widgets.from_url("ae_grade", [None, 2, 3, 4, 5]), key="ae_grade",
     format_func=lambda g: "All grades" if g is None else f"Grade ≥ {g}",
 )
 serious = f2.selectbox(
-    "Seriousness", [None, True, False], key="ae_serious",
+    "Seriousness", widgets.from_url("ae_serious", [None, True, False]), key="ae_serious",
     format_func=lambda v: {None: "Serious and non-serious", True: "Serious only",
                            False: "Non-serious only"}[v],
 )
 related = f3.selectbox(
-    "Relatedness", [None, True, False], key="ae_related",
+    "Relatedness", widgets.from_url("ae_related", [None, True, False]), key="ae_related",
     format_func=lambda v: {None: "Related or not", True: "Related only",
                            False: "Not related only"}[v],
 )
 window = f4.selectbox(
-    "Onset window", list(teae.WINDOWS), key="ae_window",
+    "Onset window", widgets.from_url("ae_window", list(teae.WINDOWS)), key="ae_window",
     format_func=lambda w: "Whole follow-up" if w == "all"
     else f"DLT window ({config.dlt.window_days} days)",
 )
 filters = teae.AeFilter(min_grade=min_grade, serious=serious, related=related, window=window)
+for key, value, default in (("ae_grade", min_grade, None), ("ae_serious", serious, None),
+                            ("ae_related", related, None), ("ae_window", window, "all")):
+    widgets.to_url(key, value, default)
 st.caption(
     f"Filters ({filters.describe(config)}) apply to the SOC/PT table, the comparison with "
     "control and the timing views; the summary counts every TEAE."

@@ -56,7 +56,7 @@ if not chosen:
     st.stop()
 
 frames = data.lab_frames(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
-values, summary, grades = frames["values"], frames["summary"], frames["grades"]
+values, summary, grades = sel.keep(frames["values"]), frames["summary"], sel.keep(frames["grades"])
 timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
 cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
 cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
@@ -85,7 +85,8 @@ tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
 with tab_time:
     for code in chosen:
         course = data.lab_time_course(sel.db, sel.user, sel.study_id, sel.cutoff,
-                                      tuple(chosen), code, _unit_note(code), sel.version)  # fmt: skip
+                                      tuple(chosen), code, _unit_note(code), sel.subjects,
+                                      sel.version)  # fmt: skip
         drill.chart(course, f"lab_time_{code}")
         widgets.download_figure(course, f"lab_{code}_over_time")
 
@@ -178,7 +179,7 @@ with tab_edish:
         step=0.5,
         key="edish_bili",
     )
-    peaks = data.liver_peaks(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
+    peaks = sel.keep(data.liver_peaks(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version))
     edish = labs.derive_edish(
         peaks,
         transaminase=transaminase,

@@ -106,8 +106,8 @@ for rule in status.rules:
 colours = charts.style.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)
 with left:
-    timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff,
-                          sel.version)  # fmt: skip
+    timeline = sel.keep(data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id,
+                                   sel.cutoff, sel.version))  # fmt: skip
     timeline_chart = charts.overview.dosing_timeline(timeline, colours, sel.cutoff)
     drill.chart(timeline_chart, "dosing_timeline")
     widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")

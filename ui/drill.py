@@ -28,9 +28,7 @@ from safety.escaping import md
 PATIENT_PAGE = "pages/patient.py"
 SUBJECT_SEPARATOR = ";"  # a bar's subjects in one customdata cell
 _PENDING = "_drill_pending"  # the widget whose selection just changed
-BOX_HINT = (
-    "Click a point to open its patient; drag a box or lasso (toolbar) to list several."
-)
+BOX_HINT = "Click a point to open its patient; drag a box or lasso (toolbar) to list several."
 
 
 def _selection(state) -> dict:
@@ -69,8 +67,9 @@ def _open_or_list(key: str, subjects: Sequence[str]) -> None:
         more = f" and {len(subjects) - len(shown)} more" if len(subjects) > len(shown) else ""
         st.markdown(
             f"Selected ({len(subjects)}): "
-            + " · ".join(f"[{md(u)}]({links.patient_link(sel.study_id, u, sel.cutoff)})"
-                         for u in shown)  # fmt: skip
+            + " · ".join(
+                f"[{md(u)}]({links.patient_link(sel.study_id, u, sel.cutoff)})" for u in shown
+            )  # fmt: skip
             + more
         )
 
@@ -80,16 +79,17 @@ def open_patient(usubjid: str) -> None:
     sel = st.session_state["selection"]
     st.switch_page(
         PATIENT_PAGE,
-        query_params={"study": sel.study_id, "cutoff": sel.cutoff.isoformat(),
-                      "subject": usubjid},  # fmt: skip
+        query_params={
+            "study": sel.study_id,
+            "cutoff": sel.cutoff.isoformat(),
+            "subject": usubjid,
+        },  # fmt: skip
     )
 
 
 def chart(fig: go.Figure, key: str, hint: str | None = BOX_HINT, modes=("points", "box", "lasso")):
     """``st.plotly_chart`` whose points open (or list) their patients; ``hint`` says how."""
-    state = st.plotly_chart(
-        fig, key=key, on_select=lambda: _changed(key), selection_mode=modes
-    )
+    state = st.plotly_chart(fig, key=key, on_select=lambda: _changed(key), selection_mode=modes)
     if hint:
         st.caption(hint)
     _open_or_list(key, point_subjects(state))

@@ -54,8 +54,8 @@ def _lands_on_patient(page: Page, subject: str) -> None:
     wait_rendered(page)
     expect(page).to_have_url(re.compile(rf"subject={re.escape(subject)}"))
     assert f"cutoff={CUTOFF}" in page.url and "study=NCT04232592" in page.url
-    assert page.locator('[data-testid="stSidebar"] input[aria-label*="cut-off"]').input_value() \
-        == CUTOFF.replace("-", "/")
+    cutoff = page.locator('[data-testid="stSidebar"] [data-testid="stDateInput"] input')
+    assert cutoff.input_value() == CUTOFF.replace("-", "/")
     expect(page.get_by_text(subject).first).to_be_visible()
     assert not page.locator('[data-testid="stException"]').count()
 
@@ -72,7 +72,7 @@ def _lands_on_patient(page: Page, subject: str) -> None:
 )
 def test_a_click_on_a_point_opens_its_patient_at_the_same_cutoff(page: Page, app_url, path,
                                                                    tab, chart):  # fmt: skip
-    open_as(page, f"{app_url}/{path}?study=NCT04232592&cutoff={CUTOFF}")
+    open_as(page, f"{app_url}/{path}?study=NCT04232592&cutoff={CUTOFF}", timeout=120000)
     wait_rendered(page, 60000)
     if tab:
         page.get_by_role("tab", name=tab).click()
