@@ -177,14 +177,19 @@ chosen = st.radio(
 rule_n = max((r.n for r in config.stopping_rules if r.kind == "max_at_dose"), default=None)
 rows = review.decision_table_rows(cell, config.design.cohort_size, rule_n)
 table = review.decision_table(table_designs[chosen], config.design.target, rows, cell)
+shown_table = review.around_current_cell(table, cell)
+if shown_table.shape != table.shape:
+    st.caption(f"Shown around the current cell: {shown_table.index[0]}–{shown_table.index[-1]} "
+               f"patients, {shown_table.columns[0]} to {shown_table.columns[-1]}s; the download "
+               "holds the whole table.")  # fmt: skip
 st.dataframe(
-    table.style.map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), "")).map(
+    shown_table.style.map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), "")).map(
         lambda v: (
             "font-weight: bold; border: 2px solid #000" if v.startswith(review.CURRENT_MARK) else ""
         )
     ),
     key="decision_table",
-    height=36 * (len(table) + 1) + 4,  # every row, no inner scrolling
+    height=36 * (len(shown_table) + 1) + 4,  # every row shown, no inner scrolling
 )
 widgets.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
 if cell.dose_level is None:

@@ -103,3 +103,17 @@ def test_evaluable_history_per_dose():
     # Brock's notation: dose level, then N (no DLT) or T (DLT) per patient
     assert summary_by_dose("1NNN 2NTN 2NNN") == "dose 1: 3 / 0 DLTs · dose 2: 6 / 1 DLT"
     assert summary_by_dose("") == ""
+
+
+def test_decision_table_reaches_the_current_cell_of_a_large_cohort():
+    from safety.monitor import escalation_review as review
+
+    # the CDISC pilot: 9 DLTs in 77 evaluable at dose level 1 (Overview, per dose)
+    cell = review.CurrentCell(1, 77, 9)
+    table = review.decision_table("boin", 0.3, review.decision_table_rows(cell, 3, None), cell)
+    shown = review.around_current_cell(table, cell)
+    assert shown.shape == (20, 16)
+    assert shown.loc[77, "9 DLT"].startswith(review.CURRENT_MARK)
+    small = review.CurrentCell(1, 5, 1)  # the demo's sizes: the whole table
+    table = review.decision_table("boin", 0.3, review.decision_table_rows(small, 3, None), small)
+    assert review.around_current_cell(table, small).shape == table.shape
