@@ -39,7 +39,8 @@ HOVERED = """(chart) => [...document.querySelectorAll('.js-plotly-plot')]
 def _click_point(page: Page, chart: str) -> str:
     """Click a point of the chart whose title contains ``chart``; the subject it stands for."""
     expect(page.locator(".js-plotly-plot", has_text=chart).first).to_be_visible(timeout=60000)
-    page.wait_for_timeout(500)  # plotly lays out after the element appears
+    wait_rendered(page, 60000)
+    page.wait_for_timeout(1000)  # plotly lays out and binds its events after it appears
     point = page.evaluate(POINT_XY, chart)
     assert point, f"no point with a subject on {chart!r}"
     page.mouse.move(point["x"], point["y"])
@@ -55,7 +56,7 @@ def _lands_on_patient(page: Page, subject: str) -> None:
     expect(page).to_have_url(re.compile(rf"subject={re.escape(subject)}"))
     assert f"cutoff={CUTOFF}" in page.url and "study=NCT04232592" in page.url
     cutoff = page.locator('[data-testid="stSidebar"] [data-testid="stDateInput"] input')
-    assert cutoff.input_value() == CUTOFF.replace("-", "/")
+    assert cutoff.input_value() == CUTOFF
     expect(page.get_by_text(subject).first).to_be_visible()
     assert not page.locator('[data-testid="stException"]').count()
 
