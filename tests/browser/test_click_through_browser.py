@@ -8,6 +8,7 @@ import re
 import pytest
 from pageutil import open_as, wait_rendered
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CUTOFF = "2020-12-31"  # not the demo's last data day (2021-01-15): the cut-off must travel
 
@@ -47,6 +48,12 @@ def _click_point(page: Page, chart: str) -> str:
     page.wait_for_timeout(300)
     assert page.evaluate(HOVERED, chart) == point["subject"]  # plotly agrees what is under it
     page.mouse.click(point["x"], point["y"])
+    try:  # on a cold, loaded server the first chart can redraw (and rebind) just after it shows
+        page.wait_for_url(re.compile(r"/patient\?"), timeout=15000)
+    except PlaywrightTimeout:
+        page.mouse.move(point["x"] + 1, point["y"])
+        page.wait_for_timeout(300)
+        page.mouse.click(point["x"], point["y"])
     return point["subject"]
 
 
