@@ -14,13 +14,14 @@ from safety.escaping import plotly_text
 LAB_GRADE_0_COLOUR = "#ffffff"  # labs page: a normal (grade 0) result is a hollow-looking point,
 
 
-def _lab_grade_colour(grades: pd.Series) -> list[str]:
-    return [
-        UNGRADED_COLOUR
-        if pd.isna(g)
-        else (LAB_GRADE_0_COLOUR if int(g) == 0 else GRADE_COLOURS[int(g)])
-        for g in grades.tolist()  # one colour per plotted point
-    ]
+def _stepped(colours: list[str]) -> list[list]:
+    """A colorscale giving value ``cmin + 0.5 + i`` exactly ``colours[i]``."""
+    k = len(colours)
+    return [[pos, c] for i, c in enumerate(colours) for pos in (i / k, (i + 1) / k)]
+
+
+# -1 (not graded), 0 .. 5: the marker colour of a result by its worst CTCAE grade
+_GRADE_SCALE = _stepped([UNGRADED_COLOUR, LAB_GRADE_0_COLOUR, *GRADE_COLOURS.values()])
 
 
 WEBGL_ABOVE = 3000  # markers per figure: SVG up to here, WebGL (Scattergl) beyond
@@ -28,9 +29,9 @@ MAX_POINTS = 8000  # markers per figure a person can tell apart; beyond, subject
 
 
 def _sampled_subjects(rows: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int, int]:
-    """(rows of the subjects kept, subjects kept, subjects in all): every subject with a
-    grade >= 2 result is kept; the others in a fixed order of a hash of their id until the
-    figure holds ``limit`` results. Whole subjects, so each line stays a subject's course."""
+    """(rows of the subjects kept, subjects kept, subjects in all): subjects by their worst
+    grade, highest first, then in a fixed order of a hash of their id, until the figure holds
+    ``limit`` results. Whole subjects, so each line stays a subject's course."""
     per_subject = rows.groupby("usubjid", sort=False).agg(
         n=("value", "size"), worst=("worst_grade", "max")
     )
@@ -38,10 +39,9 @@ def _sampled_subjects(rows: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int
     if len(rows) <= limit:
         return rows, total, total
     order = pd.util.hash_array(per_subject.index.to_numpy(dtype=object))
-    per_subject = per_subject.assign(
-        must=per_subject["worst"].fillna(0) >= 2, order=order
-    ).sort_values(["must", "order"], ascending=[False, True])
-    kept = per_subject.index[(per_subject["n"].cumsum() <= limit) | per_subject["must"]]
+    per_subject = per_subject.assign(worst=per_subject["worst"].fillna(-1), order=order)
+    per_subject = per_subject.sort_values(["worst", "order"], ascending=[False, True])
+    kept = per_subject.index[per_subject["n"].cumsum() <= limit]
     return rows[rows["usubjid"].isin(kept)], len(kept), total
 
 
@@ -138,8 +138,9 @@ def lab_time_course(values: pd.DataFrame, test_code: str, unit_note: str = "") -
                 name=cohort,
                 xaxis=xref,
                 yaxis=yref,
-                marker={
-                    "color": _lab_grade_colour(group["worst_grade"]),
+                marker={  # a number per point and a stepped scale: thousands validate fast
+                    "color": group["worst_grade"].fillna(-1).clip(-1, 5).to_numpy(dtype=float),
+                    "colorscale": _GRADE_SCALE, "cmin": -1.5, "cmax": 5.5,
                     "size": 8,
                     "line": {"width": 0.5, "color": "#333"},
                 },
@@ -170,8 +171,8 @@ def lab_time_course(values: pd.DataFrame, test_code: str, unit_note: str = "") -
         )
     if kept < total:
         fig.add_annotation(
-            text=f"Sampled: {kept} of {total} subjects shown (all with a grade ≥ 2 result; "
-            "the others a fixed sample)",
+            text=f"Sampled: {kept} of {total} subjects shown (highest CTCAE grades first, "
+            "then a fixed sample)",
             xref="paper", yref="paper", x=1, y=1.16, xanchor="right", showarrow=False,
             font={"size": 11, "color": "#b35806"},
         )  # fmt: skip
