@@ -117,3 +117,27 @@ def test_decision_table_reaches_the_current_cell_of_a_large_cohort():
     small = review.CurrentCell(1, 5, 1)  # the demo's sizes: the whole table
     table = review.decision_table("boin", 0.3, review.decision_table_rows(small, 3, None), small)
     assert review.around_current_cell(table, small).shape == table.shape
+
+
+def test_the_sidebar_filter_comes_from_the_url_and_narrows_the_labs_page(demo_db, subjects,
+                                                                         monkeypatch):  # fmt: skip
+    import json
+    from pathlib import Path
+
+    import people
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SAFETY_DB", str(demo_db))
+    app = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+    at = people.signed_in(AppTest.from_file(app, default_timeout=120))
+    at.query_params["pop_cohort"] = "High dose"  # a shared link
+    at.run()
+    at.switch_page("pages/labs.py").run()
+    assert not at.exception, at.exception
+    assert any("8 of 32 subjects" in c.value and "cohort High dose" in c.value
+               for c in at.sidebar.caption)  # fmt: skip
+    assert at.query_params["pop_cohort"] == "High dose"
+    course = json.loads(at.get("plotly_chart")[0].proto.spec)
+    shown = {c[0] for t in course["data"] if t.get("customdata") for c in t["customdata"]}
+    high = set(subjects.loc[subjects["cohort_label"] == "High dose", "usubjid"])
+    assert shown and shown <= high  # only High dose women are plotted
