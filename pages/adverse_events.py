@@ -13,7 +13,7 @@ from safety import charts, links
 from safety.access import Action
 from safety.clinical import ae_statistics, teae
 from safety.escaping import md
-from ui import data, sidebar, widgets
+from ui import data, drill, sidebar, widgets
 
 sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
@@ -77,12 +77,12 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
         st.caption(hint)
         return
     title, cell = found
-    events = data.ae_listing(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, filters,
-                      tuple(sorted(cell.items())))
+    events = sel.keep(data.ae_listing(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version,
+                                      filters, tuple(sorted(cell.items()))))  # fmt: skip
     st.markdown(f"**{md(title)}**: {events['usubjid'].nunique()} subjects, {len(events)} events")
     shown = pd.DataFrame(
         {
-            "Subject": [links.patient_link(sel.study_id, u) for u in events["usubjid"]],
+            "Subject": [links.patient_link(sel.study_id, u, sel.cutoff) for u in events["usubjid"]],
             "Cohort": events["cohort_label"],
             "Preferred term": events["pt"],
             "Grade": events["grade"],
@@ -100,15 +100,16 @@ def show_listing(section: str, found: tuple | None, filters: teae.AeFilter, hint
             "Emergent because": events["teae_basis"],
         }
     )
-    st.dataframe(
+    drill.table(
         shown,
+        f"ae_listing_{section}",
+        events["usubjid"].tolist(),
         hide_index=True,
         column_config={
             "Subject": st.column_config.LinkColumn(
-                "Subject", display_text=r"subject=([^&]*)", help="Open the patient page"
+                "Subject", display_text=r"subject=([^&]*)", help="Open the patient in a new tab"
             )
         },
-        key=f"ae_listing_{section}",
     )
     widgets.download_table(shown.assign(Subject=events["usubjid"].to_numpy()),
                           f"teae_listing_{section}")
@@ -136,25 +137,30 @@ if config.doses_illustrative and config.dose_note:
 
 f1, f2, f3, f4 = st.columns(4)
 min_grade = f1.selectbox(
-    "Grade", [None, 2, 3, 4, 5], key="ae_grade",
+    "Grade", widgets.from_url("ae_grade", [None, 2, 3, 4, 5]), key="ae_grade",
     format_func=lambda g: "All grades" if g is None else f"Grade ≥ {g}",
 )
 serious = f2.selectbox(
-    "Seriousness", [None, True, False], key="ae_serious",
+    "Seriousness", widgets.from_url("ae_serious", [None, True, False]), key="ae_serious",
     format_func=lambda v: {None: "Serious and non-serious", True: "Serious only",
                            False: "Non-serious only"}[v],
 )
 related = f3.selectbox(
-    "Relatedness", [None, True, False], key="ae_related",
+    "Relatedness", widgets.from_url("ae_related", [None, True, False]), key="ae_related",
     format_func=lambda v: {None: "Related or not", True: "Related only",
                            False: "Not related only"}[v],
 )
 window = f4.selectbox(  # a DLT window only where the protocol defines one
-    "Onset window", list(teae.WINDOWS) if config.is_escalation else ["all"], key="ae_window",
+    "Onset window",
+    widgets.from_url("ae_window", list(teae.WINDOWS) if config.is_escalation else ["all"]),
+    key="ae_window",
     format_func=lambda w: "Whole follow-up" if w == "all"
     else f"DLT window ({config.dlt.window_days} days)",
 )
 filters = teae.AeFilter(min_grade=min_grade, serious=serious, related=related, window=window)
+for key, value, default in (("ae_grade", min_grade, None), ("ae_serious", serious, None),
+                            ("ae_related", related, None), ("ae_window", window, "all")):
+    widgets.to_url(key, value, default)
 st.caption(
     f"Filters ({filters.describe(config)}) apply to the SOC/PT table, the comparison with "
     "control and the timing views; the summary counts every TEAE."

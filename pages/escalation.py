@@ -13,10 +13,11 @@ from safety import charts, links
 from safety.access import Action
 from safety.config import MONITORING_ONLY
 from safety.display import readable
+from safety.escalation.outcomes import summary_by_dose
 from safety.escaping import md
 from safety.monitor import adjudication
 from safety.monitor import escalation_review as review
-from ui import data, esign, sidebar, widgets
+from ui import data, drill, esign, sidebar, widgets
 
 LETTER_STYLES = {
     "E": "background-color: #deebf7",
@@ -56,8 +57,9 @@ labels = [c.label for c in config.dose_cohorts]
 st.title("Dose escalation")
 st.caption(
     f"{md(config.study_id)} · {review.as_of(sel.cutoff, sel.data_cutoff)} · "
-    f"evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`"
+    f"evaluable per dose (patients / DLTs): {summary_by_dose(status.outcomes) or 'none yet'}"
 )
+widgets.evaluable_history(status.outcomes)
 if config.doses_illustrative and config.dose_note:
     st.warning(md(config.dose_note), icon=":material/info:")
 
@@ -125,16 +127,18 @@ else:
     left, right = st.columns([3, 2])
     with left:
         clock_chart = charts.escalation.dlt_window_clock(clock, config.dlt.window_days)
-        st.plotly_chart(clock_chart, key="dlt_clock_chart")
+        drill.chart(clock_chart, "dlt_clock_chart", "Click a bar to open its patient.",
+                    modes=("points",))  # fmt: skip
         widgets.download_figure(clock_chart, "dlt_window_clock")
     with right:
         clock_table = clock.assign(
-            patient=[links.patient_link(sel.study_id, u) for u in clock["usubjid"]]
+            patient=[links.patient_link(sel.study_id, u, sel.cutoff) for u in clock["usubjid"]]
         )[["patient", "window_end", "days_left", "elapsed"]]
-        st.dataframe(
+        drill.table(
             clock_table,
+            "dlt_clock_table",
+            clock["usubjid"].tolist(),
             hide_index=True,
-            key="dlt_clock_table",
             column_config={
                 "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
                 "first_dose_date": st.column_config.DateColumn("First dose"),
@@ -180,14 +184,19 @@ chosen = st.radio(
 rule_n = max((r.n for r in config.stopping_rules if r.kind == "max_at_dose"), default=None)
 rows = review.decision_table_rows(cell, config.design.cohort_size, rule_n)
 table = review.decision_table(table_designs[chosen], config.design.target, rows, cell)
+shown_table = review.around_current_cell(table, cell)
+if shown_table.shape != table.shape:
+    st.caption(f"Shown around the current cell: {shown_table.index[0]}–{shown_table.index[-1]} "
+               f"patients, {shown_table.columns[0]} to {shown_table.columns[-1]}s; the download "
+               "holds the whole table.")  # fmt: skip
 st.dataframe(
-    table.style.map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), "")).map(
+    shown_table.style.map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), "")).map(
         lambda v: (
             "font-weight: bold; border: 2px solid #000" if v.startswith(review.CURRENT_MARK) else ""
         )
     ),
     key="decision_table",
-    height=36 * (len(table) + 1) + 4,  # every row, no inner scrolling
+    height=36 * (len(shown_table) + 1) + 4,  # every row shown, no inner scrolling
 )
 widgets.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
 if cell.dose_level is None:
@@ -342,7 +351,7 @@ if events.empty:
     st.caption("No DLT candidate at the cut-off.")
 else:
     listing = events.assign(
-        patient=[links.patient_link(sel.study_id, u) for u in events["usubjid"]],
+        patient=[links.patient_link(sel.study_id, u, sel.cutoff) for u in events["usubjid"]],
         cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
     )
     candidates = listing[
@@ -359,10 +368,11 @@ else:
             "signature",
         ]
     ]  # fmt: skip
-    st.dataframe(
+    drill.table(
         candidates,
+        "dlt_candidates",
+        events["usubjid"].tolist(),
         hide_index=True,
-        key="dlt_candidates",
         column_config={
             "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
             "onset_date": st.column_config.DateColumn("Onset"),

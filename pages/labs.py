@@ -1,15 +1,14 @@
 """Labs: results over time by cohort with CTCAE v5.0 grades, shift and worst-grade tables, eDISH."""
 
-import html
-
 import pandas as pd
 import streamlit as st
 
 from safety import charts, links
 from safety.access import Action
 from safety.clinical import labs
+from safety.ctcae.conversion import grading_conversion
 from safety.escaping import md
-from ui import data, sidebar, widgets
+from ui import data, drill, sidebar, widgets
 
 DEFAULT_TESTS = ("ALT", "AST", "BILI", "CREAT", "HGB", "PLAT")
 
@@ -57,7 +56,7 @@ if not chosen:
     st.stop()
 
 frames = data.lab_frames(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
-values, summary, grades = frames["values"], frames["summary"], frames["grades"]
+values, summary, grades = sel.keep(frames["values"]), frames["summary"], sel.keep(frames["grades"])
 timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
 cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
 cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
@@ -68,20 +67,15 @@ link_column = st.column_config.LinkColumn(
 
 
 def _links(usubjids) -> pd.Series:
-    return pd.Series([links.patient_link(sel.study_id, u) for u in usubjids], dtype="str")
+    return pd.Series([links.patient_link(sel.study_id, u, sel.cutoff) for u in usubjids], dtype="str")
 
 
-def _selected_patients(state) -> None:
-    """Links to the patients of the points selected on a chart."""
-    selection = state.get("selection", {}) if isinstance(state, dict) else state.selection
-    points = selection.get("points") or []
-    subjects = list(dict.fromkeys(html.unescape(p["customdata"][0])  # charts escape text
-                                  for p in points if p.get("customdata")))  # fmt: skip
-    if subjects:
-        st.markdown(
-            "Selected: "
-            + " · ".join(f"[{md(u)}]({links.patient_link(sel.study_id, u)})" for u in subjects)
-        )
+def _unit_note(code: str) -> str:
+    """How a test stored in one unit is graded in another (HGB mmol/L -> g/L), else ''."""
+    units = values.loc[values["test_code"] == code, "unit"].dropna()
+    conv = grading_conversion(code, units.iloc[0]) if len(units) else None
+    return (f"graded in {conv.to_unit}: 1 {units.iloc[0]} = {conv.factor:g} {conv.to_unit}"
+            if conv else "")  # fmt: skip
 
 
 tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
@@ -89,17 +83,12 @@ tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
 )
 
 with tab_time:
-    st.caption("Select points (box or lasso) to get links to the patients.")
     for code in chosen:
-        course = charts.labs.lab_time_course(values, code)
-        state = st.plotly_chart(
-            course,
-            key=f"lab_time_{code}",
-            on_select="rerun",
-            selection_mode=("points", "box", "lasso"),
-        )
+        course = data.lab_time_course(sel.db, sel.user, sel.study_id, sel.cutoff,
+                                      tuple(chosen), code, _unit_note(code), sel.subjects,
+                                      sel.version)  # fmt: skip
+        drill.chart(course, f"lab_time_{code}")
         widgets.download_figure(course, f"lab_{code}_over_time")
-        _selected_patients(state)
 
 with tab_visit:
     statistic = st.radio(
@@ -154,7 +143,7 @@ with tab_worst:
     widgets.download_table(worst, "lab_worst_grade")
     abnormal = grades[grades["worst_grade"].fillna(0) >= 1]
     st.markdown(f"**Subjects with a post-baseline grade ≥ 1** ({abnormal['usubjid'].nunique()})")
-    st.dataframe(
+    drill.table(
         pd.DataFrame(
             {
                 "Subject": _links(abnormal["usubjid"]),
@@ -164,9 +153,10 @@ with tab_worst:
                 "Worst grade": abnormal["worst_grade"].to_numpy(),
             }
         ),
+        "lab_abnormal_subjects",
+        abnormal["usubjid"].tolist(),
         hide_index=True,
         column_config={"Subject": link_column},
-        key="lab_abnormal_subjects",
     )
     widgets.download_table(abnormal, "lab_abnormal_subjects")
 
@@ -189,7 +179,7 @@ with tab_edish:
         step=0.5,
         key="edish_bili",
     )
-    peaks = data.liver_peaks(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
+    peaks = sel.keep(data.liver_peaks(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version))
     edish = labs.derive_edish(
         peaks,
         transaminase=transaminase,
@@ -198,13 +188,7 @@ with tab_edish:
     )
     edish_chart = charts.labs.edish(edish, colours, alt_threshold, bili_threshold)
     widgets.download_figure(edish_chart, "edish")
-    state = st.plotly_chart(
-        edish_chart,
-        key="lab_edish",
-        on_select="rerun",
-        selection_mode=("points", "box", "lasso"),
-    )
-    _selected_patients(state)
+    drill.chart(edish_chart, "lab_edish")
     st.markdown("**Subjects per quadrant**")
     st.dataframe(labs.edish_quadrant_counts(edish), hide_index=True, key="edish_counts")
     widgets.download_table(labs.edish_quadrant_counts(edish), "edish_quadrants")
@@ -221,7 +205,7 @@ with tab_edish:
     shown = candidates if len(candidates) else listing
     if not len(candidates):
         st.caption("None: all subjects with liver tests, highest bilirubin first.")
-    st.dataframe(
+    drill.table(
         pd.DataFrame(
             {
                 "Subject": _links(shown["usubjid"]),
@@ -232,8 +216,9 @@ with tab_edish:
                 "Peak ALP x ULN": shown["alp_x_uln"].round(2).to_numpy(),
             }
         ),
+        "edish_listing",
+        shown["usubjid"].tolist(),
         hide_index=True,
         column_config={"Subject": link_column},
-        key="edish_listing",
     )
     widgets.download_table(shown, "edish_subjects")

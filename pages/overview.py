@@ -2,14 +2,16 @@
 who may see open results only (sponsor, investigator), the study pooled over its cohorts as the
 open DSMB report shows it."""
 
+import pandas as pd
 import streamlit as st
 
 from safety import charts
 from safety.access import Action
 from safety.config import MONITORING_ONLY
+from safety.escalation.outcomes import summary_by_dose
 from safety.escaping import md
 from safety.monitor.decisions import describe_design
-from ui import data, sidebar, widgets
+from ui import data, drill, sidebar, widgets
 
 ACTION_ICONS = {
     "escalate": ":material/trending_up:",
@@ -69,9 +71,11 @@ else:
         f"**Next patients: {md(status.decision_label)}.** {md(status.recommendation_reason)}  \n"
         + (f"On the evaluable patients so far the design would say: "
            f"{md(status.provisional_reason)}  \n" if status.provisional_reason else "")
-        + f"Evaluable history (Brock's notation): `{status.outcomes or 'none yet'}`",
+        + "Evaluable so far, per dose (patients / DLTs): "
+        + (summary_by_dose(status.outcomes) or "none yet"),
         icon=ACTION_ICONS.get(status.recommendation, ":material/info:"),
     )
+    widgets.evaluable_history(status.outcomes)
 for rule in status.triggered_rules:
     st.error(f"**{md(rule.name)}: triggered.** {md(rule.detail)}", icon=":material/block:")
 
@@ -112,16 +116,25 @@ for rule in status.rules:
 colours = charts.style.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)
 with left:
-    timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff,
-                          sel.version)  # fmt: skip
+    timeline = sel.keep(data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id,
+                                   sel.cutoff, sel.version))  # fmt: skip
     timeline_chart = charts.overview.dosing_timeline(timeline, colours, sel.cutoff)
-    st.plotly_chart(timeline_chart, key="dosing_timeline")
+    drill.chart(timeline_chart, "dosing_timeline")
     widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
 with right:
     worst_chart = charts.overview.worst_grade_by_cohort(status.cohort_frame)
     st.plotly_chart(worst_chart, key="worst_grade")
     widgets.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
 counts = data.frame(sel.db, sel.user, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
-ae_chart = charts.overview.ae_counts_over_time(counts, colours)
+study_start = config.start_date or timeline["first_dose_date"].min()
+study_start = None if pd.isna(study_start) else study_start
+ae_chart = charts.overview.ae_counts_over_time(counts, colours, study_start)
 st.plotly_chart(ae_chart, key="ae_over_time")
+if study_start is not None and (early := counts[counts["month"] < pd.Timestamp(study_start)
+                                                .to_period("M").start_time]).size:  # fmt: skip
+    with st.expander(f"Onsets before the study ({int(early['aes'].sum())} AEs, not plotted)"):
+        st.dataframe(early.rename(columns={"month": "Onset month", "cohort_label": "Cohort",
+                                           "aes": "AEs", "grade3plus": "Grade ≥ 3"}),
+                     hide_index=True, key="ae_before_study",
+                     column_config={"Onset month": st.column_config.DateColumn(format="MMM YYYY")})
 widgets.download_figure(ae_chart, f"{sel.study_id} AEs by month {sel.cutoff}", key="ae_month")

@@ -35,6 +35,8 @@ PAGE = "pages/patient.py"
 sel = sidebar.selection(needs=Action.VIEW_PATIENT)
 st.title("Patient")
 roster = data.study_roster(sel.db, sel.user, sel.study_id, sel.version)
+if sel.subjects is not None and st.query_params.get("subject") not in sel.subjects:
+    roster = sel.keep(roster)  # a followed link opens its patient even outside the filter
 if roster.empty:
     sites = sel.user.sites(Action.VIEW_PATIENT, sel.study_id)
     mine = f" at your sites ({', '.join(sorted(sites))})" if sites is not None else ""

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from safety import store, views
+from safety import charts, store, views
 from safety.access import User
 from safety.clinical import teae
 from safety.config import StudyConfig, stored_study_config
@@ -269,6 +270,27 @@ def lab_frames(
             "summary": views.lab_visit_summary(con, user, study_id, cutoff, list(codes)),
             "grades": views.lab_subject_grades(con, user, study_id, cutoff, list(codes)),
         }
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def lab_time_course(
+    path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...], code: str,
+    unit_note: str, subjects: frozenset[str] | None, version: tuple[int, int],
+) -> go.Figure:  # fmt: skip
+    """The Labs page's time course of ``code`` for the population's ``subjects`` (None: all),
+    built once per data version (issue 16)."""
+    values = lab_frames(path, user, study_id, cutoff, codes, version)["values"]
+    if subjects is not None:
+        values = values[values["usubjid"].isin(subjects)]
+    return charts.labs.lab_time_course(values, code, unit_note)
+
+
+@st.cache_data(show_spinner=False)
+def population_subjects(
+    path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
+) -> pd.DataFrame:
+    with store.read_connection(path) as con:
+        return views.population_subjects(con, user, study_id, cutoff)
 
 
 @st.cache_data(show_spinner=False)

@@ -12,11 +12,12 @@ import streamlit as st
 
 from safety import links, store, views
 from safety.access import ACTION_PHRASES, AccessConfig, Action, User
+from safety.clinical.populations import PopulationFilter
 from safety.config import StudyConfig
 from safety.errors import SafetyError
 from safety.escaping import md
 from safety.monitor import worklist
-from ui import auth, data
+from ui import auth, data, population
 from ui.startup import leave_pages_directory_mode
 from ui.widgets import SEVERITY_BADGES
 
@@ -38,6 +39,12 @@ class Selection:
     data_cutoff: date | None  # the last day the study's data cover
     user: User
     access: AccessConfig
+    population: PopulationFilter = PopulationFilter()  # the sidebar's population filter
+    subjects: frozenset[str] | None = None  # the subjects it keeps; None: everyone
+
+    def keep(self, frame: pd.DataFrame, column: str = "usubjid") -> pd.DataFrame:
+        """The rows of ``frame`` whose subject is in the population filter's."""
+        return population.keep(frame, self.subjects, column)
 
     def can(self, action: Action) -> bool:
         """Whether the user may do ``action`` in the chosen study (at some site)."""
@@ -102,10 +109,11 @@ def sidebar(access: AccessConfig, user: User) -> Selection | None:
         if changed
         else "No data loaded yet."
     )
+    filtered, subjects = population.population_filter(path, user, study_id, cutoff, version)
     st.sidebar.caption(f"Your roles in {md(study_id)}: {md(user.titles(study_id))}")
     selection = Selection(
         path, version, study_id, data.current_config_for(path, user, study_id, version), cutoff,
-        data_cutoff, user, access,
+        data_cutoff, user, access, filtered, subjects,
     )  # fmt: skip
     st.session_state["selection"] = selection
     return selection

@@ -42,11 +42,16 @@ def download_table(frame: pd.DataFrame, name: str, key: str | None = None) -> No
 
     The files are made when a button is clicked (not on every rerun); the page does not rerun.
     ``name`` becomes the file name; ``key`` tells apart two tables of the same name. Formula-like
-    text is quoted in both (``safety.escaping``).
+    text is quoted in both (``safety.escaping``). The first column states the sidebar's
+    population filter, so a file read away from the page still says whom it counts.
     """
     from safety.report.csv_files import frame_csv
     from safety.report.xlsx import frame_xlsx
 
+    chosen = st.session_state.get("selection")
+    if chosen is not None and "Population" not in frame.columns:
+        frame = frame.assign(Population=chosen.population.describe())
+        frame = frame[["Population", *frame.columns[:-1]]]
     slug = _slug(name)
     key = key or slug
     with st.container(horizontal=True, gap="small"):
@@ -99,3 +104,28 @@ def report_content(content, key: str) -> None:
         st.plotly_chart(figure.figure, key=f"{key}_figure_{figure.key}", theme=None)  # as in the files
         download_figure(figure.figure, f"{content.study_id} {figure.key} {content.cutoff}",
                         key=f"{key}_{figure.key}")  # fmt: skip
+
+
+def evaluable_history(outcomes: str) -> None:
+    """The full evaluable history (Brock's notation, one letter per patient) on demand: on a
+    real study it runs to hundreds of characters, so pages show it summarised per dose."""
+    if outcomes:
+        with st.expander("Evaluable history, patient by patient (Brock's notation)"):
+            st.code(outcomes, language=None, wrap_lines=True)
+
+
+def from_url(key: str, options: list) -> list:
+    """A widget's options, its first value taken from ``?key=`` (matched as text) so that a
+    shared link reopens the page as it was; :func:`to_url` keeps it there afterwards."""
+    raw = st.query_params.get(key)
+    if key not in st.session_state and raw is not None:
+        st.session_state[key] = next((o for o in options if str(o) == raw), options[0])
+    return options
+
+
+def to_url(key: str, value, default) -> None:
+    """Keep a widget's value in the URL (left out while it is the default)."""
+    if value != default:
+        st.query_params[key] = str(value)
+    elif key in st.query_params:
+        del st.query_params[key]

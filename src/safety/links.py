@@ -4,15 +4,18 @@ person at a patient or a page builds the link here, with the study in it."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from urllib.parse import urlencode
 
 # What patient_link and escalation_link make: a page and URL-encoded parameters, nothing else.
 _DASHBOARD_LINK = re.compile(r"(patient|escalation|data)\?[A-Za-z0-9_.~%&=+-]*")
 
 
-def patient_link(study_id: str, usubjid: str) -> str:
-    """The patient's profile: ``patient?study=...&subject=...``."""
-    return "patient?" + urlencode({"study": study_id, "subject": usubjid})
+def patient_link(study_id: str, usubjid: str, cutoff: date | None = None) -> str:
+    """The patient's profile: ``patient?study=...[&cutoff=...]&subject=...``; with ``cutoff``
+    the profile opens at that data cut-off (the page it was opened from), subject last."""
+    cut = {"cutoff": cutoff.isoformat()} if cutoff else {}
+    return "patient?" + urlencode({"study": study_id, **cut, "subject": usubjid})
 
 
 def overview_link(study_id: str) -> str:

@@ -148,6 +148,16 @@ def study_roster(con: duckdb.DuckDBPyConnection, user: User, study_id: str) -> p
     return roster if sites is None else roster[roster["site_id"].isin(sites)].reset_index(drop=True)
 
 
+def population_subjects(con: duckdb.DuckDBPyConnection, user: User, study_id: str,
+                        cutoff: date) -> pd.DataFrame:  # fmt: skip
+    """(needs view.open) The study's subjects for the population filter; an investigator
+    (patients at some sites) gets her sites' subjects only."""
+    require(user, Action.VIEW_OPEN, study_id)
+    frame = queries.subjects.population_subjects(con, study_id, cutoff)
+    sites = user.sites(Action.VIEW_PATIENT, study_id)
+    return frame[frame["site_id"].isin(sites)].reset_index(drop=True) if sites else frame
+
+
 def patient_profile(con: duckdb.DuckDBPyConnection, user: User, config: StudyConfig,
                     usubjid: str, cutoff: date) -> patient.PatientProfile | None:  # fmt: skip
     """(needs view.patient at the patient's site) Everything about one patient at the cut-off."""

@@ -11,7 +11,7 @@ def test_labs_page_renders_charts_tables_and_edish(page: Page, app_url):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Labs").click()
     expect(page.get_by_role("heading", name="Labs")).to_be_visible(timeout=60000)
     wait_rendered(page)
-    expect(page.locator('[data-testid="stMultiSelect"]').first).to_be_visible()
+    expect(page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').first).to_be_visible()
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     assert page.locator(".js-plotly-plot").count() >= 6  # one time course per default test
     assert "study=NCT04232592" in page.url

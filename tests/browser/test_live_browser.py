@@ -95,7 +95,8 @@ def test_widget_state_survives_the_auto_refresh(page: Page, live_setup):
     page.get_by_role("tab", name="Batch ledger").click()
     page.get_by_text("All studies").click()
     wait_rendered(page)
-    toggle = page.locator('[data-testid="stCheckbox"] input, [data-testid="stToggle"] input')
+    toggle = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"] input, '
+                          '[data-testid="stMain"] [data-testid="stToggle"] input')  # not the sidebar's
     expect(toggle.first).to_be_checked()
     covered = re.search(r"Data cover up to (\S+)\.", _sidebar_text(page)).group(1)
 

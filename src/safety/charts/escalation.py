@@ -26,10 +26,11 @@ def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
     """Each pending patient's DLT window as a bar: days gone (filled) out of the window.
 
     ``clock``: cohort, usubjid, day, days_left, window_end (from
-    ``escalation_review.dlt_clock``).
+    ``escalation_review.dlt_clock``). Bars carry the subject in ``customdata[0]``.
     """
     fig = go.Figure()
     names = clock["cohort"] + " · " + clock["usubjid"]
+    subjects = clock[["usubjid"]].astype(str).to_numpy()
     fig.add_trace(
         go.Bar(
             y=names,
@@ -37,6 +38,7 @@ def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
             orientation="h",
             marker_color="#eeeeee",
             name="window",
+            customdata=subjects,
             hoverinfo="skip",
         )
     )
@@ -47,6 +49,7 @@ def dlt_window_clock(clock: pd.DataFrame, window_days: int) -> go.Figure:
             orientation="h",
             marker_color="#fd8d3c",
             name="days gone",
+            customdata=subjects,
             text=[
                 f"day {d} of {window_days} · {left} d left (ends {end:%d %b})"
                 for d, left, end in zip(

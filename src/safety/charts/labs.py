@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -20,28 +21,67 @@ from safety.escaping import plotly_text
 LAB_GRADE_0_COLOUR = "#ffffff"  # labs page: a normal (grade 0) result is a hollow-looking point,
 
 
-def _lab_grade_colour(grades: pd.Series) -> list[str]:
-    return [
-        UNGRADED_COLOUR
-        if pd.isna(g)
-        else (LAB_GRADE_0_COLOUR if int(g) == 0 else GRADE_COLOURS[int(g)])
-        for g in grades.tolist()  # one colour per plotted point
-    ]
+def _stepped(colours: list[str]) -> list[list]:
+    """A colorscale giving value ``cmin + 0.5 + i`` exactly ``colours[i]``."""
+    k = len(colours)
+    return [[pos, c] for i, c in enumerate(colours) for pos in (i / k, (i + 1) / k)]
+
+
+# -1 (not graded), 0 .. 5: the marker colour of a result by its worst CTCAE grade
+_GRADE_SCALE = _stepped([UNGRADED_COLOUR, LAB_GRADE_0_COLOUR, *GRADE_COLOURS.values()])
+
+
+WEBGL_ABOVE = 3000  # markers per figure: SVG up to here, WebGL (Scattergl) beyond
+MAX_POINTS = 8000  # markers per figure a person can tell apart; beyond, subjects are sampled
+
+
+def _sampled_subjects(rows: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int, int]:
+    """(rows of the subjects kept, subjects kept, subjects in all): subjects by their worst
+    grade, highest first, then in a fixed order of a hash of their id, until the figure holds
+    ``limit`` results. Whole subjects, so each line stays a subject's course."""
+    per_subject = rows.groupby("usubjid", sort=False).agg(
+        n=("value", "size"), worst=("worst_grade", "max")
+    )
+    total = len(per_subject)
+    if len(rows) <= limit:
+        return rows, total, total
+    order = pd.util.hash_array(per_subject.index.to_numpy(dtype=object))
+    per_subject = per_subject.assign(worst=per_subject["worst"].fillna(-1), order=order)
+    per_subject = per_subject.sort_values(["worst", "order"], ascending=[False, True])
+    kept = per_subject.index[per_subject["n"].cumsum() <= limit]
+    return rows[rows["usubjid"].isin(kept)], len(kept), total
+
+
+def _with_gaps(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of all the group's subjects as one line, a gap (NaN) between subjects."""
+    subjects = group["usubjid"].to_numpy()
+    breaks = np.flatnonzero(subjects[1:] != subjects[:-1]) + 1
+    x = np.insert(group["study_day"].to_numpy(dtype=float), breaks, np.nan)
+    y = np.insert(group["value"].to_numpy(dtype=float), breaks, np.nan)
+    return x, y
 
 
 @inert
-def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
-    """One test's results over study days, a panel per cohort: each subject a grey line, each
-    result a marker coloured by its worst CTCAE grade, the normal range as a shaded band.
+def lab_time_course(values: pd.DataFrame, test_code: str, unit_note: str = "") -> go.Figure:
+    """One test's results over study days, a panel per cohort on one shared time axis: the
+    subjects of a cohort as one grey line (a gap between subjects), each result a marker
+    coloured by its worst CTCAE grade, the normal range as a shaded band.
 
     ``values``: ``queries.labs.lab_values`` rows (usubjid, cohort_label, test_code, test_name,
     study_day, value, unit, lln, uln, worst_grade, grade_reason, visit). Points carry the
     subject in ``customdata[0]`` so a selection leads to the patient. The band is the median
-    LLN-ULN of the cohort's results (ranges rarely differ within a study).
+    LLN-ULN of the cohort's results (ranges rarely differ within a study). Two traces per
+    cohort whatever the number of subjects; WebGL above :data:`WEBGL_ABOVE` markers; above
+    :data:`MAX_POINTS` a sample of whole subjects, said on the chart. ``unit_note`` follows
+    the unit in the title (the unit it is graded in, when converted).
     """
     rows = values[(values["test_code"] == test_code) & values["value"].notna()]
     rows = rows[rows["study_day"].notna()]
-    cohorts = list(dict.fromkeys(rows["cohort_label"].dropna()))
+    rows, kept, total = _sampled_subjects(rows, MAX_POINTS)
+    rows = rows.sort_values(["usubjid", "study_day"], kind="stable")
+    scatter = go.Scattergl if len(rows) > WEBGL_ABOVE else go.Scatter
+    cohorts = list(dict.fromkeys(values.loc[values["test_code"] == test_code, "cohort_label"]
+                                 .dropna()))  # fmt: skip
     n = max(len(cohorts), 1)
     fig = go.Figure()
     unit = rows["unit"].dropna().iloc[0] if rows["unit"].notna().any() else ""
@@ -53,8 +93,9 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
         xref, yref = f"x{axis}", f"y{axis}"
         domain = [i * (width + gap), i * (width + gap) + width]
         fig.layout[f"xaxis{axis}"] = go.layout.XAxis(
-            domain=domain, title="Study day", anchor=yref, zeroline=False
-        )
+            domain=domain, title="Study day", anchor=yref, zeroline=False,
+            matches="x" if i else None,  # one time axis: panels compare at a glance
+        )  # fmt: skip
         fig.layout[f"yaxis{axis}"] = go.layout.YAxis(
             anchor=xref, matches="y" if i else None, showticklabels=i == 0
         )
@@ -82,29 +123,31 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
             showarrow=False,
             font={"size": 12},
         )
-        for _usubjid, subject in group.groupby("usubjid", sort=False):
-            fig.add_trace(
-                go.Scatter(
-                    x=subject["study_day"],
-                    y=subject["value"],
-                    mode="lines",
-                    line={"color": "rgba(120,120,120,0.45)", "width": 1},
-                    xaxis=xref,
-                    yaxis=yref,
-                    hoverinfo="skip",
-                    showlegend=False,
-                )
-            )
+        x, y = _with_gaps(group)
         fig.add_trace(
-            go.Scatter(
+            scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                line={"color": "rgba(120,120,120,0.45)", "width": 1},
+                connectgaps=False,
+                xaxis=xref,
+                yaxis=yref,
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            scatter(
                 x=group["study_day"],
                 y=group["value"],
                 mode="markers",
                 name=cohort,
                 xaxis=xref,
                 yaxis=yref,
-                marker={
-                    "color": _lab_grade_colour(group["worst_grade"]),
+                marker={  # a number per point and a stepped scale: thousands validate fast
+                    "color": group["worst_grade"].fillna(-1).clip(-1, 5).to_numpy(dtype=float),
+                    "colorscale": _GRADE_SCALE, "cmin": -1.5, "cmax": 5.5,
                     "size": 8,
                     "line": {"width": 0.5, "color": "#333"},
                 },
@@ -135,14 +178,21 @@ def lab_time_course(values: pd.DataFrame, test_code: str) -> go.Figure:
                 showlegend=True,
             )
         )
+    if kept < total:
+        fig.add_annotation(
+            text=f"Sampled: {kept} of {total} subjects shown (highest CTCAE grades first, "
+            "then a fixed sample)",
+            xref="paper", yref="paper", x=1, y=1.16, xanchor="right", showarrow=False,
+            font={"size": 11, "color": "#b35806"},
+        )  # fmt: skip
+    shown_unit = plotly_text(unit) + (f"; {plotly_text(unit_note)}" if unit_note else "")
     fig.update_layout(
-        title=f"{plotly_text(name)} ({plotly_text(unit)}) by cohort: normal range shaded, points by "
+        title=f"{plotly_text(name)} ({shown_unit}) by cohort: normal range shaded, points by "
         "CTCAE grade",
         yaxis_title=plotly_text(unit),
         height=360,
         legend={"orientation": "h", "y": -0.25},
-        margin={"l": 10, "r": 10, "t": 70, "b": 40},
-        dragmode="select",
+        margin={"l": 10, "r": 10, "t": 80, "b": 40},
     )
     return fig
 
@@ -285,6 +335,5 @@ def edish(
         height=480,
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
-        dragmode="select",
     )
     return fig

@@ -60,12 +60,24 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
 
 
 @inert
-def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
-    """Adverse events by onset month, stacked by cohort.
+def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str], start=None) -> go.Figure:
+    """Adverse events by onset month, stacked by cohort; with ``start`` (the study's first
+    day) only the study period is plotted and the chart says how many onsets lie before it
+    (medical history dated decades earlier would stretch the axis to nothing).
 
     ``counts``: month, cohort_label, aes, grade3plus (from ``queries.adverse_events.ae_counts_by_month``).
     """
     fig = go.Figure()
+    if start is not None:
+        before = counts["month"] < pd.Timestamp(start).to_period("M").start_time
+        if before.any():
+            fig.add_annotation(
+                text=f"{int(counts.loc[before, 'aes'].sum())} AEs with onset before "
+                f"{pd.Timestamp(start):%b %Y} not plotted (listed below the chart)",
+                xref="paper", yref="paper", x=1, y=1.08, xanchor="right", showarrow=False,
+                font={"size": 11, "color": "#b35806"},
+            )  # fmt: skip
+        counts = counts[~before]
     for label, group in by_cohort(counts, colours):
         fig.add_trace(
             go.Bar(

@@ -33,8 +33,8 @@ def patient_timeline(
     """One patient's course on one axis of SDTM study days (first dose = day 1, no day 0).
 
     Rows from the top: dosing, one row per adverse event (a bar from onset to resolution, to
-    the cut-off when ongoing, coloured by CTCAE grade; serious ones outlined in dark red,
-    related ones hatched), DLT markers on their event's row, study visits. The DLT window is
+    the last contact (end of study, death, else the cut-off) when it has no end date, coloured
+    by CTCAE grade; serious ones outlined in dark red, related ones hatched), DLT markers on their event's row, study visits. The DLT window is
     shaded and the cut-off is a dotted line. A day ``d`` spans ``[d - 0.5, d + 0.5]``.
 
     ``events`` is ``PatientProfile.timeline_events()``: frames ``ae`` (label, pt, grade,

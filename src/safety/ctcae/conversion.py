@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from safety.ctcae.criteria import normalize_unit
+
 HGB_G_PER_L_PER_MMOL_L = 16.11  # Young (1987): 1 g/dL Hb (monomer) = 0.6206 mmol/L -> 10/0.6206
 
 
@@ -63,3 +65,9 @@ GRADING_CONVERSIONS: tuple[GradingConversion, ...] = (
         "CTCAE v5.0 Anemia (g/L and mmol/L); Young, Ann Intern Med 1987 (Hb monomer 0.6206)",
     ),
 )
+
+
+def grading_conversion(test_code: str | None, unit: str | None) -> GradingConversion | None:
+    """The conversion a result of ``test_code`` in ``unit`` is graded through, if any."""
+    wanted = ((test_code or "").upper(), normalize_unit(unit))
+    return next((c for c in GRADING_CONVERSIONS if (c.test_code, c.from_unit) == wanted), None)

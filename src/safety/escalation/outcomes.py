@@ -239,3 +239,14 @@ def outcomes_from_tallies(
             continue
         tokens.append(Cohort(int(dose_level), (False,) * (treated - dlts) + (True,) * dlts))
     return format_outcomes(tokens)
+
+
+def summary_by_dose(outcomes: str | Sequence[Cohort]) -> str:
+    """The evaluable history per dose level, short enough to read at a glance:
+    ``"dose 1: 3 / 0 DLTs · dose 2: 6 / 1 DLT"`` (patients / DLTs); ``""`` before the first."""
+    cohorts = as_outcomes(outcomes)
+    if not cohorts:
+        return ""
+    n, dlts = counts_by_dose(cohorts, max(c.dose_level for c in cohorts))
+    return " · ".join(f"dose {i + 1}: {int(k)} / {int(d)} DLT{'' if d == 1 else 's'}"
+                      for i, (k, d) in enumerate(zip(n, dlts, strict=True)) if k)  # fmt: skip

@@ -236,9 +236,23 @@ def decision_table(
 
 
 def decision_table_rows(current: CurrentCell, cohort_size: int, rule_n: int | None) -> int:
-    """How many rows the table needs: the current n plus a cohort, at least 12, at most 30."""
+    """How many rows the table needs: the current n plus a cohort, at least 12; at most 30
+    unless the current cell lies beyond (a parallel study's 77 patients at a dose), so that
+    the table always holds the cell the design reads now (:func:`around_current_cell`)."""
     wanted = max(DECISION_TABLE_MIN_N, current.n + cohort_size, rule_n or 0)
-    return min(wanted, DECISION_TABLE_MAX_N)
+    return max(min(wanted, DECISION_TABLE_MAX_N), current.n + cohort_size)
+
+
+def around_current_cell(table: pd.DataFrame, current: CurrentCell, rows: int = 20,
+                        columns: int = 16) -> pd.DataFrame:  # fmt: skip
+    """The part of a decision table a person reads: all of it when small, else ``rows`` x
+    ``columns`` with the current cell in view (its row near the middle, its column shown)."""
+    if len(table) <= rows and len(table.columns) <= columns:
+        return table
+    n = current.n if current.n in table.index else table.index[0]
+    first = max(table.index[0], min(n - rows // 2, table.index[-1] - rows + 1))
+    last_col = max(columns - 1, min(current.dlts + columns // 2, len(table.columns) - 1))
+    return table.loc[first : first + rows - 1, table.columns[last_col - columns + 1 : last_col + 1]]
 
 
 # --- estimates ----------------------------------------------------------------------------------

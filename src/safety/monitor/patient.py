@@ -78,6 +78,14 @@ class PatientProfile:
         return first if first is not None and first <= self.cutoff else None
 
     @property
+    def last_contact(self) -> date:
+        """The last day the study knows of the patient: end of study or death when on or
+        before the cut-off, else the cut-off (an AE without end date is drawn to here)."""
+        ends = [d for d in (self.subject.get("end_of_study_date"), self.subject.get("death_date"))
+                if isinstance(d, date) and d <= self.cutoff]  # fmt: skip
+        return min(ends, default=self.cutoff)
+
+    @property
     def current_review(self) -> dict | None:
         """The newest review (status, note, reviewed_by, reviewed_at), None when never reviewed."""
         return None if self.reviews.empty else _record(self.reviews.iloc[0])
@@ -88,7 +96,7 @@ class PatientProfile:
         Keys and columns:
 
         - ``ae``: seq, label, pt, grade, serious, related, causality, outcome, start, end
-          (inclusive; the cut-off day when ongoing), ongoing, dlt_status (NA when not a
+          (inclusive; when missing, the day of the last contact), ongoing, dlt_status (NA when not a
           candidate), start_date, end_date;
         - ``dosing``: day, label, start_date;
         - ``dlt``: day, label (the timeline row: the AE's, "Lab DLT · <term>" for a lab-based
@@ -100,11 +108,11 @@ class PatientProfile:
         first = self.first_dose_date
         if first is None:
             return {k: pd.DataFrame() for k in ("ae", "dosing", "dlt", "visits")}
-        cutoff_day = study_day(self.cutoff, first)
         ae = self.adverse_events.copy()
         ae["label"] = [ae_label(s, p) for s, p in zip(ae["seq"], ae["pt"], strict=True)]
         ae["start"] = study_days(ae["start_date"], first)
-        ae["end"] = study_days(ae["end_date"], first).fillna(cutoff_day).astype("Int64")
+        last_day = study_day(self.last_contact, first)
+        ae["end"] = study_days(ae["end_date"], first).fillna(last_day).astype("Int64")
         ae_dlt = self.dlt_events[self.dlt_events["source"] == "adverse_event"]
         status = dict(zip(ae_dlt["source_seq"].astype(int), ae_dlt["dlt_status"], strict=True))
         ae["dlt_status"] = pd.array([status.get(int(s)) for s in ae["seq"]], dtype="str")

@@ -122,3 +122,13 @@ def study_roster(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.DataFrame:
         {"study_id": study_id},
     ).df()
 
+
+
+def population_subjects(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
+    """Every subject of a cohort of the study, for the population filter (macro
+    ``population_subjects``, clinical/populations.py): usubjid, cohort_id, cohort_label,
+    site_id, sex, age, dosed (by the cut-off)."""
+    return con.execute(
+        "SELECT * FROM population_subjects($study_id, $cutoff) ORDER BY usubjid",
+        {"study_id": study_id, "cutoff": cutoff},
+    ).df()
