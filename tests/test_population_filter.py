@@ -141,3 +141,21 @@ def test_the_sidebar_filter_comes_from_the_url_and_narrows_the_labs_page(demo_db
     shown = {c[0] for t in course["data"] if t.get("customdata") for c in t["customdata"]}
     high = set(subjects.loc[subjects["cohort_label"] == "High dose", "usubjid"])
     assert shown and shown <= high  # only High dose women are plotted
+
+
+def test_a_pooled_only_user_gets_no_cohort_to_filter_by(demo_db):
+    """A sponsor sees pooled views only (issue 15): a cohort filter would turn them into
+    by-cohort numbers, so her population has no cohort; an administrator has none at all."""
+    import people
+
+    from safety import views
+    from safety.errors import AccessDenied
+
+    with store.read_connection(demo_db) as con:
+        sponsor = views.population_subjects(con, people.SPONSOR, "NCT04232592", CUTOFF)
+        officer = views.population_subjects(con, people.SAFETY_OFFICER, "NCT04232592", CUTOFF)
+        with pytest.raises(AccessDenied):
+            views.population_subjects(con, people.ADMIN, "NCT04232592", CUTOFF)
+    assert len(sponsor) == len(officer) == 32
+    assert "cohort_label" not in sponsor and "cohort_id" not in sponsor
+    assert set(officer["cohort_label"]) == {"Control (vehicle)", "Low dose", "Medium dose", "High dose"}

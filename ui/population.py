@@ -45,6 +45,8 @@ def population_filter(path: str, user: User, study_id: str, cutoff: date,
     chosen: dict = {}
     with st.sidebar.expander("Population", expanded=False):
         for key, (label, field, column) in _LISTS.items():
+            if column not in subjects:  # no cohort for a user who may see pooled views only
+                continue
             present = set(subjects[column].dropna())
             options = ([b for b in (*(b for b, *_ in AGE_BANDS), AGE_UNKNOWN) if b in present]
                        if column == "age_band" else

@@ -109,7 +109,9 @@ def sidebar(access: AccessConfig, user: User) -> Selection | None:
         if changed
         else "No data loaded yet."
     )
-    filtered, subjects = population.population_filter(path, user, study_id, cutoff, version)
+    filtered, subjects = (  # an administrator sees no study data, so has no population
+        population.population_filter(path, user, study_id, cutoff, version)
+        if views.user_can(user, Action.VIEW_OPEN, study_id) else (PopulationFilter(), None))
     st.sidebar.caption(f"Your roles in {md(study_id)}: {md(user.titles(study_id))}")
     selection = Selection(
         path, version, study_id, data.current_config_for(path, user, study_id, version), cutoff,

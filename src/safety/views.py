@@ -151,9 +151,12 @@ def study_roster(con: duckdb.DuckDBPyConnection, user: User, study_id: str) -> p
 def population_subjects(con: duckdb.DuckDBPyConnection, user: User, study_id: str,
                         cutoff: date) -> pd.DataFrame:  # fmt: skip
     """(needs view.open) The study's subjects for the population filter; an investigator
-    (patients at some sites) gets her sites' subjects only."""
+    (patients at some sites) gets her sites' subjects only, and a user who may not see
+    results by cohort gets no cohort (filtering by it would unblind the pooled views)."""
     require(user, Action.VIEW_OPEN, study_id)
     frame = queries.subjects.population_subjects(con, study_id, cutoff)
+    if not user.can(Action.VIEW_CLOSED, study_id):
+        frame = frame.drop(columns=["cohort_id", "cohort_label"])
     sites = user.sites(Action.VIEW_PATIENT, study_id)
     return frame[frame["site_id"].isin(sites)].reset_index(drop=True) if sites else frame
 
