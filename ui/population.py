@@ -9,7 +9,8 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from safety.access import User
+from safety import views
+from safety.access import Action, User
 from safety.clinical.populations import AGE_BANDS, AGE_UNKNOWN, PopulationFilter, age_band
 from ui import data
 
@@ -39,7 +40,10 @@ def _keep_in_url(key: str, value) -> None:
 
 def population_filter(path: str, user: User, study_id: str, cutoff: date,
                       version: tuple[int, int]) -> tuple[PopulationFilter, frozenset[str] | None]:  # fmt: skip
-    """The filter chosen in the sidebar and the subjects it keeps (None: everyone)."""
+    """The filter chosen in the sidebar and the subjects it keeps (None: everyone). A user
+    who may not see the study's results (an administrator, a data manager) gets no filter."""
+    if not views.user_can(user, Action.VIEW_OPEN, study_id):
+        return PopulationFilter(), None
     subjects = data.population_subjects(path, user, study_id, cutoff, version)
     subjects = subjects.assign(age_band=subjects["age"].map(age_band))
     chosen: dict = {}
