@@ -17,9 +17,11 @@ from ui import data, drill, sidebar, widgets
 
 sel = sidebar.selection(needs=Action.VIEW_CLOSED)
 config = sel.config
+# every table below counts the sidebar's population (its N too)
+population = teae.AeFilter(subjects=None if sel.subjects is None else tuple(sorted(sel.subjects)))
 
 
-def load(kind: str, filters: teae.AeFilter = teae.NO_FILTER) -> pd.DataFrame:
+def load(kind: str, filters: teae.AeFilter = population) -> pd.DataFrame:
     return data.ae_table(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, kind, filters)
 
 
@@ -130,7 +132,8 @@ st.caption(
     "onset on or after the first dose"
     + (f" and within the {config.follow_up_weeks}-week follow-up" if follow_up else "")
     + "; a partial onset date counts as emergent unless its known part (year, or year and "
-    "month) proves it began before the first dose. N = subjects dosed by the cut-off."
+    "month) proves it began before the first dose. N = subjects dosed by the cut-off"
+    + (f" in the population ({sel.population.describe()})." if sel.subjects is not None else ".")
 )
 if config.doses_illustrative and config.dose_note:
     st.warning(md(config.dose_note), icon=":material/info:")
@@ -157,7 +160,8 @@ window = f4.selectbox(  # a DLT window only where the protocol defines one
     format_func=lambda w: "Whole follow-up" if w == "all"
     else f"DLT window ({config.dlt.window_days} days)",
 )
-filters = teae.AeFilter(min_grade=min_grade, serious=serious, related=related, window=window)
+filters = teae.AeFilter(min_grade=min_grade, serious=serious, related=related, window=window,
+                        subjects=population.subjects)
 for key, value, default in (("ae_grade", min_grade, None), ("ae_serious", serious, None),
                             ("ae_related", related, None), ("ae_window", window, "all")):
     widgets.to_url(key, value, default)
@@ -209,7 +213,7 @@ with tab_summary:
         + (" DLT: candidate or confirmed by the protocol's rule." if config.is_escalation else "")
     )
     show_listing(
-        "summary", _drill("summary", {"ae_summary_table": _summary_cell}), teae.NO_FILTER,
+        "summary", _drill("summary", {"ae_summary_table": _summary_cell}), population,
         "Select a cell (or a row) to list the events behind it.",
     )
     st.markdown("##### Subjects by worst grade of any TEAE")
@@ -217,7 +221,7 @@ with tab_summary:
                  key="ae_worst_grade_all")
     widgets.download_table(teae.worst_grade_table(load("incidence")), "teae_worst_grade")
     st.markdown("##### Deaths")
-    deaths = load("deaths")
+    deaths = sel.keep(load("deaths"))
     deaths_table = teae.deaths_table(deaths, summary)
     st.dataframe(deaths_table, hide_index=True, key="ae_deaths_table")
     widgets.download_table(deaths_table, "deaths")

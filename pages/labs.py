@@ -8,7 +8,7 @@ from safety.access import Action
 from safety.clinical import labs
 from safety.ctcae.conversion import grading_conversion
 from safety.escaping import md
-from ui import data, drill, sidebar, widgets
+from ui import data, drill, population, sidebar, widgets
 
 DEFAULT_TESTS = ("ALT", "AST", "BILI", "CREAT", "HGB", "PLAT")
 
@@ -99,6 +99,7 @@ with tab_visit:
         format_func={"mean": "Mean ± SD", "median": "Median (IQR)"}.get,
     )
     for code in chosen:
+        population.whole_cohorts_note(sel.subjects, "The summaries by visit")
         by_visit = charts.labs.lab_visit_summary(summary, colours, code, statistic)
         st.plotly_chart(by_visit, key=f"lab_visit_{code}")
         widgets.download_figure(by_visit, f"lab_{code}_by_visit")

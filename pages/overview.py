@@ -11,7 +11,7 @@ from safety.config import MONITORING_ONLY
 from safety.escalation.outcomes import summary_by_dose
 from safety.escaping import md
 from safety.monitor.decisions import describe_design
-from ui import data, drill, sidebar, widgets
+from ui import data, drill, population, sidebar, widgets
 
 ACTION_ICONS = {
     "escalate": ":material/trending_up:",
@@ -113,6 +113,8 @@ if status.escalation:
 for rule in status.rules:
     st.markdown(f"{widgets.RULE_BADGES[rule.state]} **{md(rule.name)}**: {md(rule.detail)}")
 
+population.whole_cohorts_note(sel.subjects, "The decision, the stopping rules and the cohort "
+                              "table" if status.escalation else "The cohort table")
 colours = charts.style.cohort_colours(status.cohort_frame)
 left, right = st.columns(2)
 with left:

@@ -159,3 +159,34 @@ def test_a_pooled_only_user_gets_no_cohort_to_filter_by(demo_db):
     assert len(sponsor) == len(officer) == 32
     assert "cohort_label" not in sponsor and "cohort_id" not in sponsor
     assert set(officer["cohort_label"]) == {"Control (vehicle)", "Low dose", "Medium dose", "High dose"}
+
+
+@pytest.mark.parametrize("cutoff", [date(2020, 12, 10), CUTOFF])
+def test_ae_tables_count_the_population_and_its_n(demo_db, cutoff):
+    """The AE summary and SOC/PT table of one cohort's subjects are that cohort's column of the
+    whole table (N included) and nothing elsewhere; of one subject, her own events only."""
+    from safety import config as study_config
+    from safety.clinical.teae import AeFilter
+    from safety.monitor import adverse_events
+
+    config = study_config.find_study_config("NCT04232592")
+    with store.read_connection(demo_db) as con:
+        everyone = adverse_events.ae_summary(con, config, cutoff)
+        whole = adverse_events.soc_pt_incidence(con, config, cutoff)
+        subjects = queries.subjects.population_subjects(con, "NCT04232592", cutoff)
+        for label, group in subjects.groupby("cohort_label"):
+            ids = tuple(sorted(group["usubjid"]))
+            mine = adverse_events.ae_summary(con, config, cutoff, subjects=ids)
+            inc = adverse_events.soc_pt_incidence(con, config, cutoff, AeFilter(subjects=ids))
+            for frame, full in ((mine, everyone), (inc, whole)):
+                here = frame["cohort_label"] == label
+                assert (frame.loc[~here, ["N", "n"]] == 0).all().all()
+                keys = [c for c in ("category", "level", "soc", "pt") if c in frame]
+                got = frame[here].set_index(keys)[["N", "n", "events"]].sort_index()
+                want = full[full["cohort_label"] == label].set_index(keys)[
+                    ["N", "n", "events"]].sort_index()
+                want = want.loc[got.index]  # terms of this cohort's events
+                assert got.equals(want), label
+        one = subjects.loc[subjects["dosed"], "usubjid"].iloc[0]
+        listing = adverse_events.ae_listing(con, config, cutoff, AeFilter(subjects=(one,)))
+        assert set(listing["usubjid"]) <= {one}

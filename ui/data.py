@@ -218,7 +218,8 @@ def paths(
 
 
 _LOADERS: dict[str, Callable] = {
-    "summary": lambda con, user, cfg, cut, f: views.ae_summary(con, user, cfg, cut),
+    "summary": lambda con, user, cfg, cut, f: views.ae_summary(con, user, cfg, cut,
+                                                               subjects=f.subjects),
     "incidence": views.soc_pt_incidence,
     "first_times": views.first_teae_times,
     "onsets": views.onset_days,

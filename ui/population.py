@@ -76,3 +76,12 @@ def keep(frame: pd.DataFrame, subjects: frozenset[str] | None, column: str = "us
     if subjects is None or frame.empty:
         return frame
     return frame[frame[column].isin(subjects)].reset_index(drop=True)
+
+
+def whole_cohorts_note(subjects: frozenset[str] | None, what: str) -> None:
+    """Say, when a population is chosen, that ``what`` counts every subject all the same:
+    escalation decisions, stopping rules and cohort counts are the protocol's, of whole
+    cohorts, never of a subgroup."""
+    if subjects is not None:
+        st.caption(f"{what} count every subject of each cohort; the population filter applies "
+                   "to the charts and listings of patients.")

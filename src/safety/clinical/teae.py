@@ -154,7 +154,8 @@ LEFT JOIN (SELECT DISTINCT usubjid AS dlt_usubjid, source_seq
 
 @dataclass(frozen=True, slots=True)
 class AeFilter:
-    """Which TEAEs a table counts: grade, seriousness, relatedness and onset window.
+    """Which TEAEs a table counts: grade, seriousness, relatedness, onset window, and of which
+    subjects (the population filter: N and counts are of those subjects only).
 
     ``None`` means "no filter". ``window="dlt"`` keeps onsets inside the protocol's DLT window
     (first dose <= onset < first dose + ``dlt.window_days``).
@@ -164,6 +165,7 @@ class AeFilter:
     serious: bool | None = None
     related: bool | None = None
     window: Window = "all"
+    subjects: tuple[str, ...] | None = None  # the sidebar's population (None: every subject)
 
     def __post_init__(self) -> None:
         if self.min_grade is not None and not 1 <= self.min_grade <= 5:
@@ -178,6 +180,7 @@ class AeFilter:
             "ae_serious": self.serious,
             "ae_related": self.related,
             "ae_dlt_window_only": self.window == "dlt",
+            "ae_subjects": None if self.subjects is None else list(self.subjects),
         }
 
     def describe(self, config: StudyConfig) -> str:

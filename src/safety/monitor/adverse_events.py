@@ -57,6 +57,7 @@ def ae_summary(
     config: StudyConfig,
     cutoff: date,
     emergent_only: bool = True,
+    subjects: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """The AE summary by cohort (AET01): subjects with any, related, serious, grade >= 3, DLT,
     discontinuing and fatal TEAEs.
@@ -65,6 +66,8 @@ def ae_summary(
     ----------
     emergent_only
         Count TEAEs (default); False counts every AE reported for the dosed subjects.
+    subjects
+        The population filter's subjects (None: the whole safety analysis set).
 
     Returns
     -------
@@ -79,7 +82,7 @@ def ae_summary(
     Roche TLG catalogue, AET01 "Safety summary".
     """
     wide = queries.adverse_events.ae_summary_counts(
-        con, config.study_id, cutoff, emergent_only=emergent_only
+        con, config.study_id, cutoff, emergent_only=emergent_only, subjects=subjects
     )
     frames = [
         wide[["cohort_id", "cohort_label", "is_control", "dose_level", "subjects"]].assign(

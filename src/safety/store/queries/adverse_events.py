@@ -168,9 +168,12 @@ _LISTING_COLUMNS = """usubjid, cohort_id, cohort_label, is_control, seq, verbati
        teae, teae_basis"""
 
 
-# The TEAEs a table counts: the rule's rows (macro ae_teae), narrowed by the table's filters.
-_TEAE = """
-ae_flagged AS (SELECT * FROM ae_teae($study_id, $cutoff)),
+# The TEAEs a table counts: the rule's rows (macro ae_teae), narrowed by the table's filters;
+# ``pop``: the safety analysis set within the sidebar's population (its N).
+_IN_POPULATION = "($ae_subjects IS NULL OR list_contains($ae_subjects::VARCHAR[], usubjid))"
+_TEAE = f"""
+pop AS (SELECT * FROM safety_population($study_id, $cutoff) WHERE {_IN_POPULATION}),
+ae_flagged AS (SELECT * FROM ae_teae($study_id, $cutoff) WHERE {_IN_POPULATION}),
 teae AS (
     SELECT * FROM ae_flagged
     WHERE teae
@@ -212,8 +215,10 @@ def ae_summary_counts(
     study_id: str,
     cutoff: date,
     emergent_only: bool = True,
+    subjects: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Subjects and events per cohort in each AE_CATEGORIES row (TEAEs; all AEs if not emergent_only).
+    """Subjects and events per cohort in each AE_CATEGORIES row (TEAEs; all AEs if not
+    emergent_only), of the population's ``subjects`` (None: everyone).
 
     Columns: cohort_id, cohort_label, is_control, dose_level, subjects (N dosed at the
     cut-off), then for each category key k: n_k (subjects with >= 1 such event) and events_k.
@@ -228,7 +233,7 @@ def ae_summary_counts(
     return con.execute(
         f"""
         WITH {_TEAE},
-        n AS (SELECT cohort_id, count(*) AS subjects FROM safety_population($study_id, $cutoff)
+        n AS (SELECT cohort_id, count(*) AS subjects FROM pop
               GROUP BY cohort_id),
         e AS (SELECT cohort_id, {counts} FROM {source} e GROUP BY cohort_id)
         SELECT c.cohort_id, c.label AS cohort_label, c.is_control, c.dose_level,
@@ -236,7 +241,7 @@ def ae_summary_counts(
         FROM cohort c LEFT JOIN n USING (cohort_id) LEFT JOIN e USING (cohort_id)
         WHERE c.study_id = $study_id
         ORDER BY c.is_control DESC, c.dose_level, c.cohort_id""",
-        _ae_params(study_id, cutoff),
+        _ae_params(study_id, cutoff, AeFilter(subjects=subjects)),
     ).df()
 
 
@@ -276,7 +281,7 @@ def ae_incidence(
             FROM per_subject GROUP BY ALL
         ),
         terms AS (SELECT DISTINCT level, soc, pt FROM cells),
-        n AS (SELECT cohort_id, count(*) AS subjects FROM safety_population($study_id, $cutoff)
+        n AS (SELECT cohort_id, count(*) AS subjects FROM pop
               GROUP BY cohort_id),
         cohorts AS (
             SELECT c.cohort_id, c.label AS cohort_label, c.is_control, c.dose_level,
@@ -388,7 +393,7 @@ def ae_first_onsets(
                                   least($cutoff, coalesce(p.end_of_study_date, $cutoff),
                                         coalesce(p.first_dose_date + st.follow_up_days, $cutoff))),
                         0) + 1 AS observed_days
-        FROM safety_population($study_id, $cutoff) p
+        FROM pop p
         CROSS JOIN (SELECT follow_up_days FROM rule_parameters WHERE study_id = $study_id) st
         LEFT JOIN first f USING (usubjid)
         ORDER BY p.is_control DESC, p.dose_level, p.usubjid""",
