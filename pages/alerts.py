@@ -42,7 +42,7 @@ else:
     )  # fmt: skip
     widgets.download_table(items.drop(columns=["link", "site_id", "action"]), "open_items")
 
-st.markdown("#### Alerts")
+st.markdown("#### Alerts raised")
 st.caption(
     "Raised once per new delivery (after each ingest), never on a page view: new SAEs, "
     + ("DLT candidates, " if sel.config.is_escalation else "")
