@@ -3,7 +3,8 @@ false file is refused with one line, as by every reader.
 
 Data: tests/data/sas7bdat/sample.sas7bdat, written by SAS for pyreadstat's tests (credit and
 licence in that folder's README); the expected values are pyreadstat's
-test_data/basic/sample.csv, copied below.
+test_data/basic/sample.csv, copied below. The CDISC pilot's DM and AE as .sas7bdat (converted
+from its XPT by R's haven, same folder) must load as the XPT files do.
 """
 
 from __future__ import annotations
@@ -83,3 +84,30 @@ def test_4_a_sas_dataset_that_is_not_sdtm_is_refused_by_the_same_rules(db):
     (result,) = ingest_paths([SAMPLE], db=db, user=people.DATA_MANAGER)
     assert result.status == "rejected"
     assert result.reason.startswith("sample.sas7bdat does not say its SDTM domain (no DOMAIN)")
+
+
+PILOT = Path(__file__).parent / "data" / "cdiscpilot01"
+SAS_PILOT = [SAMPLE.parent / "cdiscpilot01_dm.sas7bdat", SAMPLE.parent / "cdiscpilot01_ae.sas7bdat"]
+
+
+def test_5_an_sdtm_sas_dataset_loads_as_its_xpt_does(tmp_path):
+    """The pilot's DM and AE as .sas7bdat (converted from its XPT, README beside them) read to
+    the XPT's values and load to the same subjects and adverse events as the XPT files."""
+    for sas, xpt in zip(SAS_PILOT, (PILOT / "dm.xpt", PILOT / "ae.xpt"), strict=True):
+        assert read_dataset(sas).frame.equals(read_dataset(xpt).frame)
+    loaded = {}
+    for kind, files in (("sas7bdat", SAS_PILOT), ("xpt", [PILOT / "dm.xpt", PILOT / "ae.xpt"])):
+        path = tmp_path / f"{kind}.duckdb"
+        with store.new_database(path):
+            pass
+        results = ingest_paths(list(reversed(files)), db=path, user=people.DATA_MANAGER)
+        assert [r.status for r in results] == ["loaded", "loaded"], [r.reason for r in results]
+        with store.read_connection(path) as con:
+            loaded[kind] = (
+                con.execute("SELECT * EXCLUDE (batch_id) FROM current_subject ORDER BY usubjid").df(),
+                con.execute("SELECT * EXCLUDE (batch_id) FROM current_adverse_event "
+                            "ORDER BY usubjid, seq").df(),
+            )  # fmt: skip
+    (dm_sas, ae_sas), (dm_xpt, ae_xpt) = loaded["sas7bdat"], loaded["xpt"]
+    assert len(dm_sas) == 306 and len(ae_sas) == 1191  # every DM row (254 are in ADSL), every AE
+    assert dm_sas.equals(dm_xpt) and ae_sas.equals(ae_xpt)
