@@ -354,20 +354,7 @@ else:
         patient=[links.patient_link(sel.study_id, u, sel.cutoff) for u in events["usubjid"]],
         cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
     )
-    candidates = listing[
-        [
-            "patient",
-            "cohort",
-            "term",
-            "onset_date",
-            "onset_day",
-            "grade",
-            "dlt_rule",
-            "dlt_status",
-            "adjudication_reason",
-            "signature",
-        ]
-    ]  # fmt: skip
+    candidates = listing[["patient", "cohort", *adjudication.CANDIDATE_COLUMNS]]
     drill.table(
         candidates,
         "dlt_candidates",

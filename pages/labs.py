@@ -7,6 +7,7 @@ from safety import charts, links
 from safety.access import Action
 from safety.clinical import labs
 from safety.ctcae.conversion import grading_conversion
+from safety.display import readable
 from safety.escaping import md
 from ui import data, drill, population, sidebar, widgets
 
@@ -36,21 +37,11 @@ chosen = st.multiselect(
     key="lab_tests",
 )
 with st.expander("Grading coverage: every result has a grade or a stated reason"):
-    st.dataframe(
-        tests.rename(
-            columns={
-                "test_code": "Test",
-                "test_name": "Name",
-                "term_low": "CTCAE term (low)",
-                "term_high": "CTCAE term (high)",
-                "graded": "Graded",
-                "abnormal": "Grade ≥ 1",
-            }
-        ),
-        hide_index=True,
-        key="lab_coverage",
-    )
-    widgets.download_table(tests, "lab_grading_coverage")
+    coverage = readable(tests.rename(columns={
+        "test_code": "Test", "test_name": "Name", "term_low": "CTCAE term (low)",
+        "term_high": "CTCAE term (high)", "graded": "Graded", "abnormal": "Grade ≥ 1"}))
+    st.dataframe(coverage, hide_index=True, key="lab_coverage")
+    widgets.download_table(coverage, "lab_grading_coverage")
 if not chosen:
     st.info("Pick one or more tests.")
     st.stop()
@@ -112,9 +103,7 @@ with tab_shift:
     )
     for term in terms:
         st.markdown(f"**{md(term)}**")
-        table = labs.shift_table(grades, term).rename(
-            columns={"cohort_label": "Cohort", "baseline_grade": "Baseline grade"}
-        )
+        table = readable(labs.shift_table(grades, term))
         st.dataframe(table, hide_index=True, key=f"lab_shift_{term}")
         widgets.download_table(table, f"shift_{term}")
 
@@ -191,8 +180,9 @@ with tab_edish:
     widgets.download_figure(edish_chart, "edish")
     drill.chart(edish_chart, "lab_edish")
     st.markdown("**Subjects per quadrant**")
-    st.dataframe(labs.edish_quadrant_counts(edish), hide_index=True, key="edish_counts")
-    widgets.download_table(labs.edish_quadrant_counts(edish), "edish_quadrants")
+    quadrants = readable(labs.edish_quadrant_counts(edish))
+    st.dataframe(quadrants, hide_index=True, key="edish_counts")
+    widgets.download_table(quadrants, "edish_quadrants")
     candidates = labs.hys_law_candidates(edish)
     st.markdown(f"**Potential Hy's law cases** ({len(candidates)})")
     st.caption(

@@ -20,6 +20,7 @@ ACTION_ICONS = {
     "eliminate": ":material/block:",
     "stop": ":material/block:",
 }
+BAR_HINT = "Click a bar to list its subjects."
 sel = sidebar.selection(needs=Action.VIEW_OPEN)
 config = sel.config
 
@@ -125,13 +126,13 @@ with left:
     widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
 with right:
     worst_chart = charts.overview.worst_grade_by_cohort(status.cohort_frame)
-    st.plotly_chart(worst_chart, key="worst_grade")
+    drill.chart(worst_chart, "worst_grade", hint=BAR_HINT, modes=("points",))
     widgets.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
 counts = data.frame(sel.db, sel.user, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
 study_start = config.start_date or timeline["first_dose_date"].min()
 study_start = None if pd.isna(study_start) else study_start
 ae_chart = charts.overview.ae_counts_over_time(counts, colours, study_start)
-st.plotly_chart(ae_chart, key="ae_over_time")
+drill.chart(ae_chart, "ae_over_time", hint=BAR_HINT, modes=("points",))
 if study_start is not None and (early := counts[counts["month"] < pd.Timestamp(study_start)
                                                 .to_period("M").start_time]).size:  # fmt: skip
     with st.expander(f"Onsets before the study ({int(early['aes'].sum())} AEs, not plotted)"):

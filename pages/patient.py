@@ -124,7 +124,7 @@ st.markdown(
 if not has_dlt_rule:
     st.caption(md(MONITORING_ONLY))
 if s["is_control"]:  # None when the subject has no cohort
-    dose_label, dose = "Dose", "vehicle"
+    dose_label, dose = "Dose", sel.config.control_treatment
 elif s["dose"] is not None:
     dose_label, dose = f"Dose ({s['dose_unit'] or 'unit not recorded'})", f"{s['dose']:g}"
 else:
@@ -222,20 +222,7 @@ if has_dlt_rule:  # no DLT definition: nothing to assess or adjudicate
     if events.empty:
         st.markdown("No DLT candidate for this patient by the protocol's rules.")
     else:
-        dlt_table = events[
-            [
-                "source",
-                "source_seq",
-                "term",
-                "onset_date",
-                "onset_day",
-                "grade",
-                "dlt_rule",
-                "dlt_status",
-                "adjudication_reason",
-                "signature",
-            ]
-        ]
+        dlt_table = events[["source", "source_seq", *adjudication.CANDIDATE_COLUMNS]]
         dlt_table = readable(dlt_table)
         st.dataframe(dlt_table, hide_index=True, key="dlt_events")
         widgets.download_table(dlt_table, f"{usubjid}_dlt_candidates", key="dlt_events")

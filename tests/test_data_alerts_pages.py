@@ -23,6 +23,7 @@ from safety.errors import AccessDenied
 from safety.ingest import ingest_paths
 from safety.monitor import alerts
 from safety.monitor.status import study_status
+from safety.report.snapshot import freeze_point
 from safety.report.tables import report_content
 from safety.store import queries
 
@@ -332,6 +333,16 @@ def test_the_pilot_status_and_closed_report_have_no_dlts_and_the_demo_still_does
     assert {t.key for t in content.tables} >= {"sae_listing", "deaths_listing", "ae_summary"}
     # the demo is a dose escalation: its decision, DLTs and rules are all there
     assert demo_status.escalation and demo_status.rules and demo_status.totals["dlts"] == 3
+    # the control group's dose reads as what it is given, from each study's configuration
+    assert status.cohort_table()["Dose"].tolist() == ["placebo", "54 mg", "81 mg"]
+    assert demo_status.cohort_table()["Dose"].iloc[0] == "vehicle"
+    for key, column in (("enrolment", "Dose"), ("exposure", "Dose per subject (mean)")):
+        assert content.table(key).frame[column].iloc[0] == "placebo", key
+    # the title page's data version speaks of no DLT adjudication for a study without DLTs
+    with store.read_connection(demo_and_pilot_db) as con:
+        point = freeze_point(con, PILOT_STUDY, date(2015, 3, 5))
+    assert "adjudication" not in point.describe(dlt=False)
+    assert "no DLT adjudication" in point.describe(dlt=True)
 
 
 def test_the_worklist_lists_what_waits_for_someone_on_a_fresh_database(demo_and_pilot_db,

@@ -59,12 +59,12 @@ def test_alt_rise_of_the_high_dose_woman_shows_as_grade_2(labs_page):
 
 def test_edish_quadrants_and_thresholds(labs_page):
     at = labs_page
-    counts = _tables(at, "quadrant", "Total")[0].set_index("quadrant")
+    counts = _tables(at, "Quadrant", "Total")[0].set_index("Quadrant")
     # the planted ALT rises (4 and 6 x ULN) with normal bilirubin: Temple's corollary, no Hy's law
     assert counts.loc["Temple's corollary", "High dose"] == 2
     assert counts.loc["Potential Hy's law", "Total"] == 0
     at.number_input(key="edish_alt").set_value(5.0).run()
-    counts = _tables(at, "quadrant", "Total")[0].set_index("quadrant")
+    counts = _tables(at, "Quadrant", "Total")[0].set_index("Quadrant")
     assert counts.loc["Temple's corollary", "Total"] == 1  # only the 6 x ULN one is above 5
     listing = _tables(at, "Subject", "Peak bilirubin x ULN")[0]
     assert listing["Subject"].str.startswith("patient?").all()
@@ -86,3 +86,11 @@ def test_switching_tests_and_statistic(labs_page):
     assert not at.exception, at.exception
     titles = [c["layout"]["title"]["text"] for c in _charts(at)]
     assert any("median (IQR)" in t for t in titles)
+
+
+def test_every_table_header_reads_as_words(labs_page):
+    # issue 17: "category", "unit", "missing", "total", "quadrant" were shown as stored
+    headers = {str(c) for d in labs_page.dataframe for c in d.value.columns}
+    assert {"Category", "Unit", "Missing", "Total", "Quadrant", "Cohort"} <= headers
+    raw = [h for h in headers if h.islower() or "_" in h]  # grade columns "0".."4" are digits
+    assert raw == [], raw

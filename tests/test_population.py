@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pandas as pd
 import pytest
 
-from safety import store
+from safety import charts, store
 from safety.config import stored_study_config
 from safety.monitor import adverse_events
 from safety.monitor.status import study_status
@@ -46,6 +47,8 @@ def numbers(demo_db) -> dict[date, dict]:
         for cutoff in CUTOFFS:
             out[cutoff] = {
                 "status": study_status(con, config, cutoff),
+                "listing": adverse_events.ae_listing(con, config, cutoff),
+                "by_month": queries.adverse_events.ae_counts_by_month(con, config.study_id, cutoff),
                 "summary": adverse_events.ae_summary(con, config, cutoff),
                 "incidence": adverse_events.soc_pt_incidence(con, config, cutoff),
                 "deaths": adverse_events.deaths(con, config, cutoff),
@@ -112,6 +115,31 @@ def test_the_same_worst_grades_on_the_overview_and_the_ae_tables(numbers, cutoff
         assert frame[f"worst_grade_{g}"].to_dict() == any_row[f"worst_grade_{g}"].to_dict(), g
     assert (frame[[f"worst_grade_{g}" for g in range(1, 6)]].sum(axis=1)
             <= frame["treated"]).all()
+
+
+@pytest.mark.parametrize("cutoff", CUTOFFS)
+def test_each_overview_bar_lists_the_subjects_it_counts(numbers, cutoff):
+    # the click-through (issue 17): a bar opens the subjects its height counts, no more, no
+    # fewer; the truth is each subject's TEAEs as the AE page lists them
+    x = numbers[cutoff]
+    teaes = x["listing"]
+    worst = teaes.groupby("usubjid")["grade"].max()
+    fig = charts.overview.worst_grade_by_cohort(x["status"].cohort_frame)
+    listed = 0
+    for bar in fig.data:
+        grade = int(bar.name.removeprefix("Grade "))
+        for label, height, (subjects,) in zip(bar.x, bar.y, bar.customdata, strict=True):
+            ids = [u for u in subjects.split(";") if u]
+            assert len(ids) == height, (label, grade)
+            cohort = teaes.loc[teaes["usubjid"].isin(ids), "cohort_label"]
+            assert set(cohort) <= {label} and all(worst[u] == grade for u in ids), (label, grade)
+            listed += len(ids)
+    assert listed == teaes["usubjid"].nunique() > 0  # every subject with a TEAE, once
+    month = teaes.dropna(subset=["start_date"]).assign(
+        month=lambda f: pd.to_datetime(f["start_date"]).dt.to_period("M").dt.start_time)
+    truth = month.groupby(["month", "cohort_label"])["usubjid"].agg(lambda u: sorted(set(u)))
+    got = x["by_month"].set_index(["month", "cohort_label"])["subjects"].str.split(";")
+    assert got.to_dict() == truth.to_dict()
 
 
 def test_high_dose_counts_only_its_dosed_women(numbers):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from safety.display import header
+
 # How a decision and a rule state look wherever they are shown (markdown badges).
 DECISION_BADGES = {
     "escalate": ":blue-badge[escalate]",
@@ -43,11 +45,13 @@ def download_table(frame: pd.DataFrame, name: str, key: str | None = None) -> No
     The files are made when a button is clicked (not on every rerun); the page does not rerun.
     ``name`` becomes the file name; ``key`` tells apart two tables of the same name. Formula-like
     text is quoted in both (``safety.escaping``). The first column states the sidebar's
-    population filter, so a file read away from the page still says whom it counts.
+    population filter, so a file read away from the page still says whom it counts. Headers
+    read as words (``safety.display.header``); values keep their types (dates stay dates).
     """
     from safety.report.csv_files import frame_csv
     from safety.report.xlsx import frame_xlsx
 
+    frame = frame.rename(columns=header)
     chosen = st.session_state.get("selection")
     if chosen is not None and "Population" not in frame.columns:
         frame = frame.assign(Population=chosen.population.describe())

@@ -42,6 +42,14 @@ class Cohort:
     dose_unit: str | None
     planned_subjects: int | None
     arm_codes: tuple[str, ...]  # ARMCD / ARM values that map to this cohort on ingest
+    treatment: str | None = None  # control: what it is given, in a word ("vehicle", "placebo")
+
+    def dose_text(self) -> str:
+        """The dose as people read it ("10 million cells"); for the control group what it is
+        given (``[[cohorts]] treatment``, e.g. "placebo"; "control" when not said)."""
+        if self.is_control:
+            return self.treatment or "control"
+        return f"{self.dose:g} {self.dose_unit or ''}".strip() if self.dose is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +223,11 @@ class StudyConfig:
         return tuple(
             sorted((c for c in self.cohorts if not c.is_control), key=lambda c: c.dose_level)
         )
+
+    @property
+    def control_treatment(self) -> str:
+        """What the control group is given, as its dose reads ("vehicle", "placebo")."""
+        return next((c.dose_text() for c in self.cohorts if c.is_control), "control")
 
     def cohort(self, cohort_id: str) -> Cohort:
         for c in self.cohorts:
@@ -489,6 +502,7 @@ def _read_cohorts(file_name: str, raw: Any) -> tuple[Cohort, ...]:
                 dose_unit=t.get("unit", "str") if not is_control else None,
                 planned_subjects=t.get("planned_subjects", "posint", None),
                 arm_codes=tuple(t.get("arm_codes", "strlist", [cohort_id])),
+                treatment=t.get("treatment", "str", None) if is_control else None,
             )
         )
     ids = [c.cohort_id for c in cohorts]

@@ -11,6 +11,7 @@ HEADERS = {
     "patient": "Subject",
     "study_id": "Study",
     "site_id": "Site",
+    "cohort_label": "Cohort",
     "seq": "Record no. (--SEQ)",
     "source_seq": "Record no. (--SEQ)",
     "pt": "Preferred term",

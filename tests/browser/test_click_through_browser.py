@@ -4,6 +4,7 @@ same tab, with the study and the data cut-off of the page it was clicked on (iss
 2020-12-31 used to open the patient at 2021-01-15)."""
 
 import re
+from urllib.parse import urljoin
 
 import pytest
 from pageutil import open_as, wait_rendered
@@ -12,42 +13,53 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CUTOFF = "2020-12-31"  # not the demo's last data day (2021-01-15): the cut-off must travel
 
-# Where the points of a plotly chart are on the screen (their axes map data to pixels): the
-# most isolated one with a subject, so the click cannot hit a neighbour.
-POINT_XY = """(chart) => {
+# Where the points of a plotly chart are on the screen: markers through their axes (data to
+# pixels), bars as drawn (each bar's path and the calcdata index d3 bound to it); the most
+# isolated one with a subject, so the click cannot hit a neighbour; ``several``: one standing for
+# several subjects (else for one).
+POINT_XY = """([chart, several]) => {
   const gd = [...document.querySelectorAll('.js-plotly-plot')]
     .find(g => (g._fullLayout?.title?.text || '').includes(chart));
   gd.scrollIntoView({block: 'center'});
   const box = gd.getBoundingClientRect(), points = [];
   for (const t of gd._fullData) {
-    if (!t.customdata || !t.visible || t.hoverinfo === 'skip') continue;
+    if (t.type === 'bar' || !t.customdata || !t.visible || t.hoverinfo === 'skip') continue;
     const xa = gd._fullLayout[t.xaxis.replace('x', 'xaxis')];
     const ya = gd._fullLayout[t.yaxis.replace('y', 'yaxis')];
     t.customdata.forEach((c, i) => {
-      const x = t.type === 'bar' && t.orientation === 'h' ? t.x[i] / 2 : t.x[i];
-      points.push({subject: String(c[0]), x: box.left + xa._offset + xa.d2p(x),
+      points.push({subject: String(c[0]), x: box.left + xa._offset + xa.d2p(t.x[i]),
                    y: box.top + ya._offset + ya.d2p(t.y[i])});
     });
   }
+  for (const bar of gd.querySelectorAll('.barlayer .trace .point')) {
+    const trace = bar.closest('.trace').__data__[0].trace, r = bar.getBoundingClientRect();
+    const c = trace.customdata?.[bar.__data__.i];
+    if (c && c[0] && r.width * r.height > 0)
+      points.push({subject: String(c[0]), x: r.left + r.width / 2, y: r.top + r.height / 2});
+  }
+  const shown = points.filter(p => p.subject.includes(';') === several);
   const gap = p => Math.min(...points.filter(q => q !== p && q.subject !== p.subject)
                                      .map(q => Math.hypot(q.x - p.x, q.y - p.y)));
-  return points.reduce((a, b) => (gap(b) > gap(a) ? b : a), points[0]);
+  return shown.reduce((a, b) => (gap(b) > gap(a) ? b : a), shown[0]);
 }"""
 HOVERED = """(chart) => [...document.querySelectorAll('.js-plotly-plot')]
   .find(g => (g._fullLayout?.title?.text || '').includes(chart))._hoverdata?.[0]?.customdata?.[0]"""
 
 
-def _click_point(page: Page, chart: str) -> str:
-    """Click a point of the chart whose title contains ``chart``; the subject it stands for."""
+def _click_point(page: Page, chart: str, several: bool = False) -> str:
+    """Click a point of the chart whose title contains ``chart`` standing for one subject (it
+    opens the patient: wait for that) or ``several``; the subjects, ``;``-joined."""
     expect(page.locator(".js-plotly-plot", has_text=chart).first).to_be_visible(timeout=60000)
     wait_rendered(page, 60000)
     page.wait_for_timeout(1000)  # plotly lays out and binds its events after it appears
-    point = page.evaluate(POINT_XY, chart)
+    point = page.evaluate(POINT_XY, [chart, several])
     assert point, f"no point with a subject on {chart!r}"
     page.mouse.move(point["x"], point["y"])
     page.wait_for_timeout(300)
     assert page.evaluate(HOVERED, chart) == point["subject"]  # plotly agrees what is under it
     page.mouse.click(point["x"], point["y"])
+    if several:
+        return point["subject"]
     try:  # on a cold, loaded server the first chart can redraw (and rebind) just after it shows
         page.wait_for_url(re.compile(r"/patient\?"), timeout=15000)
     except PlaywrightTimeout:
@@ -75,8 +87,9 @@ def _lands_on_patient(page: Page, subject: str) -> None:
         ("labs", "eDISH / Hy's law", "eDISH"),  # scatter on log axes
         ("", None, "Enrolment and dosing"),  # scatter on a date axis (Overview)
         ("escalation", None, "DLT windows still open"),  # horizontal bars
+        ("", None, "Subjects by worst AE grade"),  # a stacked bar segment of one subject
     ],
-    ids=["labs-time-course", "edish", "overview-dosing", "dlt-clock-bar"],
+    ids=["labs-time-course", "edish", "overview-dosing", "dlt-clock-bar", "worst-grade-bar"],
 )
 def test_a_click_on_a_point_opens_its_patient_at_the_same_cutoff(page: Page, app_url, path,
                                                                    tab, chart):  # fmt: skip
@@ -87,3 +100,21 @@ def test_a_click_on_a_point_opens_its_patient_at_the_same_cutoff(page: Page, app
         wait_rendered(page)
     subject = _click_point(page, chart)
     _lands_on_patient(page, subject)
+
+
+def test_a_bar_of_several_subjects_lists_them_and_each_opens_its_patient(page: Page, app_url):
+    """A bar of the AEs-by-month chart stands for several subjects: the click lists them all
+    (as links carrying the cut-off); the first link opens its patient."""
+    open_as(page, f"{app_url}/?study=NCT04232592&cutoff={CUTOFF}", timeout=120000)
+    wait_rendered(page, 60000)
+    subjects = _click_point(page, "Adverse events by onset month", several=True)
+    listed = page.get_by_text(re.compile(r"^Selected \(\d+\):"))
+    expect(listed).to_be_visible(timeout=30000)
+    names = subjects.split(";")
+    assert listed.inner_text().startswith(f"Selected ({len(names)}):")
+    links = listed.get_by_role("link")
+    assert links.all_inner_texts() == names
+    href = links.first.get_attribute("href")
+    assert f"cutoff={CUTOFF}" in href and f"subject={names[0]}" in href
+    open_as(page, urljoin(page.url, href))  # a new tab: signs in, then shows the profile
+    _lands_on_patient(page, names[0])

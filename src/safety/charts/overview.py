@@ -65,7 +65,8 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str], start=Non
     day) only the study period is plotted and the chart says how many onsets lie before it
     (medical history dated decades earlier would stretch the axis to nothing).
 
-    ``counts``: month, cohort_label, aes, grade3plus (from ``queries.adverse_events.ae_counts_by_month``).
+    ``counts``: month, cohort_label, aes, grade3plus and, for the click-through, subjects
+    (from ``queries.adverse_events.ae_counts_by_month``; pooled counts have no subjects).
     """
     fig = go.Figure()
     if start is not None:
@@ -85,8 +86,8 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str], start=Non
                 y=group["aes"],
                 name=label,
                 marker_color=colours.get(label, CONTROL_COLOUR),
-                customdata=group[["grade3plus"]].to_numpy(),
-                hovertemplate=f"{plotly_text(label)}<br>%{{x|%b %Y}}: %{{y}} AEs, %{{customdata[0]}} grade ≥3<extra></extra>",
+                customdata=_with_subjects(group, ["grade3plus"]),
+                hovertemplate=f"{plotly_text(label)}<br>%{{x|%b %Y}}: %{{y}} AEs, %{{customdata[1]}} grade ≥3<extra></extra>",
             )
         )
     fig.update_layout(
@@ -106,16 +107,19 @@ def ae_counts_over_time(counts: pd.DataFrame, colours: dict[str, str], start=Non
 def worst_grade_by_cohort(summary: pd.DataFrame) -> go.Figure:
     """Subjects by their worst AE grade, a stacked bar per cohort.
 
-    ``summary``: label, worst_grade_1 .. worst_grade_5 (from ``queries.subjects.cohort_summary``).
+    ``summary``: label, worst_grade_1 .. worst_grade_5 and, for the click-through,
+    worst_grade_1_subjects .. (from ``queries.subjects.cohort_summary``; pooled counts have none).
     """
     fig = go.Figure()
     for grade, colour in GRADE_COLOURS.items():
+        subjects = summary.get(f"worst_grade_{grade}_subjects")
         fig.add_trace(
             go.Bar(
                 x=summary["label"],
                 y=summary[f"worst_grade_{grade}"],
                 name=f"Grade {grade}",
                 marker_color=colour,
+                customdata=None if subjects is None else subjects.fillna("").to_numpy()[:, None],
                 hovertemplate=f"%{{x}}: %{{y}} subjects with worst grade {grade}<extra></extra>",
             )
         )
@@ -128,3 +132,11 @@ def worst_grade_by_cohort(summary: pd.DataFrame) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return fig
+
+
+def _with_subjects(group: pd.DataFrame, columns: list[str]):
+    """customdata of a bar standing for several subjects: their ``;``-joined ids first (the
+    click-through reads ``customdata[0]``; "" without them), then ``columns``."""
+    subjects = group["subjects"].fillna("") if "subjects" in group else [""] * len(group)
+    return pd.concat([pd.Series(list(subjects), index=group.index, name="subjects"),
+                      group[columns]], axis=1).to_numpy(dtype=object)  # fmt: skip

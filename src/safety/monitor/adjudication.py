@@ -26,6 +26,10 @@ ADJUDICATION_DECISIONS = ("confirmed", "rejected", "added")
 ADJUDICATION_SOURCES = ("adverse_event", "lab", "manual")  # schema.sql dlt_adjudication.source
 Decision = Literal["confirmed", "rejected", "added"]
 _AUDIT_ACTIONS = {"confirmed": "dlt.confirm", "rejected": "dlt.reject", "added": "dlt.add"}
+# What a DLT candidate listing shows of each event (``queries.dlt.dlt_events``), wherever it is
+# listed (the Dose escalation page, the patient's DLT assessment).
+CANDIDATE_COLUMNS = ["term", "onset_date", "onset_day", "grade", "dlt_rule", "dlt_status",
+                     "adjudication_reason", "signature"]  # fmt: skip
 _ANY_DAY = date(9999, 12, 31)  # a cut-off after every record: is the event a candidate at all?
 
 

@@ -90,6 +90,7 @@ class CohortStatus:
     decision: str
     reason: str
     rules: tuple[RuleState, ...]
+    dose_text: str = ""  # as people read it: "10 million cells", the control's "placebo"
     evaluable_on: date | None = None  # the day the cohort's last open DLT window closes
     days_to_evaluable: int = 0  # days from the cut-off to evaluable_on (0: no window open)
     not_evaluable: int = 0
@@ -214,7 +215,7 @@ class StudyStatus:
             rows.append(
                 {
                     "Cohort": c.label,
-                    "Dose": "vehicle" if c.control else f"{c.dose:g} {c.dose_unit}",
+                    "Dose": c.dose_text,
                     "Enrolled": c.subjects,
                     "Treated (N)": c.treated,
                     "In DLT window": c.in_dlt_window,
@@ -342,8 +343,7 @@ def study_status(
     if not config.is_escalation:
         return monitoring_status(con, config, cutoff)
     states, history, design = escalation_inputs(con, config, cutoff, adjudicated_by)
-    summary = with_dlt_counts(queries.subjects.cohort_summary(con, config.study_id, cutoff), states)
-    summary = with_deaths(summary, queries.adverse_events.deaths(con, config.study_id, cutoff))
+    summary = cohort_summary(con, config, cutoff, states)
     study = study_recommendation(states, history, design, config)
     name = DESIGN_LABELS[config.design.name]
 
@@ -408,6 +408,15 @@ def study_status(
     )
 
 
+def cohort_summary(con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: date,
+                   states: pd.DataFrame) -> pd.DataFrame:
+    """``queries.subjects.cohort_summary`` with the DLT-state counts, the deaths and each
+    cohort's dose as people read it (``dose_text``, from the configuration)."""
+    summary = with_dlt_counts(queries.subjects.cohort_summary(con, config.study_id, cutoff), states)
+    summary = with_deaths(summary, queries.adverse_events.deaths(con, config.study_id, cutoff))
+    return summary.assign(dose_text=[config.cohort(c).dose_text() for c in summary["cohort_id"]])
+
+
 def monitoring_status(
     con: duckdb.DuckDBPyConnection, config: StudyConfig, cutoff: date
 ) -> StudyStatus:
@@ -415,9 +424,7 @@ def monitoring_status(
     definition): per cohort the counts, no DLTs, no decision, no rules; the reason says so."""
     no_states = pd.DataFrame({"cohort_id": pd.Series(dtype="str"),
                               "dlt_state": pd.Series(dtype="str")})
-    summary = with_dlt_counts(queries.subjects.cohort_summary(con, config.study_id, cutoff),
-                              no_states)
-    summary = with_deaths(summary, queries.adverse_events.deaths(con, config.study_id, cutoff))
+    summary = cohort_summary(con, config, cutoff, no_states)
     cohorts = tuple(replace(_cohort_status(row, "none", "", ()), escalation=False)
                     for row in summary.itertuples())
     return StudyStatus(
@@ -487,6 +494,7 @@ def _cohort_status(
         dose_level=None if pd.isna(row.dose_level) else int(row.dose_level),
         dose=None if pd.isna(row.dose) else float(row.dose),
         dose_unit=None if pd.isna(row.dose_unit) else row.dose_unit,
+        dose_text=row.dose_text,
         subjects=int(row.subjects),
         treated=int(row.treated),
         in_dlt_window=int(row.in_dlt_window),

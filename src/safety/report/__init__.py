@@ -179,7 +179,7 @@ def generate_report(
     facts = {
         "Report": "closed (by cohort, with listings)" if kind == "closed"
         else "open (all cohorts pooled)",
-        "Data version": point.describe(),
+        "Data version": point.describe(dlt=config.is_escalation),
         "Report date": f"{created:%Y-%m-%d %H:%M} UTC: the last data arrival included, fixed "
         "so that the same data give the same files",
         "Design": config.design.name.upper() if config.design else "none (safety monitoring only)",

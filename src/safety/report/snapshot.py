@@ -83,13 +83,15 @@ class FreezePoint:
             reused_from_first_report=reused,
         )
 
-    def describe(self) -> str:
-        """The data version in words, for the title page."""
+    def describe(self, dlt: bool = True) -> str:
+        """The data version in words, for the title page; ``dlt``: the study has a DLT
+        definition (else no adjudication is spoken of)."""
         when = f"{self.data_as_of:%Y-%m-%d %H:%M} UTC" if self.data_as_of else "unknown"
+        adjudications = (f", DLT adjudications up to #{self.adjudication_id}"
+                         if self.adjudication_id else ", no DLT adjudication") if dlt else ""
         return (
-            f"ingest batches up to #{self.batch_id}, DLT adjudications up to "
-            f"#{self.adjudication_id}; last arrival {when}; audit trail head #{self.audit_id} "
-            f"sha256 {self.audit_sha256}"
+            f"ingest batches up to #{self.batch_id}{adjudications}; last arrival {when}; "
+            f"audit trail head #{self.audit_id} sha256 {self.audit_sha256}"
         )
 
 

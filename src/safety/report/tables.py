@@ -159,7 +159,7 @@ def report_content(
     tables.append(
         ReportTable(
             "exposure", "Exposure and follow-up", section,
-            exposure_table(exposure, pooled=not closed),
+            exposure_table(exposure, config.control_treatment, pooled=not closed),
             "Administrations: dosing records started on or before the cut-off. Follow-up: days "
             "from the first dose to the cut-off or the end of study, whichever is first.",
             by_cohort=closed,
@@ -404,7 +404,7 @@ def enrolment_table(status: StudyStatus, pooled: bool = False) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "Cohort": frame["label"],
-            "Dose": [_dose_text(r) for r in frame.itertuples()],
+            "Dose": frame["dose_text"],
             "Planned": frame["planned_subjects"].astype("Int64"),
             "Enrolled": frame["subjects"].astype("int64"),
             "Treated": frame["treated"].astype("int64"),
@@ -446,7 +446,7 @@ def accrual_table(timeline: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def exposure_table(exposure: pd.DataFrame, pooled: bool = False) -> pd.DataFrame:
+def exposure_table(exposure: pd.DataFrame, control: str, pooled: bool = False) -> pd.DataFrame:
     """Exposure per cohort (``queries.report.exposure_summary``), or pooled without the dose total
     (doses of different cohorts don't add up)."""
     table = pd.DataFrame(
@@ -456,16 +456,16 @@ def exposure_table(exposure: pd.DataFrame, pooled: bool = False) -> pd.DataFrame
             "Administrations": exposure["administrations"].astype("int64"),
             # the cohort's sum over its subjects, beside the dose one subject received
             "Dose per subject (mean)": [
-                "vehicle" if control else "" if pd.isna(d) or not n
+                control if is_control else "" if pd.isna(d) or not n
                 else f"{d / n:g} {u if isinstance(u, str) else ''}".strip()
-                for d, u, control, n in zip(exposure["total_dose"], exposure["dose_unit"],
+                for d, u, is_control, n in zip(exposure["total_dose"], exposure["dose_unit"],
                                             exposure["is_control"], exposure["subjects_dosed"],
                                             strict=True)
             ],
             "Total dose, all subjects of the cohort": [
-                "vehicle" if control else "" if pd.isna(d)
+                control if is_control else "" if pd.isna(d)
                 else f"{d:g} {u if isinstance(u, str) else ''}".strip()
-                for d, u, control in zip(exposure["total_dose"], exposure["dose_unit"],
+                for d, u, is_control in zip(exposure["total_dose"], exposure["dose_unit"],
                                          exposure["is_control"], strict=True)
             ],
             "First dose": _dates(exposure["first_dose_date"]),
@@ -675,14 +675,6 @@ def rule_states_table(status: StudyStatus) -> pd.DataFrame:
 
 
 # --- formatting --------------------------------------------------------------------------------
-
-
-def _dose_text(row) -> str:
-    if row.is_control:
-        return "vehicle"
-    if pd.isna(row.dose):
-        return ""
-    return f"{row.dose:g} {row.dose_unit if isinstance(row.dose_unit, str) else ''}".strip()
 
 
 def _dates(values: pd.Series) -> list[str]:

@@ -21,14 +21,16 @@ from safety.clinical.teae import AE_CATEGORIES, NO_FILTER, AeFilter
 def ae_counts_by_month(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) -> pd.DataFrame:
     """TEAEs of the safety analysis set by onset month and cohort.
 
-    Columns: month (first day), cohort_id, cohort_label, aes, grade3plus, serious.
+    Columns: month (first day), cohort_id, cohort_label, aes, grade3plus, serious, subjects
+    (the subjects with those AEs, ``;``-joined, for the click-through).
     """
     return con.execute(
         """
         SELECT date_trunc('month', start_date) AS month, cohort_id, cohort_label,
                count(*) AS aes,
                count(*) FILTER (WHERE grade >= 3) AS grade3plus,
-               count(*) FILTER (WHERE serious) AS serious
+               count(*) FILTER (WHERE serious) AS serious,
+               string_agg(DISTINCT usubjid, ';' ORDER BY usubjid) AS subjects
         FROM ae_emergence($study_id, $cutoff)
         WHERE teae AND start_date IS NOT NULL
         GROUP BY ALL

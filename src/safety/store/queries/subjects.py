@@ -20,7 +20,9 @@ def cohort_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) 
     Columns: cohort_id, label, is_control, dose_level, dose, dose_unit, dose_illustrative,
     planned_subjects, subjects (enrolled), treated (N of the safety analysis set), saes
     (subjects with a serious TEAE), aes (TEAEs), subjects_with_ae (subjects with a TEAE),
-    worst_grade_1 .. worst_grade_5 (subjects by their worst TEAE grade).
+    worst_grade_1 .. worst_grade_5 (subjects by their worst TEAE grade) and
+    worst_grade_1_subjects .. worst_grade_5_subjects (those subjects, ``;``-joined, for the
+    click-through; NULL when none).
     """
     return con.execute(
         """
@@ -45,7 +47,17 @@ def cohort_summary(con: duckdb.DuckDBPyConnection, study_id: str, cutoff: date) 
                count(*) FILTER (WHERE a.worst_grade = 2) AS worst_grade_2,
                count(*) FILTER (WHERE a.worst_grade = 3) AS worst_grade_3,
                count(*) FILTER (WHERE a.worst_grade = 4) AS worst_grade_4,
-               count(*) FILTER (WHERE a.worst_grade = 5) AS worst_grade_5
+               count(*) FILTER (WHERE a.worst_grade = 5) AS worst_grade_5,
+               string_agg(a.usubjid, ';' ORDER BY a.usubjid) FILTER (WHERE a.worst_grade = 1)
+                   AS worst_grade_1_subjects,
+               string_agg(a.usubjid, ';' ORDER BY a.usubjid) FILTER (WHERE a.worst_grade = 2)
+                   AS worst_grade_2_subjects,
+               string_agg(a.usubjid, ';' ORDER BY a.usubjid) FILTER (WHERE a.worst_grade = 3)
+                   AS worst_grade_3_subjects,
+               string_agg(a.usubjid, ';' ORDER BY a.usubjid) FILTER (WHERE a.worst_grade = 4)
+                   AS worst_grade_4_subjects,
+               string_agg(a.usubjid, ';' ORDER BY a.usubjid) FILTER (WHERE a.worst_grade = 5)
+                   AS worst_grade_5_subjects
         FROM cohort c
         LEFT JOIN subj ss ON ss.cohort_id = c.cohort_id
         LEFT JOIN dosed d ON d.usubjid = ss.usubjid
