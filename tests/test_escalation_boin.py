@@ -11,9 +11,11 @@ Sources
 Hand calculations use P(p > t | Beta(y+1, n-y+1)) = P(Binomial(n+1, t) <= y).
 """
 
+import numpy as np
 import pytest
 
 from safety.errors import DesignError
+from safety.escalation.boin import pool_adjacent_violators
 from safety.escalation import (
     Action,
     Boin,
@@ -228,6 +230,20 @@ def test_isotonic_pooling_by_hand():
     # pooled = (6.2 + 4.16721) / (18.30476 + 258.36721) = 10.36721 / 276.67197 = 0.037471
     est = isotonic_estimates([3, 3], [1, 0])
     assert est == pytest.approx([0.037471, 0.037471], abs=1e-6)
+
+
+def test_our_pava_equals_scipys_isotonic_regression():
+    # the same weighted non-decreasing least-squares fit as scipy.optimize.isotonic_regression
+    # (SciPy 1.12+), on 500 random non-monotone inputs of 1 to 8 doses, ties included
+    from scipy.optimize import isotonic_regression
+
+    rng = np.random.default_rng(20261201)
+    for _ in range(500):
+        k = int(rng.integers(1, 9))
+        values = rng.choice([0.1, 0.2, 0.3, 0.5], k) if rng.random() < 0.3 else rng.random(k)
+        weights = rng.uniform(0.1, 50, k)
+        expected = isotonic_regression(values, weights=weights, increasing=True).x
+        assert pool_adjacent_violators(values, weights) == pytest.approx(expected, abs=1e-12)
 
 
 def test_n_earlystop_stops_and_selects():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from datetime import date
 
 import duckdb
@@ -30,8 +31,10 @@ from safety.escalation import cohorts_from_patients
 from safety.monitor import adverse_events, decisions, explain, patient, status
 from safety.monitor import escalation_review as review
 from safety.monitor import worklist as worklist_items
-from safety.report.tables import ReportContent, report_content
 from safety.store import audit, queries
+
+if TYPE_CHECKING:
+    from safety.report.tables import ReportContent
 
 
 def _guard(action: Action, read: Callable) -> Callable:
@@ -219,6 +222,8 @@ def open_view(con: duckdb.DuckDBPyConnection, user: User, config: StudyConfig,
               cutoff: date) -> ReportContent:  # fmt: skip
     """(needs view.open) The study pooled over all cohorts, as the open DSMB report shows it
     (live data, no freeze): what a sponsor may see."""
+    from safety.report.tables import report_content  # the report stack, for this read only
+
     require(user, Action.VIEW_OPEN, config.study_id)
     return report_content(con, config, cutoff, "open")
 

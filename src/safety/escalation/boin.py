@@ -159,9 +159,26 @@ def _pava(n: np.ndarray, y: np.ndarray) -> np.ndarray:
     total = n + SELECT_MTD_PSEUDO_N
     phat = a / total
     variance = a * b / (total**2 * (total + 1))
-    from scipy.optimize import isotonic_regression  # only for a final selection: a slow import
+    return pool_adjacent_violators(phat, 1 / variance)
 
-    return isotonic_regression(phat, weights=1 / variance, increasing=True).x
+
+def pool_adjacent_violators(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted least-squares non-decreasing fit of ``values``: neighbours that decrease
+    are pooled into their weighted mean until none do (the PAVA of BOIN's own ``pava``; a
+    handful of doses, so plain Python, and no 1 s scipy.optimize import in every command).
+
+    References
+    ----------
+    Barlow, Bartholomew, Bremner & Brunk (1972), Statistical inference under order restrictions;
+    BOIN R package ``pava`` (used by ``select.mtd``).
+    """
+    blocks: list[list[float]] = []  # [weighted mean, weight, number of doses]
+    for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, w2, k2), (m1, w1, k1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, k1 + k2])
+    return np.repeat([m for m, _, _ in blocks], [k for _, _, k in blocks]).astype(float)
 
 
 def select_mtd_isotonic(

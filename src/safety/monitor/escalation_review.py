@@ -26,7 +26,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from safety.config import StudyConfig
 from safety.errors import DesignError
@@ -287,6 +286,8 @@ def toxicity_estimates(
         dose_level, n, dlts, observed (DLTs / n; NaN untreated), boin (NaN untreated),
         boin_lower, boin_upper, crm, crm_lower, crm_upper, skeleton.
     """
+    from scipy import stats  # ~1 s to import: only the Dose escalation page asks for this
+
     k = len(config.dose_cohorts)
     n, y = counts_by_dose(outcomes, k)
     iso = isotonic_estimates(n, y)

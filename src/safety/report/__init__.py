@@ -27,7 +27,7 @@ from safety import __version__, files, store
 from safety.access import Action, Signature, User, check_signature, require
 from safety.config import StudyConfig, stored_study_config
 from safety.errors import AuditError, StoreError
-from safety.report import csv_files, figures, html, manifest, pdf, snapshot, xlsx
+from safety.report import csv_files, figures, manifest, snapshot
 from safety.report.snapshot import FreezePoint
 from safety.report.tables import KINDS, Kind, ReportContent, report_content
 from safety.store import audit, queries
@@ -189,6 +189,8 @@ def generate_report(
     }  # fmt: skip
     stem = file_stem(config.study_id, cutoff, kind)
     mark = time.perf_counter()
+    from safety.report import html, pdf, xlsx  # the document writers: only when writing one
+
     paths.append(xlsx.write_xlsx(content, folder / f"{stem}.xlsx", facts, created))
     paths.append(pdf.write_pdf(content, folder / f"{stem}.pdf", images, facts, created))
     paths.append(html.write_html(content, folder / f"{stem}.html", images, facts))
