@@ -8,6 +8,21 @@ import pytest
 
 from safety.demo import generator as demo
 
+# The files that take longest (a real browser, several deliveries, subprocesses) start first:
+# with ``--dist loadfile`` a worker that picks one of them last keeps the other one idle.
+SLOW_FILES = ("test_delivery_campaign.py", "test_reports_page.py", "test_ingest_concurrency.py",
+              "test_watch.py", "test_live_demo.py", "test_report.py", "test_data_alerts_pages.py",
+              "test_invariants.py", "test_ctcae_sql.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items):
+    def order(item) -> int:
+        if "browser" in item.path.parts:
+            return 0
+        return 1 if item.path.name in SLOW_FILES else 2
+
+    items.sort(key=order)  # stable: the order inside a file is kept
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
