@@ -12,6 +12,7 @@ import streamlit as st
 from safety import charts, links
 from safety.access import Action
 from safety.clinical import ae_statistics, teae
+from safety.display import readable
 from safety.escaping import md
 from ui import data, drill, sidebar, widgets
 
@@ -236,7 +237,7 @@ with tab_summary:
     if not findings.empty:
         with st.expander(f"Data-quality findings: {len(findings)} records contradict "
                          "themselves or the sponsor's ADaM derivations"):
-            st.dataframe(findings, hide_index=True, key="ae_data_quality")
+            st.dataframe(readable(findings), hide_index=True, key="ae_data_quality")
             widgets.download_table(findings, "ae_data_quality")
             st.caption("Kept as delivered; counted as the last column says (the conservative "
                        "reading: serious when any seriousness criterion is Y, fatal when the "

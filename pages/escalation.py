@@ -12,7 +12,7 @@ import streamlit as st
 from safety import charts, links
 from safety.access import Action
 from safety.config import MONITORING_ONLY
-from safety.display import readable
+from safety.display import header, readable
 from safety.escalation.outcomes import summary_by_dose
 from safety.escaping import md
 from safety.monitor import adjudication
@@ -230,15 +230,17 @@ with right:
         .assign(dose=labels)
         .set_index("dose")
         .drop(columns="dose_level")
+        .rename(columns=header)
+        .rename_axis("Dose")
     )
     st.dataframe(
         estimates_table,
         key="estimates_table",
         column_config={
-            "boin": st.column_config.NumberColumn("BOIN", format="%.2f"),
-            "boin_lower": st.column_config.NumberColumn("2.5%", format="%.2f"),
-            "boin_upper": st.column_config.NumberColumn("97.5%", format="%.2f"),
-            "crm": st.column_config.NumberColumn("CRM", format="%.2f"),
+            "BOIN": st.column_config.NumberColumn("BOIN", format="%.2f"),
+            "BOIN lower": st.column_config.NumberColumn("2.5%", format="%.2f"),
+            "BOIN upper": st.column_config.NumberColumn("97.5%", format="%.2f"),
+            "CRM": st.column_config.NumberColumn("CRM", format="%.2f"),
         },
     )
     widgets.download_table(estimates_table.reset_index(), "toxicity_estimates_table")
@@ -298,7 +300,8 @@ with right:
         indented[["step", "path", "reason"]],
         hide_index=True,
         key="dose_paths_table",
-        column_config={"step": st.column_config.TextColumn("Result → decision", width="medium")},
+        column_config={"step": st.column_config.TextColumn("Result → decision", width="medium"),
+                       "path": "Path", "reason": "Reason"},
     )
     widgets.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
 
@@ -354,20 +357,19 @@ else:
         patient=[links.patient_link(sel.study_id, u, sel.cutoff) for u in events["usubjid"]],
         cohort=events["cohort_id"].map({c.cohort_id: c.label for c in config.cohorts}),
     )
-    candidates = listing[["patient", "cohort", *adjudication.CANDIDATE_COLUMNS]]
+    candidates = readable(listing[["patient", "cohort", *adjudication.CANDIDATE_COLUMNS]])
     drill.table(
         candidates,
         "dlt_candidates",
         events["usubjid"].tolist(),
         hide_index=True,
         column_config={
-            "patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
-            "onset_date": st.column_config.DateColumn("Onset"),
-            "onset_day": st.column_config.NumberColumn("Day"),
-            "dlt_rule": "Why a candidate",
-            "dlt_status": "Status",
-            "adjudication_reason": "Adjudication reason",
-            "signature": st.column_config.TextColumn("Signed", width="large"),
+            "Patient": st.column_config.LinkColumn("Patient", display_text=r"subject=(.*)$"),
+            "Onset date": "Onset",
+            "Onset day": "Day",
+            "DLT rule": "Why a candidate",
+            "DLT status": "Status",
+            "Signature": st.column_config.TextColumn("Signed", width="large"),
         },
     )
     widgets.download_table(candidates, "dlt_candidates")

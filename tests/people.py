@@ -70,3 +70,27 @@ def plain(text: str) -> str:
     import re
 
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")
+
+
+def shown_headers(at) -> list[str]:
+    """The column headers an AppTest page's tables show a reader: each column's label from its
+    column configuration where it has one, columns hidden by it or by ``column_order`` left
+    out."""
+    import json
+
+    shown = []
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns or "{}")
+        order = list(table.proto.column_order) or [str(c) for c in table.value.columns]
+        for column in order:
+            if column in config and config[column] is None:
+                continue
+            shown.append((config.get(column) or {}).get("label") or column)
+    return shown
+
+
+def raw_headers(headers) -> list[str]:
+    """Headers that read as stored column names (``onset_date``, ``cohort``), not as words."""
+    import re
+
+    return [h for h in headers if "_" in h or (re.fullmatch(r"[a-z]+", h) and h != "n")]

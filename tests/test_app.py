@@ -38,10 +38,11 @@ def test_dashboard_opens_on_the_overview(app):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_without_error(app, page):
+def test_every_page_renders_without_error_and_its_headers_read_as_words(app, page):
     app.run()
     app.switch_page(page).run()
     assert not app.exception, app.exception
+    assert people.raw_headers(people.shown_headers(app)) == []  # issue 17: `seq`, `pt`, ...
 
 
 def test_overview_shows_four_cohorts_32_subjects_and_a_dlt(app):

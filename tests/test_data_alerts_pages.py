@@ -309,6 +309,7 @@ def test_the_pilot_shows_no_decision_dlt_count_or_rule_and_says_so_once(demo_and
         assert len(said) == 1  # where a decision or DLT state would be
     shown = [t.replace(MONITORING_ONLY, "") for t in texts]
     assert [t for t in shown if ESCALATION_WORDS.search(t)] == []
+    assert people.raw_headers(people.shown_headers(at)) == []  # headers in words here too
 
 
 def test_the_pilot_status_and_closed_report_have_no_dlts_and_the_demo_still_does(

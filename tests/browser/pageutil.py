@@ -89,9 +89,21 @@ def wait_rendered(page, timeout: float = 30000) -> None:
     )
 
 
+# Streamlit scrolls inside its main block, not the document: a "full page" screenshot is one
+# window high unless the window is made as tall as the content first.
+CONTENT_HEIGHT = """() => Math.max(...[...document.querySelectorAll(
+  '[data-testid="stMain"], [data-testid="stMainBlockContainer"], [data-testid="stSidebarContent"]')]
+  .map(e => e.scrollHeight), document.body.scrollHeight)"""
+
+
 def screenshot(page, name: str) -> Path:
-    """Save a full-page PNG under test-artifacts/ for a person to look at."""
+    """Save a PNG of the whole page (window made as tall as the content) under test-artifacts/
+    for a person to look at; the window size is restored after."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(page.evaluate(CONTENT_HEIGHT) + 40, 30000)})
+    page.wait_for_timeout(500)  # charts re-lay out to the new window
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

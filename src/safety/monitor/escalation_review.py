@@ -208,7 +208,7 @@ def decision_table(
     Returns
     -------
     DataFrame
-        Index "patients" 1 .. max_n; one column per number of DLTs ("0 DLT", "1 DLT", ...);
+        Index "Patients" 1 .. max_n; one column per number of DLTs ("0 DLT", "1 DLT", ...);
         cells E (escalate), S (stay), D (de-escalate), DU (de-escalate and eliminate the dose),
         empty where DLTs exceed patients.
 
@@ -225,7 +225,7 @@ def decision_table(
     grid = [[row[y] if y < len(row) else "" for y in range(max_n + 1)] for row in letters]
     table = pd.DataFrame(
         grid,
-        index=pd.Index(range(1, max_n + 1), name="patients"),
+        index=pd.Index(range(1, max_n + 1), name="Patients"),
         columns=[f"{y} DLT" for y in range(max_n + 1)],
     )
     if current is not None and 1 <= current.n <= max_n:
