@@ -309,7 +309,7 @@ with tab_socpt:
     if pt_rows.empty:
         st.info(f"No subject has a TEAE matching the filters ({filters.describe(config)}).")
     else:
-        bars = charts.adverse_events.ae_incidence_bars(pt_rows, colours)
+        bars = data.chart("adverse_events.ae_incidence_bars", pt_rows, colours)
         st.plotly_chart(
             bars, key="ae_pt_bars",
             on_select=_remember("socpt", "ae_pt_bars"), selection_mode=("points", "box"),
@@ -359,13 +359,13 @@ with tab_control:
         shown_rd = rd[rd["cohort_label"].isin(doses)]
         top = st.slider("Terms in the forest plot (most frequent first)", 5, 50, 20,
                         key="ae_rd_top")
-        forest = charts.adverse_events.risk_difference_forest(shown_rd, colours, top=top)
+        forest = data.chart("adverse_events.risk_difference_forest", shown_rd, colours, top=top)
         st.plotly_chart(
             forest, key="ae_forest",
             on_select=_remember("control", "ae_forest"), selection_mode=("points", "box"),
         )
         widgets.download_figure(forest, "risk_difference_forest")
-        volcano = charts.adverse_events.risk_difference_volcano(shown_rd, colours)
+        volcano = data.chart("adverse_events.risk_difference_volcano", shown_rd, colours)
         st.plotly_chart(
             volcano, key="ae_volcano",
             on_select=_remember("control", "ae_volcano"), selection_mode=("points", "box"),
@@ -421,7 +421,8 @@ with tab_timing:
                "the first dose, the day before it day -1 (SDTM; there is no day 0).")
     times = load("first_times", filters)
     onsets = load("onsets", filters)
-    cuminc = charts.adverse_events.cumulative_incidence_steps(ae_statistics.cumulative_incidence(times), colours)
+    cuminc = data.chart("adverse_events.cumulative_incidence_steps",
+                        ae_statistics.cumulative_incidence(times), colours)
     st.plotly_chart(
         cuminc, key="ae_cuminc", on_select=_remember("timing", "ae_cuminc"),
         selection_mode=("points", "box"),
@@ -438,7 +439,7 @@ with tab_timing:
             "Bin width", [1, 7, 28], default=7, key="ae_bin_days",
             format_func=lambda d: f"{d} day{'s' if d > 1 else ''}",
         ) or 7
-        histogram = charts.adverse_events.onset_histogram(
+        histogram = data.chart("adverse_events.onset_histogram",
             ae_statistics.onset_distribution(onsets, bin_days), colours, bin_days
         )
         st.plotly_chart(
@@ -451,7 +452,8 @@ with tab_timing:
             "Cohorts in the heatmap", list(labels), default=list(labels),
             format_func=labels.get, key="ae_heat_cohorts",
         )
-        heatmap = charts.adverse_events.grade_week_heatmap(ae_statistics.grade_by_week(onsets, heat_cohorts))
+        heatmap = data.chart("adverse_events.grade_week_heatmap",
+                             ae_statistics.grade_by_week(onsets, heat_cohorts))
         st.plotly_chart(
             heatmap, key="ae_heatmap", on_select=_remember("timing", "ae_heatmap"),
             selection_mode=("points", "box"),

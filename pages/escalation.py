@@ -9,7 +9,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from safety import charts, links
+from safety import links
 from safety.access import Action
 from safety.config import MONITORING_ONLY
 from safety.display import header, readable
@@ -126,7 +126,7 @@ if clock.empty:
 else:
     left, right = st.columns([3, 2])
     with left:
-        clock_chart = charts.escalation.dlt_window_clock(clock, config.dlt.window_days)
+        clock_chart = data.chart("escalation.dlt_window_clock", clock, config.dlt.window_days)
         drill.chart(clock_chart, "dlt_clock_chart", "Click a bar to open its patient.",
                     modes=("points",))  # fmt: skip
         widgets.download_figure(clock_chart, "dlt_window_clock")
@@ -221,7 +221,8 @@ estimates, comparison = data.evidence(sel.db, sel.user, sel.study_id, status.out
 st.subheader("Estimates and the designs side by side")
 left, right = st.columns([1, 1])
 with left:
-    estimates_chart = charts.escalation.toxicity_estimates(estimates, config.design.target, labels)
+    estimates_chart = data.chart("escalation.toxicity_estimates", estimates,
+                                 config.design.target, labels)
     st.plotly_chart(estimates_chart, key="tox_estimates")
     widgets.download_figure(estimates_chart, "toxicity_estimates")
 with right:
@@ -286,7 +287,7 @@ path_frame = data.paths(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version,
                         int(depth))  # fmt: skip
 left, right = st.columns([2, 3])
 with left:
-    paths_chart = charts.escalation.dose_paths(path_frame)
+    paths_chart = data.chart("escalation.dose_paths", path_frame)
     st.plotly_chart(paths_chart, key="dose_paths_chart")
     widgets.download_figure(paths_chart, "dose_paths")
 with right:
@@ -328,7 +329,7 @@ if past is None:
 elif past.empty:
     st.caption("No patient dosed by the cut-off.")
 else:
-    history_chart = charts.escalation.decision_history(past)
+    history_chart = data.chart("escalation.decision_history", past)
     st.plotly_chart(history_chart, key="decision_history_chart")
     widgets.download_figure(history_chart, "decision_history")
     only_changes = st.toggle("Only days the decision changed", value=True, key="history_changes")

@@ -47,7 +47,7 @@ if not chosen:
     st.stop()
 
 frames = data.lab_frames(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
-values, summary, grades = sel.keep(frames["values"]), frames["summary"], sel.keep(frames["grades"])
+values, grades = sel.keep(frames["values"]), sel.keep(frames["grades"])
 timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
 cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
 cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
@@ -91,19 +91,21 @@ with tab_visit:
     )
     for code in chosen:
         population.whole_cohorts_note(sel.subjects, "The summaries by visit")
-        by_visit = charts.labs.lab_visit_summary(summary, colours, code, statistic)
+        by_visit = data.lab_visit_figure(sel.db, sel.user, sel.study_id, sel.cutoff,
+                                         tuple(chosen), code, statistic,
+                                         tuple(colours.items()), sel.version)  # fmt: skip
         st.plotly_chart(by_visit, key=f"lab_visit_{code}")
         widgets.download_figure(by_visit, f"lab_{code}_by_visit")
 
-terms = list(dict.fromkeys(grades["term"].dropna()))
 with tab_shift:
     st.caption(
         "Subjects by baseline CTCAE grade (rows) and worst post-baseline grade (columns), "
         "per cohort; dosed subjects only."
     )
-    for term in terms:
+    shifts = data.lab_shift_tables(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen),
+                                   sel.subjects, sel.version)  # fmt: skip
+    for term, table in shifts.items():
         st.markdown(f"**{md(term)}**")
-        table = readable(labs.shift_table(grades, term))
         st.dataframe(table, hide_index=True, key=f"lab_shift_{term}")
         widgets.download_table(table, f"shift_{term}")
 
@@ -176,7 +178,7 @@ with tab_edish:
         alt_threshold=alt_threshold,
         bili_threshold=bili_threshold,
     )
-    edish_chart = charts.labs.edish(edish, colours, alt_threshold, bili_threshold)
+    edish_chart = data.chart("labs.edish", edish, colours, alt_threshold, bili_threshold)
     widgets.download_figure(edish_chart, "edish")
     drill.chart(edish_chart, "lab_edish")
     st.markdown("**Subjects per quadrant**")

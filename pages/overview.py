@@ -121,17 +121,17 @@ left, right = st.columns(2)
 with left:
     timeline = sel.keep(data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id,
                                    sel.cutoff, sel.version))  # fmt: skip
-    timeline_chart = charts.overview.dosing_timeline(timeline, colours, sel.cutoff)
+    timeline_chart = data.chart("overview.dosing_timeline", timeline, colours, sel.cutoff)
     drill.chart(timeline_chart, "dosing_timeline")
     widgets.download_figure(timeline_chart, f"{sel.study_id} dosing {sel.cutoff}", key="timeline")
 with right:
-    worst_chart = charts.overview.worst_grade_by_cohort(status.cohort_frame)
+    worst_chart = data.chart("overview.worst_grade_by_cohort", status.cohort_frame)
     drill.chart(worst_chart, "worst_grade", hint=BAR_HINT, modes=("points",))
     widgets.download_figure(worst_chart, f"{sel.study_id} worst grade {sel.cutoff}", key="worst")
 counts = data.frame(sel.db, sel.user, "ae_counts_by_month", sel.study_id, sel.cutoff, sel.version)
 study_start = config.start_date or timeline["first_dose_date"].min()
 study_start = None if pd.isna(study_start) else study_start
-ae_chart = charts.overview.ae_counts_over_time(counts, colours, study_start)
+ae_chart = data.chart("overview.ae_counts_over_time", counts, colours, study_start)
 drill.chart(ae_chart, "ae_over_time", hint=BAR_HINT, modes=("points",))
 if study_start is not None and (early := counts[counts["month"] < pd.Timestamp(study_start)
                                                 .to_period("M").start_time]).size:  # fmt: skip

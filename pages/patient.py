@@ -10,7 +10,6 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from safety import charts
 from safety.access import Action
 from safety.config import MONITORING_ONLY
 from safety.display import readable
@@ -168,7 +167,7 @@ else:
     ) if has_dlt_rule else "Whole course"
     x_range = profile.time_range(window_only=span == "DLT window")
     cutoff_day = patient.study_day(sel.cutoff, profile.first_dose_date)
-    timeline_chart = charts.patient.patient_timeline(
+    timeline_chart = data.chart("patient.patient_timeline",
         profile.timeline_events(),
         window_days=profile.window_days,
         cutoff_day=cutoff_day,
@@ -176,12 +175,12 @@ else:
     )
     st.plotly_chart(timeline_chart, key="patient_timeline")
     widgets.download_figure(timeline_chart, f"{usubjid}_timeline", key="timeline")
-    labs_chart = charts.patient.patient_labs(
+    labs_chart = data.chart("patient.patient_labs",
         profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
     )
     st.plotly_chart(labs_chart, key="patient_labs")
     widgets.download_figure(labs_chart, f"{usubjid}_labs", key="labs")
-    vitals_chart = charts.patient.patient_vitals(
+    vitals_chart = data.chart("patient.patient_vitals",
         profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
     )
     st.plotly_chart(vitals_chart, key="patient_vitals")

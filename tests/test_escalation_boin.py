@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from safety.errors import DesignError
-from safety.escalation.boin import pool_adjacent_violators
 from safety.escalation import (
     Action,
     Boin,
@@ -24,6 +23,7 @@ from safety.escalation import (
     isotonic_estimates,
     select_mtd_isotonic,
 )
+from safety.escalation.boin import pool_adjacent_violators
 
 # BOIN get.boundary(target = 0.3, ncohort = 10, cohortsize = 3)$full_boundary_tab, n = 1..30
 ESCALATE_AT_MOST = [

@@ -21,8 +21,9 @@ import streamlit as st
 
 from safety import charts, store, views
 from safety.access import User
-from safety.clinical import teae
+from safety.clinical import labs, teae
 from safety.config import StudyConfig, stored_study_config
+from safety.display import readable
 from safety.monitor.explain import Explanation
 from safety.monitor.patient import PatientProfile
 from safety.monitor.status import StudyStatus
@@ -273,7 +274,19 @@ def lab_frames(
         }
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+# Figures are cached as resources: one object per key, never copied on a rerun (unpickling a
+# plotly figure validates it again: most of a warm rerun). Nothing mutates them: st.plotly_chart
+# and the PNG export read them (``Figure.to_dict``, ``to_image``).
+@st.cache_resource(show_spinner=False, max_entries=256)
+def chart(name: str, *args, **kwargs) -> go.Figure:
+    """``safety.charts.<name>(*args, **kwargs)``, e.g. ``chart("overview.dosing_timeline",
+    timeline, colours, cutoff)``: one shared figure per builder and arguments (frames hashed
+    by content), so a rerun with the same data does not build it again."""
+    module, builder = name.split(".")
+    return getattr(getattr(charts, module), builder)(*args, **kwargs)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
 def lab_time_course(
     path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...], code: str,
     unit_note: str, subjects: frozenset[str] | None, version: tuple[int, int],
@@ -284,6 +297,31 @@ def lab_time_course(
     if subjects is not None:
         values = values[values["usubjid"].isin(subjects)]
     return charts.labs.lab_time_course(values, code, unit_note)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def lab_visit_figure(
+    path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...], code: str,
+    statistic: str, colours: tuple[tuple[str, str], ...], version: tuple[int, int],
+) -> go.Figure:  # fmt: skip
+    """The Labs page's by-visit summary of ``code`` (whole cohorts), once per data version."""
+    summary = lab_frames(path, user, study_id, cutoff, codes, version)["summary"]
+    return charts.labs.lab_visit_summary(summary, dict(colours), code, statistic)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def lab_shift_tables(
+    path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...],
+    subjects: frozenset[str] | None, version: tuple[int, int],
+) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """The Labs page's shift table of each CTCAE term of ``codes`` (baseline -> worst grade per
+    cohort, headers in words) for the population's ``subjects`` (None: all), built once per
+    data version (a crosstab per cohort and term: most of a rerun otherwise)."""
+    grades = lab_frames(path, user, study_id, cutoff, codes, version)["grades"]
+    if subjects is not None:
+        grades = grades[grades["usubjid"].isin(subjects)]
+    return {term: readable(labs.shift_table(grades, term))
+            for term in dict.fromkeys(grades["term"].dropna())}  # fmt: skip
 
 
 @st.cache_data(show_spinner=False)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
