@@ -169,9 +169,21 @@ def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
             )
             for user in ("Sam Safety", "Ada Admin"):
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
+                start = time.perf_counter()
                 open_as(page, url, user)
                 wait_rendered(page, timeout=timeout * 1000)
                 mine = [s for s, (_, u) in PAGES.items() if (u == "ada") == (user == "Ada Admin")]
+                if len(mine) == 1:  # one page: no menu to click (Streamlit hides it); the
+                    # sign-in opens it cold, a rerun (the "r" key) is the warm visit
+                    found[mine[0]] = {"cold": time.perf_counter() - start}
+                    start = time.perf_counter()
+                    page.keyboard.press("r")
+                    page.wait_for_timeout(200)
+                    wait_rendered(page, timeout=timeout * 1000)
+                    found[mine[0]]["warm"] = time.perf_counter() - start
+                    print(f"Chromium {mine[0]}: {found[mine[0]]}", flush=True)
+                    page.close()
+                    continue
                 mine.sort(key=lambda s: s in SLOW_LAST)  # a page that times out goes last
                 for script in mine:
                     for visit in ("cold", "warm"):

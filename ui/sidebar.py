@@ -81,7 +81,7 @@ def sidebar(access: AccessConfig, user: User) -> Selection | None:
         ids,
         index=index,
         key="study_picker",
-        format_func=lambda s: _study_label(all_studies, s),
+        format_func=_study_labels(all_studies).get,
     )
     st.query_params["study"] = study_id
 
@@ -148,9 +148,10 @@ def signed_in() -> tuple[AccessConfig, User]:
     return st.session_state["signed_in"]
 
 
-def _study_label(all_studies: pd.DataFrame, study_id: str) -> str:
-    title = all_studies.set_index("study_id").loc[study_id, "title"]
-    return f"{study_id}: {title[:60]}{'…' if len(title) > 60 else ''}"
+def _study_labels(all_studies: pd.DataFrame) -> dict[str, str]:
+    """Each study as the picker shows it: its id and the start of its title."""
+    return {s: f"{s}: {t[:60]}{'…' if len(t) > 60 else ''}"
+            for s, t in zip(all_studies["study_id"], all_studies["title"], strict=True)}
 
 
 def _follow_new_data(default_cutoff: date) -> None:

@@ -22,6 +22,7 @@ Journal of Statistical Software 94(13):1-32.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -103,6 +104,7 @@ class BoinBoundary:
         return "S"
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a decision table asks for every n up to hundreds
 def elimination_boundary(
     n: int,
     target: float,
