@@ -22,6 +22,14 @@ def labs_page(demo_db, monkeypatch) -> AppTest:
     return at
 
 
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """The Labs page with its tab ``label`` open (only the open tab runs)."""
+    at.session_state["labs_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _tables(at: AppTest, *columns: str) -> list:
     """The page's dataframes that have these columns (AppTest exposes no dataframe keys)."""
     return [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
@@ -36,15 +44,21 @@ def test_labs_page_renders_time_course_visit_summary_and_edish(labs_page):
     assert at.title[0].value == "Labs"
     chosen = at.multiselect(key="lab_tests").value
     assert chosen == ["ALT", "AST", "BILI", "CREAT", "HGB", "PLAT"]
-    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
-    # one time course and one visit summary per test, and the eDISH
-    assert sum("by cohort: normal range shaded" in t for t in titles) == len(chosen)
-    assert sum("over scheduled visits" in t for t in titles) == len(chosen)
-    assert any(t.startswith("eDISH") for t in titles)
+    def titles() -> list[str]:
+        return [c["layout"]["title"]["text"] for c in _charts(at)]
+
+    # one time course per test (the open tab), one visit summary per test, the eDISH; only
+    # the open tab runs
+    assert sum("by cohort: normal range shaded" in t for t in titles()) == len(chosen)
+    assert not any("over scheduled visits" in t for t in titles())
+    _open_tab(at, "By visit")
+    assert sum("over scheduled visits" in t for t in titles()) == len(chosen)
+    _open_tab(at, "eDISH / Hy's law")
+    assert any(t.startswith("eDISH") for t in titles())
 
 
 def test_alt_rise_of_the_high_dose_woman_shows_as_grade_2(labs_page):
-    at = labs_page
+    at = _open_tab(labs_page, "Worst grade")
     worst = _tables(at, "CTCAE term", "Grade 3-4")[0]
     alt_high = worst[(worst["CTCAE term"] == "Alanine aminotransferase increased")
                      & (worst["Cohort"] == "High dose")]
@@ -58,7 +72,7 @@ def test_alt_rise_of_the_high_dose_woman_shows_as_grade_2(labs_page):
 
 
 def test_edish_quadrants_and_thresholds(labs_page):
-    at = labs_page
+    at = _open_tab(labs_page, "eDISH / Hy's law")
     counts = _tables(at, "Quadrant", "Total")[0].set_index("Quadrant")
     # the planted ALT rises (4 and 6 x ULN) with normal bilirubin: Temple's corollary, no Hy's law
     assert counts.loc["Temple's corollary", "High dose"] == 2
@@ -66,12 +80,18 @@ def test_edish_quadrants_and_thresholds(labs_page):
     at.number_input(key="edish_alt").set_value(5.0).run()
     counts = _tables(at, "Quadrant", "Total")[0].set_index("Quadrant")
     assert counts.loc["Temple's corollary", "Total"] == 1  # only the 6 x ULN one is above 5
+    # only the open tab runs; the line stays where the user put it when she comes back
+    _open_tab(at, "Shift tables")
+    _open_tab(at, "eDISH / Hy's law")
+    assert at.number_input(key="edish_alt").value == 5.0
+    counts = _tables(at, "Quadrant", "Total")[0].set_index("Quadrant")
+    assert counts.loc["Temple's corollary", "Total"] == 1
     listing = _tables(at, "Subject", "Peak bilirubin x ULN")[0]
     assert listing["Subject"].str.startswith("patient?").all()
 
 
 def test_shift_table_for_alt_by_cohort(labs_page):
-    at = labs_page
+    at = _open_tab(labs_page, "Shift tables")
     # the first shift table is the first chosen test's term: ALT increased
     table = _tables(at, "Cohort", "Baseline grade")[0]
     assert set(table["Cohort"]) == {"Control (vehicle)", "Low dose", "Medium dose", "High dose"}
@@ -80,7 +100,7 @@ def test_shift_table_for_alt_by_cohort(labs_page):
 
 
 def test_switching_tests_and_statistic(labs_page):
-    at = labs_page
+    at = _open_tab(labs_page, "By visit")
     at.multiselect(key="lab_tests").set_value(["HGB"]).run()
     at.radio(key="lab_statistic").set_value("median").run()
     assert not at.exception, at.exception
@@ -90,7 +110,9 @@ def test_switching_tests_and_statistic(labs_page):
 
 def test_every_table_header_reads_as_words(labs_page):
     # issue 17: "category", "unit", "missing", "total", "quadrant" were shown as stored
-    headers = {str(c) for d in labs_page.dataframe for c in d.value.columns}
+    headers = set()
+    for tab in ("Over time", "By visit", "Shift tables", "Worst grade", "eDISH / Hy's law"):
+        headers |= {str(c) for d in _open_tab(labs_page, tab).dataframe for c in d.value.columns}
     assert {"Category", "Unit", "Missing", "Total", "Quadrant", "Cohort"} <= headers
     raw = [h for h in headers if h.islower() or "_" in h]  # grade columns "0".."4" are digits
     assert raw == [], raw
