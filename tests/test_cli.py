@@ -120,3 +120,26 @@ def test_a_file_that_is_not_a_database_exits_2(tmp_path):
     result = run("status", "--db", str(bogus))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_of_another_schema_version_is_refused_in_one_line(demo_db, tmp_path):
+    # a file written by an older version is never read with this version's queries: the
+    # command says what to do in one line, no traceback, and leaves the file as it is
+    import shutil
+
+    import duckdb
+
+    from safety.store.schema import SCHEMA_VERSION
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(demo_db, old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION - 1])
+    before = old.read_bytes()
+    out = run("status", "--db", str(old))
+    assert out.returncode != 0
+    message = out.stderr.strip().splitlines()
+    assert len(message) == 1 and "Traceback" not in out.stderr, out.stderr
+    expected = f"schema version {SCHEMA_VERSION - 1}, this software needs {SCHEMA_VERSION}"
+    assert expected in message[0]
+    assert old.read_bytes() == before

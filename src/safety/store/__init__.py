@@ -92,8 +92,9 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise StoreError(f"{path} is not a safety database (no schema_version table)") from exc
     if version != SCHEMA_VERSION:
         raise StoreError(
-            f"{path} has schema version {version}, this software needs {SCHEMA_VERSION}; "
-            "rebuild it (python -m safety demo) or migrate it"
+            f"{path} has schema version {version}, this software needs {SCHEMA_VERSION}: "
+            "load the study's deliveries into a new database (python -m safety ingest --db NEW "
+            "...) or, for the demo, rebuild it (python -m safety demo); the file is left as it is"
         )
 
 
