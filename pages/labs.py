@@ -69,6 +69,17 @@ def _unit_note(code: str) -> str:
             if conv else "")  # fmt: skip
 
 
+def _test_shown() -> str:
+    """The one test the chart tabs draw (a browser draws one chart of thousands of points in
+    about a second, six take ten); the same choice on both tabs. Each label says the test's
+    worst post-baseline grade when it is 1 or more, so no abnormal test goes unseen."""
+    worst = grades.groupby("test_code")["worst_grade"].max()
+    return st.radio(
+        "Test", chosen, horizontal=True, **widgets.kept("lab_test_shown", chosen[0], chosen),
+        format_func=lambda c: f"{c} (worst: grade {worst[c]:.0f})" if worst.get(c, 0) >= 1 else c,
+    )  # fmt: skip
+
+
 # Only the open tab runs (its charts are most of the page); the tab is kept in the URL.
 tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
     ["Over time", "By visit", "Shift tables", "Worst grade", "eDISH / Hy's law"],
@@ -77,15 +88,15 @@ tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
 
 if tab_time.open:
     with tab_time:
-        for code in chosen:
-            course = data.lab_time_course(sel.db, sel.user, sel.study_id, sel.cutoff,
-                                          tuple(chosen), code, _unit_note(code), sel.subjects,
-                                          sel.version)  # fmt: skip
-            drill.chart(course, f"lab_time_{code}")
-            widgets.download_figure(course, f"lab_{code}_over_time")
+        code = _test_shown()
+        course = data.lab_time_course(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen),
+                                      code, _unit_note(code), sel.subjects, sel.version)  # fmt: skip
+        drill.chart(course, f"lab_time_{code}")
+        widgets.download_figure(course, f"lab_{code}_over_time")
 
 if tab_visit.open:
     with tab_visit:
+        code = _test_shown()
         statistic = st.radio(
             "Statistic",
             ["mean", "median"],
@@ -93,13 +104,12 @@ if tab_visit.open:
             **widgets.kept("lab_statistic", "mean"),
             format_func={"mean": "Mean ± SD", "median": "Median (IQR)"}.get,
         )
-        for code in chosen:
-            population.whole_cohorts_note(sel.subjects, "The summaries by visit")
-            by_visit = data.lab_visit_figure(sel.db, sel.user, sel.study_id, sel.cutoff,
-                                             tuple(chosen), code, statistic,
-                                             tuple(colours.items()), sel.version)  # fmt: skip
-            st.plotly_chart(by_visit, key=f"lab_visit_{code}")
-            widgets.download_figure(by_visit, f"lab_{code}_by_visit")
+        population.whole_cohorts_note(sel.subjects, "The summaries by visit")
+        by_visit = data.lab_visit_figure(sel.db, sel.user, sel.study_id, sel.cutoff,
+                                         tuple(chosen), code, statistic, tuple(colours.items()),
+                                         sel.version)  # fmt: skip
+        st.plotly_chart(by_visit, key=f"lab_visit_{code}")
+        widgets.download_figure(by_visit, f"lab_{code}_by_visit")
 
 if tab_shift.open:
     with tab_shift:

@@ -47,14 +47,26 @@ def test_labs_page_renders_time_course_visit_summary_and_edish(labs_page):
     def titles() -> list[str]:
         return [c["layout"]["title"]["text"] for c in _charts(at)]
 
-    # one time course per test (the open tab), one visit summary per test, the eDISH; only
-    # the open tab runs
-    assert sum("by cohort: normal range shaded" in t for t in titles()) == len(chosen)
-    assert not any("over scheduled visits" in t for t in titles())
+    # the chart tabs draw one test at a time, picked among the chosen ones; only the open tab
+    # runs; the test picked stays when the user changes tab
+    options = at.radio(key="lab_test_shown").options
+    assert [o.split(" ")[0] for o in options] == chosen
+    # each label names its worst post-baseline grade when >= 1: the demo's ALT of 6 x ULN is
+    # CTCAE v5.0 grade 3 (> 5.0 - 20.0 x ULN), bilirubin stays normal
+    assert options[0] == "ALT (worst: grade 3)" and options[2] == "BILI"
+    assert [t.split(" (")[0] for t in titles()] == ["Alanine Aminotransferase"]
+    at.radio(key="lab_test_shown").set_value("PLAT").run()
+    assert [t.split(" (")[0] for t in titles()] == ["Platelets"]
     _open_tab(at, "By visit")
-    assert sum("over scheduled visits" in t for t in titles()) == len(chosen)
+    assert at.radio(key="lab_test_shown").value == "PLAT"
+    assert titles() == ["PLAT: mean ± SD by cohort over scheduled visits"]
     _open_tab(at, "eDISH / Hy's law")
     assert any(t.startswith("eDISH") for t in titles())
+    # a test no longer chosen is not shown: the first chosen one is
+    at.multiselect(key="lab_tests").set_value(["HGB", "ALT"]).run()
+    _open_tab(at, "Over time")
+    assert at.radio(key="lab_test_shown").value == "HGB"
+    assert titles()[0].startswith("Hemoglobin")
 
 
 def test_alt_rise_of_the_high_dose_woman_shows_as_grade_2(labs_page):

@@ -85,8 +85,9 @@ def test_lab_chart_is_two_traces_per_cohort_whatever_the_subjects():
 
 
 def test_lab_chart_goes_webgl_then_samples_whole_subjects_and_says_so():
-    webgl = lab_charts.lab_time_course(_values(400, 10), "ALT")  # 4,000 points
+    webgl = lab_charts.lab_time_course(_values(200, 10), "ALT")  # 2,000 points, all shown
     assert any(isinstance(t, go.Scattergl) for t in webgl.data)
+    assert sum(len(t.x) for t in webgl.data if t.mode == "markers" and t.x[0] is not None) == 2000
     big = _values(2000, 20)  # 40,000 points: the 2,000-subject study
     big.loc[big["usubjid"] == "S-01999", "worst_grade"] = 3
     fig = lab_charts.lab_time_course(big, "ALT")

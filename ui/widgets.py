@@ -127,18 +127,20 @@ def from_url(key: str, options: list) -> list:
     return options
 
 
-def kept(key: str, default: object) -> dict:
+def kept(key: str, default: object, options=None) -> dict:
     """``key=`` and ``on_change=`` for a widget inside a lazy tab (only the open tab runs):
     Streamlit drops a widget's state in a run that does not draw it, so its value is copied
-    aside on every change and given back each time it is drawn (``default`` at first). Use
-    as ``st.radio(..., **widgets.kept("edish_x", "ALT"))``, without ``value=``/``index=``.
+    aside on every change and given back each time it is drawn (``default`` at first, or when
+    the value kept is no longer one of ``options``). Use as
+    ``st.radio(..., **widgets.kept("edish_x", "ALT"))``, without ``value=``/``index=``.
     """
     aside = f"_kept_{key}"
 
     def remember() -> None:
         st.session_state[aside] = st.session_state[key]
 
-    st.session_state[key] = st.session_state.get(aside, default)
+    value = st.session_state.get(aside, default)
+    st.session_state[key] = default if options is not None and value not in options else value
     return {"key": key, "on_change": remember}
 
 

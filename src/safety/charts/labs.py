@@ -31,8 +31,10 @@ def _stepped(colours: list[str]) -> list[list]:
 _GRADE_SCALE = _stepped([UNGRADED_COLOUR, LAB_GRADE_0_COLOUR, *GRADE_COLOURS.values()])
 
 
-WEBGL_ABOVE = 3000  # markers per figure: SVG up to here, WebGL (Scattergl) beyond
-MAX_POINTS = 8000  # markers per figure a person can tell apart; beyond, subjects are sampled
+WEBGL_ABOVE = 1000  # markers per figure: SVG up to here, WebGL (Scattergl) beyond
+# markers per figure: more than a person tells apart in four panels, and what a browser without
+# a GPU draws in about a second (8,000 took 2.5 s); beyond, whole subjects are sampled
+MAX_POINTS = 3000
 
 
 def _sampled_subjects(rows: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int, int]:
