@@ -42,6 +42,14 @@ def _frame(at: AppTest, first_column: str):
     raise AssertionError(f"no table starting with {first_column!r}")
 
 
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """The page with its tab ``label`` open (only the open tab runs)."""
+    at.session_state["ae_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _markdown(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown]
 
@@ -55,7 +63,21 @@ def test_summary_has_cohort_columns_with_n_and_control_first(page):
     dlt = summary.set_index("category").loc["dlt"]
     assert dlt[HIGH] == "2 (33.3%)" and dlt["Medium dose (N=8)"] == "1 (12.5%)"
     assert any("illustrative" in w.value for w in page.warning)
-    assert len(page.get("plotly_chart")) == 6  # bars, forest, volcano, curves, histogram, heatmap
+    # only the open tab runs: the summary's tables, then each tab's charts
+    charts = {"Summary": 0, "SOC / PT": 1, "Compared with control": 2, "Timing": 3}
+    for tab, n in charts.items():  # bars; forest and volcano; curves, histogram and heatmap
+        assert len(_open_tab(page, tab).get("plotly_chart")) == n, tab
+
+
+def test_choices_inside_a_tab_survive_switching_tabs(page):
+    # Streamlit drops the state of a widget a run does not draw: they are kept aside
+    _open_tab(page, "Compared with control")
+    page.multiselect(key="ae_rd_doses").set_value(["High dose"]).run()
+    page.slider(key="ae_rd_top").set_value(10).run()
+    _open_tab(_open_tab(page, "Timing"), "Compared with control")
+    assert page.multiselect(key="ae_rd_doses").value == ["High dose"]
+    assert page.slider(key="ae_rd_top").value == 10
+    assert set(_frame(page, "Preferred term")["Cohort"]) == {"High dose"}
 
 
 def test_selecting_a_summary_cell_lists_its_events_with_patient_links(page):
@@ -74,6 +96,7 @@ def test_selecting_a_summary_cell_lists_its_events_with_patient_links(page):
 
 
 def test_selecting_a_soc_narrows_the_pt_table_and_a_bar_lists_its_events(page):
+    _open_tab(page, "SOC / PT")
     socs = _frame(page, "soc")
     first_soc = socs["soc"].iloc[0]
     page.session_state["ae_soc_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
@@ -92,6 +115,7 @@ def test_selecting_a_soc_narrows_the_pt_table_and_a_bar_lists_its_events(page):
 
 
 def test_grade_filter_narrows_the_soc_pt_table(page):
+    _open_tab(page, "SOC / PT")
     before = _frame(page, "soc")
     page.selectbox(key="ae_grade").select(3).run()
     assert not page.exception, page.exception
@@ -102,13 +126,14 @@ def test_grade_filter_narrows_the_soc_pt_table(page):
 
 
 def test_comparison_with_control_states_the_caveats_and_method(page):
+    _open_tab(page, "Compared with control")
     warnings = " ".join(w.value for w in page.warning)
     assert "Small numbers" in warnings and "not adjusted" in warnings
     captions = " ".join(c.value for c in page.caption)
     assert "Newcombe" in captions and "Fisher" in captions
     rd = _frame(page, "Preferred term")
     assert set(rd["Cohort"]) == {"Low dose", "Medium dose", "High dose"}
-    forest = json.loads(page.get("plotly_chart")[1].proto.spec)
+    forest = json.loads(page.get("plotly_chart")[0].proto.spec)
     assert forest["data"][0]["error_x"]["type"] == "data"
 
 
@@ -117,6 +142,7 @@ def test_timing_views_drill_down_to_first_events(page, demo_db):
     with store.read_connection(demo_db) as con:
         curves = ae_statistics.cumulative_incidence(adverse_events.first_teae_times(con, config, DEMO_CUTOFF))
     step = curves[(curves["cohort_id"] == "HIGH") & (curves["events"] > 0)].iloc[0]
+    _open_tab(page, "Timing")
     page.session_state["ae_cuminc"] = {"selection": {
         "points": [{"customdata": ["HIGH", step["usubjids"], int(step["at_risk"]),
                                    int(step["events"])], "x": int(step["day"])}],

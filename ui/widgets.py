@@ -131,7 +131,7 @@ def kept(key: str, default: object, options=None) -> dict:
     """``key=`` and ``on_change=`` for a widget inside a lazy tab (only the open tab runs):
     Streamlit drops a widget's state in a run that does not draw it, so its value is copied
     aside on every change and given back each time it is drawn (``default`` at first, or when
-    the value kept is no longer one of ``options``). Use as
+    ``options`` no longer offer it: :func:`_still_offered`). Use as
     ``st.radio(..., **widgets.kept("edish_x", "ALT"))``, without ``value=``/``index=``.
     """
     aside = f"_kept_{key}"
@@ -139,9 +139,19 @@ def kept(key: str, default: object, options=None) -> dict:
     def remember() -> None:
         st.session_state[aside] = st.session_state[key]
 
-    value = st.session_state.get(aside, default)
-    st.session_state[key] = default if options is not None and value not in options else value
+    st.session_state[key] = _still_offered(st.session_state.get(aside, default), default, options)
     return {"key": key, "on_change": remember}
+
+
+def _still_offered(value, default, options):
+    """``value`` if ``options`` (when given) still offer it; for a multiselect's list, the
+    items still offered, or ``default`` when none of a non-empty choice is."""
+    if options is None:
+        return value
+    if isinstance(value, list):
+        offered = [v for v in value if v in options]
+        return offered if offered or not value else default
+    return value if value in options else default
 
 
 def to_url(key: str, value, default) -> None:
