@@ -66,7 +66,7 @@ if config.doses_illustrative and config.dose_note:
 st.info(
     f"**Next patients: {md(status.decision_label)}"
     + (f" (dose level {status.recommended_dose_level})" if status.recommended_dose_level else "")
-    + f".** {md(status.recommendation_reason)}"
+    + f".** {md(status.reason_after_label)}"
     + (f"  \nOn the evaluable patients so far {md(status.design_name)} would say: "
        f"{md(status.provisional_reason)}" if status.provisional_reason else ""),
     icon=":material/stairs:",

@@ -69,7 +69,7 @@ if not status.escalation:  # said once; no decision, DLT count or rule below
 else:
     st.markdown(f"#### Escalation at the cut-off {sel.cutoff:%d %b %Y}")
     st.info(
-        f"**Next patients: {md(status.decision_label)}.** {md(status.recommendation_reason)}  \n"
+        f"**Next patients: {md(status.decision_label)}.** {md(status.reason_after_label)}  \n"
         + (f"On the evaluable patients so far the design would say: "
            f"{md(status.provisional_reason)}  \n" if status.provisional_reason else "")
         + "Evaluable so far, per dose (patients / DLTs): "

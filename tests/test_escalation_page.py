@@ -66,6 +66,9 @@ def test_1_page_shows_every_dose_cohort_with_decision_and_pending_clock(page):
     assert any(c.startswith("pending: 4 of 8 evaluable at this dose") for c in captions)
     assert any(c.startswith("What BOIN would say at this dose: 1 DLT in 8 at dose level 2")
                for c in captions)
+    # the study's decision says "pending" once, then what it waits for
+    nxt = [people.plain(i.value) for i in page.info if "Next patients" in i.value]
+    assert nxt and nxt[0].startswith("**Next patients: pending (dose level 3).** 4 of 8 evaluable"), nxt
     clock = _frame(page, "days_left", "patient")
     assert len(clock) == 2 and clock["days_left"].between(1, 27).all()
     assert all("subject=NCT04232592-01-" in link for link in clock["patient"])

@@ -177,6 +177,13 @@ class StudyStatus:
         return "pending" if self.pending else self.recommendation
 
     @property
+    def reason_after_label(self) -> str:
+        """The reason, as it follows :attr:`decision_label`: a pending reason starts with
+        "pending: ", which the label has said already."""
+        return (self.recommendation_reason.removeprefix("pending: ") if self.pending
+                else self.recommendation_reason)  # fmt: skip
+
+    @property
     def design_name(self) -> str:
         """The design as a reason names it: BOIN, mTPI-2, the 3+3, the CRM."""
         return DESIGN_LABELS.get(self.design, "no escalation design")
