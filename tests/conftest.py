@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,22 @@ def pytest_collection_modifyitems(items):
     items.sort(key=order)  # stable: the order inside a file is kept
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "safety.duckdb"
+    demo.build_demo(path)
+    return path
+
+
+@pytest.fixture
+def fresh_demo(_demo_template, tmp_path) -> Path:
+    """A demo database of the test's own, for tests that write: a copy of one built per
+    session (a build takes 1.5-2 s, a copy of the closed file a few ms)."""
+    path = tmp_path / "safety.duckdb"
+    shutil.copyfile(_demo_template, path)
+    return path
 
 
 @pytest.fixture(scope="session")

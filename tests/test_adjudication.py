@@ -19,7 +19,6 @@ import pytest
 
 from safety import store
 from safety.config import parse_study_config
-from safety.demo import generator as demo
 from safety.errors import AdjudicationError
 from safety.monitor.decisions import decision_history
 from safety.monitor.status import study_status
@@ -30,10 +29,8 @@ CUTOFF = date(2021, 1, 15)
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "demo.duckdb"
-    demo.build_demo(path)
-    return path
+def db(fresh_demo):
+    return fresh_demo
 
 
 def _config(db):

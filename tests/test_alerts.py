@@ -12,7 +12,6 @@ import pytest
 from safety import store
 from safety.clinical import labs
 from safety.config import find_study_config
-from safety.demo import generator as demo
 from safety.demo import scenario
 from safety.demo.live import LiveFeed
 from safety.errors import AlertError
@@ -25,10 +24,8 @@ STUDY = scenario.DEMO_STUDY_ID
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "alerts.duckdb"
-    demo.build_demo(path)
-    return path
+def db(fresh_demo):
+    return fresh_demo
 
 
 def test_1_serious_ae_is_an_sae_alert_non_serious_grade_3_a_grade3_alert():

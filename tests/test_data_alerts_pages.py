@@ -104,9 +104,9 @@ def test_data_page_shows_ledger_counts_and_changes(demo_and_pilot_db, monkeypatc
     assert changes.loc["AE", ["Added", "Removed", "Changed"]].tolist() == [0, 0, 0]
 
 
-def test_data_page_quarantine_browser_filters_and_shows_the_raw_record(tmp_path, monkeypatch):
-    db = tmp_path / "q.duckdb"
-    demo.build_demo(db)
+def test_data_page_quarantine_browser_filters_and_shows_the_raw_record(fresh_demo, tmp_path,
+                                                                       monkeypatch):
+    db = fresh_demo
     ingest_paths([PILOT / "dm.csv"], db=db, user=people.DATA_MANAGER)
     ae = (PILOT / "ae.csv").read_text().splitlines()
     bad = ae[1].replace("01-701-1015", "01-999-9999")  # a subject not in DM
@@ -137,9 +137,8 @@ def test_data_page_works_on_an_empty_database(tmp_path, monkeypatch):
     assert any("upload its DM first" in i.value for i in at.info)
 
 
-def test_alerts_page_acknowledge_round_trip_to_the_audit_log(tmp_path, monkeypatch):
-    db = tmp_path / "ack.duckdb"
-    demo.build_demo(db)
+def test_alerts_page_acknowledge_round_trip_to_the_audit_log(fresh_demo, monkeypatch):
+    db = fresh_demo
     alerts.refresh_alerts(db)
     ingest_paths([PILOT / "dm.csv", PILOT / "ae.csv"], db=db, user=people.DATA_MANAGER)
     alerts.refresh_alerts(db)  # the pilot's baseline: nothing open
@@ -199,13 +198,13 @@ def _one_alert():
 
 
 @pytest.mark.parametrize("user_picked", [False, True])
-def test_cutoff_follows_new_data_unless_the_user_picked_one(tmp_path, monkeypatch, user_picked):
+def test_cutoff_follows_new_data_unless_the_user_picked_one(fresh_demo, tmp_path, monkeypatch,
+                                                            user_picked):
     from datetime import date
 
     from safety.demo.live import LiveFeed
 
-    db = tmp_path / "follow.duckdb"
-    demo.build_demo(db)
+    db = fresh_demo
     at = _app(db, monkeypatch).run()
     assert at.date_input(key="cutoff").value == date(2021, 1, 15)
     if user_picked:

@@ -12,7 +12,6 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from safety import store
-from safety.demo import generator as demo
 from safety.store import queries
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
@@ -46,10 +45,8 @@ def page(demo_db, monkeypatch) -> AppTest:
 
 
 @pytest.fixture
-def writable(tmp_path, monkeypatch) -> tuple[AppTest, Path]:
-    db = tmp_path / "demo.duckdb"
-    demo.build_demo(db)
-    return _open(db, monkeypatch), db
+def writable(fresh_demo, monkeypatch) -> tuple[AppTest, Path]:
+    return _open(fresh_demo, monkeypatch), fresh_demo
 
 
 def test_1_page_shows_every_dose_cohort_with_decision_and_pending_clock(page):

@@ -13,7 +13,6 @@ import pytest
 
 from safety import charts, store
 from safety.config import parse_study_config
-from safety.demo import generator as demo
 from safety.demo import scenario
 from safety.errors import AccessDenied, ReviewError
 from safety.monitor import narrative, patient
@@ -178,9 +177,8 @@ def test_5_the_narrative_names_dlts_and_lab_abnormalities(con, config):
     assert "No lab result reached CTCAE grade 2 or higher" in quiet
 
 
-def test_6_review_round_trip_with_audit(tmp_path):
-    db = tmp_path / "safety.duckdb"
-    demo.build_demo(db)
+def test_6_review_round_trip_with_audit(fresh_demo):
+    db = fresh_demo
     usubjid = "NCT04232592-01-026"
     first = patient.record_review(db, STUDY, usubjid, "needs follow-up", " Ask for labs ",
                                   people.INVESTIGATOR)  # fmt: skip

@@ -65,11 +65,9 @@ def _frame(at: AppTest, *columns: str):
 
 
 @pytest.fixture
-def fresh_db(tmp_path) -> Path:
+def fresh_db(fresh_demo) -> Path:
     """A demo database of its own, for tests that write."""
-    path = tmp_path / "safety.duckdb"
-    demo.build_demo(path)
-    return path
+    return fresh_demo
 
 
 def test_1_deep_link_opens_that_patient(demo_db, monkeypatch):

@@ -13,7 +13,6 @@ import people
 import pytest
 
 from safety import store
-from safety.demo import generator as demo
 from safety.demo import scenario
 from safety.demo.live import LiveFeed, write_then_rename
 from safety.ingest.domains import domain_rank
@@ -55,9 +54,8 @@ def test_2_files_ready_together_load_dm_first(domain, rank):
 
 
 @pytest.fixture
-def live_db(tmp_path) -> Path:
-    db = tmp_path / "live.duckdb"
-    demo.build_demo(db)
+def live_db(fresh_demo) -> Path:
+    db = fresh_demo
     alerts.refresh_alerts(db)  # the baseline
     return db
 

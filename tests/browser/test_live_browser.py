@@ -53,9 +53,11 @@ def live_setup(tmp_path_factory):
 
 
 def _deliver(setup, days: int) -> None:
+    """``days`` more days of data in one delivery (the exports are cumulative: the last cut
+    holds every day before it; daily deliveries are the watcher's tests)."""
     for _ in range(days):
         setup["feed"].advance()
-        setup["feed"].write(setup["inbox"])
+    setup["feed"].write(setup["inbox"])
 
 
 def _sidebar_text(page: Page) -> str:
