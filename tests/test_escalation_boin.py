@@ -18,6 +18,7 @@ from safety.errors import DesignError
 from safety.escalation import (
     Action,
     Boin,
+    Crm,
     boin_lambdas,
     check_decision,
     isotonic_estimates,
@@ -275,3 +276,47 @@ def test_bad_parameters(kwargs, message):
     # BOIN get.boundary: "the target is too low!", "... too close to the target!"
     with pytest.raises(DesignError, match=message):
         Boin(num_doses=3, **kwargs)
+
+
+@pytest.mark.parametrize("target", [0.20, 0.25, 0.30, 0.33])
+def test_elimination_boundary_by_bisection_equals_the_scan_of_every_dlt_count(target):
+    # BOIN's get.boundary scans y = 1..n for the first P(p > target | y, n) > 0.95; the
+    # bisection relies on that probability growing with y
+    from safety.escalation.boin import elimination_boundary
+    from safety.escalation.decision import prob_exceeds
+
+    for n in range(1, 301):
+        scan = next((y for y in range(1, n + 1) if prob_exceeds(target, n, y) > 0.95), None)
+        assert elimination_boundary(n, target) == (scan if n >= 3 else None), n
+
+
+def test_estimates_intervals_are_the_beta_posterior_and_dfcrm_quantiles():
+    # BOIN's interval: equal-tailed 90% of each dose's Beta(1 + y, 1 + n - y) posterior, as
+    # scipy.stats.beta.ppf gives it; the CRM's: dfcrm's ptoxL/ptoxU, the model at beta's
+    # posterior mean -/+ z x sd with z = scipy.stats.norm.ppf(0.95)
+    from pathlib import Path
+
+    from scipy import stats
+
+    from safety.config import load_study_config
+    from safety.escalation.crm import crm_tox
+    from safety.monitor import escalation_review as review
+
+    config = load_study_config(Path(__file__).resolve().parents[1] / "data" / "studies"
+                               / "nct04232592.toml")  # fmt: skip
+    outcomes = "1NNN 2NNT 2NNN 3TT"
+    got = review.toxicity_estimates(config, outcomes, level=0.90).set_index("dose_level")
+    for dose, n, y in ((1, 3, 0), (2, 6, 1), (3, 2, 2)):
+        assert got.loc[dose, "boin_lower"] == pytest.approx(stats.beta.ppf(0.05, 1 + y, 1 + n - y),
+                                                            rel=1e-12)  # fmt: skip
+        assert got.loc[dose, "boin_upper"] == pytest.approx(stats.beta.ppf(0.95, 1 + y, 1 + n - y),
+                                                            rel=1e-12)  # fmt: skip
+    skeleton, _ = review.crm_default_skeleton(config)
+    crm = Crm(skeleton=skeleton, target=config.design.target,
+              model=config.design.model or "empiric")  # fmt: skip
+    mean, var, _, _ = crm.fit(outcomes)
+    z = stats.norm.ppf(0.95)
+    low = crm_tox(mean + z * var**0.5, skeleton, crm.model, crm.intercept)
+    high = crm_tox(mean - z * var**0.5, skeleton, crm.model, crm.intercept)
+    assert got["crm_lower"].to_numpy() == pytest.approx(low, rel=1e-12)
+    assert got["crm_upper"].to_numpy() == pytest.approx(high, rel=1e-12)

@@ -111,13 +111,27 @@ def elimination_boundary(
     cutoff: float = BOIN_ELIMINATION_CUTOFF,
     min_n: int = BOIN_ELIMINATION_MIN_N,
 ) -> int | None:
-    """Smallest number of DLTs in ``n`` with P(p > target | Beta(1+y, 1+n-y)) > cutoff."""
+    """Smallest number of DLTs in ``n`` with P(p > target | Beta(1+y, 1+n-y)) > cutoff.
+
+    The posterior probability grows with the DLTs (Beta(1+y, 1+n-y) is stochastically larger
+    for larger y), so the smallest such y is found by bisection: log2(n) exact tails, not n.
+    """
     if n < min_n:
         return None
-    for dlts in range(1, n + 1):
-        if prob_exceeds(target, n, dlts, BOIN_PRIOR_A, BOIN_PRIOR_B) > cutoff:
-            return dlts
-    return None
+
+    def exceeds(dlts: int) -> bool:
+        return prob_exceeds(target, n, dlts, BOIN_PRIOR_A, BOIN_PRIOR_B) > cutoff
+
+    if not exceeds(n):
+        return None
+    low, high = 1, n  # exceeds(high) holds; find the first dlts in [low, high] that does
+    while low < high:
+        middle = (low + high) // 2
+        if exceeds(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def elimination_start(

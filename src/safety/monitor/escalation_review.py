@@ -286,7 +286,9 @@ def toxicity_estimates(
         dose_level, n, dlts, observed (DLTs / n; NaN untreated), boin (NaN untreated),
         boin_lower, boin_upper, crm, crm_lower, crm_upper, skeleton.
     """
-    from scipy import stats  # ~1 s to import: only the Dose escalation page asks for this
+    # scipy.special, not scipy.stats (1 s to import): Beta quantiles are betaincinv, the
+    # normal's is ndtri, the functions scipy.stats.beta.ppf and norm.ppf evaluate
+    from scipy.special import betaincinv, ndtri
 
     k = len(config.dose_cohorts)
     n, y = counts_by_dose(outcomes, k)
@@ -294,13 +296,13 @@ def toxicity_estimates(
     a, b = BETA_PRIOR
     tail = (1 - level) / 2
     treated = n > 0
-    lower = np.where(treated, stats.beta.ppf(tail, a + y, b + n - y), np.nan)
-    upper = np.where(treated, stats.beta.ppf(1 - tail, a + y, b + n - y), np.nan)
+    lower = np.where(treated, betaincinv(a + y, b + n - y, tail), np.nan)
+    upper = np.where(treated, betaincinv(a + y, b + n - y, 1 - tail), np.nan)
     skeleton, _ = crm_default_skeleton(config)
     model = config.design.model or "empiric"
     crm = Crm(skeleton=skeleton, target=config.design.target, model=model)
     mean, var, est, _ = crm.fit(outcomes)
-    z = stats.norm.ppf(1 - tail)
+    z = float(ndtri(1 - tail))
     sd = math.sqrt(max(var, 0.0))
     # p decreases in beta for both models (empiric: skeleton ** exp(beta); logistic: x < 0)
     crm_upper = crm_tox(mean - z * sd, skeleton, model, crm.intercept)
