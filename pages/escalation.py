@@ -152,22 +152,27 @@ else:
         )
         widgets.download_table(clock_table, "dlt_window_clock_table")
 
-with st.expander("Explain a decision: every record and step behind it"):
-    explained_id = st.selectbox(
-        "Cohort", [c.cohort_id for c in config.dose_cohorts],
-        format_func=lambda cid: config.cohort(cid).label, key="explain_cohort",
-    )
-    explained = data.explanation(sel.db, sel.user, sel.study_id, sel.cutoff, explained_id,
-                                 sel.version)
-    st.markdown(f"**{md(explained.cohort_label)}:** {md(explained.reason)}")
-    st.markdown("\n".join(f"{i}. {md(step)}" for i, step in enumerate(explained.steps, start=1)))
-    st.markdown("**Subjects and why each is or is not evaluable**")
-    subjects_table, events_table = readable(explained.subjects), readable(explained.events)
-    st.dataframe(subjects_table, hide_index=True, key="explain_subjects")
-    widgets.download_table(subjects_table, f"explain_{explained_id}_subjects")
-    st.markdown("**Events and why each is or is not a DLT**")
-    st.dataframe(events_table, hide_index=True, key="explain_events")
-    widgets.download_table(events_table, f"explain_{explained_id}_events")
+# computed only while open (the whole study's records behind one decision)
+explain = st.expander("Explain a decision: every record and step behind it", key="explain_open",
+                      on_change="rerun")
+if explain.open:
+    with explain:
+        cohort_ids = [c.cohort_id for c in config.dose_cohorts]
+        explained_id = st.selectbox(
+            "Cohort", cohort_ids, format_func=lambda cid: config.cohort(cid).label,
+            **widgets.kept("explain_cohort", cohort_ids[0], cohort_ids),
+        )
+        explained = data.explanation(sel.db, sel.user, sel.study_id, sel.cutoff, explained_id,
+                                     sel.version)
+        st.markdown(f"**{md(explained.cohort_label)}:** {md(explained.reason)}")
+        st.markdown("\n".join(f"{i}. {md(step)}" for i, step in enumerate(explained.steps, start=1)))
+        st.markdown("**Subjects and why each is or is not evaluable**")
+        subjects_table, events_table = readable(explained.subjects), readable(explained.events)
+        st.dataframe(subjects_table, hide_index=True, key="explain_subjects")
+        widgets.download_table(subjects_table, f"explain_{explained_id}_subjects")
+        st.markdown("**Events and why each is or is not a DLT**")
+        st.dataframe(events_table, hide_index=True, key="explain_events")
+        widgets.download_table(events_table, f"explain_{explained_id}_events")
 
 # --- the design's decision table ------------------------------------------------------------------
 st.subheader("Decision table")

@@ -153,3 +153,23 @@ def _option(at: AppTest, label: str) -> tuple[str, str, int]:
     usubjid, term = label.split(" · ")[:2]
     row = events[(events["usubjid"] == usubjid) & (events["term"] == term)].iloc[0]
     return row["usubjid"], row["source"], int(row["source_seq"])
+
+
+def test_the_explanation_is_built_only_while_open_and_keeps_its_cohort(page):
+    def shown() -> list[str]:
+        return [people.plain(m.value) for m in page.markdown if "why each" in m.value]
+
+    assert shown() == []  # collapsed: the records behind a decision are not read
+    page.session_state["explain_open"] = True
+    page.run()
+    assert shown() == ["**Subjects and why each is or is not evaluable**",
+                       "**Events and why each is or is not a DLT**"]
+    page.selectbox(key="explain_cohort").select("HIGH").run()
+    reasons = [people.plain(m.value) for m in page.markdown if m.value.startswith("**High dose:**")]
+    assert reasons and reasons[0].startswith("**High dose:** pending: 4 of 8 evaluable")
+    page.session_state["explain_open"] = False
+    page.run()
+    assert shown() == []
+    page.session_state["explain_open"] = True
+    page.run()
+    assert page.selectbox(key="explain_cohort").value == "HIGH"  # kept while it was closed
