@@ -73,10 +73,10 @@ def _test_shown() -> str:
     """The one test the chart tabs draw (a browser draws one chart of thousands of points in
     about a second, six take ten); the same choice on both tabs. Each label says the test's
     worst post-baseline grade when it is 1 or more, so no abnormal test goes unseen."""
-    worst = grades.groupby("test_code")["worst_grade"].max()
+    worst = labs.worst_grade_by_test(grades)
     return st.radio(
         "Test", chosen, horizontal=True, **widgets.kept("lab_test_shown", chosen[0], chosen),
-        format_func=lambda c: f"{c} (worst: grade {worst[c]:.0f})" if worst.get(c, 0) >= 1 else c,
+        format_func=lambda c: f"{c} (worst: grade {worst[c]})" if worst.get(c, 0) >= 1 else c,
     )  # fmt: skip
 
 

@@ -200,6 +200,13 @@ def shift_table(subject_grades: pd.DataFrame, term: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def worst_grade_by_test(subject_grades: pd.DataFrame) -> dict[str, int]:
+    """Each test's worst post-baseline CTCAE grade over all subjects and directions, for the
+    tests with one (``queries.labs.lab_subject_grades`` rows)."""
+    worst = subject_grades.groupby("test_code")["worst_grade"].max().dropna()
+    return {code: int(grade) for code, grade in worst.items()}
+
+
 def worst_grade_table(subject_grades: pd.DataFrame) -> pd.DataFrame:
     """Subjects by worst post-baseline CTCAE grade, n (%) per term and cohort.
 
