@@ -167,24 +167,36 @@ else:
     ) if has_dlt_rule else "Whole course"
     x_range = profile.time_range(window_only=span == "DLT window")
     cutoff_day = patient.study_day(sel.cutoff, profile.first_dose_date)
-    timeline_chart = data.chart("patient.patient_timeline",
-        profile.timeline_events(),
-        window_days=profile.window_days,
-        cutoff_day=cutoff_day,
-        x_range=x_range,
-    )
-    st.plotly_chart(timeline_chart, key="patient_timeline")
-    widgets.download_figure(timeline_chart, f"{usubjid}_timeline", key="timeline")
-    labs_chart = data.chart("patient.patient_labs",
-        profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
-    )
-    st.plotly_chart(labs_chart, key="patient_labs")
-    widgets.download_figure(labs_chart, f"{usubjid}_labs", key="labs")
-    vitals_chart = data.chart("patient.patient_vitals",
-        profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
-    )
-    st.plotly_chart(vitals_chart, key="patient_vitals")
-    widgets.download_figure(vitals_chart, f"{usubjid}_vitals", key="vitals")
+    # Only the open tab's chart is built and drawn (a browser draws the 10 lab panels, the
+    # vital signs and the timeline in ~2 s on a large study); the tab is kept in the URL.
+    chart_tabs = dict(zip(["timeline", "labs", "vitals"], st.tabs(
+        ["Timeline", "Key labs", "Vital signs"],
+        key="patient_chart", on_change="rerun", bind="query-params",
+    ), strict=True))
+    if chart_tabs["timeline"].open:
+        with chart_tabs["timeline"]:
+            figure = data.chart("patient.patient_timeline",
+                profile.timeline_events(),
+                window_days=profile.window_days,
+                cutoff_day=cutoff_day,
+                x_range=x_range,
+            )
+            st.plotly_chart(figure, key="patient_timeline")
+            widgets.download_figure(figure, f"{usubjid}_timeline", key="timeline")
+    if chart_tabs["labs"].open:
+        with chart_tabs["labs"]:
+            figure = data.chart("patient.patient_labs",
+                profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
+            )
+            st.plotly_chart(figure, key="patient_labs")
+            widgets.download_figure(figure, f"{usubjid}_labs", key="labs")
+    if chart_tabs["vitals"].open:
+        with chart_tabs["vitals"]:
+            figure = data.chart("patient.patient_vitals",
+                profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
+            )
+            st.plotly_chart(figure, key="patient_vitals")
+            widgets.download_figure(figure, f"{usubjid}_vitals", key="vitals")
 
 
 # --- narrative --------------------------------------------------------------------------------
@@ -329,7 +341,10 @@ listings = {
     "Exposure": profile.exposure,
     "Vital signs": profile.vital_signs,
 }
-for tab, (name, frame) in zip(st.tabs(list(listings)), listings.items(), strict=True):
+tabs = st.tabs(list(listings), key="patient_listing", on_change="rerun", bind="query-params")
+for tab, (name, frame) in zip(tabs, listings.items(), strict=True):
+    if not tab.open:  # one table drawn at a time
+        continue
     with tab:
         slug = name.lower().replace(" ", "_")
         frame = readable(frame)  # headers in words, dates as dates, gaps empty

@@ -72,20 +72,34 @@ def plain(text: str) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")
 
 
-LAZY_TABS = {"Labs": "labs_tab", "Adverse events": "ae_tab"}  # page title -> its tabs' key
+def lazy_tabs(at) -> dict[str, list[str]]:
+    """The page's keyed tab groups (every keyed ``st.tabs`` here runs only its open tab): key
+    -> tab labels, in page order."""
+    groups: dict[str, list[str]] = {}
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", "") == "tab_container":
+                key = child.proto.tab_container.id.rsplit("-", 1)[-1]
+                if key and key != "None":
+                    groups[key] = [t.label for t in child.children.values()]
+            walk(child)
+
+    walk(at._tree)
+    return groups
 
 
 def every_tab(at):
-    """The page as each of its tabs shows it (``at`` rerun with each open in turn): a page with
-    lazy tabs (:data:`LAZY_TABS`) draws only the open one."""
+    """The page as each of its lazy tabs shows it (``at`` rerun with each open in turn, then
+    the first again): a page with lazy tabs draws only the open one."""
     yield at
-    key = LAZY_TABS.get(at.title[0].value if at.title else "")
-    if key:
-        for label in [t.label for t in at.tabs][1:]:
+    for key, labels in lazy_tabs(at).items():
+        for label in [*labels[1:], labels[0]]:
             at.session_state[key] = label
             at.run()
             assert not at.exception, (label, at.exception)
-            yield at
+            if label != labels[0]:
+                yield at
 
 
 def shown_headers(at) -> list[str]:

@@ -83,7 +83,7 @@ def test_1_deep_link_opens_that_patient(demo_db, monkeypatch):
     assert _param(at, "study") == "NCT04232592"
     assert _param(at, "subject") == HIGH_DLT
     assert at.selectbox(key="patient_picker").value == HIGH_DLT
-    assert len(at.get("plotly_chart")) == 3  # timeline, labs, vital signs
+    assert len(at.get("plotly_chart")) == 1  # the timeline: the other charts are in their tabs
     timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in timeline["data"]}
     assert {"Grade 3", "Dose", "DLT candidate (not adjudicated)"} <= names
@@ -93,6 +93,33 @@ def test_1_deep_link_opens_that_patient(demo_db, monkeypatch):
         )
     ].value
     assert "Pelvic inflammatory disease" in narrative and "study day 6" in narrative
+
+
+def test_1b_only_the_open_chart_and_listing_are_built_and_the_tabs_are_kept(
+        demo_db, monkeypatch):
+    at = _open(demo_db, monkeypatch, subject=HIGH_DLT)
+    assert [t.label for t in at.tabs] == ["Timeline", "Key labs", "Vital signs",
+                                          "Adverse events", "Labs", "Exposure", "Vital signs"]
+    shown = [set(d.value.columns) for d in at.dataframe]
+    assert not any("Test code" in c for c in shown)  # the labs listing waits in its tab
+    at.session_state["patient_chart"] = "Key labs"
+    at.run()
+    (labs,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    panels = [a["text"] for a in labs["layout"]["annotations"]]
+    assert panels[0].startswith("ALT") and any(p.startswith("PLAT") for p in panels)
+    at.session_state["patient_chart"] = "Vital signs"
+    at.session_state["patient_listing"] = "Labs"
+    at.run()
+    (vitals,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert {a["text"].split(" ")[0] for a in vitals["layout"]["annotations"]} >= {"TEMP", "PULSE"}
+    listing = _frame(at, "Test code")  # the labs listing, headers in words
+    assert (listing["Test code"] == "ALT").any()
+    # the next patient opens on the same tabs (the browser test sees them in the link)
+    at.button(key="next_patient").click().run()
+    assert at.subheader[0].value == "NCT04232592-01-030"
+    (vitals,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert vitals["layout"]["title"]["text"] != labs["layout"]["title"]["text"]
+    assert not at.exception
 
 
 def test_2_a_subject_of_another_study_switches_the_study(tmp_path, monkeypatch):
@@ -251,7 +278,9 @@ def test_8_listings_have_csv_downloads(demo_db, monkeypatch):
         HIGH_DLT,
     )[0][0]
     assert len(ae) == n
-    keys = {b.key for b in at.get("download_button")}
+    keys = set()
+    for shown in people.every_tab(at):  # each listing is built in its open tab
+        keys |= {b.key for b in shown.get("download_button")}
     listings = ("adverse_events", "labs", "exposure", "vital_signs")
     assert {f"dl_{kind}_{slug}" for kind in ("csv", "xlsx") for slug in listings} <= keys
-    assert "download_narrative" in keys
+    assert {"download_narrative", "dl_png_timeline", "dl_png_labs", "dl_png_vitals"} <= keys

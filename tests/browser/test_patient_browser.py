@@ -21,12 +21,17 @@ def test_deep_link_opens_the_patient_with_a_rendered_timeline(page: Page, app_ur
     expect(page.get_by_role("heading", name="Patient", exact=True)).to_be_visible(timeout=60000)
     wait_rendered(page)
     expect(page.get_by_role("heading", name=usubjid)).to_be_visible()
-    # the timeline, the labs and the vital signs are drawn by plotly
+    # the timeline is drawn by plotly; the labs and vital signs wait in their tabs
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
-    assert page.locator(".js-plotly-plot").count() == 3
+    assert page.locator(".js-plotly-plot").count() == 1
     timeline = page.locator(".js-plotly-plot").first
     expect(timeline.get_by_text("Timeline")).to_be_visible()
     assert timeline.locator(".bars path").count() >= 1  # the AE bars
+    page.get_by_role("tab", name="Key labs").click()
+    wait_rendered(page)
+    labs = page.locator(".js-plotly-plot")
+    expect(labs.first.get_by_text("Key labs", exact=False).first).to_be_visible()
+    assert labs.count() == 1 and "patient_chart=Key" in page.url
     # the study followed from the subject, and the link stays shareable
     assert "study=NCT04232592" in page.url and f"subject={usubjid}" in page.url
     expect(page.get_by_text("DLT window: DLT").first).to_be_visible()
