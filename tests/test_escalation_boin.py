@@ -290,6 +290,20 @@ def test_elimination_boundary_by_bisection_equals_the_scan_of_every_dlt_count(ta
         assert elimination_boundary(n, target) == (scan if n >= 3 else None), n
 
 
+@pytest.mark.parametrize(("n", "dlts"), [(6, 2), (30, 9), (375, 120), (2000, 600)])
+def test_the_posterior_tail_is_the_exact_binomial_sum_at_any_size(n, dlts):
+    # P(p > t | Beta(1 + y, 1 + n - y)) = P(Binomial(n + 1, t) <= y) (Abramowitz & Stegun
+    # 26.5.24), summed here in exact rationals; the float sum overflowed beyond ~1,030 patients
+    from fractions import Fraction
+    from math import comb
+
+    from safety.escalation.decision import prob_exceeds
+
+    t = Fraction(3, 10)
+    exact = sum(comb(n + 1, j) * t**j * (1 - t) ** (n + 1 - j) for j in range(dlts + 1))
+    assert prob_exceeds(0.3, n, dlts) == pytest.approx(float(exact), rel=1e-12, abs=1e-300)
+
+
 def test_estimates_intervals_are_the_beta_posterior_and_dfcrm_quantiles():
     # BOIN's interval: equal-tailed 90% of each dose's Beta(1 + y, 1 + n - y) posterior, as
     # scipy.stats.beta.ppf gives it; the CRM's: dfcrm's ptoxL/ptoxU, the model at beta's

@@ -14,12 +14,13 @@ https://github.com/brockk/escalation (``recommended_dose``, ``continue``,
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
 
 from safety.escalation.outcomes import Cohort
 
@@ -169,8 +170,9 @@ def eliminated_from(first: int | None, num_doses: int) -> tuple[int, ...]:
     return () if first is None else tuple(range(first, num_doses + 1))
 
 
-def prob_exceeds(threshold: float, n: int, dlts: int, a: float = 1.0, b: float = 1.0) -> float:
-    """Posterior P(DLT rate > threshold) after ``dlts`` DLTs in ``n``, Beta(a, b) prior.
+def prob_exceeds(threshold: float, n: int, dlts, a: float = 1.0, b: float = 1.0):
+    """Posterior P(DLT rate > threshold) after ``dlts`` DLTs in ``n``, Beta(a, b) prior
+    (elementwise over an array of ``dlts``).
 
     References
     ----------
@@ -179,32 +181,22 @@ def prob_exceeds(threshold: float, n: int, dlts: int, a: float = 1.0, b: float =
     return 1.0 - beta_cdf(threshold, a + dlts, b + n - dlts)
 
 
-def beta_cdf(x: float, a: float, b: float) -> float:
-    """The Beta(a, b) distribution function at x.
+def beta_cdf(x, a, b):
+    """The Beta(a, b) distribution function at x (elementwise over arrays): the regularized
+    incomplete beta function I_x(a, b), as R's ``pbeta`` (which BOIN's get.boundary and
+    mTPI-2 call) computes it.
 
-    For whole-number a and b (every prior here is Beta(1, 1), so posteriors are too) it is the
-    binomial tail I_x(a, b) = P(Binomial(a + b - 1, x) >= a), summed exactly over the shorter
-    side; other parameters use scipy's incomplete beta function (imported only then).
+    scipy's ``betainc`` keeps ~1e-15 relative accuracy at any size; the exact binomial tail
+    summed in Python it replaces took 1 ms at 375 patients and overflowed beyond ~1,030.
 
     References
     ----------
-    Abramowitz M. and Stegun I.A. (1964), Handbook of Mathematical Functions, 26.5.24.
+    Abramowitz M. and Stegun I.A. (1964), Handbook of Mathematical Functions, 26.5.1, 26.5.24.
     """
-    if not 0.0 < x < 1.0:
-        return 0.0 if x <= 0.0 else 1.0
-    if a != int(a) or b != int(b):
-        from scipy.special import betainc
+    from scipy.special import betainc  # 0.24 s to import: only commands that decide pay it
 
-        return float(betainc(a, b, x))
-    a, b = int(a), int(b)
-    m = a + b - 1
-
-    def term(j: int) -> float:
-        return math.comb(m, j) * x**j * (1.0 - x) ** (m - j)
-
-    if a <= m - a + 1:  # fewer terms below a
-        return 1.0 - math.fsum(term(j) for j in range(a))
-    return math.fsum(term(j) for j in range(a, m + 1))
+    value = betainc(a, b, np.clip(x, 0.0, 1.0))
+    return float(value) if np.ndim(value) == 0 else value
 
 
 BOUNDARY_DIGITS = 4  # every boundary printed with 4 decimals (lambda_d 0.3585, never 0.359)

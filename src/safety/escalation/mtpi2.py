@@ -129,37 +129,43 @@ class Mtpi2:
                 f"{self.exclusion_certainty}"
             )
 
-    def _p_over(self, n: int, dlts: int) -> float:
+    def _p_over(self, n: int, dlts):
         return prob_exceeds(self.target, n, dlts, self.alpha, self.beta)
 
-    def unit_probability_mass(self, n: int, dlts: int) -> tuple[np.ndarray, int]:
-        """UPM of every interval and the index of the equivalence interval."""
+    def unit_probability_mass(self, n: int, dlts) -> tuple[np.ndarray, int]:
+        """UPM of every interval and the index of the equivalence interval (one row per
+        value when ``dlts`` is an array)."""
         keys = mtpi2_intervals(self.target, self.epsilon1, self.epsilon2)
         lows = np.array([a for a, _ in keys])
         highs = np.array([b for _, b in keys])
-        a, b = self.alpha + dlts, self.beta + n - dlts
-        cdf = np.array([beta_cdf(float(x), a, b) for x in (*lows, *highs)])  # a dozen intervals
-        upm = (cdf[len(lows):] - cdf[: len(lows)]) / (highs - lows)
+        dlts = np.asarray(dlts, dtype=float)[..., None]
+        cdf = beta_cdf(np.concatenate([lows, highs]), self.alpha + dlts, self.beta + n - dlts)
+        upm = (cdf[..., len(lows):] - cdf[..., : len(lows)]) / (highs - lows)
         equivalence = int(np.argmin(np.abs(lows - round(self.target - self.epsilon1, _KEY_DIGITS))))
         return upm, equivalence
 
-    def letter(self, n: int, dlts: int) -> str:
-        """E, S, D or DU for ``dlts`` DLTs in ``n`` at a dose (Guo et al. 2017, Figure 3)."""
-        if n >= MTPI2_ELIMINATION_MIN_N and self._p_over(n, dlts) > self.exclusion_certainty:
-            return "DU"
+    def letters(self, n: int, dlts: np.ndarray) -> np.ndarray:
+        """E, S, D or DU for each of ``dlts`` DLTs in ``n`` at a dose (Guo et al. 2017,
+        Figure 3): the interval of highest UPM, ties to the lower one; DU once the dose is
+        excluded."""
         upm, eq = self.unit_probability_mass(n, dlts)
-        best = upm.max()
-        if (upm[:eq] == best).any():
-            return "E"
-        if upm[eq] == best:
-            return "S"
-        return "D"
+        best = upm.max(axis=-1, keepdims=True)
+        letter = np.where((upm[..., :eq] == best).any(axis=-1), "E",
+                          np.where(upm[..., eq] == best[..., 0], "S", "D"))
+        if n >= MTPI2_ELIMINATION_MIN_N:
+            letter = np.where(self._p_over(n, dlts) > self.exclusion_certainty, "DU", letter)
+        return letter
+
+    def letter(self, n: int, dlts: int) -> str:
+        """E, S, D or DU for ``dlts`` DLTs in ``n`` at a dose (:meth:`letters`)."""
+        return str(self.letters(n, np.array([dlts]))[0])
 
     def decision_table(self, max_n: int) -> tuple[tuple[str, ...], ...]:
         """Row ``n - 1`` holds the letter for 0..n DLTs in n patients."""
         if max_n < 1:
             raise DesignError(f"mTPI-2: max_n must be at least 1, got {max_n}")
-        return tuple(tuple(self.letter(n, y) for y in range(n + 1)) for n in range(1, max_n + 1))
+        return tuple(tuple(self.letters(n, np.arange(n + 1)).tolist())
+                     for n in range(1, max_n + 1))
 
     def boundaries(self, max_n: int) -> tuple[tuple[str, ...], ...]:
         """Same as :meth:`decision_table` (mTPI-2 has no closed-form boundaries)."""

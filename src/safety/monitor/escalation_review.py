@@ -222,7 +222,9 @@ def decision_table(
         letters = Mtpi2(num_doses=1, target=target).decision_table(max_n)
     else:
         raise ValueError(f"no decision table for design {design!r}")
-    grid = [[row[y] if y < len(row) else "" for y in range(max_n + 1)] for row in letters]
+    grid = np.full((max_n, max_n + 1), "", dtype=object)
+    for i, row in enumerate(letters):
+        grid[i, : len(row)] = row
     table = pd.DataFrame(
         grid,
         index=pd.Index(range(1, max_n + 1), name="Patients"),
