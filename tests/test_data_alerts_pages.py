@@ -95,11 +95,17 @@ def test_data_page_shows_ledger_counts_and_changes(demo_and_pilot_db, monkeypatc
     # AE came three times (CSV, XPT, Dataset-JSON): two cuts superseded, one current
     ae = ledger[ledger["domain"] == "AE"]
     assert ae["current"].sum() == 1 and ae["superseded_by"].notna().sum() == 2
+    # counts and changes compare whole cuts: built only in their open tab
+    assert not any("subjects" in d.value.columns for d in at.dataframe)
+    at.session_state["data_tab"] = "Counts"
+    at.run()
     counts = _frame(at, "subjects")
     pilot = counts[counts["study_id"] == PILOT_STUDY].set_index("domain")
     assert pilot.loc["DM", "rows"] == 306 and pilot.loc["AE", "rows"] == 1191
     assert pilot.loc["LB", "rows"] == 59580
     assert set(counts["study_id"]) == {PILOT_STUDY, "NCT04232592"}
+    at.session_state["data_tab"] = "Changes since last cut"
+    at.run()
     changes = _frame(at, "Added").set_index("Domain")  # headers in words (safety.display)
     assert changes.loc["AE", ["Added", "Removed", "Changed"]].tolist() == [0, 0, 0]
 

@@ -352,16 +352,21 @@ def cut_changes(
     any delivered value differs. With a single cut, every record is "added".
     Columns: change ('added' | 'removed' | 'changed'), the key columns, old_batch, new_batch.
     """
+    if new_batch is None:
+        old_batch, new_batch = latest_cuts(con, study_id, domain)
+    sql, key = _cut_changes_sql(con, domain)
+    return con.execute(f"{sql} ORDER BY {', '.join(key)}",
+                       {"old": old_batch, "new": new_batch, "s": study_id}).df()
+
+
+def _cut_changes_sql(con: duckdb.DuckDBPyConnection, domain: str) -> tuple[str, tuple[str, ...]]:
+    """The query of :func:`cut_changes` (parameters $old, $new, $s) and the domain's key."""
     if domain not in CUT_TABLES:
         raise ValueError(f"no cut comparison for domain {domain!r}")
     table, key = CUT_TABLES[domain]
-    if new_batch is None:
-        old_batch, new_batch = latest_cuts(con, study_id, domain)
-    keys = ", ".join(key)  # identifiers from CUT_TABLES and the catalog, never from input
-    values = ", ".join(value_columns(con, table))
+    values = ", ".join(value_columns(con, table))  # identifiers from the catalog, never input
     on = " AND ".join(f"n.{k} IS NOT DISTINCT FROM o.{k}" for k in key)
-    return con.execute(
-        f"""
+    return f"""
         WITH o AS (SELECT {values} FROM {table} WHERE batch_id = $old AND study_id = $s),
              n AS (SELECT {values} FROM {table} WHERE batch_id = $new AND study_id = $s),
              o_only AS (SELECT * FROM o EXCEPT SELECT * FROM n),
@@ -370,10 +375,7 @@ def cut_changes(
                     ELSE 'changed' END AS change,
                {", ".join(f"coalesce(n.{k}, o.{k}) AS {k}" for k in key)},
                $old AS old_batch, $new AS new_batch
-        FROM n_only n FULL OUTER JOIN o_only o ON {on}
-        ORDER BY {keys}""",
-        {"old": old_batch, "new": new_batch, "s": study_id},
-    ).df()
+        FROM n_only n FULL OUTER JOIN o_only o ON {on}""", key
 
 
 def value_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -407,8 +409,9 @@ def cut_change_summary(con: duckdb.DuckDBPyConnection, study_id: str) -> pd.Data
     rows = []
     for domain in domains:
         old, new = latest_cuts(con, study_id, domain)
-        changes = cut_changes(con, study_id, domain, old, new)
-        counts = changes["change"].value_counts()
+        sql, _ = _cut_changes_sql(con, domain)
+        counts = dict(con.execute(f"SELECT change, count(*) FROM ({sql}) GROUP BY change",
+                                  {"old": old, "new": new, "s": study_id}).fetchall())
         rows.append(
             {
                 "domain": domain,
