@@ -47,7 +47,7 @@ if not chosen:
     st.stop()
 
 frames = data.lab_frames(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen), sel.version)
-values, grades = sel.keep(frames["values"]), sel.keep(frames["grades"])
+grades = sel.keep(frames["grades"])
 timeline = data.frame(sel.db, sel.user, "dosing_timeline", sel.study_id, sel.cutoff, sel.version)
 cohort_rows = timeline.drop_duplicates("cohort_id").rename(columns={"cohort_label": "label"})
 cohort_rows["is_control"] = cohort_rows["dose_level"].isna()
@@ -63,10 +63,9 @@ def _links(usubjids) -> pd.Series:
 
 def _unit_note(code: str) -> str:
     """How a test stored in one unit is graded in another (HGB mmol/L -> g/L), else ''."""
-    units = values.loc[values["test_code"] == code, "unit"].dropna()
-    conv = grading_conversion(code, units.iloc[0]) if len(units) else None
-    return (f"graded in {conv.to_unit}: 1 {units.iloc[0]} = {conv.factor:g} {conv.to_unit}"
-            if conv else "")  # fmt: skip
+    unit = tests.set_index("test_code")["unit"].get(code)  # the test's most frequent unit
+    conv = grading_conversion(code, unit) if isinstance(unit, str) else None
+    return f"graded in {conv.to_unit}: 1 {unit} = {conv.factor:g} {conv.to_unit}" if conv else ""
 
 
 def _test_shown() -> str:
@@ -89,8 +88,8 @@ tab_time, tab_visit, tab_shift, tab_worst, tab_edish = st.tabs(
 if tab_time.open:
     with tab_time:
         code = _test_shown()
-        course = data.lab_time_course(sel.db, sel.user, sel.study_id, sel.cutoff, tuple(chosen),
-                                      code, _unit_note(code), sel.subjects, sel.version)  # fmt: skip
+        course = data.lab_time_course(sel.db, sel.user, sel.study_id, sel.cutoff, code,
+                                      _unit_note(code), sel.subjects, sel.version)  # fmt: skip
         drill.chart(course, f"lab_time_{code}")
         widgets.download_figure(course, f"lab_{code}_over_time")
 

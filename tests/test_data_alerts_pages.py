@@ -83,6 +83,20 @@ def test_every_page_renders_the_pilot(demo_and_pilot_db, monkeypatch, page):
     assert at.selectbox(key="study_picker").value == PILOT_STUDY
 
 
+def test_a_lab_graded_in_another_unit_says_so_on_its_time_course(demo_and_pilot_db, monkeypatch):
+    # the CDISC pilot reports hemoglobin in mmol/L; CTCAE v5.0 grades anemia in g/L, so the
+    # values are converted with 16.11 g/L per mmol/L (safety.ctcae.conversion) and the chart
+    # says it
+    at = _app(demo_and_pilot_db, monkeypatch)
+    at.query_params["study"] = PILOT_STUDY
+    at.run()
+    at.switch_page("pages/labs.py").run()
+    at.multiselect(key="lab_tests").set_value(["HGB"]).run()
+    assert not at.exception, at.exception
+    (course,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert "(mmol/L; graded in g/L: 1 mmol/L = 16.11 g/L)" in course["layout"]["title"]["text"]
+
+
 def test_data_page_shows_ledger_counts_and_changes(demo_and_pilot_db, monkeypatch):
     at = _app(demo_and_pilot_db, monkeypatch)
     at.query_params["study"] = PILOT_STUDY

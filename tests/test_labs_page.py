@@ -128,3 +128,4 @@ def test_every_table_header_reads_as_words(labs_page):
     assert {"Category", "Unit", "Missing", "Total", "Quadrant", "Cohort"} <= headers
     raw = [h for h in headers if h.islower() or "_" in h]  # grade columns "0".."4" are digits
     assert raw == [], raw
+

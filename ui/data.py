@@ -265,10 +265,10 @@ def lab_frames(
     path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...],
     version: tuple[int, int],
 ) -> dict[str, pd.DataFrame]:  # fmt: skip
-    """Values, visit summary and per-subject grades of the chosen tests, one connection."""
+    """Visit summary and per-subject grades of the chosen tests, one connection (the values
+    are read one test at a time, for the one time course shown: :func:`lab_time_course`)."""
     with store.shared_read_connection(path) as con:
         return {
-            "values": views.lab_values(con, user, study_id, cutoff, list(codes)),
             "summary": views.lab_visit_summary(con, user, study_id, cutoff, list(codes)),
             "grades": views.lab_subject_grades(con, user, study_id, cutoff, list(codes)),
         }
@@ -288,12 +288,13 @@ def chart(name: str, *args, **kwargs) -> go.Figure:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def lab_time_course(
-    path: str, user: User, study_id: str, cutoff: date, codes: tuple[str, ...], code: str,
-    unit_note: str, subjects: frozenset[str] | None, version: tuple[int, int],
+    path: str, user: User, study_id: str, cutoff: date, code: str, unit_note: str,
+    subjects: frozenset[str] | None, version: tuple[int, int],
 ) -> go.Figure:  # fmt: skip
     """The Labs page's time course of ``code`` for the population's ``subjects`` (None: all),
     built once per data version (issue 16)."""
-    values = lab_frames(path, user, study_id, cutoff, codes, version)["values"]
+    with store.shared_read_connection(path) as con:
+        values = views.lab_values(con, user, study_id, cutoff, [code])
     if subjects is not None:
         values = values[values["usubjid"].isin(subjects)]
     return charts.labs.lab_time_course(values, code, unit_note)
