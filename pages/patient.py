@@ -167,36 +167,30 @@ else:
     ) if has_dlt_rule else "Whole course"
     x_range = profile.time_range(window_only=span == "DLT window")
     cutoff_day = patient.study_day(sel.cutoff, profile.first_dose_date)
+
+    def _chart(slug: str, builder: str, *args, **kwargs) -> None:
+        figure = data.chart(builder, *args, x_range=x_range, **kwargs)
+        st.plotly_chart(figure, key=f"patient_{slug}")
+        widgets.download_figure(figure, f"{usubjid}_{slug}", key=slug)
+
     # Only the open tab's chart is built and drawn (a browser draws the 10 lab panels, the
     # vital signs and the timeline in ~2 s on a large study); the tab is kept in the URL.
-    chart_tabs = dict(zip(["timeline", "labs", "vitals"], st.tabs(
+    timeline_tab, labs_tab, vitals_tab = st.tabs(
         ["Timeline", "Key labs", "Vital signs"],
         key="patient_chart", on_change="rerun", bind="query-params",
-    ), strict=True))
-    if chart_tabs["timeline"].open:
-        with chart_tabs["timeline"]:
-            figure = data.chart("patient.patient_timeline",
-                profile.timeline_events(),
-                window_days=profile.window_days,
-                cutoff_day=cutoff_day,
-                x_range=x_range,
-            )
-            st.plotly_chart(figure, key="patient_timeline")
-            widgets.download_figure(figure, f"{usubjid}_timeline", key="timeline")
-    if chart_tabs["labs"].open:
-        with chart_tabs["labs"]:
-            figure = data.chart("patient.patient_labs",
-                profile.with_days(profile.labs), patient.KEY_LAB_TESTS, x_range=x_range
-            )
-            st.plotly_chart(figure, key="patient_labs")
-            widgets.download_figure(figure, f"{usubjid}_labs", key="labs")
-    if chart_tabs["vitals"].open:
-        with chart_tabs["vitals"]:
-            figure = data.chart("patient.patient_vitals",
-                profile.with_days(profile.vital_signs), patient.VITAL_TESTS, x_range=x_range
-            )
-            st.plotly_chart(figure, key="patient_vitals")
-            widgets.download_figure(figure, f"{usubjid}_vitals", key="vitals")
+    )
+    if timeline_tab.open:
+        with timeline_tab:
+            _chart("timeline", "patient.patient_timeline", profile.timeline_events(),
+                   window_days=profile.window_days, cutoff_day=cutoff_day)
+    if labs_tab.open:
+        with labs_tab:
+            _chart("labs", "patient.patient_labs", profile.with_days(profile.labs),
+                   patient.KEY_LAB_TESTS)
+    if vitals_tab.open:
+        with vitals_tab:
+            _chart("vitals", "patient.patient_vitals", profile.with_days(profile.vital_signs),
+                   patient.VITAL_TESTS)
 
 
 # --- narrative --------------------------------------------------------------------------------
