@@ -53,6 +53,11 @@ _ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int6
                 "BOOLEAN": pa.bool_()}
 
 
+# A staged file is written once and read once, whole: no dictionaries or statistics to build
+# (1M LB rows: 0.44 s to write instead of 1.24 s with them).
+_STAGED_FILE = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
+
+
 class Staging:
     """Validated rows of one file gathered chunk by chunk; see the module docstring.
 
@@ -78,7 +83,7 @@ class Staging:
             self.columns = tuple(rows.columns)
             schema = pa.schema([("_pos", pa.int64())] + [
                 (c, _ARROW_TYPES[self.types[c]]) for c in self.columns])
-            self.rows = pq.ParquetWriter(self.path, schema, compression="lz4")
+            self.rows = pq.ParquetWriter(self.path, schema, **_STAGED_FILE)
         frame = rows.assign(_pos=rows.index.to_numpy())
         try:
             table = pa.Table.from_pandas(frame, schema=self.rows.schema, preserve_index=False)
@@ -90,7 +95,7 @@ class Staging:
         if keys is not None:
             if self.keys is None:
                 self.keys = pq.ParquetWriter(self.keys_path, pa.schema(
-                    [("pos", pa.int64()), ("key", pa.string())]), compression="lz4")
+                    [("pos", pa.int64()), ("key", pa.string())]), **_STAGED_FILE)
             self.keys.write_table(pa.table({"pos": pa.array(keys.index.to_numpy()),
                                             "key": pa.array(keys.array, type=pa.string())}))
 
