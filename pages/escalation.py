@@ -188,7 +188,7 @@ chosen = st.radio(
 )
 rule_n = max((r.n for r in config.stopping_rules if r.kind == "max_at_dose"), default=None)
 rows = review.decision_table_rows(cell, config.design.cohort_size, rule_n)
-table = review.decision_table(table_designs[chosen], config.design.target, rows, cell)
+table = data.decision_table(table_designs[chosen], config.design.target, rows, cell)
 shown_table = review.around_current_cell(table, cell)
 if shown_table.shape != table.shape:
     st.caption(f"Shown around the current cell: {shown_table.index[0]}–{shown_table.index[-1]} "

@@ -12,6 +12,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from safety import store
+from safety.escalation import cohorts_from_patients
+from safety.monitor import decisions
+from safety.monitor import escalation_review as review
 from safety.store import queries
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
@@ -102,6 +105,20 @@ def test_3_mtpi2_table_and_the_designs_side_by_side(page):
     assert comparison.index.tolist() == ["3+3", "BOIN", "mTPI-2", "CRM"]
     assert comparison.loc["BOIN", "Decision"] == "de-escalate"
     assert "getprior" in comparison.loc["CRM", "Note"]  # the demo protocol has no skeleton
+
+
+def test_dose_paths_continue_from_the_design_and_rules_that_decided_now(page):
+    # The page takes the design (with its rules, pending patients and hard stops) from the
+    # study's status; the same tree must come from reading the cut-off's inputs afresh.
+    sel = page.session_state["selection"]
+    with store.read_connection(sel.db) as con:
+        _, history, design = decisions.escalation_inputs(con, sel.config, sel.cutoff)
+    size = page.number_input(key="path_cohort_size").value
+    fresh = review.dose_path_frame(design, cohorts_from_patients(history), size, 2)
+    shown = _frame(page, "step", "path", "reason")
+    assert len(shown) == len(fresh) > 1
+    assert shown["path"].tolist() == fresh["path"].tolist()
+    assert shown["reason"].tolist() == fresh["reason"].tolist()
 
 
 def test_4_an_empty_reason_is_refused_with_a_message(writable):

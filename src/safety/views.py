@@ -27,7 +27,7 @@ import pandas as pd
 
 from safety.access import Action, User, require
 from safety.config import StudyConfig
-from safety.escalation import cohorts_from_patients
+from safety.errors import DesignError
 from safety.monitor import adverse_events, decisions, explain, patient, status
 from safety.monitor import escalation_review as review
 from safety.monitor import worklist as worklist_items
@@ -81,12 +81,13 @@ def escalation_evidence(user: User, config: StudyConfig, outcomes: str) -> tuple
     return review.toxicity_estimates(config, outcomes), review.design_comparison(config, outcomes)
 
 
-def dose_paths(con: duckdb.DuckDBPyConnection, user: User, config: StudyConfig, cutoff: date,
-               size: int, cohorts: int) -> pd.DataFrame:  # fmt: skip
-    """(needs view.closed) The dose-path tree from the evaluable outcomes."""
-    require(user, Action.VIEW_CLOSED, config.study_id)
-    _, evaluable, design = decisions.escalation_inputs(con, config, cutoff)
-    return review.dose_path_frame(design, cohorts_from_patients(evaluable), size, cohorts)
+def dose_paths(user: User, study: status.StudyStatus, size: int, cohorts: int) -> pd.DataFrame:
+    """(needs view.closed) The dose-path tree from the study's evaluable outcomes, continuing
+    from the design and rules that made its current decision."""
+    require(user, Action.VIEW_CLOSED, study.study_id)
+    if study.protocol_design is None:
+        raise DesignError(f"{study.study_id} is monitored for safety only: no dose paths")
+    return review.dose_path_frame(study.protocol_design, study.history, size, cohorts)
 
 
 def study_statuses(con: duckdb.DuckDBPyConnection, user: User, study_id: str | None = None,

@@ -41,6 +41,7 @@ import pandas as pd
 from safety.config import MONITORING_ONLY, StudyConfig, stored_study_config
 from safety.errors import SafetyError, StoreError
 from safety.escalation import (
+    Design,
     Outcomes,
     RuleState,
     cohorts_from_patients,
@@ -169,6 +170,9 @@ class StudyStatus:
     decision_due_on: date | None = None
     provisional_reason: str | None = None
     escalation: bool = True  # False: safety monitoring only (config.MONITORING_ONLY)
+    # the design wrapped in the protocol's rules as it decided (None when monitoring only): the
+    # dose paths continue from it without reading the DLT states again
+    protocol_design: Design | None = None
 
     @property
     def decision_label(self) -> str:
@@ -412,6 +416,7 @@ def study_status(
         pending=study.pending,
         decision_due_on=study.decision_due_on,
         provisional_reason=study.provisional,
+        protocol_design=design,
     )
 
 
