@@ -174,142 +174,159 @@ if explain.open:
         st.dataframe(events_table, hide_index=True, key="explain_events")
         widgets.download_table(events_table, f"explain_{explained_id}_events")
 
-# --- the design's decision table ------------------------------------------------------------------
-st.subheader("Decision table")
-cell = review.current_cell(status, len(config.dose_cohorts))
-table_designs = {"BOIN": "boin", "mTPI-2": "mtpi2"}
-default = "mTPI-2" if config.design.name == "mtpi2" else "BOIN"
-chosen = st.radio(
-    "Design",
-    list(table_designs),
-    index=list(table_designs).index(default),
-    horizontal=True,
-    key="table_design",
-)
-rule_n = max((r.n for r in config.stopping_rules if r.kind == "max_at_dose"), default=None)
-rows = review.decision_table_rows(cell, config.design.cohort_size, rule_n)
-table = data.decision_table(table_designs[chosen], config.design.target, rows, cell)
-shown_table = review.around_current_cell(table, cell)
-if shown_table.shape != table.shape:
-    st.caption(f"Shown around the current cell: {shown_table.index[0]}–{shown_table.index[-1]} "
-               f"patients, {shown_table.columns[0]} to {shown_table.columns[-1]}s; the download "
-               "holds the whole table.")  # fmt: skip
-st.dataframe(
-    shown_table.style.map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), "")).map(
-        lambda v: (
-            "font-weight: bold; border: 2px solid #000" if v.startswith(review.CURRENT_MARK) else ""
+# --- what the design says: only the open view is built and drawn -----------------------------
+# The decision table, the estimates beside the other designs and the dose paths are five charts
+# and tables: ~1 s for a GPU-less browser to draw (issue 16). The open view is kept in the URL.
+def _decision_table() -> None:
+    """The design's decision for every number of patients and DLTs at a dose, the current cell
+    marked."""
+    cell = review.current_cell(status, len(config.dose_cohorts))
+    table_designs = {"BOIN": "boin", "mTPI-2": "mtpi2"}
+    default = "mTPI-2" if config.design.name == "mtpi2" else "BOIN"
+    chosen = st.radio(
+        "Design",
+        list(table_designs),
+        index=list(table_designs).index(default),
+        horizontal=True,
+        key="table_design",
+    )
+    rule_n = max((r.n for r in config.stopping_rules if r.kind == "max_at_dose"), default=None)
+    rows = review.decision_table_rows(cell, config.design.cohort_size, rule_n)
+    table = data.decision_table(table_designs[chosen], config.design.target, rows, cell)
+    shown_table = review.around_current_cell(table, cell)
+    if shown_table.shape != table.shape:
+        st.caption(f"Shown around the current cell: {shown_table.index[0]}–"
+                   f"{shown_table.index[-1]} patients, {shown_table.columns[0]} to "
+                   f"{shown_table.columns[-1]}s; the download holds the whole table.")  # fmt: skip
+    st.dataframe(
+        shown_table.style
+        .map(lambda v: LETTER_STYLES.get(v.removeprefix(review.CURRENT_MARK), ""))
+        .map(lambda v: ("font-weight: bold; border: 2px solid #000"
+                        if v.startswith(review.CURRENT_MARK) else "")),
+        key="decision_table",
+        height=36 * (len(shown_table) + 1) + 4,  # every row shown, no inner scrolling
+    )
+    widgets.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
+    if cell.dose_level is None:
+        st.caption("No evaluable patient yet: the first cohort starts at dose level 1.")
+    elif cell.n not in table.index:  # e.g. the CDISC pilot: 84 patients at a dose
+        st.caption(
+            f"The current cell ({cell.dlts} DLTs in {cell.n} evaluable at dose level "
+            f"{cell.dose_level}) lies beyond the {len(table)} rows of this table."
         )
-    ),
-    key="decision_table",
-    height=36 * (len(shown_table) + 1) + 4,  # every row shown, no inner scrolling
-)
-widgets.download_table(table.reset_index(), f"decision_table_{table_designs[chosen]}")
-if cell.dose_level is None:
-    st.caption("No evaluable patient yet: the first cohort starts at dose level 1.")
-elif cell.n not in table.index:  # e.g. the CDISC pilot: 84 patients at a dose
-    st.caption(
-        f"The current cell ({cell.dlts} DLTs in {cell.n} evaluable at dose level "
-        f"{cell.dose_level}) lies beyond the {len(table)} rows of this table."
-    )
-else:
-    letter = table.loc[cell.n, f"{cell.dlts} DLT"].removeprefix(review.CURRENT_MARK)
-    st.caption(
-        f"{review.CURRENT_MARK}marks the current cell: {cell.dlts} DLT"
-        f"{'' if cell.dlts == 1 else 's'} in {cell.n} evaluable at dose level {cell.dose_level} "
-        f"→ **{letter}** ({review.DECISION_LETTERS[letter]}). Rows: patients at the dose; "
-        f"columns: DLTs. E escalate, S stay, D de-escalate, DU de-escalate and eliminate the "
-        f"dose. Target {config.design.target:g}."
-    )
+    else:
+        letter = table.loc[cell.n, f"{cell.dlts} DLT"].removeprefix(review.CURRENT_MARK)
+        st.caption(
+            f"{review.CURRENT_MARK}marks the current cell: {cell.dlts} DLT"
+            f"{'' if cell.dlts == 1 else 's'} in {cell.n} evaluable at dose level "
+            f"{cell.dose_level} "
+            f"→ **{letter}** ({review.DECISION_LETTERS[letter]}). Rows: patients at the dose; "
+            f"columns: DLTs. E escalate, S stay, D de-escalate, DU de-escalate and eliminate the "
+            f"dose. Target {config.design.target:g}."
+        )
 
-# --- estimates and the designs side by side ---------------------------------------------------
-estimates, comparison = data.evidence(sel.db, sel.user, sel.study_id, status.outcomes, sel.version)
-st.subheader("Estimates and the designs side by side")
-left, right = st.columns([1, 1])
-with left:
-    estimates_chart = data.chart("escalation.toxicity_estimates", estimates,
-                                 config.design.target, labels)
-    st.plotly_chart(estimates_chart, key="tox_estimates")
-    widgets.download_figure(estimates_chart, "toxicity_estimates")
-with right:
-    estimates_table = (
-        estimates[["dose_level", "n", "dlts", "boin", "boin_lower", "boin_upper", "crm"]]
-        .assign(dose=labels)
-        .set_index("dose")
-        .drop(columns="dose_level")
-        .rename(columns=header)
-        .rename_axis("Dose")
-    )
-    st.dataframe(
-        estimates_table,
-        key="estimates_table",
-        column_config={
-            "BOIN": st.column_config.NumberColumn("BOIN", format="%.2f"),
-            "BOIN lower": st.column_config.NumberColumn("2.5%", format="%.2f"),
-            "BOIN upper": st.column_config.NumberColumn("97.5%", format="%.2f"),
-            "CRM": st.column_config.NumberColumn("CRM", format="%.2f"),
-        },
-    )
-    widgets.download_table(estimates_table.reset_index(), "toxicity_estimates_table")
-    st.caption(
-        "BOIN: isotonic estimate (select.mtd) with each dose's Beta(1 + DLTs, 1 + n − DLTs) "
-        "95% interval. CRM: DLT rate at the posterior mean of β, 95% interval from β's "
-        "posterior mean ± 1.96 sd (as dfcrm's ptoxL/ptoxU)."
-    )
-# the comparison takes the full width: its reasons are long
-st.markdown("**What each design would decide on these data**")
-st.dataframe(
-    comparison,
-    hide_index=True,
-    key="design_comparison",
-    column_config={"Reason": st.column_config.TextColumn(width="large")},
-)
-widgets.download_table(comparison, "design_comparison")
-st.caption(
-    "The designs alone, without the protocol's stopping rules. "
-    + (
-        "The CRM skeleton is not in the protocol: it is calibrated by dfcrm's getprior "
-        f"(half-width {review.CRM_DEFAULT_HALFWIDTH:g}, target {config.design.target:g}, "
-        f"prior MTD guess: the middle dose level)."
-        if config.design.skeleton is None
-        else "The CRM uses the protocol's skeleton."
-    )
-)
 
-# --- dose paths ----------------------------------------------------------------------------------
-st.subheader("Dose paths")
-c1, c2, _ = st.columns([1, 1, 3])
-size = c1.number_input(
-    "Patients in the next cohort",
-    min_value=1,
-    max_value=max(config.design.cohort_size, 1),
-    value=review.next_cohort_size(config, status),
-    key="path_cohort_size",
-    help=f"The protocol's cohort size is {config.design.cohort_size}; the default is what the "
-    "maximum sample size still allows.",
-)
-depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_depth")
-path_frame = data.paths(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, int(size),
-                        int(depth))  # fmt: skip
-left, right = st.columns([2, 3])
-with left:
-    paths_chart = data.chart("escalation.dose_paths", path_frame)
-    st.plotly_chart(paths_chart, key="dose_paths_chart")
-    widgets.download_figure(paths_chart, "dose_paths")
-with right:
-    indented = path_frame.assign(
-        step=[
-            "    " * d + lab
-            for d, lab in zip(path_frame["depth"], path_frame["label"], strict=True)
-        ]
-    )
+def _estimates() -> None:
+    """Estimated DLT rates by BOIN and the CRM, and what each design would decide."""
+    estimates, comparison = data.evidence(sel.db, sel.user, sel.study_id, status.outcomes,
+                                          sel.version)
+    left, right = st.columns([1, 1])
+    with left:
+        estimates_chart = data.chart("escalation.toxicity_estimates", estimates,
+                                     config.design.target, labels)
+        st.plotly_chart(estimates_chart, key="tox_estimates")
+        widgets.download_figure(estimates_chart, "toxicity_estimates")
+    with right:
+        estimates_table = (
+            estimates[["dose_level", "n", "dlts", "boin", "boin_lower", "boin_upper", "crm"]]
+            .assign(dose=labels)
+            .set_index("dose")
+            .drop(columns="dose_level")
+            .rename(columns=header)
+            .rename_axis("Dose")
+        )
+        st.dataframe(
+            estimates_table,
+            key="estimates_table",
+            column_config={
+                "BOIN": st.column_config.NumberColumn("BOIN", format="%.2f"),
+                "BOIN lower": st.column_config.NumberColumn("2.5%", format="%.2f"),
+                "BOIN upper": st.column_config.NumberColumn("97.5%", format="%.2f"),
+                "CRM": st.column_config.NumberColumn("CRM", format="%.2f"),
+            },
+        )
+        widgets.download_table(estimates_table.reset_index(), "toxicity_estimates_table")
+        st.caption(
+            "BOIN: isotonic estimate (select.mtd) with each dose's Beta(1 + DLTs, 1 + n − DLTs) "
+            "95% interval. CRM: DLT rate at the posterior mean of β, 95% interval from β's "
+            "posterior mean ± 1.96 sd (as dfcrm's ptoxL/ptoxU)."
+        )
+    # the comparison takes the full width: its reasons are long
+    st.markdown("**What each design would decide on these data**")
     st.dataframe(
-        indented[["step", "path", "reason"]],
+        comparison,
         hide_index=True,
-        key="dose_paths_table",
-        column_config={"step": st.column_config.TextColumn("Result → decision", width="medium"),
-                       "path": "Path", "reason": "Reason"},
+        key="design_comparison",
+        column_config={"Reason": st.column_config.TextColumn(width="large")},
     )
-    widgets.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
+    widgets.download_table(comparison, "design_comparison")
+    st.caption(
+        "The designs alone, without the protocol's stopping rules. "
+        + (
+            "The CRM skeleton is not in the protocol: it is calibrated by dfcrm's getprior "
+            f"(half-width {review.CRM_DEFAULT_HALFWIDTH:g}, target {config.design.target:g}, "
+            f"prior MTD guess: the middle dose level)."
+            if config.design.skeleton is None
+            else "The CRM uses the protocol's skeleton."
+        )
+    )
+
+
+def _dose_paths() -> None:
+    """The decision after every result of the next cohorts."""
+    c1, c2, _ = st.columns([1, 1, 3])
+    size = c1.number_input(
+        "Patients in the next cohort",
+        min_value=1,
+        max_value=max(config.design.cohort_size, 1),
+        value=review.next_cohort_size(config, status),
+        key="path_cohort_size",
+        help=f"The protocol's cohort size is {config.design.cohort_size}; the default is what "
+        "the maximum sample size still allows.",
+    )
+    depth = c2.radio("Cohorts ahead", [1, 2], index=1, horizontal=True, key="path_depth")
+    path_frame = data.paths(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version, int(size),
+                            int(depth))  # fmt: skip
+    left, right = st.columns([2, 3])
+    with left:
+        paths_chart = data.chart("escalation.dose_paths", path_frame)
+        st.plotly_chart(paths_chart, key="dose_paths_chart")
+        widgets.download_figure(paths_chart, "dose_paths")
+    with right:
+        indented = path_frame.assign(
+            step=[
+                "    " * d + lab
+                for d, lab in zip(path_frame["depth"], path_frame["label"], strict=True)
+            ]
+        )
+        st.dataframe(
+            indented[["step", "path", "reason"]],
+            hide_index=True,
+            key="dose_paths_table",
+            column_config={
+                "step": st.column_config.TextColumn("Result → decision", width="medium"),
+                "path": "Path", "reason": "Reason"},
+        )
+        widgets.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
+
+design_tabs = st.tabs(
+    ["Decision table", "Estimates and designs", "Dose paths"],
+    key="design_view", on_change="rerun", bind="query-params",
+)
+for tab, view in zip(design_tabs, (_decision_table, _estimates, _dose_paths), strict=True):
+    if tab.open:
+        with tab:
+            view()
 
 # --- stopping rules ------------------------------------------------------------------------------
 st.subheader("Stopping rules")

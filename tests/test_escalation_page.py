@@ -72,11 +72,32 @@ def test_1_page_shows_every_dose_cohort_with_decision_and_pending_clock(page):
     clock = _frame(page, "days_left", "patient")
     assert len(clock) == 2 and clock["days_left"].between(1, 27).all()
     assert all("subject=NCT04232592-01-" in link for link in clock["patient"])
-    # DLT clock, estimates, dose paths; the decision history on demand
-    assert len(page.get("plotly_chart")) == 3
+    # the DLT clock; the decision history on demand
+    assert len(page.get("plotly_chart")) == 1
     page.toggle(key="history_shown").set_value(True).run()
-    assert len(page.get("plotly_chart")) == 4
+    assert len(page.get("plotly_chart")) == 2
     assert any("illustrative" in w.value for w in page.warning)
+
+
+def test_only_the_open_design_view_is_built_and_drawn(page):
+    assert people.lazy_tabs(page)["design_view"] == ["Decision table", "Estimates and designs",
+                                                      "Dose paths"]
+    # the decision table by default; neither the estimates nor the dose paths are read
+    assert any(set(d.value.columns) >= {"0 DLT", "1 DLT"} for d in page.dataframe)
+    assert not any("Design" in d.value.columns for d in page.dataframe)
+    assert not any({"step", "path"} <= set(d.value.columns) for d in page.dataframe)
+    page.session_state["design_view"] = "Estimates and designs"
+    page.run()
+    assert not page.exception, page.exception
+    assert not any(set(d.value.columns) >= {"0 DLT", "1 DLT"} for d in page.dataframe)
+    assert _frame(page, "Design", "Decision")["Design"].tolist() == ["3+3", "BOIN", "mTPI-2",
+                                                                      "CRM"]
+    assert len(page.get("plotly_chart")) == 2  # the DLT clock and the estimates
+    page.session_state["design_view"] = "Dose paths"
+    page.run()
+    assert _frame(page, "step", "path", "reason")["path"].iloc[0] == "now"
+    assert not any("Design" in d.value.columns for d in page.dataframe)
+    assert len(page.get("plotly_chart")) == 2  # the DLT clock and the dose paths
 
 
 def test_2_decision_table_marks_the_current_cell(page):
@@ -101,6 +122,8 @@ def test_3_mtpi2_table_and_the_designs_side_by_side(page):
     page.radio(key="table_design").set_value("mTPI-2").run()
     assert not page.exception, page.exception
     assert _frame(page, "0 DLT", "1 DLT").loc[4, "2 DLT"] == "▶ D"
+    page.session_state["design_view"] = "Estimates and designs"
+    page.run()
     comparison = _frame(page, "Design", "Decision").set_index("Design")
     assert comparison.index.tolist() == ["3+3", "BOIN", "mTPI-2", "CRM"]
     assert comparison.loc["BOIN", "Decision"] == "de-escalate"
@@ -110,6 +133,8 @@ def test_3_mtpi2_table_and_the_designs_side_by_side(page):
 def test_dose_paths_continue_from_the_design_and_rules_that_decided_now(page):
     # The page takes the design (with its rules, pending patients and hard stops) from the
     # study's status; the same tree must come from reading the cut-off's inputs afresh.
+    page.session_state["design_view"] = "Dose paths"
+    page.run()
     sel = page.session_state["selection"]
     with store.read_connection(sel.db) as con:
         _, history, design = decisions.escalation_inputs(con, sel.config, sel.cutoff)
