@@ -82,6 +82,7 @@ def test_missing_database_is_built_on_first_run(tmp_path, monkeypatch):
     assert not at.exception, at.exception
     assert db.exists()
     assert at.title[0].value == "Overview"
+    assert {m.label: m.value for m in at.metric}["Enrolled"] == "32"
 
 
 def test_the_users_and_roles_page_is_the_administrator_s(demo_db, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from safety import pipeline, store
+from safety import store
 from safety.access import PERMISSIONS, Action, User
 
 # The pages, in menu order: (file, title, icon, url path or None for the file's stem, what a
@@ -76,6 +76,9 @@ def ensure_database() -> None:
         st.write(
             "Generating 32 synthetic subjects, their dosing, adverse events, labs and vital signs."
         )
+        # imported here: the ingest and notification stacks are ~0.6 s of a server's first run
+        from safety import pipeline
+
         summary = pipeline.build_demo(path)  # with its alert baseline
         st.write(summary.describe())
         progress.update(label="Demo database ready", state="complete", expanded=False)
