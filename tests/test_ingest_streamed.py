@@ -56,6 +56,7 @@ def load(dm_db: Path, path: Path, folder: Path, *, chunked: bool):
         if chunked:
             mp.setattr(readers, "CHUNK_ROWS", 1_000)
             mp.setattr(readers, "STREAM_BYTES", 0)
+            mp.setattr(readers, "CSV_BLOCK_BYTES", 64 << 10)  # ~440 rows: blocks regrouped
         assert readers.read_dataset(path).streamed is chunked
         result = ingest_paths([path], db=db, user=people.DATA_MANAGER)[0]
     return db, result
