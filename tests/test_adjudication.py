@@ -11,7 +11,7 @@ the adjudications change what BOIN would say on the evaluable so far.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import people
@@ -242,3 +242,25 @@ def test_10_decision_history_recomputes_on_each_change(db):
     anaphylaxis = history[history["events"].str.contains("Anaphylactic")].iloc[0]
     assert anaphylaxis["changed"] and anaphylaxis["decision_state"] == "pending"
     assert not history["events"].str.contains("-01-017").any()  # a control subject
+
+
+def test_every_day_of_the_history_is_the_status_as_it_stood_that_day(demo_db):
+    # The history decides for every day at once (one query for all days' states); the status
+    # reads one cut-off. Each day must give what the status gives at that day as cut-off, with
+    # the adjudications recorded by the end of that day.
+    config = _config(demo_db)
+    with store.read_connection(demo_db) as con:
+        cutoff = queries.studies.studies(con).set_index("study_id").loc[STUDY, "data_cutoff"]
+        history = decision_history(con, config, cutoff.date())
+        assert len(history) > 30
+        for row in history.itertuples():
+            then = study_status(con, config, row.day,
+                                adjudicated_by=datetime.combine(row.day + timedelta(days=1),
+                                                                datetime.min.time()))
+            assert (row.decision, row.decision_state, row.dose_level, row.reason,
+                    row.outcomes) == (
+                then.recommendation, then.decision_label,
+                then.recommended_dose_level, then.recommendation_reason, then.outcomes), row.day
+            dose = [c for c in then.cohorts if not c.control]
+            assert (row.treated, row.pending) == (sum(c.treated for c in dose),
+                                                  sum(c.in_dlt_window for c in dose)), row.day

@@ -197,16 +197,20 @@ def cohorts_from_patients(records: Iterable[tuple[int, bool]]) -> Outcomes:
         When a dose level is not a whole number >= 1.
     """
     tokens: list[Cohort] = []
+    run: list[bool] = []  # the DLTs of the consecutive patients at ``level``
+    level = None
     for position, (dose_level, dlt) in enumerate(records, start=1):
         if isinstance(dose_level, bool) or int(dose_level) != dose_level or dose_level < 1:
             raise OutcomesError(
                 f"patient {position}: dose level must be a whole number from 1, got {dose_level!r}"
             )
-        dose_level = int(dose_level)
-        if tokens and tokens[-1].dose_level == dose_level:
-            tokens[-1] = Cohort(dose_level, tokens[-1].dlts + (bool(dlt),))
-        else:
-            tokens.append(Cohort(dose_level, (bool(dlt),)))
+        if run and int(dose_level) != level:
+            tokens.append(Cohort(level, tuple(run)))
+            run = []
+        level = int(dose_level)
+        run.append(bool(dlt))
+    if run:
+        tokens.append(Cohort(level, tuple(run)))
     return tuple(tokens)
 
 

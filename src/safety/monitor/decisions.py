@@ -45,6 +45,7 @@ DESIGN_LABELS = {"3+3": "the 3+3", "boin": "BOIN", "mtpi2": "mTPI-2", "crm": "th
 # Decisions taken at once, whatever the patients still in their window show: a stop, or a dose
 # eliminated for toxicity (safety first: no more patients are exposed while waiting).
 IMMEDIATE_ACTIONS = (Action.STOP, Action.ELIMINATE)
+EVALUATED = ("evaluable", "DLT")  # DLT states that are in the evaluable history
 
 
 @dataclass(frozen=True)
@@ -155,32 +156,65 @@ def dose_progress(
     states: pd.DataFrame, config: StudyConfig, dose_level: int
 ) -> DoseProgress | None:
     """The progress of the patients treated at ``dose_level`` (None when nobody is)."""
-    ids = [c.cohort_id for c in config.dose_cohorts if c.dose_level == dose_level]
-    at = states[states["cohort_id"].isin(ids) & states["treated"].fillna(False).astype(bool)]
-    if at.empty:
-        return None
+    return dose_progress_by_day(_one_day(states), config, {ONE_DAY: dose_level}).get(ONE_DAY)
+
+
+def dose_progress_by_day(
+    states: pd.DataFrame, config: StudyConfig, dose_level: dict[pd.Timestamp, int | None]
+) -> dict[pd.Timestamp, DoseProgress]:
+    """:func:`dose_progress` on each day of ``states`` (column ``cutoff``) at that day's
+    ``dose_level``; days when nobody is treated there are left out."""
+    levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
+    at = states.loc[states["cohort_id"].isin(list(levels))
+                    & states["treated"].fillna(False).astype(bool),
+                    ["cutoff", "cohort_id", "dlt_state", "window_end"]]  # fmt: skip
+    days, uniques = pd.factorize(at["cutoff"])
+    wanted = np.array([dose_level.get(pd.Timestamp(day)) or 0 for day in uniques], dtype=int)
+    at = at[at["cohort_id"].map(levels).to_numpy() == wanted[days]]  # 0: no level that day
     state = at["dlt_state"]
-    pending = at[state == "pending"]
-    return DoseProgress(
-        dose_level=dose_level,
-        cohort_size=config.design.cohort_size,
-        dosed=len(at),
-        evaluable=int(state.isin(["evaluable", "DLT"]).sum()),
-        pending=len(pending),
-        not_evaluable=int((state == "not evaluable").sum()),
-        last_window_end=(pd.Timestamp(pending["window_end"].max()).date()
-                         if not pending.empty else None),
-    )
+    counts = pd.DataFrame({
+        "cutoff": at["cutoff"],
+        "dosed": 1,
+        "evaluable": state.isin(EVALUATED),
+        "pending": state == "pending",
+        "not_evaluable": state == "not evaluable",
+        "pending_end": at["window_end"].where(state == "pending"),
+    }).groupby("cutoff").agg(dosed=("dosed", "sum"), evaluable=("evaluable", "sum"),
+                             pending=("pending", "sum"), not_evaluable=("not_evaluable", "sum"),
+                             last_window_end=("pending_end", "max"))  # fmt: skip
+    return {
+        pd.Timestamp(day): DoseProgress(
+            dose_level=int(dose_level[pd.Timestamp(day)]),
+            cohort_size=config.design.cohort_size,
+            dosed=int(row.dosed),
+            evaluable=int(row.evaluable),
+            pending=int(row.pending),
+            not_evaluable=int(row.not_evaluable),
+            last_window_end=(pd.Timestamp(row.last_window_end).date()
+                             if pd.notna(row.last_window_end) else None),
+        )
+        for day, row in zip(counts.index, counts.itertuples(), strict=True)
+    }
 
 
 def current_dose_level(states: pd.DataFrame, config: StudyConfig) -> int | None:
     """The dose level being treated: that of the patient dosed last (first dose, then USUBJID)."""
+    return current_dose_level_by_day(_one_day(states), config).get(ONE_DAY)
+
+
+def current_dose_level_by_day(
+    states: pd.DataFrame, config: StudyConfig
+) -> dict[pd.Timestamp, int | None]:
+    """:func:`current_dose_level` on each day of ``states`` (column ``cutoff``)."""
     levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
-    dosed = states[states["cohort_id"].isin(levels) & states["treated"].fillna(False).astype(bool)]
-    if dosed.empty:
-        return None
-    last = dosed.sort_values(["first_dose_date", "usubjid"]).iloc[-1]
-    return int(levels[last["cohort_id"]])
+    dosed = states.loc[states["cohort_id"].isin(list(levels))
+                       & states["treated"].fillna(False).astype(bool),
+                       ["cutoff", "first_dose_date", "usubjid", "cohort_id"]]  # fmt: skip
+    last = dosed.sort_values(["cutoff", "first_dose_date", "usubjid"]).groupby("cutoff").tail(1)
+    out: dict[pd.Timestamp, int | None] = dict.fromkeys(_days(states))
+    for day, cohort_id in zip(last["cutoff"], last["cohort_id"], strict=True):
+        out[pd.Timestamp(day)] = int(levels[cohort_id])
+    return out
 
 
 def study_recommendation(
@@ -190,6 +224,12 @@ def study_recommendation(
     treated are evaluable (:func:`decide_when_due`)."""
     level = current_dose_level(states, config)
     progress = None if level is None else dose_progress(states, config, level)
+    return recommendation_at(design, history, level, progress)
+
+
+def recommendation_at(design: Design, history: list[tuple[int, bool]], level: int | None,
+                      progress: DoseProgress | None) -> Recommendation:  # fmt: skip
+    """:func:`study_recommendation` from the dose level being treated and its progress."""
     return decide_when_due(design, history, progress, f"at dose level {level}")
 
 
@@ -266,29 +306,40 @@ def decision_history(
         )
     )
     events = changes.groupby("day", sort=True)["what"].agg("; ".join)
-    # every day's states in one query; hard-stop events found once (an event of the last day
-    # with an onset on or before a day is that day's event)
-    by_day = dict(tuple(queries.dlt.subject_dlt_states_by_day(
-        con, config.study_id, list(events.index), adjudicated_by).groupby("cutoff")))
+    # every day's states in one query, each rule's input for every day at once (a day is the
+    # design's decision only); hard-stop events found once (an event of the last day with an
+    # onset on or before a day is that day's event)
+    states = queries.dlt.subject_dlt_states_by_day(
+        con, config.study_id, list(events.index), adjudicated_by)
+    levels = {c.cohort_id: c.dose_level for c in config.dose_cohorts}
+    histories = evaluable_history_by_day(states, levels)
+    unevaluated = unevaluated_by_dose_by_day(states, levels)
+    pending_first = pending_among_first_by_day(states, levels, _first_n(config))
+    treating = current_dose_level_by_day(states, config)
+    progress = dose_progress_by_day(states, config, treating)
+    dosed = states[states["cohort_id"].isin(list(dose_ids))]
+    counts = pd.DataFrame({"cutoff": dosed["cutoff"], "treated": dosed["treated"].astype(bool),
+                           "pending": dosed["dlt_state"] == "pending"}).groupby("cutoff").sum()
     stops = queries.adverse_events.hard_stop_events(
         con, config.study_id, cutoff, hard_stop_terms(config))
     stop_days = pd.to_datetime(stops["start_date"]).dt.date
     rows = []
     previous: tuple[str, bool, int | None] | None = None
     for day, what in events.items():
-        states = by_day[pd.Timestamp(day)].reset_index(drop=True)
-        history, design = inputs_from(config, states, stops[stop_days <= day])
-        outcomes = cohorts_from_patients(history)
-        decision = study_recommendation(states, history, design, config)
-        dosed = states[states["cohort_id"].isin(dose_ids)]
+        key = pd.Timestamp(day)
+        history = histories[key]
+        design = design_from_config(
+            config, hard_stop_description(stops[stop_days <= day]),
+            unevaluated=unevaluated[key], pending_first=pending_first[key])
+        decision = recommendation_at(design, history, treating[key], progress.get(key))
         now = (decision.action, decision.pending, decision.dose_level)
         rows.append(
             {
                 "day": day,
                 "events": what,
-                "treated": int(dosed["treated"].sum()),
-                "pending": int((dosed["dlt_state"] == "pending").sum()),
-                "outcomes": format_outcomes(outcomes),
+                "treated": int(counts["treated"].get(key, 0)),
+                "pending": int(counts["pending"].get(key, 0)),
+                "outcomes": format_outcomes(cohorts_from_patients(history)),
                 "decision": decision.action,
                 "decision_state": "pending" if decision.pending else decision.action,
                 "dose_level": decision.dose_level,
@@ -400,17 +451,23 @@ def evaluable_history(states: pd.DataFrame, dose_levels: dict[str, int]) -> list
 
     Pending subjects (window open, no DLT yet) and subjects who are not evaluable are left out.
     """
-    done = states[
-        states["dlt_state"].isin(["evaluable", "DLT"]) & states["cohort_id"].isin(dose_levels)
-    ]
-    done = done.sort_values(["first_dose_date", "usubjid"])
-    return list(
-        zip(
-            done["cohort_id"].map(dose_levels).astype(int).tolist(),
-            (done["dlt_state"] == "DLT").tolist(),
-            strict=True,
-        )
-    )
+    return evaluable_history_by_day(_one_day(states), dose_levels).get(ONE_DAY, [])
+
+
+def evaluable_history_by_day(
+    states: pd.DataFrame, dose_levels: dict[str, int]
+) -> dict[pd.Timestamp, list[tuple[int, bool]]]:
+    """:func:`evaluable_history` on each day of ``states`` (column ``cutoff``)."""
+    done = states.loc[states["dlt_state"].isin(EVALUATED)
+                      & states["cohort_id"].isin(list(dose_levels)),
+                      ["cutoff", "first_dose_date", "usubjid", "cohort_id", "dlt_state"]]
+    done = done.sort_values(["cutoff", "first_dose_date", "usubjid"])
+    levels = done["cohort_id"].map(dose_levels).astype(int).tolist()
+    dlts = (done["dlt_state"] == "DLT").tolist()
+    out: dict[pd.Timestamp, list[tuple[int, bool]]] = {day: [] for day in _days(states)}
+    for day, (start, stop) in _segments(done["cutoff"]).items():
+        out[day] = list(zip(levels[start:stop], dlts[start:stop], strict=True))
+    return out
 
 
 def unevaluated_by_dose(states: pd.DataFrame, dose_levels: dict[str, int]) -> tuple[int, ...]:
@@ -424,9 +481,16 @@ def unevaluated_by_dose(states: pd.DataFrame, dose_levels: dict[str, int]) -> tu
     dose_levels : dict
         Cohort id -> dose level of the dose cohorts.
     """
-    waiting = states[states["dlt_state"].isin(["pending", "not evaluable"])]
-    counts = waiting["cohort_id"].map(dose_levels).dropna().astype(int).value_counts()
-    return tuple(int(counts.get(level, 0)) for level in range(1, len(dose_levels) + 1))
+    return unevaluated_by_dose_by_day(_one_day(states), dose_levels)[ONE_DAY]
+
+
+def unevaluated_by_dose_by_day(
+    states: pd.DataFrame, dose_levels: dict[str, int]
+) -> dict[pd.Timestamp, tuple[int, ...]]:
+    """:func:`unevaluated_by_dose` on each day of ``states`` (column ``cutoff``)."""
+    waiting = states.loc[states["dlt_state"].isin(["pending", "not evaluable"]),
+                         ["cutoff", "cohort_id"]]
+    return _per_level_by_day(states, waiting, dose_levels)
 
 
 def pending_among_first(
@@ -438,16 +502,56 @@ def pending_among_first(
     replaced by protocol, so they hold no place. Order: first dose date, then USUBJID, as in
     :func:`evaluable_history`. ``n`` None (no "k of the first n" rule) gives all zeros.
     """
-    levels = range(1, len(dose_levels) + 1)
+    return pending_among_first_by_day(_one_day(states), dose_levels, n)[ONE_DAY]
+
+
+def pending_among_first_by_day(
+    states: pd.DataFrame, dose_levels: dict[str, int], n: int | None
+) -> dict[pd.Timestamp, tuple[int, ...]]:
+    """:func:`pending_among_first` on each day of ``states`` (column ``cutoff``)."""
     if n is None:
-        return tuple(0 for _ in levels)
-    placed = states[
-        states["dlt_state"].isin(["pending", "evaluable", "DLT"])
-        & states["cohort_id"].isin(dose_levels)
-    ].sort_values(["first_dose_date", "usubjid"])
-    first = placed.groupby("cohort_id", sort=False).head(n)
-    pending = first[first["dlt_state"] == "pending"]["cohort_id"].map(dose_levels).value_counts()
-    return tuple(int(pending.get(level, 0)) for level in levels)
+        return _per_level_by_day(states, states.iloc[:0], dose_levels)
+    placed = states.loc[states["dlt_state"].isin(["pending", *EVALUATED])
+                        & states["cohort_id"].isin(list(dose_levels)),
+                        ["cutoff", "first_dose_date", "usubjid", "cohort_id", "dlt_state"]]
+    placed = placed.sort_values(["cutoff", "first_dose_date", "usubjid"])
+    first = placed.groupby(["cutoff", "cohort_id"], sort=False).head(n)
+    return _per_level_by_day(states, first[first["dlt_state"] == "pending"], dose_levels)
+
+
+def _per_level_by_day(states: pd.DataFrame, counted: pd.DataFrame,
+                      dose_levels: dict[str, int]) -> dict[pd.Timestamp, tuple[int, ...]]:  # fmt: skip
+    """Per day of ``states``, the rows of ``counted`` per dose level 1 .. len(dose_levels)."""
+    k = len(dose_levels)
+    out = {day: [0] * k for day in _days(states)}
+    level = counted["cohort_id"].map(dose_levels)
+    sizes = counted.assign(level=level).dropna(subset=["level"]).groupby(["cutoff", "level"]).size()
+    for (day, lvl), size in sizes.items():
+        if 1 <= lvl <= k:
+            out[pd.Timestamp(day)][int(lvl) - 1] = int(size)
+    return {day: tuple(v) for day, v in out.items()}
+
+
+# The single-day functions run the by-day ones on a frame with one day: this one.
+ONE_DAY = pd.Timestamp(0)
+
+
+def _one_day(states: pd.DataFrame) -> pd.DataFrame:
+    return states.assign(cutoff=ONE_DAY)
+
+
+def _days(states: pd.DataFrame) -> list[pd.Timestamp]:
+    return [pd.Timestamp(day) for day in states["cutoff"].unique()]
+
+
+def _segments(days: pd.Series) -> dict[pd.Timestamp, tuple[int, int]]:
+    """(start, stop) positions of each day's rows in ``days``, sorted by day."""
+    values = days.to_numpy()
+    if not len(values):
+        return {}
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    stops = [*starts[1:], len(values)]
+    return {pd.Timestamp(values[a]): (int(a), int(b)) for a, b in zip(starts, stops, strict=True)}
 
 
 def _first_n(config: StudyConfig) -> int | None:

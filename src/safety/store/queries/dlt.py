@@ -74,18 +74,16 @@ def subject_dlt_states_by_day(
     """Every subject's DLT-window state at each of ``days``, in one query (the decision history),
     with the adjudications recorded by the end of each day (and by ``adjudicated_by``).
 
-    Columns: cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlts, dlt_state,
-    days_left (text columns as Python objects: the history slices this frame once a day).
+    Columns: cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlt_state (what
+    the decisions read: 1,466 days x 2,000 subjects is 2.9M rows on a large study).
     """
-    frame = con.execute(
+    return con.execute(
         """
-        SELECT cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlts,
-               dlt_state, days_left
+        SELECT cutoff, usubjid, cohort_id, first_dose_date, treated, window_end, dlt_state
         FROM subject_dlt_state_days($study_id, $days, known_by := $known_by, by_day := true)
-        ORDER BY cutoff, cohort_id, first_dose_date, usubjid""",
+        ORDER BY cutoff, first_dose_date, usubjid""",
         {"study_id": study_id, "days": list(days), "known_by": adjudicated_by},
     ).df()
-    return frame.astype(_AS_OBJECTS)
 
 
 def record_adjudication(
