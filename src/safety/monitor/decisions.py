@@ -168,32 +168,32 @@ def dose_progress_by_day(
     at = states.loc[states["cohort_id"].isin(list(levels))
                     & states["treated"].fillna(False).astype(bool),
                     ["cutoff", "cohort_id", "dlt_state", "window_end"]]  # fmt: skip
-    days, uniques = pd.factorize(at["cutoff"])
-    wanted = np.array([dose_level.get(pd.Timestamp(day)) or 0 for day in uniques], dtype=int)
-    at = at[at["cohort_id"].map(levels).to_numpy() == wanted[days]]  # 0: no level that day
-    state = at["dlt_state"]
-    counts = pd.DataFrame({
-        "cutoff": at["cutoff"],
-        "dosed": 1,
-        "evaluable": state.isin(EVALUATED),
-        "pending": state == "pending",
-        "not_evaluable": state == "not evaluable",
-        "pending_end": at["window_end"].where(state == "pending"),
-    }).groupby("cutoff").agg(dosed=("dosed", "sum"), evaluable=("evaluable", "sum"),
-                             pending=("pending", "sum"), not_evaluable=("not_evaluable", "sum"),
-                             last_window_end=("pending_end", "max"))  # fmt: skip
+    days = _days(states)
+    day = pd.Index(days).get_indexer(at["cutoff"])
+    wanted = np.array([dose_level.get(d) or 0 for d in days], dtype=int)  # 0: no level
+    at_level = at["cohort_id"].map(levels).to_numpy(dtype=float) == wanted[day]
+    day, state = day[at_level], at["dlt_state"].to_numpy(dtype=object)[at_level]
+    pending = state == "pending"
+
+    def per_day(flags: np.ndarray) -> np.ndarray:
+        return np.bincount(day, weights=flags, minlength=len(days)).astype(int)
+
+    dosed, evaluable = per_day(np.ones(len(day))), per_day(np.isin(state, EVALUATED))
+    waiting, not_evaluable = per_day(pending), per_day(state == "not evaluable")
+    ends = at["window_end"].to_numpy(dtype="datetime64[us]")[at_level][pending]
+    last_end = pd.Series(ends).groupby(day[pending]).max() if pending.any() else pd.Series()
     return {
-        pd.Timestamp(day): DoseProgress(
-            dose_level=int(dose_level[pd.Timestamp(day)]),
+        d: DoseProgress(
+            dose_level=int(wanted[i]),
             cohort_size=config.design.cohort_size,
-            dosed=int(row.dosed),
-            evaluable=int(row.evaluable),
-            pending=int(row.pending),
-            not_evaluable=int(row.not_evaluable),
-            last_window_end=(pd.Timestamp(row.last_window_end).date()
-                             if pd.notna(row.last_window_end) else None),
+            dosed=int(dosed[i]),
+            evaluable=int(evaluable[i]),
+            pending=int(waiting[i]),
+            not_evaluable=int(not_evaluable[i]),
+            last_window_end=(pd.Timestamp(last_end[i]).date()
+                             if i in last_end.index and pd.notna(last_end[i]) else None),
         )
-        for day, row in zip(counts.index, counts.itertuples(), strict=True)
+        for i, d in enumerate(days) if dosed[i]
     }
 
 
@@ -210,10 +210,11 @@ def current_dose_level_by_day(
     dosed = states.loc[states["cohort_id"].isin(list(levels))
                        & states["treated"].fillna(False).astype(bool),
                        ["cutoff", "first_dose_date", "usubjid", "cohort_id"]]  # fmt: skip
-    last = dosed.sort_values(["cutoff", "first_dose_date", "usubjid"]).groupby("cutoff").tail(1)
+    dosed = dosed.sort_values(["cutoff", "first_dose_date", "usubjid"])
+    cohorts = dosed["cohort_id"].tolist()
     out: dict[pd.Timestamp, int | None] = dict.fromkeys(_days(states))
-    for day, cohort_id in zip(last["cutoff"], last["cohort_id"], strict=True):
-        out[pd.Timestamp(day)] = int(levels[cohort_id])
+    for day, (_, stop) in _segments(dosed["cutoff"]).items():
+        out[day] = int(levels[cohorts[stop - 1]])  # the day's last patient dosed
     return out
 
 
@@ -522,14 +523,13 @@ def pending_among_first_by_day(
 def _per_level_by_day(states: pd.DataFrame, counted: pd.DataFrame,
                       dose_levels: dict[str, int]) -> dict[pd.Timestamp, tuple[int, ...]]:  # fmt: skip
     """Per day of ``states``, the rows of ``counted`` per dose level 1 .. len(dose_levels)."""
-    k = len(dose_levels)
-    out = {day: [0] * k for day in _days(states)}
-    level = counted["cohort_id"].map(dose_levels)
-    sizes = counted.assign(level=level).dropna(subset=["level"]).groupby(["cutoff", "level"]).size()
-    for (day, lvl), size in sizes.items():
-        if 1 <= lvl <= k:
-            out[pd.Timestamp(day)][int(lvl) - 1] = int(size)
-    return {day: tuple(v) for day, v in out.items()}
+    k, days = len(dose_levels), _days(states)
+    table = np.zeros((len(days), k), dtype=int)
+    level = counted["cohort_id"].map(dose_levels).to_numpy(dtype=float)
+    day = pd.Index(days).get_indexer(counted["cutoff"])
+    ok = (level >= 1) & (level <= k)  # NaN: not a dose cohort
+    np.add.at(table, (day[ok], level[ok].astype(int) - 1), 1)
+    return {d: tuple(row) for d, row in zip(days, table.tolist(), strict=True)}
 
 
 # The single-day functions run the by-day ones on a frame with one day: this one.
