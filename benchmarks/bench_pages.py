@@ -17,6 +17,8 @@ a checkout of main and once on a branch, against the same database, for a before
   is stale.
 - **Patient profile**: each query of ``safety.monitor.patient.load_profile`` for four patients
   of the first study (median of 5 warm runs).
+- **Decision history** of the first study (what the Dose escalation page's toggle shows):
+  ``decisions.decision_history`` in a fresh process, the slower of two runs.
 - ``python -m safety status --study <first>`` and ``design decide --design crm`` wall time.
 
 A page that takes longer than ``--timeout`` is reported as "> timeout".
@@ -232,6 +234,24 @@ def _serve(start_dashboard, app: Path, env: dict, log: Path):
         pageutil.ROOT = root
 
 
+def history_seconds(db: Path) -> dict:
+    """The first study's decision history: days and the slower of two runs."""
+    from safety import store
+    from safety.config import stored_study_config
+    from safety.monitor import decisions
+    from safety.store import queries
+
+    with store.read_connection(db) as con:
+        study = queries.studies.studies(con).iloc[0]
+        config = stored_study_config(study["config_toml"], study["study_id"])
+        runs = []
+        for _ in range(2):
+            start = time.perf_counter()
+            days = len(decisions.decision_history(con, config, study["data_cutoff"].date()))
+            runs.append(time.perf_counter() - start)
+    return {"days": days, "seconds": max(runs)}
+
+
 def command(app: Path, db: Path, *args: str) -> float:
     env = {**os.environ, "SAFETY_DB": str(db), "PYTHONPATH": str(app / "src")}
     start = time.perf_counter()
@@ -260,6 +280,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child-page")
     parser.add_argument("--child-patient", action="store_true")
+    parser.add_argument("--child-history", action="store_true")
     args = parser.parse_args()
     app = args.app.resolve()
     db = args.db or bench_dir() / f"scaled-{args.studies}x{args.subjects}.duckdb"
@@ -268,6 +289,9 @@ def main() -> None:
         return
     if args.child_patient:
         print(json.dumps(patient_queries(db)))
+        return
+    if args.child_history:
+        print(json.dumps(history_seconds(db)))
         return
 
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +332,10 @@ def commands(app: Path, db: Path, args, results: dict) -> None:
     results["patient"] = child(app, db, "--child-patient", timeout=args.timeout)
     for name, t in results["patient"].items():
         print(f"patient {name:<26} {fmt(t)} (slowest of 4 patients, warm median)", flush=True)
+    results["history"] = child(app, db, "--child-history", timeout=args.timeout)
+    history = results["history"]
+    print(f"decision history: {history.get('days')} days in "
+          f"{fmt(history.get('seconds', history))}", flush=True)
     sid = "NCT04232592"
     results["status"] = command(app, db, "status", "--study", sid, "--json")
     results["status_all"] = command(app, db, "status", "--json")
