@@ -319,6 +319,7 @@ def _dose_paths() -> None:
         )
         widgets.download_table(indented[["step", "path", "reason"]], "dose_paths_table")
 
+st.subheader("What the design says")
 design_tabs = st.tabs(
     ["Decision table", "Estimates and designs", "Dose paths"],
     key="design_view", on_change="rerun", bind="query-params",
