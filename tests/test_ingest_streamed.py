@@ -111,3 +111,21 @@ def test_grades_are_refreshed_only_for_the_subjects_that_changed(files, dm_db, t
         regraded = con.execute("SELECT * FROM lab_graded ORDER BY usubjid, seq").df()
     assert 0 < rows < full
     assert_frame_equal(stored, regraded)  # the partial refresh left what a full one gives
+
+
+def test_a_csv_row_longer_than_a_block_refuses_the_file_saying_so(dm_db, tmp_path, monkeypatch):
+    # Arrow parses a large CSV block by block and cannot split a row across two: the file is
+    # refused whole with the reason, nothing of it loaded.
+    lb = pd.read_csv(PILOT / "lb.csv", dtype=str, keep_default_na=False).head(3_000)
+    lb.loc[1_500, "LBORRES"] = "x" * 200_000
+    lb.to_csv(tmp_path / "lb.csv", index=False)
+    db = tmp_path / "long-row.duckdb"
+    shutil.copy(dm_db, db)
+    monkeypatch.setattr(readers, "STREAM_BYTES", 0)
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 64 << 10)
+    result = ingest_paths([tmp_path / "lb.csv"], db=db, user=people.DATA_MANAGER)[0]
+    assert result.status == "rejected"
+    assert result.reason == ("lb.csv: a row is longer than 0.0625 MB, the most a row of a large "
+                             "CSV may take")
+    with store.read_connection(db) as con:
+        assert con.execute("SELECT count(*) FROM lab").fetchone() == (0,)

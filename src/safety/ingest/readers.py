@@ -474,7 +474,18 @@ def _csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
                             convert_options=_csv_convert(header))
     pending: list[pa.RecordBatch] = []
     rows = 0
-    for batch in reader:  # blocks of bytes, regrouped into chunks of about CHUNK_ROWS rows
+    batches = iter(reader)
+    while True:  # blocks of bytes, regrouped into chunks of about CHUNK_ROWS rows
+        try:
+            batch = next(batches, None)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):  # Arrow: a row does not fit in one block
+                raise
+            limit = CSV_BLOCK_BYTES / 2**20
+            raise IngestError(f"a row is longer than {limit:g} MB, the most a row of a large CSV "
+                              "may take") from exc
+        if batch is None:
+            break
         pending.append(batch)
         rows += batch.num_rows
         if rows >= CHUNK_ROWS:
