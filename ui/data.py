@@ -130,7 +130,7 @@ def alert_feed(
 def worklist(path: str, user: User, study_id: str, version: tuple[int, int]) -> pd.DataFrame:
     """The study's open items the user may see (``views.worklist``), with ``yours``."""
     config = current_config_for(path, user, study_id, version)
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.worklist(con, user, config)
 
 
@@ -337,7 +337,7 @@ def lab_shift_tables(
 def population_subjects(
     path: str, user: User, study_id: str, cutoff: date, version: tuple[int, int]
 ) -> pd.DataFrame:
-    with store.read_connection(path) as con:
+    with store.shared_read_connection(path) as con:
         return views.population_subjects(con, user, study_id, cutoff)
 
 
