@@ -83,7 +83,8 @@ def test_overview_shows_four_cohorts_32_subjects_and_a_dlt(app):
     charts = app.get("plotly_chart")
     assert len(charts) == 3
     timeline = json.loads(charts[0].proto.spec)
-    dosed = sum(len(trace["x"]) for trace in timeline["data"])
+    dosed = sum(len(mark[0].split(";")) for trace in timeline["data"]
+                for mark in trace["customdata"])  # each marker: the subjects dosed that day
     assert dosed == table["Treated (N)"].sum()
     assert any("illustrative" in w.value for w in app.warning)
 

@@ -1,5 +1,5 @@
-"""The sidebar's population filter (issue 17), the Labs chart that scales (issue 16) and the
-evaluable history per dose, on the demo database and on frames built here.
+"""The sidebar's population filter (issue 17), the Labs chart and the dosing timeline that scale
+(issue 16) and the evaluable history per dose, on the demo database and on frames built here.
 
 Expected numbers: the demo enrols 32 women, 8 per cohort; at its cut-off 2021-01-15 High dose
 has 6 dosed (tests/test_population.py, the issue's "6 treated"), and "dosed only" must be the
@@ -18,6 +18,7 @@ import pytest
 
 from safety import store
 from safety.charts import labs as lab_charts
+from safety.charts import overview as overview_charts
 from safety.clinical.populations import AGE_UNKNOWN, PopulationFilter, age_band
 from safety.escalation.outcomes import summary_by_dose
 from safety.store import queries
@@ -98,6 +99,34 @@ def test_lab_chart_goes_webgl_then_samples_whole_subjects_and_says_so():
     assert "S-01999" in subjects  # the highest grades are kept first
     assert shown == 20 * len(subjects)  # whole subjects: every result of each one kept
     assert any(f"{len(subjects)} of 2000 subjects" in a.text for a in fig.layout.annotations)
+
+
+def test_dosing_timeline_has_one_marker_per_cohort_and_day_then_week_holding_every_subject():
+    # 3 women dosed the same day in one cohort stand on one spot: one marker lists all three
+    few = pd.DataFrame({"usubjid": ["A", "B", "C", "D"], "cohort_label": ["Low dose"] * 4,
+                        "first_dose_date": pd.to_datetime(["2020-03-02"] * 3 + ["2020-03-05"]),
+                        "status": ["completed", "completed", "withdrawn", "on study"]})
+    fig = overview_charts.dosing_timeline(few, {"Low dose": "#6baed6"}, date(2020, 4, 1))
+    (trace,) = fig.data
+    assert trace.customdata.tolist() == [
+        ["A;B;C", "3 subjects: A, B, C", "2 completed, 1 withdrawn"], ["D", "D", "on study"]]
+    assert "dosed %{x|%d %b %Y}" in trace.hovertemplate
+    assert fig.layout.title.text == "Enrolment and dosing by cohort"
+    # 1,200 women dosed on 600 days: by week (2020-01-06 is a Monday), every one once
+    days = pd.date_range("2020-01-06", periods=600, freq="D")
+    many = pd.DataFrame({"usubjid": [f"S-{i:04d}" for i in range(1200)],
+                         "cohort_label": ["Low dose", "High dose"] * 600,
+                         "first_dose_date": np.repeat(days, 2), "status": "on study"})
+    fig = overview_charts.dosing_timeline(many, {"Low dose": "#6baed6", "High dose": "#08306b"},
+                                          date(2022, 1, 1))
+    assert fig.layout.title.text.endswith("(one marker per cohort and week)")
+    marks = [(x, row[0].split(";")) for t in fig.data for x, row in zip(t.x, t.customdata,
+                                                                         strict=True)]
+    assert len(marks) == 2 * -(-600 // 7) <= overview_charts.TIMELINE_MAX_MARKERS
+    dosed = many.set_index("usubjid")["first_dose_date"]
+    assert sorted(u for _, ids in marks for u in ids) == sorted(many["usubjid"])
+    assert all(pd.Timestamp(x) <= dosed[u] < pd.Timestamp(x) + pd.Timedelta(days=7)
+               and pd.Timestamp(x).weekday() == 0 for x, ids in marks for u in ids)
 
 
 def test_evaluable_history_per_dose():

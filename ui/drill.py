@@ -23,10 +23,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from safety import links
+from safety.charts.style import SUBJECT_SEPARATOR
 from safety.escaping import md
 
 PATIENT_PAGE = "pages/patient.py"
-SUBJECT_SEPARATOR = ";"  # a bar's subjects in one customdata cell
 _PENDING = "_drill_pending"  # the widget whose selection just changed
 BOX_HINT = "Click a point to open its patient; drag a box or lasso (toolbar) to list several."
 

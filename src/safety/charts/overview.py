@@ -5,20 +5,40 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from safety.charts.style import CONTROL_COLOUR, GRADE_COLOURS, by_cohort, inert
+from safety.charts.style import (
+    CONTROL_COLOUR,
+    GRADE_COLOURS,
+    SUBJECT_SEPARATOR,
+    by_cohort,
+    inert,
+)
 from safety.escaping import plotly_text
+
+
+# Above this many markers the timeline groups its subjects by week, then by month: a person sees
+# no more than this on a 300 px chart, and every SVG marker costs the browser its drawing.
+TIMELINE_MAX_MARKERS = 500
+# (name in the chart's title, pandas period) from the finest grouping to the coarsest
+TIMELINE_PERIODS = (("day", None), ("week", "W-SUN"), ("month", "M"))
+LISTED_IN_HOVER = 5  # a marker of several subjects names this many in its tooltip
 
 
 @inert
 def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> go.Figure:
-    """Each subject's first dose as a point on a time axis, one row per cohort.
+    """Each cohort's first doses on a time axis, one row per cohort: one marker per cohort and
+    day (subjects dosed the same day stand on the same spot, so one marker lists them all), by
+    week or month when days would make more than :data:`TIMELINE_MAX_MARKERS` markers (the
+    title says so). A marker's ``customdata[0]`` holds its subjects (the click-through).
 
-    ``subjects``: usubjid, cohort_label, first_dose_date, status (from ``queries.subjects.dosing_timeline``);
-    subjects without a dose are left out of the chart.
+    ``subjects``: usubjid, cohort_label, first_dose_date, status (from
+    ``queries.subjects.dosing_timeline``); subjects without a dose are left out of the chart.
     """
     dosed = subjects.dropna(subset=["first_dose_date"])
+    marks, period = _dosing_marks(dosed)
     fig = go.Figure()
-    for label, group in by_cohort(dosed, colours):
+    when = "dosed %{x|%d %b %Y}" if period == "day" else (
+        "dosed in the week of %{x|%d %b %Y}" if period == "week" else "dosed in %{x|%b %Y}")
+    for label, group in by_cohort(marks, colours):
         fig.add_trace(
             go.Scatter(
                 x=group["first_dose_date"],
@@ -30,8 +50,8 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
                     "color": colours.get(label, CONTROL_COLOUR),
                     "symbol": "diamond",
                 },
-                customdata=group[["usubjid", "status"]].to_numpy(),
-                hovertemplate="%{customdata[0]}<br>dosed %{x|%d %b %Y}<br>%{customdata[1]}<extra></extra>",
+                customdata=group[["subjects", "who", "status"]].to_numpy(),
+                hovertemplate=f"%{{customdata[1]}}<br>{when}<br>%{{customdata[2]}}<extra></extra>",
             )
         )
     fig.add_vline(x=pd.Timestamp(cutoff), line_dash="dot", line_color="#444")
@@ -47,7 +67,8 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
         font={"size": 11},
     )
     fig.update_layout(
-        title="Enrolment and dosing by cohort",
+        title="Enrolment and dosing by cohort"
+        + ("" if period == "day" else f" (one marker per cohort and {period})"),
         xaxis_title="First dose date",
         # the cohort order top to bottom (a category axis starts at the bottom)
         yaxis={"title": None, "categoryorder": "array",
@@ -57,6 +78,39 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return fig
+
+
+def _dosing_marks(dosed: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """One row per cohort and day (else week, else month: the finest within the marker cap):
+    first_dose_date (the period's first day), subjects (``;``-joined), who and status (the
+    tooltip's words), n."""
+    for period, freq in TIMELINE_PERIODS:
+        when = dosed["first_dose_date"]
+        if freq is not None:
+            when = when.dt.to_period(freq).dt.start_time
+        keyed = dosed.assign(first_dose_date=when)
+        groups = keyed.groupby(["cohort_label", "first_dose_date"], sort=True)
+        if groups.ngroups <= TIMELINE_MAX_MARKERS or freq == TIMELINE_PERIODS[-1][1]:
+            break
+    marks = groups.agg(subjects=("usubjid", SUBJECT_SEPARATOR.join),
+                       who=("usubjid", _who), status=("status", _statuses),
+                       n=("usubjid", "size")).reset_index()
+    return marks, period
+
+
+def _who(ids: pd.Series) -> str:
+    if len(ids) == 1:
+        return ids.iloc[0]
+    named = ", ".join(ids.iloc[:LISTED_IN_HOVER])
+    more = f" and {len(ids) - LISTED_IN_HOVER} more" if len(ids) > LISTED_IN_HOVER else ""
+    return f"{len(ids)} subjects: {named}{more}"
+
+
+def _statuses(statuses: pd.Series) -> str:
+    counts = statuses.fillna("status unknown").value_counts(sort=False)
+    if len(statuses) == 1:
+        return counts.index[0]
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
 @inert

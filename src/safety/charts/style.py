@@ -23,6 +23,8 @@ DOSE_COLOURS = ("#6baed6", "#2171b5", "#08306b", "#4a1486", "#807dba", "#54278f"
 
 
 UNGRADED_COLOUR = "#bdbdbd"  # a lab result that cannot be graded
+SUBJECT_SEPARATOR = ";"  # the subjects a bar or marker stands for, in its customdata[0]
+
 
 
 def cohort_order(cohorts: pd.DataFrame) -> list[str]:
