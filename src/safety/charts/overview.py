@@ -14,7 +14,6 @@ from safety.charts.style import (
 )
 from safety.escaping import plotly_text
 
-
 # Above this many markers the timeline groups its subjects by week, then by month: a person sees
 # no more than this on a 300 px chart, and every SVG marker costs the browser its drawing.
 TIMELINE_MAX_MARKERS = 500
@@ -88,14 +87,13 @@ def _dosing_marks(dosed: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         when = dosed["first_dose_date"]
         if freq is not None:
             when = when.dt.to_period(freq).dt.start_time
-        keyed = dosed.assign(first_dose_date=when)
-        groups = keyed.groupby(["cohort_label", "first_dose_date"], sort=True)
+        groups = dosed.assign(first_dose_date=when).groupby(["cohort_label", "first_dose_date"])
         if groups.ngroups <= TIMELINE_MAX_MARKERS or freq == TIMELINE_PERIODS[-1][1]:
-            break
-    marks = groups.agg(subjects=("usubjid", SUBJECT_SEPARATOR.join),
-                       who=("usubjid", _who), status=("status", _statuses),
-                       n=("usubjid", "size")).reset_index()
-    return marks, period
+            marks = groups.agg(subjects=("usubjid", SUBJECT_SEPARATOR.join),
+                               who=("usubjid", _who), status=("status", _statuses),
+                               n=("usubjid", "size"))
+            return marks.reset_index(), period
+    raise AssertionError("unreachable: the last period always returns")
 
 
 def _who(ids: pd.Series) -> str:
