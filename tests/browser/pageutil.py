@@ -69,13 +69,21 @@ def open_as(page, url: str, name: str = "Sam Safety", timeout: float = 60000) ->
     the same address then shows the page it names."""
     from playwright.sync_api import expect
 
+    sign_in = sign_in_form(page, url, name, timeout)
+    sign_in.click()
+    expect(sign_in).to_have_count(0, timeout=timeout)
+
+
+def sign_in_form(page, url: str, name: str, timeout: float = 60000):
+    """Open ``url`` and fill local mode's sign-in form for ``name``; its Sign in button."""
+    from playwright.sync_api import expect
+
     page.goto(url)
     sign_in = page.get_by_role("button", name="Sign in")
     expect(sign_in).to_be_visible(timeout=timeout)
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=re.compile("^" + re.escape(name) + ":")).click()
-    sign_in.click()
-    expect(sign_in).to_have_count(0, timeout=timeout)
+    return sign_in
 
 
 def wait_rendered(page, timeout: float = 30000) -> None:

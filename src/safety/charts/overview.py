@@ -81,34 +81,35 @@ def dosing_timeline(subjects: pd.DataFrame, colours: dict[str, str], cutoff) -> 
 
 def _dosing_marks(dosed: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """One row per cohort and day (else week, else month: the finest within the marker cap):
-    first_dose_date (the period's first day), subjects (``;``-joined), who and status (the
-    tooltip's words), n."""
+    first_dose_date (the period's first day), subjects (``;``-joined), n, and the tooltip's
+    words: who (the subject, or how many and the first few) and status (each status's count)."""
+    keys = ["cohort_label", "first_dose_date"]
     for period, freq in TIMELINE_PERIODS:
         when = dosed["first_dose_date"]
         if freq is not None:
             when = when.dt.to_period(freq).dt.start_time
-        groups = dosed.assign(first_dose_date=when).groupby(["cohort_label", "first_dose_date"])
+        keyed = dosed.assign(first_dose_date=when,
+                             status=dosed["status"].fillna("status unknown"))
+        groups = keyed.groupby(keys)
         if groups.ngroups <= TIMELINE_MAX_MARKERS or freq == TIMELINE_PERIODS[-1][1]:
-            marks = groups.agg(subjects=("usubjid", SUBJECT_SEPARATOR.join),
-                               who=("usubjid", _who), status=("status", _statuses),
-                               n=("usubjid", "size"))
+            marks = groups["usubjid"].agg([("subjects", SUBJECT_SEPARATOR.join), ("n", "size")])
+            counts = keyed.groupby([*keys, "status"]).size()
+            said = counts.astype(str) + " " + counts.index.get_level_values("status")
+            marks["status"] = said.groupby(level=keys).agg(", ".join)
+            one = marks["n"] == 1  # one subject: her status without a count
+            marks.loc[one, "status"] = marks.loc[one, "status"].str.removeprefix("1 ")
+            marks["who"] = [_who(ids, n) for ids, n in zip(marks["subjects"], marks["n"],
+                                                            strict=True)]
             return marks.reset_index(), period
     raise AssertionError("unreachable: the last period always returns")
 
 
-def _who(ids: pd.Series) -> str:
-    if len(ids) == 1:
-        return ids.iloc[0]
-    named = ", ".join(ids.iloc[:LISTED_IN_HOVER])
-    more = f" and {len(ids) - LISTED_IN_HOVER} more" if len(ids) > LISTED_IN_HOVER else ""
-    return f"{len(ids)} subjects: {named}{more}"
-
-
-def _statuses(statuses: pd.Series) -> str:
-    counts = statuses.fillna("status unknown").value_counts(sort=False)
-    if len(statuses) == 1:
-        return counts.index[0]
-    return ", ".join(f"{n} {status}" for status, n in counts.items())
+def _who(subjects: str, n: int) -> str:
+    if n == 1:
+        return subjects
+    named = ", ".join(subjects.split(SUBJECT_SEPARATOR, LISTED_IN_HOVER)[:LISTED_IN_HOVER])
+    more = f" and {n - LISTED_IN_HOVER} more" if n > LISTED_IN_HOVER else ""
+    return f"{n} subjects: {named}{more}"
 
 
 @inert
