@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import people
 import pytest
+from scenarios.sdtm import AE, CohortSpec, Study, Subject, deliver
 
 from safety import store
 from safety.config import parse_study_config
@@ -26,6 +27,12 @@ from safety.store import queries
 
 STUDY = "NCT04232592"
 CUTOFF = date(2021, 1, 15)
+HARD_STOP = """
+[[stopping_rules]]
+kind = "hard_stop_terms"
+name = "Teratoma"
+terms = ["Teratoma"]
+"""
 
 
 @pytest.fixture
@@ -244,23 +251,67 @@ def test_10_decision_history_recomputes_on_each_change(db):
     assert not history["events"].str.contains("-01-017").any()  # a control subject
 
 
+def _history_is_the_status_day_by_day(con, config, history) -> None:
+    """Each day of the history gives what the status gives at that day as cut-off, with the
+    adjudications recorded by the end of that day."""
+    for row in history.itertuples():
+        then = study_status(con, config, row.day,
+                            adjudicated_by=datetime.combine(row.day + timedelta(days=1),
+                                                            datetime.min.time()))
+        dose_level = None if pd.isna(row.dose_level) else int(row.dose_level)  # a stop: none
+        assert (row.decision, row.decision_state, dose_level, row.reason, row.outcomes) == (
+            then.recommendation, then.decision_label,
+            then.recommended_dose_level, then.recommendation_reason, then.outcomes), row.day
+        dose = [c for c in then.cohorts if not c.control]
+        assert (row.treated, row.pending) == (sum(c.treated for c in dose),
+                                              sum(c.in_dlt_window for c in dose)), row.day
+
+
 def test_every_day_of_the_history_is_the_status_as_it_stood_that_day(demo_db):
     # The history decides for every day at once (one query for all days' states); the status
-    # reads one cut-off. Each day must give what the status gives at that day as cut-off, with
-    # the adjudications recorded by the end of that day.
+    # reads one cut-off.
     config = _config(demo_db)
     with store.read_connection(demo_db) as con:
         cutoff = queries.studies.studies(con).set_index("study_id").loc[STUDY, "data_cutoff"]
         history = decision_history(con, config, cutoff.date())
         assert len(history) > 30
-        for row in history.itertuples():
-            then = study_status(con, config, row.day,
-                                adjudicated_by=datetime.combine(row.day + timedelta(days=1),
-                                                                datetime.min.time()))
-            assert (row.decision, row.decision_state, row.dose_level, row.reason,
-                    row.outcomes) == (
-                then.recommendation, then.decision_label,
-                then.recommended_dose_level, then.recommendation_reason, then.outcomes), row.day
-            dose = [c for c in then.cohorts if not c.control]
-            assert (row.treated, row.pending) == (sum(c.treated for c in dose),
-                                                  sum(c.in_dlt_window for c in dose)), row.day
+        _history_is_the_status_day_by_day(con, config, history)
+
+
+def test_the_history_stops_on_the_day_of_a_hard_stop_event(tmp_path):
+    # A small study delivered as SDTM files through the real ingest: 3 women at each of two
+    # doses; a teratoma (the protocol's hard-stop term) in H1-02 on study day 12 (2023-01-21)
+    # and another in H2-01 on day 3 (2023-02-15). Before the first the design decides as usual;
+    # from its day on the trial stops, naming every teratoma found by that day (the first
+    # alone, then both).
+    study = Study("SCN-HARD", [CohortSpec("DL1", "Dose level 1", 1, 1.0),
+                               CohortSpec("DL2", "Dose level 2", 2, 2.0)],
+                  stopping_rules=HARD_STOP, labs=False, subjects=[
+        Subject("H1-01", "DL1", "2023-01-09T09:00"),
+        Subject("H1-02", "DL1", "2023-01-10T09:00",
+                aes=[AE("Teratoma", day=12, grade=2, soc="NEOPLASMS BENIGN, MALIGNANT AND "
+                        "UNSPECIFIED (INCL CYSTS AND POLYPS)")]),
+        Subject("H1-03", "DL1", "2023-01-11T09:00"),
+        Subject("H2-01", "DL2", "2023-02-13T09:00",
+                aes=[AE("Teratoma", day=3, grade=2, soc="NEOPLASMS BENIGN, MALIGNANT AND "
+                        "UNSPECIFIED (INCL CYSTS AND POLYPS)")]),
+        Subject("H2-02", "DL2", "2023-02-14T09:00"),
+    ])  # fmt: skip
+    db = deliver(study, tmp_path)
+    with store.read_connection(db) as con:
+        config = parse_study_config(queries.studies.study_config_text(con, "SCN-HARD"),
+                                    "SCN-HARD")
+        history = decision_history(con, config, date(2023, 4, 30))
+        _history_is_the_status_day_by_day(con, config, history)
+    history = history.set_index("day")
+    first, second = date(2023, 1, 21), date(2023, 2, 15)
+    assert first in history.index and second in history.index
+    before = history[history.index < first]
+    assert len(before) and not before["reason"].str.contains("Hard-stop").any()
+    stopped = history[history.index >= first]
+    assert (stopped["decision"] == "stop").all()
+    one = stopped[stopped.index < second]["reason"]
+    assert one.str.contains("Teratoma in SCN-HARD-H1-02 on 2023-01-21").all()
+    assert not one.str.contains("H2-01").any()
+    assert stopped[stopped.index >= second]["reason"].str.contains(
+        "Teratoma in SCN-HARD-H1-02 on 2023-01-21; Teratoma in SCN-HARD-H2-01 on 2023-02-15").all()

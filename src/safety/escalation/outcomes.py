@@ -196,22 +196,23 @@ def cohorts_from_patients(records: Iterable[tuple[int, bool]]) -> Outcomes:
     OutcomesError
         When a dose level is not a whole number >= 1.
     """
-    tokens: list[Cohort] = []
-    run: list[bool] = []  # the DLTs of the consecutive patients at ``level``
-    level = None
-    for position, (dose_level, dlt) in enumerate(records, start=1):
-        if isinstance(dose_level, bool) or int(dose_level) != dose_level or dose_level < 1:
-            raise OutcomesError(
-                f"patient {position}: dose level must be a whole number from 1, got {dose_level!r}"
-            )
-        if run and int(dose_level) != level:
-            tokens.append(Cohort(level, tuple(run)))
-            run = []
-        level = int(dose_level)
-        run.append(bool(dlt))
-    if run:
-        tokens.append(Cohort(level, tuple(run)))
-    return tuple(tokens)
+    records = list(records)
+    if not records:
+        return ()
+    given = [level for level, _ in records]
+    levels = np.asarray(given)
+    if (levels.dtype.kind not in "iu" or (levels < 1).any()
+            or any(isinstance(level, bool) for level in given)):  # say which patient is wrong
+        for position, (dose_level, _) in enumerate(records, start=1):
+            if isinstance(dose_level, bool) or int(dose_level) != dose_level or dose_level < 1:
+                raise OutcomesError(f"patient {position}: dose level must be a whole number "
+                                    f"from 1, got {dose_level!r}")
+        levels = levels.astype(int)
+    dlts = [bool(dlt) for _, dlt in records]
+    # a cohort starts with the first patient and wherever the dose level changes
+    starts = [0, *(np.flatnonzero(np.diff(levels)) + 1).tolist()]
+    return tuple(Cohort(int(levels[a]), tuple(dlts[a:b]))
+                 for a, b in zip(starts, [*starts[1:], len(records)], strict=True))
 
 
 def outcomes_from_counts(records: Iterable[tuple[int, bool]]) -> str:
