@@ -160,7 +160,7 @@ def patient_queries(db: Path) -> dict:
 def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
     sys.path.insert(0, str(HERE / "tests" / "browser"))
     from pageutil import sign_in_form, start_dashboard, stop, wait_rendered
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     env = {**os.environ, "SAFETY_DB": str(db), "PYTHONPATH": str(app / "src")}
     log = bench_dir() / "streamlit.log"
@@ -176,7 +176,7 @@ def browser_pages(app: Path, db: Path, timeout: float) -> dict[str, dict]:
                 sign_in = sign_in_form(page, url, user, timeout * 1000)
                 start = time.perf_counter()  # from the click: as a click in the menu
                 sign_in.click()
-                page.wait_for_timeout(200)
+                expect(sign_in).to_have_count(0, timeout=timeout * 1000)  # the page's run began
                 wait_rendered(page, timeout=timeout * 1000)
                 mine = [s for s, (_, u) in PAGES.items() if (u == "ada") == (user == "Ada Admin")]
                 # the sign-in opens the user's first page: its cold visit, timed from the click
