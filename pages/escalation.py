@@ -348,7 +348,7 @@ past = (data.history(sel.db, sel.user, sel.study_id, sel.cutoff, sel.version)
         if show_history else None)  # fmt: skip
 if past is None:
     st.caption("Turn on to see how the recommendation stood on each day a first dose, a DLT, "
-               "a closed window or a departure changed it.")
+               "a closed window, a departure or a hard-stop event changed it.")
 elif past.empty:
     st.caption("No patient dosed by the cut-off.")
 else:
