@@ -2,7 +2,9 @@
 history the design decides on, and the recommendation on every day the data changed.
 
 ``safety.monitor.status`` puts them beside the counts; the designs themselves are the pure
-engine in ``safety.escalation``.
+engine in ``safety.escalation``. Over 600 lines because each rule's input has two forms kept
+together, the by-day one (every day of the history at once) and the single-day one that runs it
+on one day, so that each rule still has one home.
 """
 
 from __future__ import annotations
